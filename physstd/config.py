@@ -1,0 +1,38 @@
+"""Sizes derived from the image size N, in one place (DESIGN 3; seeds/001 Sec. 3.3, 3.4, 4.1).
+
+Every other module asks this object for n1, n2, K and the discriminator sizes; no literal 32/128/96 is
+repeated elsewhere. Paper values are for N = 256: n1 = 32, n2 = 128, K = 32, discriminators 32, 96, 256, 256.
+"""
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageSizes:
+    """Sizes that scale with the face-crop size N (the paper uses N = 256)."""
+
+    image_size: int = 256
+
+    def __post_init__(self):
+        if self.image_size % 8 or self.image_size < 16:
+            raise ValueError(f"image_size must be a multiple of 8 and >= 16, got {self.image_size}")
+
+    @property
+    def n1(self):
+        """Low-frequency cut of Eq. 9 (bias trace B lives below it)."""
+        return self.image_size // 8
+
+    @property
+    def n2(self):
+        """Mid-frequency cut of Eq. 9 (content pattern C lives between n1 and n2)."""
+        return self.image_size // 2
+
+    @property
+    def depth_size(self):
+        """Side K of the depth map M and its target M0."""
+        return self.image_size // 8
+
+    @property
+    def discriminator_sizes(self):
+        """Input sizes of D1..D4 (N/8, 3N/8, N, N)."""
+        n = self.image_size
+        return (n // 8, 3 * n // 8, n, n)
