@@ -1,0 +1,41 @@
+"""Spoof types: one name per attack species, its category, and the region of its preliminary mask P0.
+
+P0 = 1 marks pixels that must not be inpainted (seeds/001 Fig. 7): print and replay cover the whole image;
+3D masks and makeup cover the face, so only the outside is fixed; attacks over the eyes fix the lower face;
+attacks over the mouth or a part of the face fix the upper face. SiW-M names (DESIGN 6) are used for all
+datasets; the synthetic set uses a subset of them.
+"""
+import collections
+
+SpoofType = collections.namedtuple("SpoofType", "name category p0_region")
+
+# p0_region: 'none' (live), 'whole', 'outside_face', 'lower_face', 'upper_face'.
+SPOOF_TYPES = (
+    SpoofType("live", "live", "none"),
+    SpoofType("replay", "replay", "whole"),
+    SpoofType("print", "print", "whole"),
+    SpoofType("half_mask", "mask", "outside_face"),
+    SpoofType("silicone_mask", "mask", "outside_face"),
+    SpoofType("transparent_mask", "mask", "outside_face"),
+    SpoofType("paper_mask", "mask", "outside_face"),
+    SpoofType("mannequin", "mask", "outside_face"),
+    SpoofType("obfuscation", "makeup", "outside_face"),
+    SpoofType("impersonation", "makeup", "outside_face"),
+    SpoofType("cosmetic", "makeup", "outside_face"),
+    SpoofType("funny_eye", "partial", "lower_face"),
+    SpoofType("paper_glasses", "partial", "lower_face"),
+    SpoofType("partial_paper", "partial", "upper_face"),
+)
+
+NAMES = tuple(t.name for t in SPOOF_TYPES)
+BY_NAME = {t.name: t for t in SPOOF_TYPES}
+# The 13 SiW-M spoof types in the column order of seeds/001 Tab. 3-5.
+SIWM_TYPES = NAMES[1:]
+
+
+def type_id(name):
+    """Integer id of a spoof type name (0 = live); the id used in tf.data batches and score files."""
+    try:
+        return NAMES.index(name)
+    except ValueError:
+        raise ValueError(f"unknown spoof type {name!r}; expected one of {', '.join(NAMES)}") from None
