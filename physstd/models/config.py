@@ -1,0 +1,116 @@
+"""Model configuration and the generator's output structure (seeds/001 Sec. 3.2; ablations of Tab. 3).
+
+`ModelConfig` is data: image size, width multiplier and trace form. `to_dict` / `from_dict` give the JSON-ready
+record stored with a run's checkpoints, from which the models are rebuilt.
+
+Trace forms (what the generator predicts and how the spoof generation function uses it, `physstd.trace`):
+
+| form           | predicts        | spoof model (physstd.trace)                                | bands (n1, n2) |
+| -------------- | --------------- | ---------------------------------------------------------- | -------------- |
+| physstd        | B, C, T, P, I_P | additive + inpainting, seeds/001 Eq. 3/5/8 (default)        | (N/8, N/2)     |
+| single         | T               | one additive trace, "Step1+Step2 w/ single trace" (Tab. 3) | (N/8, N/2)     |
+| multiplicative | S, B, C, T      | I_live = W I_spoof - T_A, W = 1 + S (seeds/000 Eq. 27-28)   | (N/8, N/2)     |
+| stdn           | S, B, C, T      | I_spoof = (1 + [S]n1) I_live + T_A, no inpainting (ECCV20)  | (1, N/4)       |
+
+The input decomposition (Eq. 9) always uses `ImageSizes.n1, n2` (N/8, N/2); only the trace bands differ.
+"""
+import dataclasses
+import math
+from typing import NamedTuple
+
+from physstd.config import ImageSizes
+
+TRACE_FORMS = ("physstd", "single", "multiplicative", "stdn")
+
+# Which trace components each form predicts (the others are returned as zeros).
+TRACE_COMPONENTS = {
+    "physstd": ("B", "C", "T", "P", "I_P"),
+    "single": ("T",),
+    "multiplicative": ("S", "B", "C", "T"),
+    "stdn": ("S", "B", "C", "T"),
+}
+
+# Channels of each component in the generator's last layer (also the order in which they are emitted).
+COMPONENT_CHANNELS = {"S": 3, "B": 3, "C": 3, "T": 3, "P": 1, "I_P": 3}
+
+MIN_CHANNELS = 8
+
+
+class GeneratorOutput(NamedTuple):
+    """What the generator returns: spoof trace components and the depth map, all float32.
+
+    B, C, T: (batch, N, N, 3) in [-1, 1] (tanh): low-, mid-, high-frequency additive traces.
+    P: (batch, N, N, 1) in [0, 1] (sigmoid): inpainting region.
+    I_P: (batch, N, N, 3) in [0, 1] (sigmoid): inpainted live content.
+    M: (batch, K, K, 1) in [0, 1] (sigmoid): pseudo depth map.
+    S: (batch, N, N, 3) in [-1, 1] (tanh): multiplicative trace of the 'stdn' and 'multiplicative' forms.
+    A component that the configured trace form does not predict is all zeros (same shape), so that losses,
+    scores and figures treat every form alike.
+    """
+
+    B: object
+    C: object
+    T: object
+    P: object
+    I_P: object
+    M: object
+    S: object
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    """Architecture settings of the generator and the discriminators."""
+
+    image_size: int = 256
+    width: float = 1.0  # channel multiplier; every hidden layer has max(8, round(base * width)) channels
+    trace_form: str = "physstd"
+
+    def __post_init__(self):
+        if isinstance(self.image_size, bool) or not isinstance(self.image_size, int):
+            raise ValueError(f"ModelConfig.image_size must be an int, got {self.image_size!r}")
+        ImageSizes(self.image_size)  # validates: multiple of 8, >= 16
+        if isinstance(self.width, bool) or not isinstance(self.width, (int, float)) or not (
+                math.isfinite(self.width) and self.width > 0):
+            raise ValueError(f"ModelConfig.width must be a positive number, got {self.width!r}")
+        if self.trace_form not in TRACE_FORMS:
+            raise ValueError(f"ModelConfig.trace_form must be one of {TRACE_FORMS}, got {self.trace_form!r}")
+
+    @property
+    def sizes(self):
+        """The size-dependent constants n1, n2, K and the discriminator sizes (physstd.config.ImageSizes)."""
+        return ImageSizes(self.image_size)
+
+    @property
+    def trace_bands(self):
+        """(n1, n2) of the additive trace T_A = [B]n1 + [C]n2 + T for this trace form."""
+        if self.trace_form == "stdn":
+            return 1, self.image_size // 4
+        return self.sizes.n1, self.sizes.n2
+
+    @property
+    def components(self):
+        """Names of the trace components this form predicts."""
+        return TRACE_COMPONENTS[self.trace_form]
+
+    @property
+    def has_inpainting(self):
+        """Whether P and I_P are predicted (only then does the inpainting mask loss, Eq. 19, apply)."""
+        return "P" in self.components
+
+    def channels(self, base):
+        """Hidden channel count for a layer that has `base` channels at width 1."""
+        return max(MIN_CHANNELS, int(round(base * self.width)))
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        """Inverse of to_dict; unknown keys raise ValueError (they usually mean a different code version)."""
+        if not isinstance(values, dict):
+            raise ValueError(f"ModelConfig.from_dict expects a dict, got {type(values).__name__}")
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"ModelConfig: unknown keys {unknown}; expected a subset of {sorted(known)}")
+        return cls(**values)

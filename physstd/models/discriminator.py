@@ -1,0 +1,87 @@
+"""Multi-scale PatchGAN discriminators (seeds/001 Sec. 3.4).
+
+Four discriminators with the same structure and separate weights; D_k sees its input resized to
+`ImageSizes.discriminator_sizes[k]` = (N/8, 3N/8, N, N). The resize happens inside the discriminator
+(bilinear with antialiasing when shrinking), so callers pass full-size N x N images: real and reconstructed
+images then go through the same low-pass before D1/D2 judge them, and D1 cannot tell a real face from the
+low-band reconstruction I_low by aliasing alone.
+
+Structure at width 1 (conv + BatchNorm + LeakyReLU except the last conv):
+    k3c32s2, k3c64s2, k3c96s2, k3c96s1, output conv k3c1 -> sigmoid: a (size/8)^2 x 1 map in [0, 1]
+    (1 = real, 0 = synthetic). Same layer plan as the ECCV20 STDN discriminator.
+"""
+import functools
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from physstd.models.config import ModelConfig
+from physstd.models.layers import ConvBlock, output_conv
+
+DISCRIMINATOR_CHANNELS = ((32, 2), (64, 2), (96, 2), (96, 1))  # (channels at width 1, stride)
+
+
+@functools.lru_cache(maxsize=32)
+def _resize_matrix(in_size, out_size):
+    """(out, in) weights of tf.image.resize(bilinear, antialias=True) along one axis: a triangle kernel
+    widened by in/out when shrinking, half-pixel centres, rows normalised to 1."""
+    scale = out_size / in_size
+    width = max(1.0 / scale, 1.0)
+    centres = (np.arange(out_size) + 0.5) / scale - 0.5
+    weights = np.maximum(0.0, 1.0 - np.abs(np.arange(in_size)[None, :] - centres[:, None]) / width)
+    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def resize_for_discriminator(image, size):
+    """tf.image.resize(image, (size, size), 'bilinear', antialias=True) for NHWC `image` with a static side.
+
+    Written as two small matrix products because the antialiased resize op (ScaleAndTranslate) has no XLA
+    kernel; identity when the image already has that size.
+    """
+    height, width = image.shape[1], image.shape[2]
+    if height is None or width is None:
+        raise ValueError(f"Discriminator needs a static image size, got shape {tuple(image.shape)}")
+    if height == size and width == size:
+        return image
+    rows = tf.constant(_resize_matrix(height, size), dtype=image.dtype)
+    cols = tf.constant(_resize_matrix(width, size), dtype=image.dtype)
+    return tf.einsum("xw,bywc->byxc", cols, tf.einsum("yh,bhwc->bywc", rows, image))
+
+
+@keras.saving.register_keras_serializable(package="physstd")
+class Discriminator(keras.Model):
+    """D(I) -> (batch, ceil(size/8), ceil(size/8), 1) float32 in [0, 1]; any input side is resized to `size`."""
+
+    def __init__(self, config=None, input_size=None, **kwargs):
+        kwargs.setdefault("name", "discriminator")
+        kwargs["autocast"] = False  # resize in float32, the layers cast to their own policy
+        super().__init__(**kwargs)
+        self.model_config = config if config is not None else ModelConfig()
+        self.input_size = int(input_size if input_size is not None else self.model_config.image_size)
+        if self.input_size < 1:
+            raise ValueError(f"Discriminator input_size must be positive, got {input_size!r}")
+        ch = self.model_config.channels
+        self.blocks = [ConvBlock(ch(base), strides=stride, dtype=self.dtype_policy, name=f"conv{i}")
+                       for i, (base, stride) in enumerate(DISCRIMINATOR_CHANNELS, start=1)]
+        self.out = output_conv(1, name="out")
+
+    def call(self, image, training=False):
+        x = resize_for_discriminator(tf.cast(image, tf.float32), self.input_size)
+        for block in self.blocks:
+            x = block(x, training=training)
+        return tf.sigmoid(tf.cast(self.out(x), tf.float32))
+
+    def get_config(self):
+        return {"name": self.name, "config": self.model_config.to_dict(), "input_size": self.input_size}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(ModelConfig.from_dict(config.pop("config")), **config)
+
+
+def build_discriminators(config):
+    """D1..D4 at ImageSizes.discriminator_sizes (N/8, 3N/8, N, N), separate weights, named d1..d4."""
+    return [Discriminator(config, size, name=f"d{index}")
+            for index, size in enumerate(config.sizes.discriminator_sizes, start=1)]

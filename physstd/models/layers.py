@@ -1,0 +1,68 @@
+"""Building blocks shared by the generator and the discriminators (seeds/001 Fig. 4, seeds/000 Fig. 4).
+
+Every hidden conv / transposed conv is followed by BatchNorm and LeakyReLU; the last layer of each network is
+a bare conv followed by its output nonlinearity. Kernels start from N(0, 0.02) (seeds/001 Sec. 4.1); seed them
+with `keras.utils.set_random_seed`.
+"""
+import keras
+import tensorflow as tf
+
+LEAKY_SLOPE = 0.2
+WEIGHT_STDDEV = 0.02
+
+
+def kernel_initializer():
+    """N(0, 0.02), the paper's initialisation (a fresh object per layer so layers draw different weights)."""
+    return keras.initializers.RandomNormal(mean=0.0, stddev=WEIGHT_STDDEV)
+
+
+def output_conv(filters, kernel_size=3, name=None):
+    """The bare last conv of a network (with bias; no BatchNorm, no activation)."""
+    return keras.layers.Conv2D(filters, kernel_size, padding="same", kernel_initializer=kernel_initializer(),
+                               name=name)
+
+
+@keras.saving.register_keras_serializable(package="physstd")
+class ConvBlock(keras.layers.Layer):
+    """k x k conv (or stride-2 transposed conv) + BatchNorm + LeakyReLU(0.2), 'same' padding."""
+
+    def __init__(self, filters, kernel_size=3, strides=1, transpose=False, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.kernel_size, self.strides, self.transpose = filters, kernel_size, strides, transpose
+        conv = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D
+        # No conv bias: the BatchNorm offset that follows plays its role.
+        self.conv = conv(filters, kernel_size, strides=strides, padding="same", use_bias=False,
+                         kernel_initializer=kernel_initializer(), dtype=self.dtype_policy, name="conv")
+        self.norm = keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-5, dtype=self.dtype_policy,
+                                                    name="bn")
+        self.activation = keras.layers.LeakyReLU(negative_slope=LEAKY_SLOPE, dtype=self.dtype_policy)
+
+    def call(self, x, training=False):
+        return self.activation(self.norm(self.conv(x), training=training))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
+                      transpose=self.transpose)
+        return config
+
+
+@keras.saving.register_keras_serializable(package="physstd")
+class SpatialAttention(keras.layers.Layer):
+    """x * sigmoid(conv([mean_c x, max_c x])): the spatial attention of CBAM (seeds/001 ref. [56])."""
+
+    def __init__(self, kernel_size=7, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel_size = kernel_size
+        self.conv = keras.layers.Conv2D(1, kernel_size, padding="same", kernel_initializer=kernel_initializer(),
+                                        dtype=self.dtype_policy, name="conv")
+
+    def call(self, x):
+        pooled = tf.concat([tf.reduce_mean(x, axis=-1, keepdims=True), tf.reduce_max(x, axis=-1, keepdims=True)],
+                           axis=-1)
+        return x * tf.sigmoid(self.conv(pooled))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(kernel_size=self.kernel_size)
+        return config

@@ -1,0 +1,131 @@
+"""Sparse landmark offsets -> dense offsets by piecewise-affine interpolation over a fixed triangle list
+(seeds/001 Eq. 13-14; DESIGN 4.1 "3D warping layer").
+
+Split in two so that training stays cheap: `triangle_barycentrics` rasterizes one face's triangulation in the
+input pipeline (numpy, once per image); `dense_offsets` turns any pair of faces in a batch into dense offsets
+with one in-graph gather. The triangle list is `physstd.data.face_model.face_triangles()`; it indexes the
+Q landmarks followed by the 8 fixed `border_anchors`, so the triangulation covers the whole crop and every
+anchor maps to itself: dense offsets are continuous and fall to zero at the image border.
+"""
+import numpy as np
+import tensorflow as tf
+
+from physstd.data import face_model
+
+# A pixel on a shared edge or vertex belongs to every triangle touching it; this tolerance on the barycentric
+# weights keeps such pixels "inside" despite float64 rounding (1e-9 of a weight is ~1e-7 px at N = 256).
+_INSIDE_TOLERANCE = 1e-9
+
+
+def _check_landmarks(landmarks, triangles):
+    if landmarks.ndim != 2 or landmarks.shape[1] != 2:
+        raise ValueError(f"triangle_barycentrics: expected landmarks of shape (Q, 2) (x, y), got {landmarks.shape}")
+    if triangles.ndim != 2 or triangles.shape[1] != 3:
+        raise ValueError(f"triangle_barycentrics: expected triangles of shape (T, 3), got {triangles.shape}")
+    num_points = landmarks.shape[0] + len(face_model.border_anchors(2))
+    if triangles.size and (triangles.min() < 0 or triangles.max() >= num_points):
+        raise ValueError(f"triangle_barycentrics: triangles index {landmarks.shape[0]} landmarks + 8 border "
+                         f"anchors = {num_points} points, got indices in [{triangles.min()}, {triangles.max()}]")
+
+
+def triangle_barycentrics(landmarks, triangles, size):
+    """Eq. 14 (rasterization half): per pixel of a size x size crop, the containing triangle and its weights.
+
+    landmarks (Q, 2) (x, y) pixels without anchors; `border_anchors(size)` is appended here and `triangles`
+    (T, 3) indexes the Q + 8 points. Pixel (x, y) has its centre at integer coordinates (x, y).
+    Returns (triangle_index (size, size) int32, -1 outside every triangle; weights (size, size, 3) float32,
+    0 where the index is -1), with pixel = sum_k weights[..., k] * points[triangles[index, k]].
+
+    Where triangles overlap (a fold on an extreme pose) the triangle with the highest index in `triangles`
+    wins; pixels on a shared edge likewise go to the higher index (both give the same interpolation there).
+    Vectorized over all (triangle, pixel-in-its-bounding-box) pairs; no Python loop over triangles.
+    """
+    landmarks = np.asarray(landmarks, dtype=np.float64)
+    triangles = np.asarray(triangles, dtype=np.int64)
+    _check_landmarks(landmarks, triangles)
+    points = np.concatenate([landmarks, face_model.border_anchors(size)])
+    corners = points[triangles]                                       # (T, 3, 2)
+
+    # Barycentrics from the inverse of the 2 x 2 edge matrix [v1 - v0, v2 - v0]; skip degenerate triangles.
+    edge1 = corners[:, 1] - corners[:, 0]
+    edge2 = corners[:, 2] - corners[:, 0]
+    determinant = edge1[:, 0] * edge2[:, 1] - edge1[:, 1] * edge2[:, 0]
+    area_scale = np.maximum(np.abs(edge1).max(1), np.abs(edge2).max(1)) ** 2
+    valid = np.abs(determinant) > 1e-12 * np.maximum(area_scale, 1e-300)
+
+    # Integer pixel bounding box of each triangle, clipped to the crop.
+    low = np.clip(np.ceil(corners.min(axis=1) - 1e-9), 0, size - 1).astype(np.int64)   # (T, 2) x, y
+    high = np.clip(np.floor(corners.max(axis=1) + 1e-9), 0, size - 1).astype(np.int64)
+    box_width = np.where(valid, high[:, 0] - low[:, 0] + 1, 0).clip(min=0)
+    box_height = np.where(valid, high[:, 1] - low[:, 1] + 1, 0).clip(min=0)
+    counts = box_width * box_height
+
+    # Every (triangle, pixel in its box) pair, in triangle order.
+    triangle_of = np.repeat(np.arange(len(triangles)), counts)
+    starts = np.cumsum(counts) - counts
+    local = np.arange(counts.sum()) - np.repeat(starts, counts)
+    width_of = box_width[triangle_of]
+    px = low[triangle_of, 0] + local % width_of
+    py = low[triangle_of, 1] + local // width_of
+
+    inverse_determinant = np.zeros_like(determinant)
+    inverse_determinant[valid] = 1.0 / determinant[valid]
+    dx = px - corners[triangle_of, 0, 0]
+    dy = py - corners[triangle_of, 0, 1]
+    scale = inverse_determinant[triangle_of]
+    weight1 = (dx * edge2[triangle_of, 1] - dy * edge2[triangle_of, 0]) * scale
+    weight2 = (dy * edge1[triangle_of, 0] - dx * edge1[triangle_of, 1]) * scale
+    weight0 = 1.0 - weight1 - weight2
+    inside = ((weight0 >= -_INSIDE_TOLERANCE) & (weight1 >= -_INSIDE_TOLERANCE)
+              & (weight2 >= -_INSIDE_TOLERANCE))
+
+    # Pairs are in increasing triangle order, so the last pair of each pixel is its highest-index triangle:
+    # a stable sort by pixel keeps that order and the last of each run is the winner.
+    pixel = (py * size + px)[inside]
+    order = np.argsort(pixel, kind="stable")
+    pixel = pixel[order]
+    last = np.ones(len(pixel), dtype=bool)
+    last[:-1] = pixel[1:] != pixel[:-1]
+    chosen = np.flatnonzero(inside)[order[last]]
+
+    triangle_index = np.full(size * size, -1, dtype=np.int32)
+    weights = np.zeros((size * size, 3), dtype=np.float32)
+    triangle_index[pixel[last]] = triangle_of[chosen]
+    weights[pixel[last]] = np.stack([weight0[chosen], weight1[chosen], weight2[chosen]], axis=-1)
+    return triangle_index.reshape(size, size), weights.reshape(size, size, 3)
+
+
+def _with_anchors(landmarks, height, width):
+    """(B, Q, 2) landmarks followed by the 8 `border_anchors` of an H x W crop (x scales with W-1, y with H-1)."""
+    unit = tf.constant(face_model.border_anchors(2), dtype=landmarks.dtype)   # anchors of a [0, 1] crop
+    extent = tf.cast(tf.stack([width - 1, height - 1]), landmarks.dtype)
+    anchors = tf.broadcast_to(unit * extent, [tf.shape(landmarks)[0], tf.shape(unit)[0], 2])
+    return tf.concat([landmarks, anchors], axis=1)
+
+
+def dense_offsets(bary, dst_landmarks, src_landmarks, triangles):
+    """Eq. 14: dense (B,H,W,2) (dy, dx) offsets from destination pixels to their source positions.
+
+    bary = (triangle_index (B,H,W) int32, weights (B,H,W,3) float32) from `triangle_barycentrics` of the
+    *destination* landmarks; landmarks (B,Q,2) (x, y) without anchors (the fixed anchors are appended here).
+    Each pixel interpolates the sparse offsets src - dst of its triangle's vertices, so that
+    p + offset(p) = sum_k w_k src[v_k] inside the destination triangulation; pixels with index -1 get 0.
+    Anchors are fixed, so offsets are 0 at the border and continuous. `dense_warp(src_image, offsets)` then
+    moves source content onto the destination geometry (Eq. 15).
+    """
+    triangle_index, weights = bary
+    triangle_index = tf.convert_to_tensor(triangle_index, tf.int32)
+    weights = tf.convert_to_tensor(weights, tf.float32)
+    shape = tf.shape(triangle_index)
+    batch, height, width = shape[0], shape[1], shape[2]
+    dst = _with_anchors(tf.cast(dst_landmarks, tf.float32), height, width)
+    src = _with_anchors(tf.cast(src_landmarks, tf.float32), height, width)
+    sparse_offsets = src - dst                                                   # (B, Q+8, 2) (x, y)
+
+    covered = triangle_index >= 0
+    vertices = tf.gather(tf.convert_to_tensor(triangles, tf.int32), tf.maximum(triangle_index, 0))  # (B,H,W,3)
+    vertex_offsets = tf.gather(sparse_offsets, tf.reshape(vertices, [batch, -1]), batch_dims=1)
+    vertex_offsets = tf.reshape(vertex_offsets, [batch, height, width, 3, 2])
+    offsets_xy = tf.reduce_sum(weights[..., None] * vertex_offsets, axis=3)
+    offsets_xy = tf.where(covered[..., None], offsets_xy, tf.zeros_like(offsets_xy))
+    return tf.reverse(offsets_xy, axis=[-1])                                     # (dx, dy) -> (dy, dx)

@@ -1,0 +1,113 @@
+"""The run directory: flags.json, training checkpoints, and `load_generator` for evaluation and export.
+
+    <run_dir>/flags.json          {"train": TrainConfig fields, "model": ModelConfig fields, "num_landmarks": Q}
+    <run_dir>/checkpoints/        tf.train.CheckpointManager: `checkpoint` (state file), ckpt-<step>.index/.data-*
+    <run_dir>/tensorboard/        summaries (physstd.train.summaries)
+    <run_dir>/dev_eval.json       dev-split AUCs written by the training loop
+
+Crash safety (checked in tensorflow/python/checkpoint): a save writes its shards under `ckpt-<step>_temp/`, merges
+them into place, and only then rewrites the `checkpoint` state file (atomically: temp file + rename) and deletes
+checkpoints beyond max_to_keep. A process killed at any moment therefore leaves the state file pointing at the
+last complete checkpoint. If the newest one is unreadable all the same (a disk fault), `restore_latest` falls
+back to the one before it, which is why at least two are kept.
+"""
+import json
+import logging
+import os
+import tempfile
+
+import tensorflow as tf
+
+CHECKPOINT_DIR = "checkpoints"
+TENSORBOARD_DIR = "tensorboard"
+FLAGS_FILE = "flags.json"
+
+
+def write_json_atomic(path, record):
+    """Write `record` as indented JSON via a temp file and os.replace (readers never see half a file)."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(record, stream, indent=2, sort_keys=True)
+            stream.write("\n")
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.remove(temp)
+        raise
+
+
+def read_run_flags(run_dir):
+    """The flags.json record of a run directory; one clear ValueError when it is missing or malformed."""
+    path = os.path.join(run_dir, FLAGS_FILE)
+    try:
+        with open(path) as stream:
+            record = json.load(stream)
+    except FileNotFoundError:
+        raise ValueError(f"{path}: not found; expected a run directory written by run_train.py") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(record, dict) or not {"train", "model"} <= set(record):
+        raise ValueError(f"{path}: expected a JSON object with keys 'train' and 'model'")
+    return record
+
+
+class RunCheckpoints:
+    """CheckpointManager over a trainer's checkpoint_objects() in <run_dir>/checkpoints.
+
+    On a multi-worker run only the chief writes into run_dir; the other workers write to a private temporary
+    directory (every worker must take part in a save) that is removed after each save.
+    """
+
+    def __init__(self, trainer, run_dir, max_to_keep, is_chief=True):
+        self.checkpoint = tf.train.Checkpoint(**trainer.checkpoint_objects())
+        self.directory = os.path.join(run_dir, CHECKPOINT_DIR)
+        self.is_chief = is_chief
+        directory = self.directory if is_chief else tempfile.mkdtemp(prefix="physstd-worker-ckpt-")
+        self.manager = tf.train.CheckpointManager(self.checkpoint, directory, max_to_keep=max_to_keep)
+
+    def save(self, step):
+        path = self.manager.save(checkpoint_number=int(step))
+        if not self.is_chief:
+            tf.io.gfile.rmtree(self.manager.directory)
+        return path
+
+    def restore_latest(self):
+        """Restore the newest readable checkpoint; returns its path, or None when the run has none."""
+        state = tf.train.get_checkpoint_state(self.directory)
+        paths = list(state.all_model_checkpoint_paths) if state else []
+        for path in reversed(paths):
+            try:
+                self.checkpoint.restore(path).assert_existing_objects_matched()
+                return path
+            except (tf.errors.OpError, ValueError, AssertionError) as error:
+                logging.warning("checkpoint %s is unreadable (%s); trying an older one", path, error)
+        if paths:
+            raise ValueError(f"{self.directory}: no readable checkpoint among {paths}")
+        return None
+
+
+def load_generator(run_dir):
+    """(generator, model_config) of a run directory, restored from its latest checkpoint.
+
+    Only the generator is read (expect_partial: the discriminators and optimizers stay in the file). The
+    generator is built in float32 whatever the training precision (mixed-precision variables are float32).
+    """
+    from physstd.models import Generator, ModelConfig
+
+    record = read_run_flags(run_dir)
+    try:
+        model_config = ModelConfig.from_dict(record["model"])
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{os.path.join(run_dir, FLAGS_FILE)}: bad model config ({error})") from None
+    directory = os.path.join(run_dir, CHECKPOINT_DIR)
+    latest = tf.train.latest_checkpoint(directory)
+    if latest is None:
+        raise ValueError(f"{directory}: no checkpoint found; train first with run_train.py --run_dir={run_dir}")
+    generator = Generator(model_config)
+    size = model_config.image_size
+    generator(tf.zeros((1, size, size, 3)), training=False)
+    tf.train.Checkpoint(generator=generator).restore(latest).expect_partial().assert_existing_objects_matched()
+    return generator, model_config

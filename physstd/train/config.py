@@ -1,0 +1,103 @@
+"""Training hyper-parameters as one frozen record (seeds/001 Sec. 3.7, 4.1; DESIGN 4.3).
+
+Defaults are the paper's: Adam at 5e-5, batch 8 (4 live + 4 spoof), 150k iterations, learning rate x0.1 every
+45k, discriminators at half the generator's learning rate, {a1..a6} = {100, 5, 1, 1e-4, 10, 1}, beta = 0.1.
+The paper does not give Adam's betas; the authors' STDN code uses TensorFlow's defaults (0.9, 0.999), so do we.
+The record is written to `<run_dir>/flags.json` and read back by `load_generator`.
+"""
+import dataclasses
+import json
+
+# Which of the three steps of Alg. 1 run (Tab. 3 ablations): "1" depth only, "12" + GAN, "123" + synthesis.
+STEP_CHOICES = ("1", "12", "123")
+STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything `train()` needs apart from the model architecture (ModelConfig)."""
+
+    # Data.
+    data_root: str = ""
+    split_dir: str = ""              # protocol split lists; "" -> <data_root>/protocols
+    protocol: str = ""
+    fold: str = ""                   # "": the protocol has no folds; else '1'..'6', a SiW-M type name, ...
+    synthetic: bool = False          # generate the synthetic set into data_root when it is missing
+    # Run.
+    run_dir: str = ""
+    seed: int = 0
+    num_steps: int = 150_000
+    batch_size: int = 8              # live + spoof; half each
+    # Optimisation.
+    learning_rate: float = 5e-5
+    lr_decay_every: int = 45_000
+    lr_decay_factor: float = 0.1
+    discriminator_lr_ratio: float = 0.5
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    # Losses (Eq. 23-24) and the trace threshold of Eq. 19.
+    a1: float = 100.0
+    a2: float = 5.0
+    a3: float = 1.0
+    a4: float = 1e-4
+    a5: float = 10.0
+    a6: float = 1.0
+    beta: float = 0.1
+    # Ablation of Tab. 3 (the trace form is part of ModelConfig).
+    steps: str = "123"
+    # Bookkeeping.
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    summary_every: int = 100
+    image_summary_every: int = 1000
+    log_every: int = 10
+    eval_every: int = 0              # 0: evaluate on the dev split only at the end
+    eval_batch_size: int = 32
+    eval_max_videos: int = 0         # 0: every dev video
+    # Performance.
+    mixed_precision: bool = False
+    jit_compile: bool = False
+    strategy: str = "auto"
+
+    def __post_init__(self):
+        if self.steps not in STEP_CHOICES:
+            raise ValueError(f"steps must be one of {STEP_CHOICES}, got {self.steps!r}")
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if self.batch_size < 2 or self.batch_size % 2:
+            raise ValueError(f"batch_size must be even and >= 2 (half live, half spoof), got {self.batch_size}")
+        if self.num_steps < 0 or self.checkpoint_every < 1 or self.lr_decay_every < 1:
+            raise ValueError("num_steps must be >= 0, checkpoint_every and lr_decay_every >= 1")
+        if self.keep_checkpoints < 2:
+            raise ValueError("keep_checkpoints must be >= 2 so that a bad newest checkpoint leaves a good one")
+
+    @property
+    def pairs_per_batch(self):
+        """Live/spoof pairs per global batch (4 in the paper)."""
+        return self.batch_size // 2
+
+    @property
+    def loss_weights(self):
+        """alpha1..alpha6 of Eq. 23-24 as a physstd.losses.LossWeights."""
+        from physstd.losses import LossWeights
+        return LossWeights(depth=self.a1, adversarial=self.a2, inpainting_mask=self.a3,
+                           trace_regularizer=self.a4, synthesis=self.a5, hard_depth=self.a6)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        """Inverse of to_dict; unknown keys (written by a newer version) are ignored."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def learning_rate_at(step, base, decay_every, factor):
+    """Staircase schedule of Sec. 4.1: base * factor ** floor(step / decay_every) (works on ints and tensors)."""
+    return base * factor ** (step // decay_every)
+
+
+def dumps(train_config, model_config_dict):
+    """The text of flags.json: the train flags and the ModelConfig, sorted, human-readable."""
+    return json.dumps({"train": train_config.to_dict(), "model": model_config_dict}, indent=2, sort_keys=True)

@@ -1,0 +1,253 @@
+"""The training run behind run_train.py: data, strategy, resume, the loop, NaN guard, checkpoints, summaries.
+
+`train(config, model_config)` is resumable by construction: it restores the latest checkpoint of
+`<run_dir>/checkpoints` (if any) and continues from its step. Checkpoints are written every
+`checkpoint_every` steps and when the loop ends for any reason except non-finite numbers (Ctrl-C and SIGTERM
+included), so a killed run loses at most `checkpoint_every` steps. A NaN/Inf loss, or a non-finite variable at
+a save, stops the run with NonFiniteLossError naming the step and the loss, and saves nothing: the last good
+checkpoint stays the newest.
+
+Data stream on resume: the pipeline draws every pair as a stateless function of (seed, pair index), but has
+no way to start at a pair index without computing the pairs before it. A run therefore draws its stream from
+`--seed` when it starts at step 0 and from a seed derived from (--seed, step) when it resumes at `step`:
+reproducible for a given kill/resume history, though not batch-for-batch the stream of an uninterrupted run.
+"""
+import dataclasses
+import os
+import signal
+import time
+
+import numpy as np
+
+from physstd.train import checkpoints as ckpt
+from physstd.train import dev_eval, summaries
+from physstd.train.config import dumps
+
+SYNTHETIC_PROTOCOL_HINT = "the synthetic generator writes <data_root>/protocols/<protocol>/"
+
+
+class NonFiniteLossError(RuntimeError):
+    """A loss or a variable became NaN/Inf; the run stops and keeps its last good checkpoint."""
+
+
+class _Terminated(Exception):
+    """SIGTERM, turned into an exception so that the loop saves before it exits."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSplits:
+    root: str
+    train_ids: list
+    dev_ids: list
+    dev_subset: str          # 'dev', or 'train' for protocols without a development set
+    num_landmarks: int
+    frame_limit: object      # SiW protocol 1 trains on the first 60 frames; None elsewhere
+
+
+def make_strategy(name):
+    """'multi_worker' -> MultiWorkerMirroredStrategy (TF_CONFIG); 'mirrored' -> MirroredStrategy on every
+    local GPU (or the CPU); 'auto' -> MirroredStrategy when several GPUs are visible, else the default."""
+    import tensorflow as tf
+
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if name == "mirrored" or (name == "auto" and len(gpus) > 1):
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def is_chief(strategy):
+    """Whether this process writes the run directory (always true outside multi-worker training)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    return resolver.task_type == "chief" or (resolver.task_type == "worker" and resolver.task_id == 0
+                                             and "chief" not in resolver.cluster_spec().as_dict())
+
+
+def ensure_synthetic(config, image_size):
+    """Generate the synthetic set into data_root unless a prepared dataset is already there."""
+    from physstd.data import prepared
+
+    if os.path.exists(os.path.join(config.data_root, prepared.META_FILE)):
+        return
+    from physstd.data import synthetic
+
+    print(f"generating the synthetic set into {config.data_root} (N = {image_size})", flush=True)
+    synthetic.generate(config.data_root, image_size, seed=config.seed)
+
+
+def load_splits(config, image_size):
+    """Video ids of the protocol's train and dev subsets, Q and the train frame limit."""
+    from physstd.data import prepared, protocols
+
+    if not config.data_root or not config.protocol:
+        raise ValueError("--data_root and --protocol are required")
+    meta = prepared.read_meta(config.data_root)
+    if int(meta["image_size"]) != image_size:
+        raise ValueError(f"{os.path.join(config.data_root, prepared.META_FILE)}: prepared at image_size "
+                         f"{meta['image_size']}, but --image_size={image_size}")
+    split_dir = config.split_dir or os.path.join(config.data_root, "protocols")
+    fold = config.fold or None
+    train_ids = protocols.load_split(split_dir, config.protocol, "train", fold)
+    try:
+        dev_ids, dev_subset = protocols.load_split(split_dir, config.protocol, "dev", fold), "dev"
+    except ValueError:  # SiW / SiW-M protocols have no dev set: the paper picks thresholds on train
+        dev_ids, dev_subset = train_ids, "train"
+    limit = protocols.protocol_info(split_dir, config.protocol).get("train_frame_limit")
+    return DataSplits(config.data_root, train_ids, dev_ids, dev_subset, int(meta["num_landmarks"]), limit)
+
+
+def stream_seed(seed, start_step):
+    """Seed of the data stream of a run (re)started at start_step (module doc)."""
+    if start_step == 0:
+        return int(seed)
+    return int(np.random.SeedSequence([int(seed), int(start_step)]).generate_state(1)[0] & 0x7FFFFFFF)
+
+
+def _write_flags(config, model_config, num_landmarks):
+    """flags.json of the run; a run directory cannot be resumed with a different architecture."""
+    import json
+
+    path = os.path.join(config.run_dir, ckpt.FLAGS_FILE)
+    if os.path.exists(path):
+        previous = ckpt.read_run_flags(config.run_dir)["model"]
+        if previous != model_config.to_dict():
+            raise ValueError(f"{path}: this run was trained with model {previous}, but the flags ask for "
+                             f"{model_config.to_dict()}; use a new --run_dir")
+    record = json.loads(dumps(config, model_config.to_dict()))
+    record["num_landmarks"] = num_landmarks
+    ckpt.write_json_atomic(path, record)
+
+
+class _Run:
+    """State of one train() call: trainer, checkpoints, summaries, iterator, last saved step."""
+
+    def __init__(self, config, model_config):
+        import tensorflow as tf
+
+        from physstd.data import pipeline
+        from physstd.train.trainer import PhySTDTrainer
+
+        self.config, self.model_config = config, model_config
+        self.strategy = make_strategy(config.strategy)
+        self.chief = is_chief(self.strategy)
+        if config.synthetic and self.chief:
+            ensure_synthetic(config, model_config.image_size)
+        self.data = load_splits(config, model_config.image_size)
+        self.trainer = PhySTDTrainer(model_config, config, self.data.num_landmarks, self.strategy)
+        self.checkpoints = ckpt.RunCheckpoints(self.trainer, config.run_dir, config.keep_checkpoints, self.chief)
+        restored = self.checkpoints.restore_latest()
+        self.start = int(self.trainer.step.numpy())
+        self.saved_step = self.start if restored else None
+        if self.chief:
+            _write_flags(config, model_config, self.data.num_landmarks)
+        print(f"{'resumed from ' + restored if restored else 'training from scratch'} at step {self.start}; "
+              f"run directory {config.run_dir}", flush=True)
+        dataset = pipeline.train_dataset(self.data.root, self.data.train_ids, model_config.image_size,
+                                         config.pairs_per_batch, stream_seed(config.seed, self.start),
+                                         frame_limit=self.data.frame_limit)
+        self.visual_batch = next(iter(dataset))  # a fixed batch for the image grids
+        self.iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
+        self.summaries = summaries.Summaries(os.path.join(config.run_dir, ckpt.TENSORBOARD_DIR), self.chief)
+        self.eval_history = []
+        self._tf = tf
+
+    def save(self, step):
+        """Checkpoint at `step`, unless it is already saved; refuses (NonFiniteLossError) a non-finite state."""
+        if self.saved_step == step:
+            return
+        if not self.trainer.variables_finite():
+            raise NonFiniteLossError(f"step {step}: a network or optimizer variable is NaN/Inf; not saved, "
+                                     f"the last good checkpoint is {self.checkpoints.manager.latest_checkpoint}")
+        self.checkpoints.save(step)
+        self.saved_step = step
+
+    def check_finite(self, step, losses):
+        bad = {name: value for name, value in losses.items() if not np.isfinite(value)}
+        if bad:
+            name, value = sorted(bad.items())[0]
+            raise NonFiniteLossError(
+                f"step {step}: loss '{name}' is {value} (non-finite: {', '.join(sorted(bad))}); training stopped "
+                f"without saving; the last good checkpoint is {self.checkpoints.manager.latest_checkpoint}")
+
+    def write_summaries(self, step, losses, rate):
+        lr = float(self.trainer.learning_rate())
+        self.summaries.scalars(step, losses, prefix="loss/")
+        self.summaries.scalars(step, {"learning_rate/generator": lr,
+                                      "learning_rate/discriminator": lr * self.config.discriminator_lr_ratio,
+                                      "speed/steps_per_second": rate})
+
+    def write_images(self, step):
+        visuals = {k: v.numpy() for k, v in self.trainer.visuals(self.visual_batch).items()}
+        self.summaries.image(step, "train/traces", summaries.image_grid(visuals),
+                             description="columns: " + ", ".join(summaries.GRID_COLUMNS))
+
+    def evaluate(self, step):
+        """Dev AUCs at `step`: printed, written to TensorBoard and to <run_dir>/dev_eval.json."""
+        from physstd.data import pipeline, prepared
+
+        index = {row["video_id"]: int(row["label"]) for row in prepared.read_index(self.data.root)}
+        ids = dev_eval.select_videos(self.data.dev_ids, [index[v] for v in self.data.dev_ids],
+                                     self.config.eval_max_videos)
+        dataset = pipeline.eval_dataset(self.data.root, ids, self.model_config.image_size,
+                                        self.config.eval_batch_size)
+        aucs = dev_eval.dev_aucs(*dev_eval.frame_statistics_of(self.trainer.predict, dataset))
+        print(f"step {step}: {self.data.dev_subset}-split frame AUC over {aucs['frames']} frames: "
+              f"depth {aucs['depth']:.4f} | trace {aucs['trace']:.4f} | Eq.10 {aucs['eq10']:.4f} "
+              f"(alpha0 {aucs['alpha0']:.3g} fitted on these frames)", flush=True)
+        self.summaries.scalars(step, {f"{self.data.dev_subset}/auc_{name}": aucs[name]
+                                      for name in dev_eval.AUC_NAMES})
+        self.eval_history.append({"step": step, "subset": self.data.dev_subset, **aucs})
+        if self.chief:
+            ckpt.write_json_atomic(os.path.join(self.config.run_dir, "dev_eval.json"), self.eval_history)
+        return aucs
+
+
+def _raise_terminated(signum, frame):
+    raise _Terminated(f"signal {signum}")
+
+
+def train(config, model_config):
+    """Train (or resume) the run `config.run_dir`; returns {'step', 'losses', 'dev', 'seconds'}."""
+    started = time.perf_counter()
+    run = _Run(config, model_config)
+    c, step, losses = config, run.start, {}
+    progress = summaries.ProgressLine(c.num_steps, step)
+    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
+    finished = False
+    try:
+        while step < c.num_steps:
+            losses = {k: float(v) for k, v in run.trainer.train_step(next(run.iterator)).items()}
+            step += 1
+            run.check_finite(step, losses)
+            if step % c.log_every == 0 or step == c.num_steps:
+                rate = progress.steps_per_second(step)
+                print(progress.format(step, losses, rate, float(run.trainer.learning_rate())), flush=True)
+                if step % c.summary_every == 0 or step == c.num_steps:
+                    run.write_summaries(step, losses, rate)
+            elif step % c.summary_every == 0:
+                run.write_summaries(step, losses, progress.steps_per_second(step))
+            if c.image_summary_every and step % c.image_summary_every == 0:
+                run.write_images(step)
+            if step % c.checkpoint_every == 0:
+                run.save(step)
+            if c.eval_every and step % c.eval_every == 0 and step < c.num_steps:
+                run.evaluate(step)
+        finished = True
+    except NonFiniteLossError:
+        raise
+    except (KeyboardInterrupt, _Terminated) as interruption:
+        print(f"interrupted ({interruption or 'Ctrl-C'}) after step {step}; saving", flush=True)
+        run.save(step)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous_handler)
+        run.summaries.flush()
+    if not finished:  # unreachable: every path above returns, raises or sets finished
+        raise AssertionError("training loop left without finishing")
+    run.save(step)
+    dev = run.evaluate(step) if run.data.dev_ids else None
+    run.summaries.flush()
+    return {"step": step, "losses": losses, "dev": dev, "seconds": time.perf_counter() - started}

@@ -1,0 +1,236 @@
+"""The PhySTD training iteration (seeds/001 Alg. 1, Eq. 23-24) and the objects it updates.
+
+`PhySTDTrainer` owns the generator, the discriminators D1..D4, one Adam for the generator and one for the
+discriminators (half the learning rate), the step counter, and ONE `tf.function` train step. The step is
+written per replica and run with `strategy.run`, so the same code serves the default strategy, a
+MirroredStrategy and a MultiWorkerMirroredStrategy.
+
+One iteration, as in Alg. 1 (losses from physstd.losses, trace algebra from physstd.trace):
+  step 1+2  G on [I_live, I_spoof]; live faces rebuilt from the spoofs (Eq. 11) and new spoofs made on the
+            live faces (Eq. 15); D1..D4 judge {I_live, I_low}, {I_live, I_mid}, {I_live, I_hi},
+            {I_spoof, I_synth}. Generator update with a1 L_depth + a2 L_G + a3 L_P + a4 L_R (Eq. 23).
+  step 2    Discriminator update with L_D (Eq. 18) from the same forward pass: the fakes enter the
+            discriminator tape as constants, and each tape is applied to its own network's variables only.
+  step 3    "Harder" spoofs from the step-1 traces (stop-gradient inputs and targets, physstd.trace); G on
+            [I_live, I_hard], a balanced batch for BatchNorm; generator update with a5 L_S + a6 L_H (Eq. 24).
+            L_S covers both halves (a live face's true trace is zero), L_H the hard half.
+`steps="1"` keeps only the depth, mask and regularizer terms of step 1 (no GAN: the traces stay inactive);
+`steps="12"` drops step 3 (the ablations of seeds/001 Tab. 3).
+
+BatchNorm statistics of a network move only when that network runs forward in training mode. D1..D4 only ever
+run in training mode, once per iteration on the concatenated real and fake batch (as in the authors' STDN
+code); the generator's statistics move in steps 1 and 3.
+"""
+import contextlib
+
+import keras
+import tensorflow as tf
+
+from physstd import losses as L
+from physstd import trace
+from physstd.data import face_model
+from physstd.models import Generator, build_discriminators
+from physstd.train.config import learning_rate_at
+
+# Weighted terms of the two generator objectives (Eq. 23, Eq. 24), by LossWeights field.
+GENERATOR_TERMS = ("depth", "adversarial", "inpainting_mask", "trace_regularizer")
+SYNTHESIS_TERMS = ("synthesis", "hard_depth")
+
+
+@contextlib.contextmanager
+def dtype_policy(mixed_precision):
+    """Layers built inside use 'mixed_float16' when asked (else float32); the global policy is restored after."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+def _halves(out):
+    """(first half, second half) of a GeneratorOutput along the batch axis."""
+    parts = [tf.split(x, 2, axis=0) for x in out]
+    return type(out)(*(p[0] for p in parts)), type(out)(*(p[1] for p in parts))
+
+
+def _concat(first, second):
+    """Batch-axis concatenation of two GeneratorOutputs."""
+    return type(first)(*(tf.concat([a, b], axis=0) for a, b in zip(first, second)))
+
+
+def _weighted_sum(losses, weights, terms):
+    return tf.add_n([getattr(weights, name) * losses[name] for name in terms if name in losses])
+
+
+class PhySTDTrainer(tf.Module):
+    """Generator, D1..D4, their optimizers and the step counter; `train_step(batch)` runs one Alg. 1 iteration.
+
+    model_config: physstd.models.ModelConfig; config: physstd.train.TrainConfig; num_landmarks: Q of the data
+    (selects face_model.face_triangles(Q)); strategy: a tf.distribute strategy (default: the current one).
+    Everything is created in strategy.scope() and built at once, so a checkpoint can be restored right away.
+    """
+
+    def __init__(self, model_config, config, num_landmarks=face_model.NUM_LANDMARKS, strategy=None):
+        super().__init__(name="physstd_trainer")
+        self.model_config, self.config = model_config, config
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.loss_weights = config.loss_weights
+        self.triangles = tf.constant(face_model.face_triangles(num_landmarks), dtype=tf.int32)
+        with self.strategy.scope(), dtype_policy(config.mixed_precision):
+            self.generator = Generator(model_config)
+            self.discriminators = build_discriminators(model_config)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.generator_optimizer = self._adam(1.0, "generator_adam")
+            self.discriminator_optimizer = self._adam(config.discriminator_lr_ratio, "discriminator_adam")
+            self._build()
+        self.train_step = tf.function(self._distributed_step, jit_compile=config.jit_compile)
+        self.predict = tf.function(lambda images: self.generator(images, training=False))
+        self.visuals = tf.function(self._visuals)
+
+    # --- the training iteration (Alg. 1) ---------------------------------------------------------------
+    def _train_step(self, batch):
+        """Alg. 1 on one replica's {'live': sample, 'spoof': sample} batch of pairs; returns its losses."""
+        live, spoof = batch["live"], batch["spoof"]
+        cfg, use_gan = self.model_config, self.config.steps != "1"
+        losses = {}
+        # Step 1 (+2): disentangle live and spoof in one balanced batch, rebuild live faces from the spoofs,
+        # move the spoof traces onto the live faces, and let D1..D4 judge reals against those fakes.
+        with tf.GradientTape() as generator_tape:
+            out = self.generator(tf.concat([live["image"], spoof["image"]], 0), training=True)
+            _, out_spoof = _halves(out)
+            losses["depth"] = L.depth_loss(out.M, tf.concat([live["depth"], spoof["depth"]], 0))
+            losses["trace_regularizer"] = L.trace_regularizer_loss(out)
+            if cfg.has_inpainting:
+                losses["inpainting_mask"] = L.inpainting_mask_loss(
+                    out_spoof.P, trace.additive_trace(out_spoof, cfg), spoof["p0"], self.config.beta)
+            if use_gan:
+                synth = trace.synthesize_spoof(
+                    live["image"], spoof["image"], out_spoof, live["landmarks"], spoof["landmarks"],
+                    (live["bary_index"], live["bary_weights"]), self.triangles, cfg)
+                reals = (live["image"],) * 3 + (spoof["image"],)
+                fakes = tuple(trace.hierarchical_reconstruction(spoof["image"], out_spoof, cfg)) + (synth.image,)
+                with tf.GradientTape() as discriminator_tape:
+                    real_scores, fake_scores = self._discriminate(reals, fakes)
+                    losses["discriminator"] = L.discriminator_loss(real_scores, fake_scores)
+                losses["adversarial"] = L.generator_adversarial_loss(fake_scores)
+            losses["generator_total"] = _weighted_sum(losses, self.loss_weights, GENERATOR_TERMS)
+        self._update(self.generator_optimizer, generator_tape, losses["generator_total"], self.generator)
+        if not use_gan:
+            return losses
+        # Step 2: the discriminators, at their own (half) learning rate.
+        self._update(self.discriminator_optimizer, discriminator_tape, losses["discriminator"],
+                     *self.discriminators)
+        if self.config.steps == "12":
+            return losses
+        # Step 3: harder synthesized spoofs with known traces, next to the live faces they were made on.
+        hard = trace.harder_sample(live["image"], synth.traces, synth.content, cfg, self._replica_seed())
+        with tf.GradientTape() as synthesis_tape:
+            out_hard = self.generator(tf.concat([live["image"], hard.image], 0), training=True)
+            losses["synthesis"] = L.synthesis_loss(out_hard, _concat(trace.no_trace(live["image"], cfg), hard.traces))
+            losses["hard_depth"] = L.hard_depth_loss(_halves(out_hard)[1].M)
+            losses["synthesis_total"] = _weighted_sum(losses, self.loss_weights, SYNTHESIS_TERMS)
+        self._update(self.generator_optimizer, synthesis_tape, losses["synthesis_total"], self.generator)
+        return losses
+
+    def _distributed_step(self, batch):
+        """strategy.run of the per-replica step, losses averaged over replicas, then step += 1."""
+        per_replica = self.strategy.run(self._train_step, args=(batch,))
+        losses = {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                  for name, value in per_replica.items()}
+        self.step.assign_add(1)
+        return losses
+
+    def _visuals(self, batch):
+        """The panels of the TensorBoard image grid for one (non-distributed) batch, in inference mode: rows are
+        the live then the spoof samples; `synthesis` holds, on live row i, spoof i's traces on live face i."""
+        live, spoof = batch["live"], batch["spoof"]
+        images = tf.concat([live["image"], spoof["image"]], 0)
+        out = self.generator(images, training=False)
+        synth = trace.synthesize_spoof(
+            live["image"], spoof["image"], _halves(out)[1], live["landmarks"], spoof["landmarks"],
+            (live["bary_index"], live["bary_weights"]), self.triangles, self.model_config)
+        return dict(image=images, B=out.B, C=out.C, T=out.T, P=out.P, I_P=out.I_P, M=out.M,
+                    reconstruction=trace.reconstruct_live(images, out, self.model_config),
+                    synthesis=tf.concat([synth.image, tf.zeros_like(spoof["image"])], 0),
+                    depth_target=tf.concat([live["depth"], spoof["depth"]], 0))
+
+    # --- helpers of the step ---------------------------------------------------------------------------
+    def _discriminate(self, reals, fakes):
+        """D_k on concat[real_k, fake_k] in one training-mode call; returns (real scores, fake scores), k = 1..4."""
+        scores = [tf.split(d(tf.concat([real, fake], 0), training=True), 2, axis=0)
+                  for d, real, fake in zip(self.discriminators, reals, fakes)]
+        return [s[0] for s in scores], [s[1] for s in scores]
+
+    def _update(self, optimizer, tape, loss, *networks):
+        """One optimizer step on the networks' trainable variables from d loss / d variables.
+
+        The optimizer sums gradients over replicas, so each replica's (batch-mean) loss is divided by their
+        number; in mixed precision the gradient is taken of the loss times the dynamic loss scale, which
+        LossScaleOptimizer divides out (and skips the update on inf/nan gradients).
+        """
+        variables = [v for network in networks for v in network.trainable_variables]
+        scale = 1.0 / self.strategy.num_replicas_in_sync
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            scale = optimizer.scale_loss(scale)
+        gradients = tape.gradient(loss, variables, output_gradients=tf.cast(scale, loss.dtype))
+        optimizer.apply_gradients(zip(gradients, variables))
+
+    def _replica_seed(self):
+        """Stateless seed of step 3's random trace weights: (seed, step * replicas + replica id)."""
+        context = tf.distribute.get_replica_context()
+        replica = tf.cast(context.replica_id_in_sync_group, tf.int64)
+        return tf.stack([tf.constant(self.config.seed, tf.int64),
+                         self.step * self.strategy.num_replicas_in_sync + replica])
+
+    # --- construction ----------------------------------------------------------------------------------
+    def learning_rate(self):
+        """Generator learning rate at the current step: the staircase schedule of Sec. 4.1."""
+        c = self.config
+        return learning_rate_at(tf.cast(self.step, tf.float32), c.learning_rate, float(c.lr_decay_every),
+                                c.lr_decay_factor)
+
+    def _adam(self, ratio, name):
+        """Adam whose learning rate is ratio x the schedule at the trainer's step (not the optimizer's own
+        iteration count: the generator optimizer applies twice per iteration)."""
+        c = self.config
+        adam = keras.optimizers.Adam(learning_rate=lambda: ratio * self.learning_rate(), beta_1=c.adam_beta1,
+                                     beta_2=c.adam_beta2, name=name)
+        return keras.optimizers.LossScaleOptimizer(adam, name=f"{name}_loss_scale") if c.mixed_precision else adam
+
+    def _build(self):
+        """Create every variable now (networks on a dummy batch, optimizer slots) so restore is exact."""
+        size = self.model_config.image_size
+        dummy = tf.zeros((2, size, size, 3))
+        self.generator(dummy, training=False)
+        for d in self.discriminators:
+            d(dummy, training=False)
+        self.generator_optimizer.build(self.generator.trainable_variables)
+        self.discriminator_optimizer.build(self.discriminator_variables)
+        generator_ids = {id(v) for v in self.generator.variables}
+        if any(id(v) in generator_ids for v in self.discriminator_variables):
+            raise RuntimeError("generator and discriminators share a variable")
+
+    def variables_finite(self):
+        """Whether every variable of the networks and optimizers is finite (checked before each save)."""
+        checks = [tf.reduce_all(tf.math.is_finite(v)) for v in self._float_variables()]
+        return bool(tf.reduce_all(checks))
+
+    def _float_variables(self):
+        networks = [self.generator, *self.discriminators]
+        optimizers = [self.generator_optimizer, self.discriminator_optimizer]
+        every = [v for n in networks for v in n.variables] + [v for o in optimizers for v in o.variables]
+        return [v for v in every if v.dtype.is_floating]
+
+    @property
+    def discriminator_variables(self):
+        """Trainable variables of D1..D4."""
+        return [v for d in self.discriminators for v in d.trainable_variables]
+
+    def checkpoint_objects(self):
+        """What a training checkpoint holds (physstd.train.checkpoints)."""
+        objects = {"generator": self.generator, "step": self.step,
+                   "generator_optimizer": self.generator_optimizer,
+                   "discriminator_optimizer": self.discriminator_optimizer}
+        objects.update({f"discriminator{k}": d for k, d in enumerate(self.discriminators, start=1)})
+        return objects

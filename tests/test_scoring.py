@@ -1,0 +1,150 @@
+import inspect
+import json
+import os
+
+import numpy as np
+import pytest
+
+from physstd.eval import metrics, scoring
+
+
+def _traces():
+    """Two frames, N = 2, K = 2, with hand-summable values."""
+    B = np.full((2, 2, 2, 3), 0.1)
+    C = np.full((2, 2, 2, 3), -0.2)
+    T = np.zeros((2, 2, 2, 3))
+    T[1] = 0.5
+    P = np.zeros((2, 2, 2, 1))
+    P[0, 0, 0, 0] = 1.0
+    M = np.array([[[1.0, 0.5], [0.5, 0.0]], [[0.0, 0.0], [0.0, 0.2]]])[..., None]
+    return B, C, T, P, M
+
+
+def test_frame_statistics_by_hand():
+    trace_magnitude, depth_mean = scoring.frame_statistics(*_traces())
+    # Per pixel: |B| = 3 * 0.1, |C| = 3 * 0.2, |T| = 0 or 3 * 0.5; P = 1 on one of 4 pixels in frame 0.
+    np.testing.assert_allclose(trace_magnitude, [0.3 + 0.6 + 0.0 + 0.25, 0.3 + 0.6 + 1.5 + 0.0])
+    np.testing.assert_allclose(depth_mean, [0.5, 0.05])
+
+
+def test_spoof_score_is_eq10_with_the_depth_sign_flipped():
+    B, C, T, P, M = _traces()
+    trace_magnitude, depth_mean = scoring.frame_statistics(B, C, T, P, M)
+    alpha0 = 2.0
+    np.testing.assert_allclose(scoring.spoof_score(trace_magnitude, depth_mean, alpha0),
+                               [2.0 * 1.15 - 0.5, 2.0 * 2.4 - 0.05])
+    # Eq. 10's two terms with N = K = 2: (1/2K^2)||M||_1 and (alpha0/2N^2) sum of L1 norms.
+    depth_term = np.abs(M).sum(axis=(1, 2, 3)) / (2 * 2 ** 2)
+    trace_term = alpha0 * sum(np.abs(a).sum(axis=(1, 2, 3)) for a in (B, C, T, P)) / (2 * 2 ** 2)
+    np.testing.assert_allclose(scoring.spoof_score(trace_magnitude, depth_mean, alpha0),
+                               2 * (trace_term - depth_term))
+    with pytest.raises(ValueError, match="alpha0"):
+        scoring.spoof_score(trace_magnitude, depth_mean, -1.0)
+
+
+def test_frame_statistics_rejects_mismatched_shapes():
+    B, C, T, P, M = _traces()
+    with pytest.raises(ValueError, match="trace P"):
+        scoring.frame_statistics(B, C, T, P[:, :1], M)
+    with pytest.raises(ValueError, match="depth M"):
+        scoring.frame_statistics(B, C, T, P, M[:1])
+
+
+def _only_a_positive_alpha0_separates():
+    # Both classes share the same depth means d in [0, 1]; trace = d + 0.2 (live) or d + 0.4 (attack).
+    # score = (a - 1) d + 0.2 a (live) or + 0.4 a (attack): the classes separate iff 5/6 < a < 5/4.
+    depth = np.tile(np.linspace(0.0, 1.0, 11), 2)
+    labels = np.repeat([0, 1], 11)
+    trace = depth + np.where(labels == 1, 0.4, 0.2)
+    return labels, trace, depth
+
+
+def test_choose_alpha0_finds_the_separating_weight():
+    labels, trace, depth = _only_a_positive_alpha0_separates()
+    assert metrics.auc(labels, scoring.spoof_score(trace, depth, 0.0)) == pytest.approx(0.5)  # depth: chance
+    assert metrics.auc(labels, scoring.spoof_score(trace, depth, 1e6)) < 0.9  # traces alone overlap
+    # On the 0.1 grid, 0.9, 1.0, 1.1 and 1.2 separate (AUC 1, EER 0): the smallest wins the tie.
+    assert scoring.choose_alpha0(labels, trace, depth, grid=np.linspace(0.0, 3.0, 31)) == pytest.approx(0.9)
+    alpha0 = scoring.choose_alpha0(labels, trace, depth)  # default scale-aware grid
+    assert 5 / 6 < alpha0 < 5 / 4
+    assert metrics.auc(labels, scoring.spoof_score(trace, depth, alpha0)) == 1.0
+
+
+def test_choose_alpha0_keeps_zero_when_depth_alone_is_best():
+    labels = np.repeat([0, 1], 10)
+    depth = np.where(labels == 1, 0.0, 0.8) + np.linspace(0, 0.1, 20)
+    trace = np.random.default_rng(0).uniform(0, 1, 20)  # pure noise: any weight on it can only hurt
+    assert scoring.choose_alpha0(labels, trace, depth, grid=[0.0, 0.5, 1.0, 10.0]) == 0.0
+
+
+def test_calibration_reads_only_one_set_and_refuses_test(tmp_path):
+    # The selection API takes one labelled set and nothing that could be a test set.
+    for function in (scoring.choose_alpha0, scoring.calibrate):
+        assert list(inspect.signature(function).parameters) == ["labels", "trace_magnitude", "depth_mean", "grid"]
+    for split in ("test", "Test", "test_fold3", "oulu-P1-test"):
+        with pytest.raises(ValueError, match="train or dev"):
+            scoring.save_calibration(tmp_path / "alpha0.json", 1.0, 0.0, split)
+    assert not os.listdir(tmp_path)
+    # A file edited by hand to claim a test split is refused when read.
+    path = tmp_path / "alpha0.json"
+    scoring.save_calibration(path, 1.0, 0.0, "dev")
+    record = json.loads(path.read_text())
+    record["split"] = "test"
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="alpha0.json.*not on 'test'"):
+        scoring.load_calibration(path)
+
+
+def test_calibrate_then_apply_to_another_set(tmp_path):
+    labels, trace, depth = _only_a_positive_alpha0_separates()
+    alpha0, threshold = scoring.calibrate(labels, trace, depth)
+    dev_scores = scoring.spoof_score(trace, depth, alpha0)
+    assert threshold == metrics.eer(labels, dev_scores)[1]
+    path = tmp_path / scoring.CALIBRATION_FILENAME
+    scoring.save_calibration(path, alpha0, threshold, "dev")
+    assert scoring.load_calibration(path) == {"alpha0": alpha0, "threshold": threshold, "split": "dev"}
+    assert os.listdir(tmp_path) == [scoring.CALIBRATION_FILENAME]  # no temporary file left behind
+    # On a shifted "test" set the stored threshold is applied unchanged.
+    result = metrics.apcer_bpcer_acer(labels, dev_scores + 0.05, threshold)
+    expected_bpcer = np.mean(dev_scores[labels == 0] + 0.05 >= threshold)
+    assert result["bpcer"] == expected_bpcer
+
+
+def test_load_calibration_errors_name_the_file(tmp_path):
+    path = tmp_path / "alpha0.json"
+    with pytest.raises(ValueError, match=r"alpha0.json: calibration \(alpha0, threshold\) file not found"):
+        scoring.load_calibration(path)
+    path.write_text("{not json")
+    with pytest.raises(ValueError, match="alpha0.json: not valid JSON"):
+        scoring.load_calibration(path)
+    path.write_text(json.dumps({"alpha0": 1.0, "threshold": 0.1}))
+    with pytest.raises(ValueError, match="alpha0.json: expected a JSON object with keys"):
+        scoring.load_calibration(path)
+    scoring.save_calibration(path, 1.0, 0.1, "train")
+    record = json.loads(path.read_text())
+    record["threshold"] = "high"
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="alpha0.json: threshold must be a finite number"):
+        scoring.load_calibration(path)
+    with pytest.raises(ValueError, match="threshold must be finite"):
+        scoring.save_calibration(path, 1.0, np.inf, "dev")
+
+
+def test_video_scores_average_frames_in_order_of_appearance():
+    ids = [b"v2", b"v2", "v1", "v3", "v1", "v1"]
+    frame_scores = [1.0, 3.0, 0.0, 5.0, 1.0, 2.0]
+    labels = [1, 1, 0, 1, 0, 0]
+    species = ["print", "print", "live", "replay", "live", "live"]
+    video_ids, scores, video_labels, video_species = scoring.video_scores(ids, frame_scores, labels, species)
+    assert video_ids.tolist() == ["v2", "v1", "v3"]
+    np.testing.assert_allclose(scores, [2.0, 1.0, 5.0])
+    assert video_labels.tolist() == [1, 0, 1]
+    assert video_species.tolist() == ["print", "live", "replay"]
+    assert scoring.video_scores(ids, frame_scores)[2] is None
+
+
+def test_video_scores_refuse_a_video_with_two_labels():
+    with pytest.raises(ValueError, match="video 'b' has frames with different labels: 1 and 0"):
+        scoring.video_scores(["a", "b", "b"], [0.0, 1.0, 2.0], labels=[0, 1, 0])
+    with pytest.raises(ValueError, match="equal-length"):
+        scoring.video_scores(["a", "b"], [0.0])

@@ -1,0 +1,199 @@
+import json
+
+import numpy as np
+import pytest
+
+from physstd.data.spoof_types import SIWM_TYPES
+from physstd.eval import metrics, published, tables
+
+
+def test_oulu_markdown_exact():
+    results = {"Ours": {
+        "1": {"apcer": 0.0123, "bpcer": 0.0, "acer": 0.00614, "eer": 0.5},  # extra metrics are ignored
+        3: {"apcer": [0.01, 0.02, 0.03], "bpcer": {"mean": 0.004, "std": 0.001}, "acer": None},
+    }}
+    expected = (
+        "Table: OULU-NPU protocols 1-4 (seeds/001 Tab. 1); P3 and P4: mean ± std over 6 folds.\n"
+        "\n"
+        "| Protocol | Method | APCER (%) | BPCER (%) | ACER (%) |\n"
+        "| --- | --- | ---: | ---: | ---: |\n"
+        "| 1 | Ours | 1.2 | 0.0 | 0.6 |\n"
+        "| 2 | Ours | - | - | - |\n"
+        "| 3 | Ours | 2.0 ± 1.0 | 0.4 ± 0.1 | - |\n"
+        "| 4 | Ours | - | - | - |\n")
+    assert tables.render_table("oulu", results) == expected
+
+
+def test_casia_replay_latex_exact_with_escapes_and_published_rows():
+    results = {"Ours_v2 (50% & #1)": {"casia_to_replay": {"hter": 0.2345}, "replay_to_casia": {"hter": 0.3}}}
+    expected = "\n".join([
+        "% Cross-dataset HTER, CASIA-FASD vs. Replay-Attack (seeds/000 Tab. 3), in %.",
+        r"\begin{tabular}{llrr}",
+        r"\toprule",
+        r"Metric & Method & Train CASIA, test Replay & Train Replay, test CASIA \\",
+        r"\midrule",
+        r"HTER & PhySTD (paper) & 17.1 & 27.7 \\",
+        r" & Ours\_v2 (50\% \& \#1) & 23.4 & 30.0 \\",
+        r"\bottomrule",
+        r"\end{tabular}",
+        ""])
+    assert tables.render_table("casia_replay", results, fmt="latex", published=["PhySTD"]) == expected
+
+
+def test_latex_escape():
+    assert tables.latex_escape(r"a_b&c%d$e#f{g}h~i^j\k") == (
+        r"a\_b\&c\%d\$e\#f\{g\}h\textasciitilde{}i\textasciicircum{}j\textbackslash{}k")
+
+
+def test_mean_std_cells_use_the_sample_std_in_both_formats():
+    folds = [0.01, 0.03, 0.02, 0.06]
+    mean, std = metrics.mean_std(folds)
+    markdown = tables.render_table("siw", {"Ours": {"2": {"acer": folds}}})
+    assert f"| 2 | Ours | - | - | {100 * mean:.1f} ± {100 * std:.1f} |" in markdown
+    assert "3.0 ± 2.2" in markdown  # sample std of 1, 3, 2, 6 is 2.16; population std would be 1.87
+    latex = tables.render_table("siw", {"Ours": {"2": {"acer": folds}}}, fmt="latex", decimals=2)
+    assert r"2 & Ours & -- & -- & 3.00 $\pm$ 2.16 \\" in latex
+
+
+def test_siwm_p2_overall_is_computed_from_the_types_present():
+    results = {"Ours": {"replay": {"apcer": 0.1, "eer": 0.05}, "print": {"apcer": 0.2}}}
+    markdown = tables.render_table("siwm_p2", results)
+    row = [line for line in markdown.splitlines() if line.startswith("| APCER | Ours")][0]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[2:4] == ["10.0", "20.0"]
+    assert cells[4:15] == ["-"] * 11
+    assert cells[15] == "15.0 ± 7.1"  # mean 0.15, sample std 0.0707
+    # One EER value cannot make a mean +- std; a note says how many types an Overall covers.
+    assert "| EER | Ours | 5.0 |" in markdown and markdown.count("| EER |") == 1
+    assert "Ours: Overall APCER over 2 of 13 columns." in markdown
+
+
+def test_siwm_column_header_follows_the_papers_order():
+    header = tables.render_table("siwm_p1", {}).splitlines()[2]
+    assert header == ("| Metric | Method | Replay | Print | Half | Silic. | Trans. | Paper | Mann. | Ob. | Im. | "
+                      "Cos. | Funny | Papergls. | Part. paper | Overall |")
+    latex = tables.render_table("siwm_p1", {}, fmt="latex")
+    assert r"\multicolumn{5}{c}{3D Mask} & \multicolumn{3}{c}{Makeup} & \multicolumn{3}{c}{Partial Attacks}" in latex
+    assert r"\cmidrule(lr){5-9} \cmidrule(lr){10-12} \cmidrule(lr){13-15}" in latex
+
+
+def test_published_siwm_p1_row_prints_as_in_the_paper():
+    markdown = tables.render_table("siwm_p1", {}, published=["PhySTD"])
+    # seeds/001 Tab. 3, "Step1+Step2+Step3 (Ours)", TPR@FNR=.5% row.
+    assert ("| TDR@FDR=0.5% | PhySTD (paper) | 85.7 | 85.4 | 100.0 | 76.6 | 96.3 | 80.2 | 93.8 | 41.1 | 100.0 | "
+            "55.8 | 98.1 | 100.0 | 99.8 | 91.2 |") in markdown
+
+
+@pytest.mark.parametrize("table", sorted(tables.TABLES))
+def test_published_rows_cover_every_column(table):
+    spec = tables.TABLES[table]
+    entries = [column.key for column in spec.entries] + (["overall"] if spec.overall else [])
+    assert "PhySTD" in published.methods(table)
+    for method in published.methods(table):
+        rows = published.PUBLISHED[table][method]
+        assert sorted(rows) == sorted(entries), (table, method)
+        for entry in entries:
+            for metric, _ in spec.metrics:
+                assert rows[entry][metric] is not None, (table, method, entry, metric)
+    rendered = tables.render_table(table, {}, published=True)
+    published_lines = [line for line in rendered.splitlines() if "(paper) |" in line]
+    assert published_lines and all(" - " not in line for line in published_lines)
+
+
+def _relative_gain(old, new):
+    return 100.0 * (old - new) / old
+
+
+def _value(table, method, entry, metric):
+    value = published.PUBLISHED[table][method][entry][metric]
+    return value.mean if isinstance(value, metrics.MeanStd) else value
+
+
+@pytest.mark.parametrize("table, entry, metric, stated", [
+    ("oulu", "1", "acer", 63.6), ("oulu", "3", "acer", 32.1),  # seeds/001 4.2, OULU-NPU paragraph
+    ("siwm_p1", "overall", "eer", 47.9), ("siwm_p1", "overall", "acer", 31.7),  # 4.5 (ACER called HTER)
+    ("siwm_p1", "overall", "tdr", -29.5),  # TDR rises
+    ("siwm_p2", "overall", "eer", 11.7), ("siwm_p2", "overall", "acer", 19.0),  # 4.3
+    ("siwm_p2", "overall", "tdr", -50.4),
+    ("siwm_p2", "half_mask", "eer", 47.6), ("siwm_p2", "paper_glasses", "eer", 40.4),
+    ("siwm_p2", "replay", "eer", 31.6), ("siwm_p2", "partial_paper", "eer", 56.3),
+])
+def test_transcription_matches_the_improvements_stated_in_the_text(table, entry, metric, stated):
+    old = _value(table, "STDN", entry, metric)
+    new = _value(table, "PhySTD", entry, metric)
+    assert _relative_gain(old, new) == pytest.approx(stated, abs=0.06)
+
+
+def test_published_results_are_fractions():
+    oulu = published.published_results("oulu", "PhySTD")
+    assert oulu["1"]["bpcer"] == pytest.approx(0.008)
+    assert oulu["4"]["acer"] == metrics.MeanStd(pytest.approx(0.036), pytest.approx(0.042))
+    with pytest.raises(ValueError, match="no published row"):
+        published.published_results("oulu", "CDCN")
+
+
+def test_results_round_trip_through_a_file(tmp_path, capsys):
+    results = {"Ours": {"3": {"apcer": np.array([0.01, 0.02]), "bpcer": metrics.MeanStd(0.01, 0.005),
+                              "acer": np.float32(0.25)}}}
+    with pytest.raises(TypeError):
+        json.dumps(metrics.MeanStd(0.01, 0.005))  # never silently a 2-list that reads back as two folds
+    path = tmp_path / "oulu.json"
+    tables.save_results(path, "oulu", results)
+    table, loaded = tables.load_results(path)
+    assert table == "oulu"
+    assert loaded["Ours"]["3"]["bpcer"] == {"mean": 0.01, "std": 0.005}
+    rendered = tables.render_table("oulu", loaded, published=True)
+    assert rendered == tables.render_table("oulu", results, published=True)
+    assert "|  | Ours | 1.5 ± 0.7 | 1.0 ± 0.5 | 25.0 |" in rendered  # below the paper rows
+    tables.main([str(path), "--published"])
+    assert capsys.readouterr().out == rendered + "\n"
+    tables.main([str(path), "--latex", "--published", "STDN"])
+    assert r"3 & STDN (paper) & 1.6 $\pm$ 1.6" in capsys.readouterr().out
+
+
+def test_load_results_errors_name_the_file(tmp_path):
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({"table": "oulu", "results": {}}))
+    with pytest.raises(ValueError, match="r.json: expected a JSON object with keys"):
+        tables.load_results(path)
+    path.write_text(json.dumps({"format_version": 1, "table": "oulu_p9", "results": {}}))
+    with pytest.raises(ValueError, match="r.json: .*table 'oulu_p9'"):
+        tables.load_results(path)
+    with pytest.raises(ValueError, match="missing.json: results file not found"):
+        tables.load_results(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize("results, message", [
+    ({"Ours": {"5": {"acer": 0.1}}}, "unknown entry '5'"),
+    ({"Ours": {"1": {"acer": "low"}}}, "oulu/Ours/1/acer: expected a number"),
+    ({"Ours": {"1": {"acer": [0.1]}}}, "at least two"),
+    ({"Ours": {"1": {"acer": {"mean": 0.1}}}}, "keys 'mean' and 'std'"),
+    ({"Ours": {"1": 0.1}}, "expected {metric: value}"),
+    ({"PhySTD (paper)": {}}, "clashes with a published row"),
+])
+def test_bad_results_raise(results, message):
+    with pytest.raises(ValueError, match=message):
+        tables.render_table("oulu", results, published=True)
+
+
+def test_unknown_table_and_format_raise():
+    with pytest.raises(ValueError, match="unknown table"):
+        tables.render_table("oulu_p5", {})
+    with pytest.raises(ValueError, match="unknown format"):
+        tables.render_table("oulu", {}, fmt="html")
+
+
+def test_evaluate_output_renders_directly():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 50)
+    scores = rng.normal(labels * 2.0, 1.0)
+    species = np.where(labels == 1, np.where(np.arange(100) % 2, "print", "replay"), "live")
+    result = metrics.evaluate(labels, scores, 1.0, species)
+    per_type = metrics.evaluate_per_species(labels, scores, species, 1.0)
+    markdown = tables.render_table("siwm_p1", {"Ours": {**per_type, "overall": result}})
+    acer_row = [line for line in markdown.splitlines() if line.startswith("| ACER | Ours")][0]
+    cells = [cell.strip() for cell in acer_row.strip("|").split("|")]
+    assert cells[2] == f"{100 * per_type['replay']['acer']:.1f}"
+    assert cells[3] == f"{100 * per_type['print']['acer']:.1f}"
+    assert cells[-1] == f"{100 * result['acer']:.1f}"
+    assert set(SIWM_TYPES[:2]) == set(per_type)
