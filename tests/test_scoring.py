@@ -77,6 +77,12 @@ def test_choose_alpha0_keeps_zero_when_depth_alone_is_best():
     assert scoring.choose_alpha0(labels, trace, depth, grid=[0.0, 0.5, 1.0, 10.0]) == 0.0
 
 
+def _edit_saved_calibration(path, **changes):
+    record = json.loads(path.read_text())
+    record.update(changes)
+    path.write_text(json.dumps(record))
+
+
 def test_calibration_reads_only_one_set_and_refuses_test(tmp_path):
     # The selection API takes one labelled set and nothing that could be a test set.
     for function in (scoring.choose_alpha0, scoring.calibrate):
@@ -88,9 +94,7 @@ def test_calibration_reads_only_one_set_and_refuses_test(tmp_path):
     # A file edited by hand to claim a test split is refused when read.
     path = tmp_path / "alpha0.json"
     scoring.save_calibration(path, 1.0, 0.0, "dev")
-    record = json.loads(path.read_text())
-    record["split"] = "test"
-    path.write_text(json.dumps(record))
+    _edit_saved_calibration(path, split="test")
     with pytest.raises(ValueError, match="alpha0.json.*not on 'test'"):
         scoring.load_calibration(path)
 
@@ -121,9 +125,7 @@ def test_load_calibration_errors_name_the_file(tmp_path):
     with pytest.raises(ValueError, match="alpha0.json: expected a JSON object with keys"):
         scoring.load_calibration(path)
     scoring.save_calibration(path, 1.0, 0.1, "train")
-    record = json.loads(path.read_text())
-    record["threshold"] = "high"
-    path.write_text(json.dumps(record))
+    _edit_saved_calibration(path, threshold="high")
     with pytest.raises(ValueError, match="alpha0.json: threshold must be a finite number"):
         scoring.load_calibration(path)
     with pytest.raises(ValueError, match="threshold must be finite"):

@@ -5,9 +5,9 @@ batch is half live, half spoof (seeds/001: batch 8 = 4 pairs). Spoof types are d
 random permutation of the types present, so every run of T consecutive pairs (T types) holds each type
 once ("spoof samples are equally sampled from different spoof types"); the video within a type, the live
 video and the frame are uniform. Each sample gets a horizontal flip (with the landmark re-ordering
-`face_model.flip_landmarks`, so index i keeps its meaning) and an additive brightness jitter, after the
-ECCV20 STDN data loader (flip with probability 0.5, brightness delta uniform in [-0.25, 0.25]); the image is
-clipped to [0, 1]. The per-pixel barycentric map of the (flipped) landmarks (`ops.triangle_barycentrics`)
+`face_model.flip_landmarks`, so index i keeps its meaning; depth M0 and P0 mirrored alike) and an additive
+brightness jitter, after the ECCV20 STDN data loader (flip with probability 0.5, brightness delta uniform in
+[-0.25, 0.25]); the image is clipped to [0, 1]. The per-pixel barycentric map of the (flipped) landmarks (`ops.triangle_barycentrics`)
 is built here, on the CPU, so that the 3D warping in the train step is an in-graph gather.
 
 Every random choice is a stateless function of (seed, element index): the stream is identical across runs

@@ -259,6 +259,10 @@ class VideoWriter:
         finally:
             if self._temp is not None and os.path.exists(self._temp):
                 shutil.rmtree(self._temp, ignore_errors=True)
+            try:
+                os.rmdir(os.path.dirname(self._temp))   # .partial/, when no other video is in progress
+            except OSError:
+                pass
         return False
 
     def _commit(self):

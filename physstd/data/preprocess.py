@@ -174,7 +174,7 @@ def read_video(path, every_k=1, max_frames=None):
             number += 1
     finally:
         capture.release()
-    if number == 0 and kept == 0:
+    if number == 0:
         raise InputError(f"{path}: no frame could be decoded (empty or corrupt video)")
 
 
@@ -284,7 +284,7 @@ def _log_stderr(message):
 _CONTEXT = {}
 
 
-def _set_context(writer, image_size, detect_max_side, every_k, max_frames):
+def _set_context(writer, detect_max_side, every_k, max_frames):
     _CONTEXT.update(writer=writer, preprocessor=FacePreprocessor(writer.image_size, writer.depth_size,
                                                                  detect_max_side),
                     every_k=every_k, max_frames=max_frames)
@@ -317,7 +317,7 @@ def preprocess_videos(jobs, writer, every_k=1, max_frames=None, workers=1, failu
     if summary.skipped:
         log(f"{summary.skipped} videos already prepared in {writer.root}: skipped")
     start = time.monotonic()
-    _set_context(writer, writer.image_size, detect_max_side, every_k, max_frames)
+    _set_context(writer, detect_max_side, every_k, max_frames)
     pool = None
     try:
         if workers > 1 and len(todo) > 1:
@@ -343,11 +343,94 @@ def preprocess_videos(jobs, writer, every_k=1, max_frames=None, workers=1, failu
                 f"{result.frames_without_face} without a face | {summary.frames_per_second:.1f} frames/s")
     except KeyboardInterrupt:
         summary.interrupted = True
-        if pool is not None:
-            pool.terminate()
     finally:
         if pool is not None:
-            pool.close()
+            # Workers still writing are killed; their half-built folders stay under .partial/, unindexed.
+            pool.terminate()
             pool.join()
         summary.seconds = time.monotonic() - start
     return summary
+
+
+# --- finding the videos of a raw dataset --------------------------------------------------------------
+
+# Short names accepted by run_preprocess for the dataset names of physstd.data.datasets.
+DATASET_ALIASES = {"oulu": "oulu_npu", "siwm": "siw_m", "casia": "casia_fasd", "replay": "replay_attack",
+                   "msu": "msu_mfsd"}
+
+
+def relative_posix(path, root):
+    return os.path.relpath(path, root).replace(os.sep, "/")
+
+
+def add_unique_job(jobs, failures, seen, job):
+    """Append a job unless its video_id was already taken (then record a failure naming both sources)."""
+    video_id = job.record["video_id"]
+    if video_id in seen:
+        failures.append((job.source, f"{job.source}: video_id {video_id!r} is also produced by {seen[video_id]}"))
+        return
+    seen[video_id] = job.source
+    jobs.append(job)
+
+
+def dataset_jobs(input_dir, dataset):
+    """(jobs, failures) for every video file of an official dataset tree, named by
+    `physstd.data.datasets.parse_video_name`; a name that does not parse is a failure, not an abort."""
+    from physstd.data import datasets
+    dataset = DATASET_ALIASES.get(dataset, dataset)
+    if not os.path.isdir(input_dir):
+        raise InputError(f"{input_dir}: input folder does not exist")
+    jobs, failures, seen = [], [], {}
+    for directory, subdirs, files in os.walk(input_dir):
+        subdirs.sort()
+        for name in sorted(files):
+            if os.path.splitext(name)[1].lower() not in datasets.VIDEO_EXTENSIONS:
+                continue
+            source = os.path.join(directory, name)
+            relative = relative_posix(source, input_dir)
+            try:
+                record = datasets.parse_video_name(dataset, relative)
+            except ValueError as error:
+                failures.append((source, f"{source}: {error}"))
+                continue
+            record = dict(record, path=os.path.splitext(relative)[0], source_path=relative)
+            add_unique_job(jobs, failures, seen, VideoJob(source, record))
+    return jobs, failures
+
+
+def folder_jobs(input_dir):
+    """(jobs, failures) for a generic tree `<input_dir>/<spoof type>/...`, the top folders named after
+    `spoof_types.NAMES` (live, print, replay, ...). Below them every video file, and every folder holding
+    frame images, is one video. Subject: the first folder under the type folder when there is one, else
+    the video itself."""
+    from physstd.data import datasets, spoof_types
+    if not os.path.isdir(input_dir):
+        raise InputError(f"{input_dir}: input folder does not exist")
+    jobs, failures, seen = [], [], {}
+    for type_name in sorted(os.listdir(input_dir)):
+        type_dir = os.path.join(input_dir, type_name)
+        if not os.path.isdir(type_dir):
+            continue
+        if type_name not in spoof_types.NAMES:
+            failures.append((type_dir, f"{type_dir}: folder name is not a spoof type; expected one of "
+                                       f"{', '.join(spoof_types.NAMES)}"))
+            continue
+        for directory, subdirs, files in os.walk(type_dir):
+            subdirs.sort()
+            sources = [os.path.join(directory, n) for n in sorted(files)
+                       if os.path.splitext(n)[1].lower() in datasets.VIDEO_EXTENSIONS]
+            if directory != type_dir and any(os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS for n in files):
+                sources.append(directory)
+            for source in sources:
+                relative = relative_posix(source, input_dir)
+                path = relative if os.path.isdir(source) else os.path.splitext(relative)[0]
+                parts = path.split("/")
+                video_id = "_".join(parts)
+                subject = parts[1] if len(parts) > 2 else video_id
+                record = {"video_id": video_id, "path": path, "label": int(type_name != "live"),
+                          "spoof_type": type_name, "subject": subject, "source_path": relative}
+                add_unique_job(jobs, failures, seen, VideoJob(source, record))
+    if not jobs and not failures:
+        failures.append((input_dir, f"{input_dir}: no videos or image folders under <spoof type>/ folders "
+                                    f"({', '.join(spoof_types.NAMES)})"))
+    return jobs, failures

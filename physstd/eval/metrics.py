@@ -22,7 +22,6 @@ from sklearn import metrics as sk_metrics
 DEFAULT_FDR = 0.005
 
 
-
 @dataclasses.dataclass(frozen=True)
 class MeanStd:
     """A mean +- std over folds, as printed in the paper's multi-fold rows; unpacks as ``mean, std``.
@@ -67,8 +66,15 @@ def _validated_threshold(threshold):
     return threshold
 
 
+def _validated_species(species, labels):
+    species = np.asarray(species)
+    if species.shape != labels.shape:
+        raise ValueError(f"species has shape {species.shape}; expected one entry per sample {labels.shape}")
+    return species
+
+
 def _roc(labels, scores):
-    """ROC points with BPCER on the x axis and 1 - APCER on the y axis, at every distinct score."""
+    """(bpcer, apcer, thresholds) at +inf and at every distinct score, highest first (pooled species)."""
     # sklearn's positive class is the attack and it predicts positive when score >= threshold: our rule.
     bpcer, detection_rate, thresholds = sk_metrics.roc_curve(labels, scores, drop_intermediate=False)
     return bpcer, 1.0 - detection_rate, thresholds
@@ -130,9 +136,7 @@ def apcer_bpcer_acer(labels, scores, threshold, species=None):
     attack = labels == 1
     if species is None:
         species = np.zeros(labels.shape, dtype=np.int64)
-    species = np.asarray(species)
-    if species.shape != labels.shape:
-        raise ValueError(f"species has shape {species.shape}; expected one entry per sample {labels.shape}")
+    species = _validated_species(species, labels)
     accepted = scores < threshold
     per_species = {}
     for name in np.unique(species[attack]).tolist():
@@ -191,9 +195,7 @@ def evaluate_per_species(labels, scores, species, threshold, fdr=DEFAULT_FDR):
     the whole bona fide test set, at the same threshold.
     """
     labels, scores = _validated(labels, scores)
-    species = np.asarray(species)
-    if species.shape != labels.shape:
-        raise ValueError(f"species has shape {species.shape}; expected one entry per sample {labels.shape}")
+    species = _validated_species(species, labels)
     bona_fide = labels == 0
     results = {}
     for name in np.unique(species[labels == 1]).tolist():

@@ -9,8 +9,10 @@ same sign the two terms pull in opposite directions, so we write the score with 
     trace_magnitude = (||B||_1 + ||C||_1 + ||T||_1 + ||P||_1) / N^2   (per frame, summed over channels)
     depth_mean      = ||M||_1 / K^2                                    (per frame)
 
-This is twice the paper's expression with the depth term negated, so alpha0 weights the traces against
-the depth exactly as the paper's alpha0 does and a threshold found for one form maps to the other.
+This is 2 * (trace term - depth term) of Eq. 10, so our alpha0 weights the traces against the depth as
+the paper's alpha0 does (and weights B, C, T, P per element equally, as the paper's sum of L1 norms does).
+"mean(|B|+|C|+|T|+|P|)" in the team contract means this: the per-pixel sum over all ten channels,
+averaged over the N x N pixels.
 
 The calibration file ``<run_dir>/alpha0.json`` stores alpha0 and the decision threshold with the split
 they were chosen on; test splits are refused, so a threshold can never be tuned on test data.

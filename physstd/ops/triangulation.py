@@ -22,10 +22,35 @@ def _check_landmarks(landmarks, triangles):
         raise ValueError(f"triangle_barycentrics: expected landmarks of shape (Q, 2) (x, y), got {landmarks.shape}")
     if triangles.ndim != 2 or triangles.shape[1] != 3:
         raise ValueError(f"triangle_barycentrics: expected triangles of shape (T, 3), got {triangles.shape}")
+    if not np.all(np.isfinite(landmarks)):
+        raise ValueError("triangle_barycentrics: landmarks contain NaN or inf")
     num_points = landmarks.shape[0] + len(face_model.border_anchors(2))
     if triangles.size and (triangles.min() < 0 or triangles.max() >= num_points):
         raise ValueError(f"triangle_barycentrics: triangles index {landmarks.shape[0]} landmarks + 8 border "
                          f"anchors = {num_points} points, got indices in [{triangles.min()}, {triangles.max()}]")
+
+
+def _ramps(lengths):
+    """Concatenated aranges: [0..lengths[0]-1, 0..lengths[1]-1, ...]."""
+    starts = np.cumsum(lengths) - lengths
+    return np.arange(lengths.sum()) - np.repeat(starts, lengths)
+
+
+def _row_spans(corners, y):
+    """x-range where the horizontal line at height y crosses each triangle (corners (R, 3, 2)).
+
+    Only slanted edges are intersected: a horizontal edge's ends are also ends of the other two edges.
+    A row that misses its triangle (by rounding at a vertex) gets (inf, -inf), an empty span."""
+    start = np.full(len(y), np.inf)
+    end = np.full(len(y), -np.inf)
+    for a, b in ((0, 1), (1, 2), (2, 0)):
+        xa, ya = corners[:, a, 0], corners[:, a, 1]
+        xb, yb = corners[:, b, 0], corners[:, b, 1]
+        crosses = ((np.minimum(ya, yb) - 1e-9 <= y) & (y <= np.maximum(ya, yb) + 1e-9) & (ya != yb))
+        x = xa + (y - ya) * (xb - xa) / np.where(crosses, yb - ya, 1.0)
+        start = np.where(crosses, np.minimum(start, x), start)
+        end = np.where(crosses, np.maximum(end, x), end)
+    return start, end
 
 
 def triangle_barycentrics(landmarks, triangles, size):
@@ -38,7 +63,7 @@ def triangle_barycentrics(landmarks, triangles, size):
 
     Where triangles overlap (a fold on an extreme pose) the triangle with the highest index in `triangles`
     wins; pixels on a shared edge likewise go to the higher index (both give the same interpolation there).
-    Vectorized over all (triangle, pixel-in-its-bounding-box) pairs; no Python loop over triangles.
+    Vectorized scanline rasterization over all triangles at once; no Python loop over triangles or pixels.
     """
     landmarks = np.asarray(landmarks, dtype=np.float64)
     triangles = np.asarray(triangles, dtype=np.int64)
@@ -51,22 +76,24 @@ def triangle_barycentrics(landmarks, triangles, size):
     edge2 = corners[:, 2] - corners[:, 0]
     determinant = edge1[:, 0] * edge2[:, 1] - edge1[:, 1] * edge2[:, 0]
     area_scale = np.maximum(np.abs(edge1).max(1), np.abs(edge2).max(1)) ** 2
-    valid = np.abs(determinant) > 1e-12 * np.maximum(area_scale, 1e-300)
+    valid = np.abs(determinant) > 1e-12 * area_scale
 
-    # Integer pixel bounding box of each triangle, clipped to the crop.
-    low = np.clip(np.ceil(corners.min(axis=1) - 1e-9), 0, size - 1).astype(np.int64)   # (T, 2) x, y
-    high = np.clip(np.floor(corners.max(axis=1) + 1e-9), 0, size - 1).astype(np.int64)
-    box_width = np.where(valid, high[:, 0] - low[:, 0] + 1, 0).clip(min=0)
-    box_height = np.where(valid, high[:, 1] - low[:, 1] + 1, 0).clip(min=0)
-    counts = box_width * box_height
+    # Scanline rasterization, vectorized: one entry per (triangle, pixel row it spans), then one per
+    # (triangle, pixel) candidate on that row. Candidates cover the row's exact span widened by one pixel on
+    # each side; the barycentric test below decides what is inside.
+    top = np.clip(np.ceil(corners[:, :, 1].min(axis=1) - 1e-9), 0, size - 1).astype(np.int64)
+    bottom = np.clip(np.floor(corners[:, :, 1].max(axis=1) + 1e-9), 0, size - 1).astype(np.int64)
+    num_rows = np.where(valid, bottom - top + 1, 0).clip(min=0)
+    triangle_of_row = np.repeat(np.arange(len(triangles)), num_rows)
+    row_y = top[triangle_of_row] + _ramps(num_rows)
+    row_start, row_end = _row_spans(corners[triangle_of_row], row_y)
+    row_start = np.clip(np.floor(row_start) - 1, 0, size - 1).astype(np.int64)
+    row_end = np.clip(np.ceil(row_end) + 1, 0, size - 1).astype(np.int64)
+    row_length = np.maximum(row_end - row_start + 1, 0)
 
-    # Every (triangle, pixel in its box) pair, in triangle order.
-    triangle_of = np.repeat(np.arange(len(triangles)), counts)
-    starts = np.cumsum(counts) - counts
-    local = np.arange(counts.sum()) - np.repeat(starts, counts)
-    width_of = box_width[triangle_of]
-    px = low[triangle_of, 0] + local % width_of
-    py = low[triangle_of, 1] + local // width_of
+    triangle_of = np.repeat(triangle_of_row, row_length)
+    py = np.repeat(row_y, row_length)
+    px = np.repeat(row_start, row_length) + _ramps(row_length)
 
     inverse_determinant = np.zeros_like(determinant)
     inverse_determinant[valid] = 1.0 / determinant[valid]
@@ -79,19 +106,13 @@ def triangle_barycentrics(landmarks, triangles, size):
     inside = ((weight0 >= -_INSIDE_TOLERANCE) & (weight1 >= -_INSIDE_TOLERANCE)
               & (weight2 >= -_INSIDE_TOLERANCE))
 
-    # Pairs are in increasing triangle order, so the last pair of each pixel is its highest-index triangle:
-    # a stable sort by pixel keeps that order and the last of each run is the winner.
-    pixel = (py * size + px)[inside]
-    order = np.argsort(pixel, kind="stable")
-    pixel = pixel[order]
-    last = np.ones(len(pixel), dtype=bool)
-    last[:-1] = pixel[1:] != pixel[:-1]
-    chosen = np.flatnonzero(inside)[order[last]]
-
+    # Overlaps (shared edges, folds) are resolved deterministically: the highest triangle index wins.
+    pixel = py * size + px
     triangle_index = np.full(size * size, -1, dtype=np.int32)
+    np.maximum.at(triangle_index, pixel[inside], triangle_of[inside].astype(np.int32))
+    chosen = inside & (triangle_of == triangle_index[pixel])
     weights = np.zeros((size * size, 3), dtype=np.float32)
-    triangle_index[pixel[last]] = triangle_of[chosen]
-    weights[pixel[last]] = np.stack([weight0[chosen], weight1[chosen], weight2[chosen]], axis=-1)
+    weights[pixel[chosen]] = np.stack([weight0[chosen], weight1[chosen], weight2[chosen]], axis=-1)
     return triangle_index.reshape(size, size), weights.reshape(size, size, 3)
 
 

@@ -15,6 +15,7 @@ reproducible for a given kill/resume history, though not batch-for-batch the str
 import dataclasses
 import os
 import signal
+import threading
 import time
 
 import numpy as np
@@ -209,45 +210,49 @@ def _raise_terminated(signum, frame):
     raise _Terminated(f"signal {signum}")
 
 
+def _install_sigterm():
+    """Make SIGTERM raise _Terminated (main thread only); returns the previous handler or None."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, _raise_terminated)
+
+
 def train(config, model_config):
     """Train (or resume) the run `config.run_dir`; returns {'step', 'losses', 'dev', 'seconds'}."""
     started = time.perf_counter()
     run = _Run(config, model_config)
     c, step, losses = config, run.start, {}
     progress = summaries.ProgressLine(c.num_steps, step)
-    previous_handler = signal.signal(signal.SIGTERM, _raise_terminated)
-    finished = False
+    previous_handler = _install_sigterm()
     try:
         while step < c.num_steps:
             losses = {k: float(v) for k, v in run.trainer.train_step(next(run.iterator)).items()}
             step += 1
             run.check_finite(step, losses)
-            if step % c.log_every == 0 or step == c.num_steps:
+            logged = step % c.log_every == 0 or step == c.num_steps
+            if logged or step % c.summary_every == 0:
                 rate = progress.steps_per_second(step)
-                print(progress.format(step, losses, rate, float(run.trainer.learning_rate())), flush=True)
+                if logged:
+                    print(progress.format(step, losses, rate, float(run.trainer.learning_rate())), flush=True)
                 if step % c.summary_every == 0 or step == c.num_steps:
                     run.write_summaries(step, losses, rate)
-            elif step % c.summary_every == 0:
-                run.write_summaries(step, losses, progress.steps_per_second(step))
-            if c.image_summary_every and step % c.image_summary_every == 0:
+            if c.image_summary_every and (step % c.image_summary_every == 0 or step == c.num_steps):
                 run.write_images(step)
             if step % c.checkpoint_every == 0:
                 run.save(step)
             if c.eval_every and step % c.eval_every == 0 and step < c.num_steps:
                 run.evaluate(step)
-        finished = True
     except NonFiniteLossError:
         raise
-    except (KeyboardInterrupt, _Terminated) as interruption:
-        print(f"interrupted ({interruption or 'Ctrl-C'}) after step {step}; saving", flush=True)
+    except BaseException as error:  # Ctrl-C, SIGTERM, a data error: the state after `step` is consistent
+        print(f"stopped after step {step} ({type(error).__name__}: {error}); saving", flush=True)
         run.save(step)
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous_handler)
+        if previous_handler is not None:
+            signal.signal(signal.SIGTERM, previous_handler)
         run.summaries.flush()
-    if not finished:  # unreachable: every path above returns, raises or sets finished
-        raise AssertionError("training loop left without finishing")
     run.save(step)
-    dev = run.evaluate(step) if run.data.dev_ids else None
+    dev = run.evaluate(step)
     run.summaries.flush()
     return {"step": step, "losses": losses, "dev": dev, "seconds": time.perf_counter() - started}

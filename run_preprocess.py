@@ -1,0 +1,71 @@
+"""Prepare a face anti-spoofing dataset once: face crops, 140 landmarks, depth M0 and preliminary mask P0.
+
+    python run_preprocess.py --dataset=oulu --input_dir=/data/OULU-NPU --output_dir=prepared/oulu_npu
+    python run_preprocess.py --dataset=stdn --input_dir=/data/stdn_data --output_dir=prepared/stdn \
+        --stdn_spoof_type=print
+    python run_preprocess.py --dataset=folder --input_dir=my_videos --output_dir=prepared/mine
+
+Re-running with the same output_dir resumes (videos already in index.csv are skipped). The exit status is
+non-zero when any video failed or the run was interrupted.
+"""
+import sys
+
+from absl import app, flags
+
+from physstd.data import spoof_types
+from physstd.data.prepared import DatasetWriter, PreparedFormatError
+from physstd.data.preprocess import (DATASET_ALIASES, DETECT_MAX_SIDE, InputError, dataset_jobs, folder_jobs,
+                                     preprocess_videos)
+from physstd.data.stdn_import import stdn_jobs
+
+RAW_DATASETS = ("oulu", "siw", "siwm", "casia", "replay", "msu")
+FLAGS = flags.FLAGS
+flags.DEFINE_string("input_dir", None, "Raw dataset root (as the dataset ships it) or folder to import.")
+flags.DEFINE_string("output_dir", None, "Prepared dataset root to write (or resume).")
+flags.DEFINE_enum("dataset", None, RAW_DATASETS + ("stdn", "folder", "synthetic"),
+                  "oulu/siw/siwm/casia/replay/msu: official names (physstd.data.datasets); stdn: the ECCV20 STDN "
+                  "layout {live,spoof}/<video>/<frame>.png + <frame>.npy; folder: <spoof type>/<video file or "
+                  "frame folder>; synthetic: the generated default set (physstd.data.synthetic).")
+flags.DEFINE_integer("image_size", 256, "Crop size N (multiple of 8); the depth map is N/8.", lower_bound=16)
+flags.DEFINE_integer("every_k", 1, "Keep every k-th frame of each video.", lower_bound=1)
+flags.DEFINE_integer("max_frames_per_video", None, "Keep at most this many (sampled) frames per video.",
+                     lower_bound=1)
+flags.DEFINE_integer("workers", 1, "Processes preparing videos in parallel.", lower_bound=1)
+flags.DEFINE_integer("detect_max_side", DETECT_MAX_SIDE, "Face detection runs on frames downscaled to this "
+                     "longer side (landmarks use full resolution).", lower_bound=64)
+flags.DEFINE_enum("stdn_spoof_type", "print", spoof_types.NAMES[1:],
+                  "--dataset=stdn: spoof type of every spoof/ video (the STDN layout does not record it); "
+                  "it selects the preliminary mask P0.")
+flags.DEFINE_integer("seed", 0, "--dataset=synthetic: seed of the generated set.")
+flags.mark_flags_as_required(["dataset", "output_dir"])
+
+
+def main(argv):
+    del argv
+    if FLAGS.dataset == "synthetic":
+        from physstd.data import synthetic
+        return synthetic.main_from_flags(FLAGS)
+    if not FLAGS.input_dir:
+        raise app.UsageError(f"--input_dir is required for --dataset={FLAGS.dataset}")
+    try:
+        if FLAGS.dataset == "stdn":
+            jobs, failures = stdn_jobs(FLAGS.input_dir, FLAGS.stdn_spoof_type)
+        elif FLAGS.dataset == "folder":
+            jobs, failures = folder_jobs(FLAGS.input_dir)
+        else:
+            jobs, failures = dataset_jobs(FLAGS.input_dir, FLAGS.dataset)
+        name = DATASET_ALIASES.get(FLAGS.dataset, FLAGS.dataset)
+        writer = DatasetWriter(FLAGS.output_dir, name, FLAGS.image_size)
+    except (InputError, PreparedFormatError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    summary = preprocess_videos(jobs, writer, FLAGS.every_k, FLAGS.max_frames_per_video, FLAGS.workers,
+                                failures, detect_max_side=FLAGS.detect_max_side)
+    print(summary.format())
+    if summary.interrupted:
+        return 130
+    return 0 if summary.ok else 1
+
+
+if __name__ == "__main__":
+    app.run(main)
