@@ -43,8 +43,14 @@ flags.mark_flags_as_required(["dataset", "output_dir"])
 def main(argv):
     del argv
     if FLAGS.dataset == "synthetic":
-        from physstd.data import synthetic
-        return synthetic.main_from_flags(FLAGS)
+        # Generated, not read from disk: the synthetic module writes this same layout through DatasetWriter.
+        try:
+            from physstd.data.synthetic import write_synthetic_dataset
+        except ImportError as error:
+            raise app.UsageError(f"--dataset=synthetic needs physstd.data.synthetic.write_synthetic_dataset "
+                                 f"({error})") from None
+        write_synthetic_dataset(FLAGS.output_dir, image_size=FLAGS.image_size, seed=FLAGS.seed)
+        return 0
     if not FLAGS.input_dir:
         raise app.UsageError(f"--input_dir is required for --dataset={FLAGS.dataset}")
     try:

@@ -30,14 +30,14 @@ def _random_case(seed, spread=4.0, height=HEIGHT, width=WIDTH, dtype=np.float32)
     return image, offsets
 
 
-def _off_grid_offsets(seed, dtype=np.float64):
+def _off_grid_offsets(seed, shape=(BATCH, HEIGHT, WIDTH), dtype=np.float64):
     """Offsets whose positions are at least 0.2 px away from every integer (no kink of the bilinear weights
     or of the clamp within the finite-difference step), some inside and some outside the image."""
     rng = np.random.default_rng(seed)
-    grid = np.stack(np.mgrid[0:HEIGHT, 0:WIDTH], axis=-1).astype(np.float64)
-    low, high = np.array([-3.0, -3.0]), np.array([HEIGHT + 2.0, WIDTH + 2.0])
-    positions = np.floor(rng.uniform(low, high, (BATCH, HEIGHT, WIDTH, 2))) + rng.uniform(0.2, 0.8,
-                                                                                          (BATCH, HEIGHT, WIDTH, 2))
+    height, width = shape[1:]
+    grid = np.stack(np.mgrid[0:height, 0:width], axis=-1).astype(np.float64)
+    whole = np.floor(rng.uniform([-3.0, -3.0], [height + 2.0, width + 2.0], shape + (2,)))
+    positions = whole + rng.uniform(0.2, 0.8, shape + (2,))
     return (positions - grid).astype(dtype)
 
 
@@ -87,16 +87,32 @@ def test_xla_matches_eager():
 
 
 def test_gradients_match_finite_differences():
+    shape = (1, 6, 7)          # small: compute_gradient perturbs one element at a time
     rng = np.random.default_rng(4)
-    image = tf.constant(rng.random((BATCH, HEIGHT, WIDTH, 2)))
-    offsets = tf.constant(_off_grid_offsets(5))
+    image = tf.constant(rng.random(shape + (2,)))
+    offsets = tf.constant(_off_grid_offsets(5, shape))
+    warp = tf.function(dense_warp)
     # The warp is linear in the image and, per offset element, linear within a cell: central differences
     # with a step below the 0.2 px margin are exact up to float64 rounding.
-    theoretical, numerical = tf.test.compute_gradient(lambda i: dense_warp(i, offsets), [image], delta=1e-3)
+    theoretical, numerical = tf.test.compute_gradient(lambda i: warp(i, offsets), [image], delta=1e-3)
     np.testing.assert_allclose(theoretical[0], numerical[0], atol=1e-8)
-    theoretical, numerical = tf.test.compute_gradient(lambda o: dense_warp(image, o), [offsets], delta=1e-3)
-    assert np.abs(theoretical[0]).max() > 0.1    # positions inside the image do move the output
+    theoretical, numerical = tf.test.compute_gradient(lambda o: warp(image, o), [offsets], delta=1e-3)
     np.testing.assert_allclose(theoretical[0], numerical[0], atol=1e-8)
+
+
+def test_offset_gradient_is_zero_exactly_where_the_position_is_clamped():
+    rng = np.random.default_rng(8)
+    image = tf.constant(rng.random((BATCH, HEIGHT, WIDTH, CHANNELS)))
+    offsets = tf.constant(_off_grid_offsets(9))
+    with tf.GradientTape() as tape:
+        tape.watch(offsets)
+        loss = tf.reduce_sum(dense_warp(image, offsets))
+    gradient = tape.gradient(loss, offsets).numpy()
+    positions = offsets.numpy() + np.stack(np.mgrid[0:HEIGHT, 0:WIDTH], axis=-1)
+    clamped = (positions < 0) | (positions > np.array([HEIGHT - 1, WIDTH - 1]))
+    assert 0.1 < clamped.mean() < 0.9
+    assert np.all(gradient[clamped] == 0)
+    assert np.mean(np.abs(gradient[~clamped]) > 1e-3) > 0.9    # inside, the offset moves the output
 
 
 def _gradients(image, offsets, weights, jit_compile):

@@ -106,29 +106,31 @@ def render_depth(vertices, image_size, depth_size, triangles=None):
     ratio = depth_size / image_size
     xy = (vertices[:, :2] + 0.5) * ratio - 0.5
     z = (vertices[:, 2] - z_far) / (z_near - z_far)
-    zbuffer = np.full((depth_size, depth_size), -np.inf)
-    corners = xy[triangles]                                            # (T, 3, 2)
-    values = z[triangles]                                              # (T, 3)
+    corners, values = xy[triangles], z[triangles]                       # (T, 3, 2), (T, 3)
     (ax, ay), (bx, by), (cx, cy) = corners[:, 0].T, corners[:, 1].T, corners[:, 2].T
-    area = (bx - ax) * (cy - ay) - (cx - ax) * (by - ay)               # twice the signed area
-    keep = np.abs(area) > 1e-12
-    corners, values, area = corners[keep], values[keep], area[keep]
-    low = np.clip(np.ceil(corners.min(axis=1)), 0, depth_size - 1).astype(int)
-    high = np.clip(np.floor(corners.max(axis=1)), 0, depth_size - 1).astype(int)
-    for (x0, y0), (x1, y1), tri, value, twice_area in zip(low, high, corners, values, area):
-        if x1 < x0 or y1 < y0:
-            continue
-        py, px = np.mgrid[y0:y1 + 1, x0:x1 + 1].astype(np.float64)
-        (ax, ay), (bx, by), (cx, cy) = tri
-        w_a = ((bx - px) * (cy - py) - (cx - px) * (by - py)) / twice_area
-        w_b = ((cx - px) * (ay - py) - (ax - px) * (cy - py)) / twice_area
-        w_c = 1.0 - w_a - w_b
-        inside = (w_a >= -1e-9) & (w_b >= -1e-9) & (w_c >= -1e-9)
-        pixel_z = np.where(inside, w_a * value[0] + w_b * value[1] + w_c * value[2], -np.inf)
-        window = zbuffer[y0:y1 + 1, x0:x1 + 1]
-        np.maximum(window, pixel_z, out=window)
-    covered = np.isfinite(zbuffer)
-    depth[covered] = np.clip(zbuffer[covered], 0.0, 1.0)
+    twice_area = (bx - ax) * (cy - ay) - (cx - ax) * (by - ay)
+    keep = np.abs(twice_area) > 1e-12                                   # degenerate triangles cover nothing
+    # Barycentric weights and z are affine in the pixel position p = (x, y, 1): w = coefficients @ p.
+    w_a = np.stack([by - cy, cx - bx, bx * cy - cx * by], axis=1)[keep] / twice_area[keep, None]
+    w_b = np.stack([cy - ay, ax - cx, cx * ay - ax * cy], axis=1)[keep] / twice_area[keep, None]
+    values = values[keep]
+    z_plane = (w_a * (values[:, 0:1] - values[:, 2:3]) + w_b * (values[:, 1:2] - values[:, 2:3])
+               + np.array([0.0, 0.0, 1.0]) * values[:, 2:3])
+    # Candidate pixels: centres inside the face's bounding box; triangles in chunks to bound memory.
+    low = np.clip(np.ceil(xy.min(axis=0)), 0, depth_size).astype(int)
+    high = np.clip(np.floor(xy.max(axis=0)) + 1, 0, depth_size).astype(int)
+    ys, xs = np.mgrid[low[1]:high[1], low[0]:high[0]].astype(np.float64)
+    pixels = np.stack([xs.ravel(), ys.ravel(), np.ones(xs.size)])      # (3, P)
+    zbuffer = np.full(xs.size, -np.inf)
+    chunk = max(1, 4_000_000 // max(1, xs.size))
+    for first in range(0, len(values), chunk):
+        part = slice(first, first + chunk)
+        weight_a, weight_b = w_a[part] @ pixels, w_b[part] @ pixels    # (t, P)
+        inside = (weight_a >= -1e-9) & (weight_b >= -1e-9) & (weight_a + weight_b <= 1 + 1e-9)
+        pixel_z = np.where(inside, z_plane[part] @ pixels, -np.inf)
+        zbuffer = np.maximum(zbuffer, pixel_z.max(axis=0))             # z-buffer: the nearest surface wins
+    region = zbuffer.reshape(xs.shape)
+    depth[low[1]:high[1], low[0]:high[0]] = np.where(np.isfinite(region), np.clip(region, 0.0, 1.0), 0.0)
     return depth.astype(np.float32)
 
 

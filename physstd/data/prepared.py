@@ -359,10 +359,12 @@ class PreparedDataset:
         if not os.path.exists(path):
             return None
         frames, size = self.row(video_id)["num_frames"], self.image_size
-        with np.load(path, allow_pickle=False) as data:
-            keys = [k for k in data.files if k in TRUTH_CHANNELS]
-        expected = {k: ((frames, size, size) + TRUTH_CHANNELS[k], np.float32) for k in keys}
-        return self._load_npz(path, expected)
+        arrays = self._load_npz(path, {})
+        for key, value in arrays.items():
+            expected = (frames, size, size) + TRUTH_CHANNELS.get(key, value.shape[3:])
+            if value.shape != expected or value.dtype != np.float32:
+                raise PreparedFormatError(f"{path}: {key} must be {expected} float32, got {value.shape} {value.dtype}")
+        return arrays
 
     def frame_path(self, video_id, k):
         return os.path.join(self.video_dir(video_id), FRAMES_DIR, frame_filename(k))

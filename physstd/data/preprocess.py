@@ -18,7 +18,7 @@ import numpy as np
 
 from physstd.config import ImageSizes
 from physstd.data import face_model, geometry
-from physstd.data.detect import DETECT_MAX_SIDE, LandmarkDetector
+from physstd.data.detect import DETECT_MAX_SIDE, LandmarkDetector, dlib_models
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -57,6 +57,16 @@ def transform_points(points, affine):
     return points @ np.asarray(affine)[:, :2].T + np.asarray(affine)[:, 2]
 
 
+def invert_affine(affine):
+    """Inverse of a (2, 3) affine map."""
+    return np.linalg.inv(np.vstack([affine, [0.0, 0.0, 1.0]]))[:2]
+
+
+def source_landmarks(frame):
+    """A prepared frame's 68 landmarks back in source-image pixels."""
+    return transform_points(frame.landmarks[:face_model.NUM_DETECTED], invert_affine(frame.affine))
+
+
 def warp_to_crop(image, affine, image_size, interpolation=cv2.INTER_LINEAR):
     """cv2.warpAffine of an (H, W[, C]) array into image_size x image_size, border replicated.
 
@@ -86,9 +96,10 @@ class FacePreprocessor:
         self.depth_size = ImageSizes(self.image_size).depth_size if depth_size is None else int(depth_size)
         self.detector = LandmarkDetector(detect_max_side)
 
-    def process_frame(self, rgb, frame_number=0):
-        """Detect the largest face and prepare it; None when no face is found."""
-        points = self.detector(rgb)
+    def process_frame(self, rgb, frame_number=0, previous=None):
+        """Detect the largest face and prepare it; None when no face is found. previous: the last frame's
+        (68, 2) source landmarks (`source_landmarks`), to search near them first."""
+        points = self.detector(rgb, previous)
         if points is None:
             return None
         return self.process_landmarks(rgb, points, frame_number)
@@ -221,16 +232,19 @@ class VideoResult:
 def prepare_video(job, writer, preprocessor, every_k=1, max_frames=None):
     """Prepare one video into `writer` (folder moved into place, not yet indexed: call writer.register)."""
     read = without_face = 0
+    previous = None   # the face of the last frame, where detection looks first
     with writer.open_video(job.record, job.p0_region, register=False) as video:
         for number, rgb, landmarks in job.frames(every_k, max_frames):
             read += 1
             if landmarks is None:
-                frame = preprocessor.process_frame(rgb, number)
+                frame = preprocessor.process_frame(rgb, number, previous)
             else:
                 frame = preprocessor.process_landmarks(rgb, landmarks, number)
             if frame is None:
                 without_face += 1
+                previous = None
                 continue
+            previous = source_landmarks(frame)
             video.add(frame)
         if video.num_frames == 0:
             raise InputError(f"{job.source}: no face found in any of the {read} frames read")
@@ -281,7 +295,7 @@ def _log_stderr(message):
     print(message, file=sys.stderr, flush=True)
 
 
-_CONTEXT = {}
+_CONTEXT = {}   # module state so that forked workers find the writer and the preprocessor
 
 
 def _set_context(writer, detect_max_side, every_k, max_frames):
@@ -316,12 +330,15 @@ def preprocess_videos(jobs, writer, every_k=1, max_frames=None, workers=1, failu
     summary.skipped = len(jobs) - len(todo)
     if summary.skipped:
         log(f"{summary.skipped} videos already prepared in {writer.root}: skipped")
+    if any(not job.landmark_files for job in todo):
+        dlib_models()   # load before the clock starts; forked workers inherit the loaded models
     start = time.monotonic()
     _set_context(writer, detect_max_side, every_k, max_frames)
     pool = None
     try:
         if workers > 1 and len(todo) > 1:
-            # fork: workers inherit the writer; each loads dlib once. Only this process writes index.csv.
+            # fork: workers inherit the writer, the context and the loaded dlib models. Only this process
+            # writes index.csv; a worker moves its finished video folder into place.
             pool = multiprocessing.get_context("fork").Pool(workers)
             outcomes = pool.imap_unordered(_run_job, todo)
         else:

@@ -15,6 +15,7 @@ from physstd.data import face_model
 # A pixel on a shared edge or vertex belongs to every triangle touching it; this tolerance on the barycentric
 # weights keeps such pixels "inside" despite float64 rounding (1e-9 of a weight is ~1e-7 px at N = 256).
 _INSIDE_TOLERANCE = 1e-9
+_NUM_ANCHORS = len(face_model.border_anchors(2))
 
 
 def _check_landmarks(landmarks, triangles):
@@ -24,7 +25,7 @@ def _check_landmarks(landmarks, triangles):
         raise ValueError(f"triangle_barycentrics: expected triangles of shape (T, 3), got {triangles.shape}")
     if not np.all(np.isfinite(landmarks)):
         raise ValueError("triangle_barycentrics: landmarks contain NaN or inf")
-    num_points = landmarks.shape[0] + len(face_model.border_anchors(2))
+    num_points = landmarks.shape[0] + _NUM_ANCHORS
     if triangles.size and (triangles.min() < 0 or triangles.max() >= num_points):
         raise ValueError(f"triangle_barycentrics: triangles index {landmarks.shape[0]} landmarks + 8 border "
                          f"anchors = {num_points} points, got indices in [{triangles.min()}, {triangles.max()}]")
@@ -116,19 +117,12 @@ def triangle_barycentrics(landmarks, triangles, size):
     return triangle_index.reshape(size, size), weights.reshape(size, size, 3)
 
 
-def _with_anchors(landmarks, height, width):
-    """(B, Q, 2) landmarks followed by the 8 `border_anchors` of an H x W crop (x scales with W-1, y with H-1)."""
-    unit = tf.constant(face_model.border_anchors(2), dtype=landmarks.dtype)   # anchors of a [0, 1] crop
-    extent = tf.cast(tf.stack([width - 1, height - 1]), landmarks.dtype)
-    anchors = tf.broadcast_to(unit * extent, [tf.shape(landmarks)[0], tf.shape(unit)[0], 2])
-    return tf.concat([landmarks, anchors], axis=1)
-
-
 def dense_offsets(bary, dst_landmarks, src_landmarks, triangles):
     """Eq. 14: dense (B,H,W,2) (dy, dx) offsets from destination pixels to their source positions.
 
     bary = (triangle_index (B,H,W) int32, weights (B,H,W,3) float32) from `triangle_barycentrics` of the
-    *destination* landmarks; landmarks (B,Q,2) (x, y) without anchors (the fixed anchors are appended here).
+    *destination* landmarks; landmarks (B,Q,2) (x, y) without anchors (the anchors are appended here, with
+    offset 0 since they are fixed).
     Each pixel interpolates the sparse offsets src - dst of its triangle's vertices, so that
     p + offset(p) = sum_k w_k src[v_k] inside the destination triangulation; pixels with index -1 get 0.
     Anchors are fixed, so offsets are 0 at the border and continuous. `dense_warp(src_image, offsets)` then
@@ -139,9 +133,9 @@ def dense_offsets(bary, dst_landmarks, src_landmarks, triangles):
     weights = tf.convert_to_tensor(weights, tf.float32)
     shape = tf.shape(triangle_index)
     batch, height, width = shape[0], shape[1], shape[2]
-    dst = _with_anchors(tf.cast(dst_landmarks, tf.float32), height, width)
-    src = _with_anchors(tf.cast(src_landmarks, tf.float32), height, width)
-    sparse_offsets = src - dst                                                   # (B, Q+8, 2) (x, y)
+    # Sparse offsets (B, Q+8, 2) (x, y) of the Q landmarks followed by the anchors, which never move.
+    landmark_offsets = tf.cast(src_landmarks, tf.float32) - tf.cast(dst_landmarks, tf.float32)
+    sparse_offsets = tf.pad(landmark_offsets, [[0, 0], [0, _NUM_ANCHORS], [0, 0]])
 
     covered = triangle_index >= 0
     vertices = tf.gather(tf.convert_to_tensor(triangles, tf.int32), tf.maximum(triangle_index, 0))  # (B,H,W,3)

@@ -6,8 +6,8 @@ here the offset is *added* to the output pixel position and channel 0 is dy, cha
 import tensorflow as tf
 
 
-def _cell(offset, size, coordinate_axis):
-    """Integer cell corner and fraction along one axis for positions index + offset, clamped to [0, size-1].
+def _cell(offset, index, size):
+    """Integer cell corner and fraction along one axis for positions index + offset clamped to [0, size-1].
 
     The integer part of the offset is split off before it is added to the pixel index, so positions stay
     exact in float32 however far they are from the origin (adding first would round a 256-pixel position to
@@ -15,8 +15,7 @@ def _cell(offset, size, coordinate_axis):
     last cell: the value is right and the gradient there is that cell's slope."""
     whole = tf.floor(offset)
     fraction = offset - whole                        # exact, in [0, 1); carries the gradient
-    index = tf.range(size, dtype=offset.dtype)
-    corner = tf.stop_gradient(whole) + (index[:, None] if coordinate_axis == 0 else index[None, :])
+    corner = tf.stop_gradient(whole) + tf.cast(index, offset.dtype)
     last_corner = tf.cast(size - 2, offset.dtype)
     fraction = tf.where(corner < 0.0, tf.zeros_like(fraction),
                         tf.where(corner > last_corner, tf.ones_like(fraction), fraction))
@@ -36,8 +35,8 @@ def dense_warp(image, offsets):
     offsets = tf.cast(offsets, image.dtype)
     shape = tf.shape(image)
     batch, height, width, channels = shape[0], shape[1], shape[2], shape[3]
-    y0, fy = _cell(offsets[..., 0], height, coordinate_axis=0)
-    x0, fx = _cell(offsets[..., 1], width, coordinate_axis=1)
+    y0, fy = _cell(offsets[..., 0], tf.range(height)[:, None], height)
+    x0, fx = _cell(offsets[..., 1], tf.range(width)[None, :], width)
     y1 = tf.minimum(y0 + 1, height - 1)
     x1 = tf.minimum(x0 + 1, width - 1)
 
@@ -49,6 +48,7 @@ def dense_warp(image, offsets):
 
     top_left, top_right = gather(y0, x0), gather(y0, x1)
     bottom_left, bottom_right = gather(y1, x0), gather(y1, x1)
-    top = top_left + fx * (top_right - top_left)
-    bottom = bottom_left + fx * (bottom_right - bottom_left)
-    return top + fy * (bottom - top)
+    # (1 - f) a + f b rather than a + f (b - a): exact at f = 0 and f = 1, so zero offsets give the image back.
+    top = (1.0 - fx) * top_left + fx * top_right
+    bottom = (1.0 - fx) * bottom_left + fx * bottom_right
+    return (1.0 - fy) * top + fy * bottom

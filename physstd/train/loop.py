@@ -107,19 +107,23 @@ def stream_seed(seed, start_step):
     return int(np.random.SeedSequence([int(seed), int(start_step)]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
-def _write_flags(config, model_config, num_landmarks):
-    """flags.json of the run; a run directory cannot be resumed with a different architecture."""
-    import json
-
-    path = os.path.join(config.run_dir, ckpt.FLAGS_FILE)
+def check_run_model(run_dir, model_config):
+    """A run directory cannot be resumed with a different architecture: one clear error naming flags.json."""
+    path = os.path.join(run_dir, ckpt.FLAGS_FILE)
     if os.path.exists(path):
-        previous = ckpt.read_run_flags(config.run_dir)["model"]
+        previous = ckpt.read_run_flags(run_dir)["model"]
         if previous != model_config.to_dict():
             raise ValueError(f"{path}: this run was trained with model {previous}, but the flags ask for "
                              f"{model_config.to_dict()}; use a new --run_dir")
+
+
+def write_run_flags(config, model_config, num_landmarks):
+    """<run_dir>/flags.json: every train flag, the ModelConfig and Q (rewritten on each start)."""
+    import json
+
     record = json.loads(dumps(config, model_config.to_dict()))
     record["num_landmarks"] = num_landmarks
-    ckpt.write_json_atomic(path, record)
+    ckpt.write_json_atomic(os.path.join(config.run_dir, ckpt.FLAGS_FILE), record)
 
 
 class _Run:
@@ -136,6 +140,7 @@ class _Run:
         self.chief = is_chief(self.strategy)
         if config.synthetic and self.chief:
             ensure_synthetic(config, model_config.image_size)
+        check_run_model(config.run_dir, model_config)
         self.data = load_splits(config, model_config.image_size)
         self.trainer = PhySTDTrainer(model_config, config, self.data.num_landmarks, self.strategy)
         self.checkpoints = ckpt.RunCheckpoints(self.trainer, config.run_dir, config.keep_checkpoints, self.chief)
@@ -143,7 +148,7 @@ class _Run:
         self.start = int(self.trainer.step.numpy())
         self.saved_step = self.start if restored else None
         if self.chief:
-            _write_flags(config, model_config, self.data.num_landmarks)
+            write_run_flags(config, model_config, self.data.num_landmarks)
         print(f"{'resumed from ' + restored if restored else 'training from scratch'} at step {self.start}; "
               f"run directory {config.run_dir}", flush=True)
         dataset = pipeline.train_dataset(self.data.root, self.data.train_ids, model_config.image_size,
@@ -189,7 +194,7 @@ class _Run:
         """Dev AUCs at `step`: printed, written to TensorBoard and to <run_dir>/dev_eval.json."""
         from physstd.data import pipeline, prepared
 
-        index = {row["video_id"]: int(row["label"]) for row in prepared.read_index(self.data.root)}
+        index = {row["video_id"]: row["label"] for row in prepared.read_index(self.data.root)[0]}
         ids = dev_eval.select_videos(self.data.dev_ids, [index[v] for v in self.data.dev_ids],
                                      self.config.eval_max_videos)
         dataset = pipeline.eval_dataset(self.data.root, ids, self.model_config.image_size,

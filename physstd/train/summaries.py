@@ -45,8 +45,21 @@ def image_grid(visuals):
     return np.concatenate(rows, axis=0)[None].astype(np.float32)
 
 
+def _metadata(plugin_name, description=""):
+    """A serialized SummaryMetadata naming the TensorBoard plugin that displays the tensor."""
+    from tensorflow.core.framework import summary_pb2
+
+    return summary_pb2.SummaryMetadata(
+        summary_description=description,
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=plugin_name)).SerializeToString()
+
+
 class Summaries:
-    """TensorBoard writer of one run (a no-op writer on non-chief workers)."""
+    """TensorBoard event writer of one run (a no-op writer on non-chief workers).
+
+    Written with the core `tf.summary.write` in the formats of TensorBoard's scalar and image plugins, so
+    training does not need the tensorboard package; viewing does (`pip install tensorboard`).
+    """
 
     def __init__(self, log_dir, enabled=True):
         import tensorflow as tf
@@ -55,13 +68,20 @@ class Summaries:
         self.writer = tf.summary.create_file_writer(log_dir) if enabled else tf.summary.create_noop_writer()
 
     def scalars(self, step, values, prefix=""):
-        with self.writer.as_default(step=int(step)):
+        tf = self._tf
+        with self.writer.as_default():
             for name, value in values.items():
-                self._tf.summary.scalar(prefix + name, float(value))
+                tf.summary.write(prefix + name, tf.constant(float(value), tf.float32), step=int(step),
+                                 metadata=_metadata("scalars"))
 
     def image(self, step, name, grid, description=""):
-        with self.writer.as_default(step=int(step)):
-            self._tf.summary.image(name, grid, max_outputs=1, description=description)
+        """grid: (1, H, W, 3) float in [0, 1], stored as one PNG."""
+        tf = self._tf
+        png = tf.io.encode_png(tf.image.convert_image_dtype(grid[0], tf.uint8, saturate=True))
+        height, width = grid.shape[1:3]
+        tensor = tf.stack([tf.constant(str(width)), tf.constant(str(height)), png])
+        with self.writer.as_default():
+            tf.summary.write(name, tensor, step=int(step), metadata=_metadata("images", description))
 
     def flush(self):
         self.writer.flush()

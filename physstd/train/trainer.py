@@ -220,7 +220,7 @@ class PhySTDTrainer(tf.Module):
         networks = [self.generator, *self.discriminators]
         optimizers = [self.generator_optimizer, self.discriminator_optimizer]
         every = [v for n in networks for v in n.variables] + [v for o in optimizers for v in o.variables]
-        return [v for v in every if v.dtype.is_floating]
+        return [v for v in every if tf.as_dtype(v.dtype).is_floating]
 
     @property
     def discriminator_variables(self):

@@ -1,4 +1,5 @@
-"""A training batch in the CONTRACT format without a dataset on disk, for tests and benchmarks.
+"""Toy training data in the CONTRACT formats (a tf.data batch, a prepared dataset on disk) for tests and
+benchmarks.
 
 Faces are the canonical mean-face landmarks with a seeded jitter (so the barycentric maps and the warps are
 real); images are smooth random colour fields; each spoof is its live partner plus a fixed additive pattern
@@ -55,10 +56,41 @@ def random_batch(image_size, pairs, seed=0, num_landmarks=face_model.NUM_LANDMAR
     return batch
 
 
-def random_dataset(image_size, pairs, num_batches, seed=0, num_landmarks=face_model.NUM_LANDMARKS):
-    """A tf.data.Dataset repeating `num_batches` different random batches (for strategy tests)."""
+def random_dataset(image_size, pairs, num_pairs, seed=0, num_landmarks=face_model.NUM_LANDMARKS):
+    """Endless tf.data.Dataset of `pairs`-pair batches cycling over `num_pairs` random pairs."""
     import tensorflow as tf
 
-    batches = [random_batch(image_size, pairs, seed + i, num_landmarks, as_tensors=False) for i in range(num_batches)]
-    stacked = tf.nest.map_structure(lambda *xs: np.stack(xs), *batches)
-    return tf.data.Dataset.from_tensor_slices(stacked).repeat()
+    pool = random_batch(image_size, num_pairs, seed, num_landmarks, as_tensors=False)
+    return tf.data.Dataset.from_tensor_slices(pool).repeat().batch(pairs, drop_remainder=True)
+
+
+def write_toy_dataset(root, image_size, videos_per_class=4, frames_per_video=2, seed=0, protocol="toy",
+                      num_landmarks=face_model.NUM_LANDMARKS):
+    """A tiny prepared dataset (CONTRACT on-disk layout) of toy live/spoof videos under `root`, with split
+    lists <root>/protocols/<protocol>/{train,dev}.txt (all videos in both). Returns the video ids."""
+    import collections
+    import os
+
+    from physstd.data import prepared
+
+    Frame = collections.namedtuple("Frame", "crop landmarks depth frame_number")
+    writer = prepared.DatasetWriter(root, "toy", image_size, num_landmarks=num_landmarks)
+    rng = np.random.default_rng(seed)
+    ids = []
+    for label, spoof_type in ((0, "live"), (1, "print")):
+        for v in range(videos_per_class):
+            video_id = f"{spoof_type}_{v}"
+            frames = []
+            for k in range(frames_per_video):
+                sample = _sample(rng, image_size, num_landmarks, bool(label))
+                frames.append(Frame((sample["image"] * 255).round().astype(np.uint8), sample["landmarks"],
+                                    sample["depth"][..., 0], k))
+            writer.write_video({"video_id": video_id, "path": video_id, "label": label, "spoof_type": spoof_type,
+                                "subject": str(v)}, frames)
+            ids.append(video_id)
+    split_dir = os.path.join(root, "protocols", protocol)
+    os.makedirs(split_dir, exist_ok=True)
+    for subset in ("train", "dev"):
+        with open(os.path.join(split_dir, f"{subset}.txt"), "w") as stream:
+            stream.write("\n".join(ids) + "\n")
+    return ids

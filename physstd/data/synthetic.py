@@ -1,0 +1,665 @@
+"""The embedded synthetic face anti-spoofing set (DESIGN 7): real packaged face photos, shared nuisance,
+physically modelled spoof traces with known ground truth, written in the prepared layout.
+
+    python -m physstd.data.synthetic --output_dir=prepared/synthetic --image_size=64 --seed=0
+    python run_preprocess.py --dataset=synthetic --input_dir=<raw> --output_dir=<prepared>   # raw -> prepared
+
+What it is: a smoke test of the whole pipeline and a trace-recovery benchmark (the true additive trace T_A
+and inpainting region P of every spoof frame are saved). What it is not: a substitute for SiW-M; the faces
+are a few photos, the attacks are models of real instruments, and scores on it say nothing about real data.
+
+Identities are the packaged photos in which dlib finds a face: skimage `astronaut`, matplotlib
+`grace_hopper.jpg`, then the faces of skimage `lfw_subset` (25 x 25 grey, upscaled to 200 px, replicated to
+RGB; each image is its own identity, the subset ships no names). Every identity gets `live_videos` bona fide
+videos and one video per spoof type (synthetic_traces.RENDERERS: print, replay, paper_mask, cosmetic,
+paper_glasses, partial_paper), each of `frames_per_video` frames whose nuisance (pose, light, noise, JPEG)
+varies from frame to frame.
+
+Raw layout (`generate_raw`; one folder per video, raw frames 1.5 N x 1.5 N with the face crop about N):
+
+    <raw>/meta.json             generation parameters (format_version, seed, image_size, raw_size, ...)
+    <raw>/videos.csv            video_id,path,label,spoof_type,subject,num_frames
+    <raw>/<path>/frames/000000.png   the captured frame (RGB, what a camera recorded)
+    <raw>/<path>/live/000000.png     spoof videos: the bona fide face under the same pose, light, sensor
+                                     noise field and JPEG quality (what the camera would have recorded live)
+    <raw>/<path>/mask/000000.png     spoof types with inpainting: P * 255 (8-bit grey)
+    <raw>/<path>/truth.npz           landmarks (F,68,2) f32 of the posed source face; nuisance_<key> (F,);
+                                     trace_<param> () the attack's physical parameters (synthetic_traces)
+
+Ground truth, and why it is exact. A raw spoof frame S and its bona fide twin L are captured with the same
+noise field and JPEG quality, so T_A := S - L (in 8-bit levels) holds the physical trace plus the codec's
+response to it and nothing else, and live + T_A = S lies in [0, 1]. Inside P the paper replaces the face
+(seeds/001 Eq. 3: T_P = I_spoof there), so content := S where P > 0. Then S = (1 - P)(L + T_A) + P content
+for any P. `prepare_synthetic` runs the preprocess worker's `FacePreprocessor.process_frame` on the raw
+frame (dlib landmarks, crop affine, depth), warps L, S and P with that frame's affine
+(`preprocess.warp_to_crop`), rounds the warped L and S to 8-bit levels and sets trace = S_crop - L_crop,
+mask = P_crop, content = S_crop * (mask > 0), live = L_crop. The saved frame PNG is S_crop, so truth.npz
+reproduces it exactly: frame == (1 - mask)(live + trace) + mask content up to float32 arithmetic. S_crop
+differs from the preprocessor's own 8-bit crop of S by at most one level (float vs fixed-point bilinear).
+
+Protocols (`write_protocols`, under <prepared>/protocols/, read with protocols.load_split):
+    identity             identities split 60/20/20 into train/dev/test (seeded), every type in each
+    leave_one_type_out   fold_<type>: train/dev = train/dev identities without that type; test = the test
+                         identities' live videos and their videos of that type
+"""
+import csv
+import dataclasses
+import io
+import json
+import multiprocessing
+import os
+import shutil
+import sys
+import time
+import uuid
+import zlib
+
+import cv2
+import numpy as np
+
+from physstd.data import face_model, spoof_types, synthetic_traces
+from physstd.data.prepared import INDEX_COLUMNS, DatasetWriter, PreparedDataset, _atomic_write_text
+
+DATASET_NAME = "synthetic"
+FORMAT_VERSION = 1
+RAW_META_FILE = "meta.json"
+RAW_INDEX_FILE = "videos.csv"
+RAW_TRUTH_FILE = "truth.npz"
+GENERATION_FILE = "synthetic.json"   # the raw meta, copied next to the prepared meta.json
+RAW_SCALE = 1.5                      # raw canvas side / nominal face crop side (raw_face_side)
+MIN_RAW_FACE = 128                   # smallest nominal face crop in raw pixels (dlib's HOG needs ~80 px faces)
+LFW_SIZE = 200                       # lfw_subset's 25 x 25 faces are upscaled to this side
+SPOOF_TYPES = synthetic_traces.SPOOF_TYPES
+DEFAULT_NUM_IDENTITIES = 10
+DEFAULT_FRAMES_PER_VIDEO = 4
+DEFAULT_LIVE_VIDEOS = 2
+TRAIN_FRACTION, DEV_FRACTION = 0.6, 0.2
+PROTOCOLS = ("identity", "leave_one_type_out")
+
+
+class SyntheticFormatError(ValueError):
+    """A raw synthetic folder is missing a file or does not match; the message names the file."""
+
+
+# --- identities: packaged photos with a face ---------------------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class SourceFace:
+    """A packaged photo used as one identity: (H, W, 3) uint8 RGB and its dlib 68 landmarks (x, y)."""
+
+    name: str
+    image: np.ndarray
+    landmarks: np.ndarray
+
+
+def packaged_photos():
+    """Yield (name, RGB uint8) for every packaged photo, in identity order: astronaut, grace_hopper,
+    lfw_000 .. lfw_199 (upscaled to LFW_SIZE, grey replicated to RGB)."""
+    import matplotlib.cbook
+    import skimage.data
+
+    yield "astronaut", skimage.data.astronaut()
+    path = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    yield "grace_hopper", cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    for i, face in enumerate(skimage.data.lfw_subset()):
+        grey = cv2.resize(np.round(face * 255).astype(np.uint8), (LFW_SIZE, LFW_SIZE),
+                          interpolation=cv2.INTER_CUBIC)
+        yield f"lfw_{i:03d}", np.repeat(grey[..., None], 3, axis=2)
+
+
+def find_faces(count=None, detector=None):
+    """The first `count` packaged photos (all when None) in which dlib finds a face, as `SourceFace`s."""
+    if detector is None:
+        from physstd.data.detect import LandmarkDetector
+        detector = LandmarkDetector()
+    faces = []
+    for name, image in packaged_photos():
+        if count is not None and len(faces) == count:
+            break
+        points = detector(image)
+        if points is not None:
+            faces.append(SourceFace(name, image, points))
+    if count is not None and len(faces) < count:
+        raise ValueError(f"asked for {count} identities, but dlib finds a face in only {len(faces)} of the "
+                         f"packaged photos (astronaut, grace_hopper, lfw_subset)")
+    return faces
+
+
+def count_packaged_faces():
+    """{'astronaut': 0/1, 'grace_hopper': 0/1, 'lfw_subset': faces found, 'lfw_total': 200}."""
+    found = {face.name for face in find_faces()}
+    lfw = sum(name.startswith("lfw_") for name in found)
+    return {"astronaut": int("astronaut" in found), "grace_hopper": int("grace_hopper" in found),
+            "lfw_subset": lfw, "lfw_total": sum(1 for name, _ in packaged_photos() if name.startswith("lfw_"))}
+
+
+# --- the raw videos -----------------------------------------------------------------------------------
+
+def raw_face_side(image_size):
+    """Nominal side (raw pixels) of the face crop box in a raw frame: N, but at least MIN_RAW_FACE so that
+    dlib finds the faces of small N sets (the crop then shrinks the raw frame, like real videos)."""
+    return max(int(image_size), MIN_RAW_FACE)
+
+
+def raw_size(image_size):
+    """Side of the raw frames for crop size N: 1.5 x the nominal face crop, rounded up to a multiple of 8."""
+    return int(8 * np.ceil(RAW_SCALE * raw_face_side(image_size) / 8))
+
+
+def video_plan(subjects, spoof_type_names=SPOOF_TYPES, live_videos=DEFAULT_LIVE_VIDEOS):
+    """Index rows (without num_frames) of every video: per subject `live_videos` live videos and one per
+    spoof type. video_id = <subject>_<type>_<k>; path = <type>/<video_id>."""
+    rows = []
+    for subject in subjects:
+        kinds = [("live", k) for k in range(live_videos)] + [(name, 0) for name in spoof_type_names]
+        for kind, k in kinds:
+            video_id = f"{subject}_{kind}_{k}"
+            rows.append({"video_id": video_id, "path": f"{kind}/{video_id}", "label": int(kind != "live"),
+                         "spoof_type": kind, "subject": subject})
+    return rows
+
+
+def video_rng(seed, video_id, stream=0):
+    """The seeded generator of one video: independent of which other videos exist and in which order."""
+    return np.random.default_rng([int(seed), zlib.crc32(video_id.encode()), stream])
+
+
+@dataclasses.dataclass
+class RawFrame:
+    """One rendered frame: the captured frame, its bona fide twin, P (or None), posed landmarks (68, 2)."""
+
+    frame: np.ndarray
+    live: np.ndarray
+    mask: np.ndarray
+    landmarks: np.ndarray
+
+
+def render_video(source, spoof_type, num_frames, image_size, rng):
+    """Render one video of `source` (a SourceFace): (list of RawFrame, nuisance dict, trace params dict).
+
+    Pose: the source's crop box (face_model.crop_box) is mapped onto an N-pixel box centred in the
+    1.5 N canvas, then rotated/scaled/shifted by the frame's nuisance. The spoof renderer's random draws
+    come from one seed per video, so the attack instrument is the same in every frame."""
+    size, face_side = raw_size(image_size), raw_face_side(image_size)
+    x0, y0, side = face_model.crop_box(source.landmarks)
+    # Resample the photo once so that the per-frame warp is close to 1:1 (no aliasing when shrinking).
+    factor = face_side / side
+    interpolation = cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC
+    photo = cv2.resize(source.image, None, fx=factor, fy=factor, interpolation=interpolation)
+    points = (source.landmarks + 0.5) * factor - 0.5
+    center = (np.array([x0, y0]) + side / 2 + 0.5) * factor - 0.5
+    nuisance = synthetic_traces.sample_nuisance(rng, num_frames)
+    trace_seed = int(rng.integers(2 ** 63))
+    renderer = synthetic_traces.RENDERERS.get(spoof_type)
+    frames, params = [], {}
+    for k in range(num_frames):
+        target = np.array([size / 2 - 0.5 + nuisance["shift_x"][k] * face_side,
+                           size / 2 - 0.5 + nuisance["shift_y"][k] * face_side])
+        affine = synthetic_traces.pose_affine(center, target, nuisance["angle"][k], nuisance["scale"][k])
+        posed = cv2.warpAffine(photo, affine, (size, size), flags=cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE).astype(np.float32) / 255.0
+        landmarks = points @ affine[:, :2].T + affine[:, 2]
+        noise = rng.standard_normal(posed.shape).astype(np.float32)
+        live = synthetic_traces.capture(synthetic_traces.illuminate(posed, nuisance, k), noise, nuisance, k)
+        if renderer is None:
+            frames.append(RawFrame(live, live, None, landmarks))
+            continue
+        unit = face_model.crop_box(landmarks)[2] / image_size
+        spoof = renderer(posed, face_model.derive_landmarks(landmarks), unit, np.random.default_rng(trace_seed))
+        params = spoof.params
+        frame = synthetic_traces.capture(synthetic_traces.illuminate(spoof.image, nuisance, k), noise, nuisance, k)
+        frames.append(RawFrame(frame, live, spoof.mask, landmarks))
+    return frames, nuisance, params
+
+
+def _write_png(path, rgb_or_grey):
+    image = rgb_or_grey if rgb_or_grey.ndim == 2 else cv2.cvtColor(rgb_or_grey, cv2.COLOR_RGB2BGR)
+    if not cv2.imwrite(path, image):
+        raise OSError(f"{path}: could not write the PNG")
+
+
+def write_raw_video(raw_dir, row, frames, nuisance, params):
+    """Write one raw video folder (built under <raw>/.partial/, moved into place in one rename)."""
+    temp = os.path.join(raw_dir, ".partial", f"{os.getpid()}-{uuid.uuid4().hex}")
+    try:
+        folders = ["frames"] + (["live"] if row["label"] else []) + (["mask"] if frames[0].mask is not None else [])
+        for folder in folders:
+            os.makedirs(os.path.join(temp, folder))
+        for k, frame in enumerate(frames):
+            name = f"{k:06d}.png"
+            _write_png(os.path.join(temp, "frames", name), frame.frame)
+            if row["label"]:
+                _write_png(os.path.join(temp, "live", name), frame.live)
+            if frame.mask is not None:
+                _write_png(os.path.join(temp, "mask", name), np.round(frame.mask * 255).astype(np.uint8))
+        truth = {"landmarks": np.stack([f.landmarks for f in frames]).astype(np.float32)}
+        truth.update({f"nuisance_{k}": np.asarray(v, np.float64) for k, v in nuisance.items()})
+        truth.update({f"trace_{k}": np.float64(v) for k, v in params.items()})
+        np.savez(os.path.join(temp, RAW_TRUTH_FILE), **truth)
+        final = os.path.join(raw_dir, row["path"])
+        if os.path.exists(final):
+            shutil.rmtree(final)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        os.replace(temp, final)
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+def _index_text(rows, columns):
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buffer.getvalue()
+
+
+_CONTEXT = {}
+
+
+def _render_job(row):
+    context = _CONTEXT
+    source = context["sources"][row["subject"]]
+    rng = video_rng(context["seed"], row["video_id"])
+    frames, nuisance, params = render_video(source, row["spoof_type"], context["frames_per_video"],
+                                            context["image_size"], rng)
+    write_raw_video(context["raw_dir"], row, frames, nuisance, params)
+    return dict(row, num_frames=len(frames))
+
+
+def _map(function, items, workers):
+    """map over items, in a fork pool of `workers` processes when > 1 (results in input order)."""
+    if workers > 1 and len(items) > 1:
+        with multiprocessing.get_context("fork").Pool(min(workers, len(items))) as pool:
+            return pool.map(function, items, chunksize=1)
+    return [function(item) for item in items]
+
+
+def default_workers():
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def generate_raw(raw_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
+                 frames_per_video=DEFAULT_FRAMES_PER_VIDEO, live_videos=DEFAULT_LIVE_VIDEOS,
+                 spoof_type_names=SPOOF_TYPES, seed=0, workers=None, sources=None):
+    """Render the raw videos into raw_dir (layout in the module docstring); returns the videos.csv rows.
+
+    A raw_dir already generated with the same parameters is completed (videos in videos.csv are kept);
+    one generated with other parameters raises SyntheticFormatError."""
+    if num_identities < 3:
+        raise ValueError(f"num_identities must be >= 3 (train, dev and test identities), got {num_identities}")
+    if frames_per_video < 1 or live_videos < 1:
+        raise ValueError(f"frames_per_video and live_videos must be >= 1, got {frames_per_video}, {live_videos}")
+    unknown = [t for t in spoof_type_names if t not in synthetic_traces.RENDERERS]
+    if unknown or not spoof_type_names:
+        raise ValueError(f"unknown synthetic spoof types {unknown}; expected some of {', '.join(SPOOF_TYPES)}")
+    sources = find_faces(num_identities) if sources is None else list(sources)[:num_identities]
+    meta = {"format_version": FORMAT_VERSION, "generator": "physstd.data.synthetic", "seed": int(seed),
+            "image_size": int(image_size), "raw_size": raw_size(image_size),
+            "num_identities": int(num_identities), "frames_per_video": int(frames_per_video),
+            "live_videos": int(live_videos), "spoof_types": list(spoof_type_names),
+            "subjects": [s.name for s in sources]}
+    os.makedirs(raw_dir, exist_ok=True)
+    meta_path = os.path.join(raw_dir, RAW_META_FILE)
+    done = {}
+    if os.path.exists(meta_path):
+        existing = read_raw_meta(raw_dir)
+        if existing != meta:
+            raise SyntheticFormatError(f"{meta_path}: {raw_dir!r} holds a synthetic set generated with "
+                                       f"{existing}, this run asks for {meta}; use another folder")
+        if os.path.exists(os.path.join(raw_dir, RAW_INDEX_FILE)):
+            done = {row["video_id"]: row for row in read_raw_index(raw_dir)}
+    else:
+        _atomic_write_text(meta_path, json.dumps(meta, indent=1) + "\n")
+    shutil.rmtree(os.path.join(raw_dir, ".partial"), ignore_errors=True)
+    plan = video_plan([s.name for s in sources], spoof_type_names, live_videos)
+    todo = [row for row in plan if row["video_id"] not in done]
+    _CONTEXT.update(sources={s.name: s for s in sources}, seed=seed, frames_per_video=frames_per_video,
+                    image_size=image_size, raw_dir=raw_dir)
+    made = {row["video_id"]: row for row in _map(_render_job, todo, workers or default_workers())}
+    rows = [done.get(row["video_id"]) or made[row["video_id"]] for row in plan]
+    _atomic_write_text(os.path.join(raw_dir, RAW_INDEX_FILE), _index_text(rows, list(INDEX_COLUMNS)))
+    return rows
+
+
+def read_raw_meta(raw_dir):
+    """meta.json of a raw synthetic folder."""
+    path = os.path.join(raw_dir, RAW_META_FILE)
+    try:
+        with open(path) as f:
+            meta = json.load(f)
+    except FileNotFoundError:
+        raise SyntheticFormatError(f"{path}: missing; is {raw_dir!r} a raw synthetic set "
+                                   f"(python -m physstd.data.synthetic)?") from None
+    except ValueError as error:
+        raise SyntheticFormatError(f"{path}: not readable JSON ({error})") from None
+    if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+        raise SyntheticFormatError(f"{path}: expected a synthetic meta.json with format_version {FORMAT_VERSION}")
+    return meta
+
+
+def read_raw_index(raw_dir):
+    """videos.csv rows of a raw synthetic folder (label, num_frames as int), checked."""
+    path = os.path.join(raw_dir, RAW_INDEX_FILE)
+    if not os.path.isfile(path):
+        raise SyntheticFormatError(f"{path}: missing; is {raw_dir!r} a raw synthetic set?")
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in INDEX_COLUMNS if c not in (reader.fieldnames or ())]
+        if missing:
+            raise SyntheticFormatError(f"{path}: header lacks {', '.join(missing)}; expected "
+                                       f"{','.join(INDEX_COLUMNS)}")
+        rows = []
+        for line, row in enumerate(reader, start=2):
+            try:
+                row["label"], row["num_frames"] = int(row["label"]), int(row["num_frames"])
+            except (TypeError, ValueError):
+                raise SyntheticFormatError(f"{path} line {line}: label and num_frames must be integers") from None
+            if row["spoof_type"] not in spoof_types.NAMES or row["label"] != int(row["spoof_type"] != "live"):
+                raise SyntheticFormatError(f"{path} line {line}: spoof_type {row['spoof_type']!r} and label "
+                                           f"{row['label']} do not match a spoof_types name")
+            rows.append(row)
+    return rows
+
+
+def read_raw_truth(raw_dir, row):
+    """The raw ground truth of one video: {'frames', 'live', 'mask'} (F, ...) uint8 arrays (mask None when
+    the type has no inpainting) and the truth.npz arrays (landmarks, nuisance_*, trace_*)."""
+    folder = os.path.join(raw_dir, row["path"])
+    names = [f"{k:06d}.png" for k in range(row["num_frames"])]
+
+    def read(sub, flags):
+        images = []
+        for name in names:
+            path = os.path.join(folder, sub, name)
+            image = cv2.imread(path, flags)
+            if image is None:
+                raise SyntheticFormatError(f"{path}: missing or not a readable PNG")
+            images.append(image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+        return np.stack(images)
+
+    frames = read("frames", cv2.IMREAD_COLOR)
+    live = read("live", cv2.IMREAD_COLOR) if row["label"] else frames
+    mask = read("mask", cv2.IMREAD_GRAYSCALE) if os.path.isdir(os.path.join(folder, "mask")) else None
+    path = os.path.join(folder, RAW_TRUTH_FILE)
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except (OSError, ValueError) as error:
+        raise SyntheticFormatError(f"{path}: missing or not a readable .npz ({error})") from None
+    return dict(arrays, frames=frames, live=live, mask=mask)
+
+
+# --- raw -> prepared, through the preprocessing code path ---------------------------------------------
+
+def crop_truth(frame, live, mask, affine, image_size):
+    """Ground truth of one frame under the crop `affine` (module docstring: exact by construction).
+
+    frame, live: (H, W, 3) uint8 raw spoof and bona fide frames; mask: (H, W) uint8 P * 255 or None.
+    Returns (crop uint8, {'trace', 'mask', 'content', 'live'} float32) with
+    crop / 255 == (1 - mask)(live + trace) + mask * content."""
+    from physstd.data.preprocess import warp_to_crop
+
+    def crop(image):
+        return warp_to_crop(image.astype(np.float32), affine, image_size)
+
+    spoof_crop = np.clip(np.round(crop(frame)), 0, 255)
+    live_crop = np.clip(np.round(crop(live)), 0, 255) / 255.0
+    spoof = spoof_crop / 255.0
+    if mask is None:
+        p = np.zeros((image_size, image_size), np.float32)
+    else:
+        p = np.clip(crop(mask) / 255.0, 0.0, 1.0)
+    truth = {"trace": spoof - live_crop, "mask": p, "content": spoof * (p > 0)[..., None], "live": live_crop}
+    return spoof_crop.astype(np.uint8), {k: v.astype(np.float32) for k, v in truth.items()}
+
+
+def prepare_raw_video(raw_dir, row, preprocessor):
+    """(PreparedFrames with the composed crop, truth dict of (F, ...) arrays, frames without a face) of one
+    raw video: process_frame on each raw frame (landmarks, depth, affine from dlib), crop_truth with its
+    affine. Frames where no face is found are left out (as real preprocessing does)."""
+    raw = read_raw_truth(raw_dir, row)
+    frames, truths = [], []
+    for k in range(row["num_frames"]):
+        prepared = preprocessor.process_frame(raw["frames"][k], k)
+        if prepared is None:
+            continue
+        mask = None if raw["mask"] is None else raw["mask"][k]
+        crop, truth = crop_truth(raw["frames"][k], raw["live"][k], mask, prepared.affine,
+                                 preprocessor.image_size)
+        frames.append(dataclasses.replace(prepared, crop=crop))
+        truths.append(truth)
+    stacked = {key: np.stack([t[key] for t in truths]) for key in truths[0]} if truths else None
+    return frames, stacked, row["num_frames"] - len(frames)
+
+
+def _prepare_job(row):
+    context = _CONTEXT
+    try:
+        frames, truth, missed = prepare_raw_video(context["raw_dir"], row, context["preprocessor"])
+        if not frames:
+            return "failed", row, f"{os.path.join(context['raw_dir'], row['path'])}: no face found in any frame"
+        record = {k: row[k] for k in ("video_id", "path", "label", "spoof_type", "subject")}
+        record["frames_without_face"] = missed
+        written = context["writer"].write_video(record, frames, extra_truth=truth, register=False)
+        return "done", row, written
+    except SyntheticFormatError as error:
+        return "failed", row, str(error)
+
+
+@dataclasses.dataclass
+class PrepareSummary:
+    videos: int = 0
+    done: int = 0
+    skipped: int = 0
+    frames_read: int = 0
+    frames_written: int = 0
+    failures: list = dataclasses.field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self):
+        return not self.failures
+
+    def format(self):
+        lines = [f"videos: {self.done} done, {self.skipped} skipped (already prepared), {len(self.failures)} "
+                 f"failed of {self.videos}",
+                 f"frames: {self.frames_read} read, {self.frames_written} written, "
+                 f"{self.frames_read - self.frames_written} without a face ({self.seconds:.1f} s)"]
+        lines += [f"  failed: {message}" for message in self.failures]
+        return "\n".join(lines)
+
+
+def prepare_synthetic(raw_dir, output_dir, image_size=None, workers=None, detect_max_side=None, seed=None,
+                      log=None):
+    """Raw synthetic videos -> the prepared layout (CONTRACT) with truth.npz, plus the protocols.
+
+    image_size defaults to the raw set's; seed (protocol split) to the raw set's seed. Videos already in
+    output_dir's index are skipped (resume). Returns a PrepareSummary."""
+    from physstd.data.detect import DETECT_MAX_SIDE
+    from physstd.data.preprocess import FacePreprocessor
+
+    meta = read_raw_meta(raw_dir)
+    rows = read_raw_index(raw_dir)
+    image_size = int(meta["image_size"] if image_size is None else image_size)
+    seed = int(meta["seed"] if seed is None else seed)
+    writer = DatasetWriter(output_dir, DATASET_NAME, image_size)
+    generation_path = os.path.join(output_dir, GENERATION_FILE)
+    if os.path.exists(generation_path):
+        with open(generation_path) as f:
+            existing = json.load(f)
+        if existing != meta:
+            raise SyntheticFormatError(f"{generation_path}: {output_dir!r} was prepared from another synthetic "
+                                       f"set ({existing}); use another output folder")
+    else:
+        _atomic_write_text(generation_path, json.dumps(meta, indent=1) + "\n")
+    summary = PrepareSummary(videos=len(rows))
+    todo = [row for row in rows if not writer.is_done(row["video_id"])]
+    summary.skipped = len(rows) - len(todo)
+    start = time.monotonic()
+    _CONTEXT.update(raw_dir=raw_dir, writer=writer,
+                    preprocessor=FacePreprocessor(image_size, detect_max_side=detect_max_side or DETECT_MAX_SIDE))
+    for status, row, result in _map(_prepare_job, todo, workers or default_workers()):
+        summary.frames_read += row["num_frames"]
+        if status == "failed":
+            summary.failures.append(result)
+            continue
+        writer.register(result)
+        summary.done += 1
+        summary.frames_written += result["num_frames"]
+        if log:
+            log(f"[{summary.done + len(summary.failures)}/{len(todo)}] {row['video_id']}: "
+                f"{result['num_frames']} frames")
+    summary.seconds = time.monotonic() - start
+    write_protocols(output_dir, seed)
+    return summary
+
+
+# --- protocols ----------------------------------------------------------------------------------------
+
+def split_identities(subjects, seed, train_fraction=TRAIN_FRACTION, dev_fraction=DEV_FRACTION):
+    """{'train', 'dev', 'test'}: sorted subject lists, a seeded permutation split 60/20/20 (dev and test get
+    at least one identity each)."""
+    subjects = sorted(set(subjects))
+    if len(subjects) < 3:
+        raise ValueError(f"need >= 3 identities for train/dev/test, got {len(subjects)}")
+    order = np.random.default_rng([int(seed), zlib.crc32(b"identity")]).permutation(len(subjects))
+    shuffled = [subjects[i] for i in order]
+    n_dev = max(1, int(round(dev_fraction * len(subjects))))
+    n_test = max(1, int(round((1 - train_fraction - dev_fraction) * len(subjects))))
+    n_train = len(subjects) - n_dev - n_test
+    return {"train": sorted(shuffled[:n_train]), "dev": sorted(shuffled[n_train:n_train + n_dev]),
+            "test": sorted(shuffled[n_train + n_dev:])}
+
+
+def protocol_splits(rows, seed):
+    """{protocol: {fold or None: {subset: [video_id]}}} for the index rows of a synthetic set."""
+    groups = split_identities([row["subject"] for row in rows], seed)
+    subset_of = {subject: subset for subset, subjects in groups.items() for subject in subjects}
+
+    def ids(subset, keep):
+        return sorted(r["video_id"] for r in rows if subset_of[r["subject"]] == subset and keep(r))
+
+    identity = {None: {subset: ids(subset, lambda r: True) for subset in groups}}
+    attack_types = sorted({row["spoof_type"] for row in rows if row["label"] == 1})
+    leave_one_out = {}
+    for held in attack_types:
+        leave_one_out[held] = {"train": ids("train", lambda r, h=held: r["spoof_type"] != h),
+                               "dev": ids("dev", lambda r, h=held: r["spoof_type"] != h),
+                               "test": ids("test", lambda r, h=held: r["spoof_type"] in ("live", h))}
+    return {"identity": identity, "leave_one_type_out": leave_one_out}, groups
+
+
+def write_protocols(prepared_root, seed):
+    """Write the 'identity' and 'leave_one_type_out' protocols under <prepared_root>/protocols/."""
+    from physstd.data import protocols
+
+    dataset = PreparedDataset(prepared_root)
+    rows = dataset.index
+    by_id = {row["video_id"]: row for row in rows}
+    splits, groups = protocol_splits(rows, seed)
+    definitions = {
+        "identity": "identities split 60/20/20 into train/dev/test by a seeded permutation; all types in each",
+        "leave_one_type_out": "fold_<type>: train/dev identities without that type; test = test identities' "
+                              "live videos and their videos of that type",
+    }
+    out = os.path.join(prepared_root, "protocols")
+    for name, folds in splits.items():
+        info = {"dataset": DATASET_NAME, "source": "physstd.data.synthetic", "definition": definitions[name],
+                "seed": int(seed), "identities": groups}
+        protocols.write_protocol(out, name, folds, info, by_id=by_id, subject_disjoint=True)
+    return out
+
+
+# --- one call: raw + prepared + protocols -------------------------------------------------------------
+
+@dataclasses.dataclass
+class GenerationSummary:
+    raw_dir: str
+    output_dir: str
+    identities: int
+    videos: int
+    raw_frames: int
+    prepared: PrepareSummary
+    seconds_raw: float
+    seconds_total: float
+
+    def format(self):
+        return (f"synthetic set: {self.identities} identities, {self.videos} videos, {self.raw_frames} raw frames "
+                f"in {self.raw_dir} ({self.seconds_raw:.1f} s)\n{self.prepared.format()}\n"
+                f"total {self.seconds_total:.1f} s -> {self.output_dir}")
+
+
+def generate(output_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
+             frames_per_video=DEFAULT_FRAMES_PER_VIDEO, seed=0, live_videos=DEFAULT_LIVE_VIDEOS,
+             spoof_type_names=SPOOF_TYPES, raw_dir=None, workers=None, log=None):
+    """Generate the synthetic set: raw videos (default <output_dir>/raw), the prepared layout in output_dir
+    (through FacePreprocessor, with truth.npz) and its protocols. Returns a GenerationSummary."""
+    start = time.monotonic()
+    raw_dir = os.path.join(output_dir, "raw") if raw_dir is None else raw_dir
+    rows = generate_raw(raw_dir, image_size, num_identities, frames_per_video, live_videos, spoof_type_names,
+                        seed, workers)
+    seconds_raw = time.monotonic() - start
+    if log:
+        log(f"raw: {len(rows)} videos, {sum(r['num_frames'] for r in rows)} frames in {seconds_raw:.1f} s")
+    prepared = prepare_synthetic(raw_dir, output_dir, image_size, workers=workers, seed=seed, log=log)
+    return GenerationSummary(raw_dir, output_dir, num_identities, len(rows), sum(r["num_frames"] for r in rows),
+                             prepared, seconds_raw, time.monotonic() - start)
+
+
+def main_from_flags(flags_values):
+    """run_preprocess.py --dataset=synthetic: prepare --input_dir (a raw synthetic set) into --output_dir,
+    or, without --input_dir, generate the whole set (raw under <output_dir>/raw) with --seed."""
+    try:
+        if flags_values.input_dir:
+            summary = prepare_synthetic(flags_values.input_dir, flags_values.output_dir, flags_values.image_size,
+                                        workers=flags_values.workers, detect_max_side=flags_values.detect_max_side,
+                                        log=_log_stderr)
+        else:
+            summary = generate(flags_values.output_dir, flags_values.image_size, seed=flags_values.seed,
+                               workers=flags_values.workers, log=_log_stderr).prepared
+    except (SyntheticFormatError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(summary.format())
+    return 0 if summary.ok else 1
+
+
+def _log_stderr(message):
+    print(message, file=sys.stderr, flush=True)
+
+
+def _define_flags():
+    from absl import flags
+    flags.DEFINE_string("output_dir", None, "Prepared dataset root to write (raw videos go to --raw_dir).")
+    flags.DEFINE_string("raw_dir", None, "Where the raw videos go (default <output_dir>/raw).")
+    flags.DEFINE_integer("image_size", 64, "Crop size N (multiple of 8); raw frames are 1.5 N.", lower_bound=16)
+    flags.DEFINE_integer("num_identities", DEFAULT_NUM_IDENTITIES, "Identities (packaged photos with a face).",
+                         lower_bound=3)
+    flags.DEFINE_integer("frames_per_video", DEFAULT_FRAMES_PER_VIDEO, "Frames per video.", lower_bound=1)
+    flags.DEFINE_integer("live_videos", DEFAULT_LIVE_VIDEOS, "Live videos per identity.", lower_bound=1)
+    flags.DEFINE_list("spoof_types", list(SPOOF_TYPES), "Spoof types to render (spoof_types names).")
+    flags.DEFINE_integer("seed", 0, "Seed of every random choice (nuisance, traces, protocol split).")
+    flags.DEFINE_integer("workers", default_workers(), "Processes rendering / preparing videos.", lower_bound=1)
+    flags.mark_flag_as_required("output_dir")
+    return flags.FLAGS
+
+
+def main(argv):
+    del argv
+    flags_values = FLAGS
+    try:
+        summary = generate(flags_values.output_dir, flags_values.image_size, flags_values.num_identities,
+                           flags_values.frames_per_video, flags_values.seed, flags_values.live_videos,
+                           tuple(flags_values.spoof_types), flags_values.raw_dir, flags_values.workers,
+                           log=_log_stderr)
+    except (SyntheticFormatError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(summary.format())
+    return 0 if summary.prepared.ok else 1
+
+
+if __name__ == "__main__":
+    from absl import app
+    FLAGS = _define_flags()
+    app.run(main)

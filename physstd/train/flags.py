@@ -1,0 +1,79 @@
+"""absl flags of run_train.py (defined only when this module is imported, i.e. by the entry point).
+
+Every TrainConfig field is a flag of the same name with the paper's default; --image_size, --width and
+--trace_form make the ModelConfig. Experiments are flagfiles in flags/ (`--flagfile=flags/oulu_p1.flags`).
+"""
+import dataclasses
+
+from absl import flags
+
+from physstd.models.config import TRACE_FORMS, ModelConfig
+from physstd.train.config import STEP_CHOICES, STRATEGIES, TrainConfig
+
+_HELP = {
+    "data_root": "prepared dataset root (meta.json, index.csv, videos); the synthetic set with --synthetic",
+    "split_dir": "folder holding <protocol>/[fold_<k>/]{train,dev,test}.txt; default <data_root>/protocols",
+    "protocol": "protocol folder name under --split_dir (e.g. p1)",
+    "fold": "fold of a multi-fold protocol ('1'..'6', a SiW-M type name, ...); empty for none",
+    "synthetic": "generate the synthetic set into --data_root when it holds no prepared dataset",
+    "run_dir": "run directory: flags.json, checkpoints/, tensorboard/; an existing one is resumed",
+    "seed": "seed of the data stream, the initial weights and the harder-sample weights",
+    "num_steps": "total training iterations (Alg. 1 iterations; the paper: 150k)",
+    "batch_size": "global batch, half live and half spoof (paper: 8)",
+    "learning_rate": "Adam learning rate of the generator (paper: 5e-5)",
+    "lr_decay_every": "multiply the learning rate by --lr_decay_factor every this many steps (paper: 45k)",
+    "lr_decay_factor": "staircase decay factor (paper: 0.1)",
+    "discriminator_lr_ratio": "discriminator learning rate / generator learning rate (paper: 0.5)",
+    "adam_beta1": "Adam beta1 (paper: unspecified; STDN code: TensorFlow default 0.9)",
+    "adam_beta2": "Adam beta2",
+    "a1": "alpha1, weight of L_depth (Eq. 23)",
+    "a2": "alpha2, weight of L_G (Eq. 23)",
+    "a3": "alpha3, weight of L_P (Eq. 23)",
+    "a4": "alpha4, weight of L_R (Eq. 23)",
+    "a5": "alpha5, weight of L_S (Eq. 24)",
+    "a6": "alpha6, weight of L_H (Eq. 24)",
+    "beta": "trace threshold of the inpainting mask loss (Eq. 19)",
+    "steps": "training steps of Alg. 1 that run: 1 (depth only), 12 (+GAN), 123 (+synthesis; the full method)",
+    "checkpoint_every": "save a checkpoint every this many steps (a killed run loses at most this many)",
+    "keep_checkpoints": "checkpoints kept (>= 2)",
+    "summary_every": "TensorBoard scalars every this many steps",
+    "image_summary_every": "TensorBoard image grid every this many steps (0: never)",
+    "log_every": "console progress line every this many steps",
+    "eval_every": "dev-split AUC every this many steps (0: only at the end)",
+    "eval_batch_size": "batch size of the dev evaluation",
+    "eval_max_videos": "evaluate on at most this many dev videos, evenly chosen per class (0: all)",
+    "mixed_precision": "mixed_float16 layers with loss scaling (traces, losses, warping stay float32)",
+    "jit_compile": "compile the train step with XLA",
+    "strategy": "auto (MirroredStrategy when several GPUs are visible), default, mirrored, multi_worker",
+}
+_ENUMS = {"steps": STEP_CHOICES, "strategy": STRATEGIES}
+
+
+def define_flags():
+    """Define one flag per TrainConfig field plus --image_size, --width, --trace_form."""
+    for field in dataclasses.fields(TrainConfig):
+        name, default, help_text = field.name, field.default, _HELP[field.name]
+        if name in _ENUMS:
+            flags.DEFINE_enum(name, default, _ENUMS[name], help_text)
+        elif field.type is bool or isinstance(default, bool):
+            flags.DEFINE_bool(name, default, help_text)
+        elif isinstance(default, int):
+            flags.DEFINE_integer(name, default, help_text)
+        elif isinstance(default, float):
+            flags.DEFINE_float(name, default, help_text)
+        else:
+            flags.DEFINE_string(name, default, help_text)
+    model = ModelConfig()
+    flags.DEFINE_integer("image_size", model.image_size, "face crop size N (paper: 256)")
+    flags.DEFINE_float("width", model.width, "channel multiplier of every network (1 = the paper's widths)")
+    flags.DEFINE_enum("trace_form", model.trace_form, TRACE_FORMS,
+                      "trace model: physstd (the paper), single ('w/ single trace' of Tab. 3), "
+                      "multiplicative (seeds/000 Eq. 27-28), stdn (ECCV20 STDN)")
+
+
+def configs_from_flags(values=None):
+    """(TrainConfig, ModelConfig) from parsed flags."""
+    values = values or flags.FLAGS
+    train = TrainConfig(**{f.name: getattr(values, f.name) for f in dataclasses.fields(TrainConfig)})
+    model = ModelConfig(image_size=values.image_size, width=values.width, trace_form=values.trace_form)
+    return train, model
