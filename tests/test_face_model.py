@@ -62,3 +62,13 @@ def test_crop_box_is_square_around_the_landmarks():
 def test_wrong_landmark_count_raises():
     with pytest.raises(ValueError, match="68"):
         face_model.derive_landmarks(np.zeros((67, 2)))
+
+
+def test_p0_region_follows_the_species_where_the_type_is_ambiguous():
+    from physstd.data import spoof_types
+    assert spoof_types.p0_region("print") == "whole"
+    assert spoof_types.p0_region("partial_paper", "Partial_Eye") == "lower_face"
+    assert spoof_types.p0_region("partial_paper", "Partial_Mouth") == "upper_face"
+    assert spoof_types.p0_region("cosmetic", "Makeup_Co") == "outside_face"
+    with pytest.raises(ValueError, match="unknown spoof type"):
+        spoof_types.p0_region("poster")

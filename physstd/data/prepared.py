@@ -217,7 +217,8 @@ class VideoWriter:
         self.record = _check_record(record)
         if writer.is_done(self.record["video_id"]):
             raise ValueError(f"video {self.record['video_id']!r} is already written under {writer.root}")
-        self.p0_region = spoof_types.BY_NAME[self.record["spoof_type"]].p0_region if p0_region is None else p0_region
+        self.p0_region = (spoof_types.p0_region(self.record["spoof_type"], self.record.get("attack"))
+                          if p0_region is None else p0_region)
         if self.p0_region not in geometry.P0_REGIONS:
             raise ValueError(f"unknown P0 region {self.p0_region!r}; expected one of {', '.join(geometry.P0_REGIONS)}")
         self.writer, self.register, self.truth, self.row = writer, register, None, None

@@ -39,3 +39,16 @@ def type_id(name):
         return NAMES.index(name)
     except ValueError:
         raise ValueError(f"unknown spoof type {name!r}; expected one of {', '.join(NAMES)}") from None
+
+
+# Species whose P0 differs from their type's: SiW-M's partial paper comes as Partial_Eye (paper over the
+# eyes: the lower face is fixed) and Partial_Mouth (paper over the mouth: the upper face is fixed).
+_P0_REGION_BY_SPECIES = {"Partial_Eye": "lower_face", "Partial_Mouth": "upper_face"}
+
+
+def p0_region(spoof_type, species=None):
+    """The P0 region of a video from its spoof type name and, where the dataset gives it, its species."""
+    if species in _P0_REGION_BY_SPECIES:
+        return _P0_REGION_BY_SPECIES[species]
+    type_id(spoof_type)  # a clear error for an unknown name
+    return BY_NAME[spoof_type].p0_region
