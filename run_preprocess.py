@@ -43,14 +43,14 @@ flags.mark_flags_as_required(["dataset", "output_dir"])
 def main(argv):
     del argv
     if FLAGS.dataset == "synthetic":
-        # Generated, not read from disk: the synthetic module writes this same layout through DatasetWriter.
-        try:
-            from physstd.data.synthetic import write_synthetic_dataset
-        except ImportError as error:
-            raise app.UsageError(f"--dataset=synthetic needs physstd.data.synthetic.write_synthetic_dataset "
-                                 f"({error})") from None
-        write_synthetic_dataset(FLAGS.output_dir, image_size=FLAGS.image_size, seed=FLAGS.seed)
-        return 0
+        # --input_dir: a raw synthetic set (physstd.data.synthetic) to prepare; without it the default set is
+        # generated, raw frames under <output_dir>/raw. Either way the frames go through FacePreprocessor.
+        from physstd.data.synthetic import write_synthetic_dataset
+        summary = write_synthetic_dataset(FLAGS.output_dir, image_size=FLAGS.image_size, seed=FLAGS.seed,
+                                          input_dir=FLAGS.input_dir, workers=FLAGS.workers,
+                                          detect_max_side=FLAGS.detect_max_side)
+        print(summary.format())
+        return 0 if summary.ok else 1
     if not FLAGS.input_dir:
         raise app.UsageError(f"--input_dir is required for --dataset={FLAGS.dataset}")
     try:

@@ -44,7 +44,6 @@ Protocols (`write_protocols`, under <prepared>/protocols/, read with protocols.l
 """
 import csv
 import dataclasses
-import io
 import json
 import multiprocessing
 import os
@@ -58,7 +57,7 @@ import cv2
 import numpy as np
 
 from physstd.data import face_model, spoof_types, synthetic_traces
-from physstd.data.prepared import INDEX_COLUMNS, DatasetWriter, PreparedDataset, _atomic_write_text
+from physstd.data.prepared import INDEX_COLUMNS, DatasetWriter, PreparedDataset, _atomic_write_text, _index_text
 
 DATASET_NAME = "synthetic"
 FORMAT_VERSION = 1
@@ -74,7 +73,6 @@ DEFAULT_NUM_IDENTITIES = 10
 DEFAULT_FRAMES_PER_VIDEO = 4
 DEFAULT_LIVE_VIDEOS = 2
 TRAIN_FRACTION, DEV_FRACTION = 0.6, 0.2
-PROTOCOLS = ("identity", "leave_one_type_out")
 
 
 class SyntheticFormatError(ValueError):
@@ -97,12 +95,13 @@ def packaged_photos():
     lfw_000 .. lfw_199 (upscaled to LFW_SIZE, grey replicated to RGB)."""
     import matplotlib.cbook
     import skimage.data
+    import skimage.util
 
     yield "astronaut", skimage.data.astronaut()
     path = matplotlib.cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
     yield "grace_hopper", cv2.cvtColor(cv2.imread(str(path), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
     for i, face in enumerate(skimage.data.lfw_subset()):
-        grey = cv2.resize(np.round(face * 255).astype(np.uint8), (LFW_SIZE, LFW_SIZE),
+        grey = cv2.resize(skimage.util.img_as_ubyte(face), (LFW_SIZE, LFW_SIZE),
                           interpolation=cv2.INTER_CUBIC)
         yield f"lfw_{i:03d}", np.repeat(grey[..., None], 3, axis=2)
 
@@ -127,10 +126,11 @@ def find_faces(count=None, detector=None):
 
 def count_packaged_faces():
     """{'astronaut': 0/1, 'grace_hopper': 0/1, 'lfw_subset': faces found, 'lfw_total': 200}."""
+    import skimage.data
+
     found = {face.name for face in find_faces()}
-    lfw = sum(name.startswith("lfw_") for name in found)
     return {"astronaut": int("astronaut" in found), "grace_hopper": int("grace_hopper" in found),
-            "lfw_subset": lfw, "lfw_total": sum(1 for name, _ in packaged_photos() if name.startswith("lfw_"))}
+            "lfw_subset": sum(name.startswith("lfw_") for name in found), "lfw_total": len(skimage.data.lfw_subset())}
 
 
 # --- the raw videos -----------------------------------------------------------------------------------
@@ -243,14 +243,6 @@ def write_raw_video(raw_dir, row, frames, nuisance, params):
         os.replace(temp, final)
     finally:
         shutil.rmtree(temp, ignore_errors=True)
-
-
-def _index_text(rows, columns):
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    return buffer.getvalue()
 
 
 _CONTEXT = {}
@@ -583,6 +575,10 @@ class GenerationSummary:
     seconds_raw: float
     seconds_total: float
 
+    @property
+    def ok(self):
+        return self.prepared.ok
+
     def format(self):
         return (f"synthetic set: {self.identities} identities, {self.videos} videos, {self.raw_frames} raw frames "
                 f"in {self.raw_dir} ({self.seconds_raw:.1f} s)\n{self.prepared.format()}\n"
@@ -606,22 +602,16 @@ def generate(output_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
                              prepared, seconds_raw, time.monotonic() - start)
 
 
-def main_from_flags(flags_values):
-    """run_preprocess.py --dataset=synthetic: prepare --input_dir (a raw synthetic set) into --output_dir,
-    or, without --input_dir, generate the whole set (raw under <output_dir>/raw) with --seed."""
-    try:
-        if flags_values.input_dir:
-            summary = prepare_synthetic(flags_values.input_dir, flags_values.output_dir, flags_values.image_size,
-                                        workers=flags_values.workers, detect_max_side=flags_values.detect_max_side,
-                                        log=_log_stderr)
-        else:
-            summary = generate(flags_values.output_dir, flags_values.image_size, seed=flags_values.seed,
-                               workers=flags_values.workers, log=_log_stderr).prepared
-    except (SyntheticFormatError, ValueError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(summary.format())
-    return 0 if summary.ok else 1
+def write_synthetic_dataset(output_dir, image_size=64, seed=0, input_dir=None, workers=None, detect_max_side=None,
+                            log=None):
+    """Entry point of `run_preprocess.py --dataset=synthetic`: prepare `input_dir` (a raw synthetic set) into
+    output_dir, or, with no input_dir, generate the default set there (raw under <output_dir>/raw).
+    Returns a summary with .ok and .format()."""
+    log = _log_stderr if log is None else log
+    if input_dir:
+        return prepare_synthetic(input_dir, output_dir, image_size, workers=workers,
+                                 detect_max_side=detect_max_side, log=log)
+    return generate(output_dir, image_size, seed=seed, workers=workers, log=log)
 
 
 def _log_stderr(message):
@@ -656,7 +646,7 @@ def main(argv):
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(summary.format())
-    return 0 if summary.prepared.ok else 1
+    return 0 if summary.ok else 1
 
 
 if __name__ == "__main__":

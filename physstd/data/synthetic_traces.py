@@ -37,13 +37,15 @@ SpoofRender = collections.namedtuple("SpoofRender", "image mask params")
 # --- geometry helpers --------------------------------------------------------------------------------
 
 def face_axes(landmarks):
-    """(right, down) unit vectors of the face: eye to eye, and perpendicular toward the mouth."""
+    """(right, down) unit vectors of the face: down from the eye centre to the mouth centre (the axis of
+    geometry.preliminary_mask, so regions drawn here respect P0 exactly), right perpendicular to it,
+    toward the right eye (landmarks 42-47)."""
     landmarks = np.asarray(landmarks, np.float64)
-    right = landmarks[RIGHT_EYE].mean(0) - landmarks[LEFT_EYE].mean(0)
-    right /= np.linalg.norm(right)
-    down = np.array([-right[1], right[0]])
-    if down @ (landmarks[OUTER_LIPS].mean(0) - landmarks[LEFT_EYE].mean(0)) < 0:
-        down = -down
+    down = landmarks[48:68].mean(0) - landmarks[36:48].mean(0)
+    down /= np.linalg.norm(down)
+    right = np.array([-down[1], down[0]])
+    if right @ (landmarks[RIGHT_EYE].mean(0) - landmarks[LEFT_EYE].mean(0)) < 0:
+        right = -right
     return right, down
 
 
@@ -114,8 +116,8 @@ def print_appearance(scene, unit, rng):
     `halftone_period` (crop px) modulating mid-tones; fibre noise of relative amplitude `texture`."""
     params = {"blur": rng.uniform(0.3, 0.7), "chroma": rng.uniform(0.55, 0.8),
               "paper_black": rng.uniform(0.05, 0.12), "paper_white": rng.uniform(0.85, 0.95),
-              "halftone_period": rng.uniform(2.5, 4.0), "halftone_angle": rng.uniform(0.0, np.pi / 2),
-              "halftone_amplitude": rng.uniform(0.04, 0.1), "texture": rng.uniform(0.01, 0.03)}
+              "halftone_period": rng.uniform(2.2, 3.0), "halftone_angle": rng.uniform(0.0, np.pi / 2),
+              "halftone_amplitude": rng.uniform(0.03, 0.07), "texture": rng.uniform(0.01, 0.03)}
     tint = np.array([1.0, rng.uniform(0.96, 1.0), rng.uniform(0.9, 0.97)], np.float32)
     image = gaussian_blur(scene, params["blur"] * unit)
     gray = (image @ LUMA)[..., None]
@@ -176,8 +178,10 @@ def render_replay(scene, landmarks, unit, rng):
     stripes = np.stack([np.cos(2 * np.pi * (f * u - c / 3.0) + phase_u) for c in range(3)], axis=-1)
     rows = np.cos(2 * np.pi * f * v + phase_v)[..., None]
     image = image * (1 + params["moire_amplitude"] * stripes) * (1 + params["row_amplitude"] * rows)
-    moire = replay_moire_frequency(f, angle)
+    # The aliased (moire) frequencies, cycles per raw pixel, of the stripes and of the pixel rows.
+    moire, row_moire = replay_moire_frequency(f, angle), replay_moire_frequency(f, angle + np.pi / 2)
     params["moire_fx"], params["moire_fy"] = float(moire[0]), float(moire[1])
+    params["row_moire_fx"], params["row_moire_fy"] = float(row_moire[0]), float(row_moire[1])
     landmarks = np.asarray(landmarks, np.float64)
     side = face_model.crop_box(landmarks[:68])[2]
     center = landmarks[:68].mean(0) + rng.uniform(-0.25, 0.25, 2) * side
@@ -267,8 +271,7 @@ def lower_face_line(landmarks):
     tip, perpendicular to the face axis; geometry.preliminary_mask)."""
     landmarks = np.asarray(landmarks, np.float64)
     eyes = landmarks[36:48].mean(0)
-    down = landmarks[48:68].mean(0) - eyes
-    down /= np.linalg.norm(down)
+    _, down = face_axes(landmarks)
     return eyes + geometry.LOWER_FACE_FROM * (landmarks[NOSE_TIP] - eyes), down
 
 
@@ -293,16 +296,17 @@ def render_paper_glasses(scene, landmarks, unit, rng):
         # support stays above the P0 line.
         center = landmarks[eye].mean(0) - down * params["lift"] * width
         room = (line_point - center) @ line_down
-        half_height = min(params["lens_height"] * width, room - rim - 3 * feather - 1.0)
+        half_height = min(params["lens_height"] * width, room - rim - 3 * feather - 2.0 * unit)
         axes = (params["lens_width"] * width, max(half_height, 0.2 * width))
         lenses = np.maximum(lenses, ellipse_mask(scene.shape, center, axes, angle))
         frame = np.maximum(frame, ellipse_mask(scene.shape, center, (axes[0] + rim, axes[1] + rim), angle))
         centers.append(center)
         widths.append(axes[0] + rim)
     bridge = [centers[0] + right * widths[0] * 0.9, centers[1] - right * widths[1] * 0.9]
-    arms = [[centers[0] - right * widths[0] * 0.9, landmarks[0] - 0.05 * (landmarks[16] - landmarks[0])],
-            [centers[1] + right * widths[1] * 0.9, landmarks[16] + 0.05 * (landmarks[16] - landmarks[0])]]
-    thickness = 0.25 * np.mean(widths) * 0.5
+    # Arms run level with the lenses out to the face contour (jaw points 0 and 16 projected on that level).
+    arms = [[centers[0] - right * widths[0] * 0.9, centers[0] + right * ((landmarks[0] - centers[0]) @ right)],
+            [centers[1] + right * widths[1] * 0.9, centers[1] + right * ((landmarks[16] - centers[1]) @ right)]]
+    thickness = 0.12 * np.mean(widths)
     frame = np.maximum(frame, polyline_mask(scene.shape, [np.array(bridge)] + [np.array(a) for a in arms],
                                             thickness))
     mask = feather_mask(frame, feather)
@@ -322,7 +326,7 @@ def render_partial_paper(scene, landmarks, unit, rng):
     slightly misregistered, with a white paper margin. The whole P stays below the nose-tip line
     ('upper_face' P0)."""
     landmarks = np.asarray(landmarks, np.float64)
-    params = {"top": rng.uniform(0.25, 0.45), "widen": rng.uniform(1.0, 1.2), "bottom": rng.uniform(0.1, 0.3),
+    params = {"top": rng.uniform(0.25, 0.45), "widen": rng.uniform(0.8, 1.0), "bottom": rng.uniform(0.0, 0.15),
               "margin": rng.uniform(1.0, 3.0), "misregister_x": rng.uniform(-2.0, 2.0),
               "misregister_y": rng.uniform(-2.0, 2.0)}
     right, down = face_axes(landmarks)
@@ -330,7 +334,7 @@ def render_partial_paper(scene, landmarks, unit, rng):
     mouth = landmarks[OUTER_LIPS].mean(0)
     feather = 0.5 * unit
     height = (landmarks[8] - tip) @ down
-    top = tip + down * max(params["top"] * ((mouth - tip) @ down), 3 * feather + 1.0)
+    top = tip + down * max(params["top"] * ((mouth - tip) @ down), 3 * feather + 2.0 * unit)
     bottom = landmarks[8] + down * params["bottom"] * height
     half_width = 0.5 * params["widen"] * (landmarks[12] - landmarks[4]) @ right
     center_x = (landmarks[4] + landmarks[12]) / 2 @ right

@@ -49,26 +49,27 @@ _HELP = {
 _ENUMS = {"steps": STEP_CHOICES, "strategy": STRATEGIES}
 
 
-def define_flags():
-    """Define one flag per TrainConfig field plus --image_size, --width, --trace_form."""
+def define_flags(flag_values=flags.FLAGS):
+    """Define one flag per TrainConfig field plus --image_size, --width, --trace_form (into flag_values)."""
+    kw = {"flag_values": flag_values}
     for field in dataclasses.fields(TrainConfig):
         name, default, help_text = field.name, field.default, _HELP[field.name]
         if name in _ENUMS:
-            flags.DEFINE_enum(name, default, _ENUMS[name], help_text)
+            flags.DEFINE_enum(name, default, _ENUMS[name], help_text, **kw)
         elif field.type is bool or isinstance(default, bool):
-            flags.DEFINE_bool(name, default, help_text)
+            flags.DEFINE_bool(name, default, help_text, **kw)
         elif isinstance(default, int):
-            flags.DEFINE_integer(name, default, help_text)
+            flags.DEFINE_integer(name, default, help_text, **kw)
         elif isinstance(default, float):
-            flags.DEFINE_float(name, default, help_text)
+            flags.DEFINE_float(name, default, help_text, **kw)
         else:
-            flags.DEFINE_string(name, default, help_text)
+            flags.DEFINE_string(name, default, help_text, **kw)
     model = ModelConfig()
-    flags.DEFINE_integer("image_size", model.image_size, "face crop size N (paper: 256)")
-    flags.DEFINE_float("width", model.width, "channel multiplier of every network (1 = the paper's widths)")
+    flags.DEFINE_integer("image_size", model.image_size, "face crop size N (paper: 256)", **kw)
+    flags.DEFINE_float("width", model.width, "channel multiplier of every network (1 = the paper's widths)", **kw)
     flags.DEFINE_enum("trace_form", model.trace_form, TRACE_FORMS,
                       "trace model: physstd (the paper), single ('w/ single trace' of Tab. 3), "
-                      "multiplicative (seeds/000 Eq. 27-28), stdn (ECCV20 STDN)")
+                      "multiplicative (seeds/000 Eq. 27-28), stdn (ECCV20 STDN)", **kw)
 
 
 def configs_from_flags(values=None):

@@ -117,13 +117,13 @@ def check_run_model(run_dir, model_config):
                              f"{model_config.to_dict()}; use a new --run_dir")
 
 
-def write_run_flags(config, model_config, num_landmarks):
+def write_run_flags(run_dir, config, model_config, num_landmarks):
     """<run_dir>/flags.json: every train flag, the ModelConfig and Q (rewritten on each start)."""
     import json
 
     record = json.loads(dumps(config, model_config.to_dict()))
     record["num_landmarks"] = num_landmarks
-    ckpt.write_json_atomic(os.path.join(config.run_dir, ckpt.FLAGS_FILE), record)
+    ckpt.write_json_atomic(os.path.join(run_dir, ckpt.FLAGS_FILE), record)
 
 
 class _Run:
@@ -148,7 +148,7 @@ class _Run:
         self.start = int(self.trainer.step.numpy())
         self.saved_step = self.start if restored else None
         if self.chief:
-            write_run_flags(config, model_config, self.data.num_landmarks)
+            write_run_flags(config.run_dir, config, model_config, self.data.num_landmarks)
         print(f"{'resumed from ' + restored if restored else 'training from scratch'} at step {self.start}; "
               f"run directory {config.run_dir}", flush=True)
         dataset = pipeline.train_dataset(self.data.root, self.data.train_ids, model_config.image_size,

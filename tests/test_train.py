@@ -1,0 +1,164 @@
+"""PhySTDTrainer: the Alg. 1 step (update isolation, loss decrease), the learning-rate schedule, TrainConfig."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from physstd.train.config import TrainConfig, learning_rate_at
+
+N = 64
+WIDTH = 0.125
+PAIRS = 2
+
+
+def test_learning_rate_schedule_is_the_papers_staircase():
+    # Sec. 4.1: 5e-5, x0.1 every 45k steps.
+    expected = {0: 5e-5, 44_999: 5e-5, 45_000: 5e-6, 89_999: 5e-6, 90_000: 5e-7, 149_999: 5e-8}
+    for step, value in expected.items():
+        assert learning_rate_at(step, 5e-5, 45_000, 0.1) == pytest.approx(value, rel=1e-12)
+
+
+def test_train_config_defaults_are_the_papers_and_bad_values_raise():
+    c = TrainConfig()
+    assert (c.learning_rate, c.batch_size, c.num_steps, c.lr_decay_every, c.lr_decay_factor) == \
+        (5e-5, 8, 150_000, 45_000, 0.1)
+    assert c.pairs_per_batch == 4 and c.discriminator_lr_ratio == 0.5 and c.steps == "123"
+    w = c.loss_weights
+    assert (w.depth, w.adversarial, w.inpainting_mask, w.trace_regularizer, w.synthesis, w.hard_depth) == \
+        (100.0, 5.0, 1.0, 1e-4, 10.0, 1.0)
+    assert TrainConfig.from_dict(dict(c.to_dict(), unknown_future_key=1)) == c
+    for bad in (dict(steps="13"), dict(batch_size=7), dict(keep_checkpoints=1), dict(strategy="tpu")):
+        with pytest.raises(ValueError):
+            TrainConfig(**bad)
+
+
+def _make_trainer(**overrides):
+    import keras
+
+    from physstd.models import ModelConfig
+    from physstd.train.trainer import PhySTDTrainer
+
+    keras.utils.set_random_seed(0)
+    config = TrainConfig(**dict(dict(learning_rate=1e-3, batch_size=2 * PAIRS), **overrides))
+    return PhySTDTrainer(ModelConfig(image_size=N, width=WIDTH), config)
+
+
+def _values(variables):
+    return [np.array(v.numpy() if hasattr(v, "numpy") else v) for v in variables]
+
+
+@pytest.fixture(scope="module")
+def one_step():
+    """Two trainers with the same initial weights, one with the discriminators frozen (lr ratio 0), after one
+    step on the same batch; plus their variables before and after."""
+    from physstd.train.toy_data import random_batch
+
+    batch = random_batch(N, PAIRS, seed=3)
+    runs = {}
+    for name, ratio in (("full", 0.5), ("frozen_d", 0.0)):
+        trainer = _make_trainer(discriminator_lr_ratio=ratio)
+        before = (_values(trainer.generator.trainable_variables), _values(trainer.discriminator_variables))
+        losses = {k: float(v) for k, v in trainer.train_step(batch).items()}
+        after = (_values(trainer.generator.trainable_variables), _values(trainer.discriminator_variables))
+        runs[name] = dict(trainer=trainer, before=before, after=after, losses=losses)
+    return batch, runs
+
+
+def test_each_update_changes_only_its_own_network(one_step):
+    _, runs = one_step
+    full, frozen = runs["full"], runs["frozen_d"]
+    # Same start.
+    for a, b in zip(full["before"][0] + full["before"][1], frozen["before"][0] + frozen["before"][1]):
+        np.testing.assert_array_equal(a, b)
+    # With the discriminator learning rate at 0 the two generator updates leave every D weight untouched...
+    for a, b in zip(frozen["before"][1], frozen["after"][1]):
+        np.testing.assert_array_equal(a, b)
+    # ... while the full run moves them, and moves every generator layer.
+    assert any(not np.array_equal(a, b) for a, b in zip(full["before"][1], full["after"][1]))
+    moved = [not np.allclose(a, b, atol=0, rtol=0) for a, b in zip(full["before"][0], full["after"][0])]
+    assert np.mean(moved) > 0.9
+    # The discriminator update does not reach the generator: G ends the same whether D learned or not.
+    for a, b in zip(full["after"][0], frozen["after"][0]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert full["losses"]["generator_total"] == pytest.approx(frozen["losses"]["generator_total"], rel=1e-5)
+
+
+def test_step_reports_the_losses_of_alg1_and_counts_steps(one_step):
+    _, runs = one_step
+    trainer, losses = runs["full"]["trainer"], runs["full"]["losses"]
+    assert set(losses) == {"depth", "adversarial", "inpainting_mask", "trace_regularizer", "generator_total",
+                           "discriminator", "synthesis", "hard_depth", "synthesis_total"}
+    w = trainer.loss_weights
+    assert losses["generator_total"] == pytest.approx(
+        w.depth * losses["depth"] + w.adversarial * losses["adversarial"]
+        + w.inpainting_mask * losses["inpainting_mask"] + w.trace_regularizer * losses["trace_regularizer"],
+        rel=1e-5)
+    assert losses["synthesis_total"] == pytest.approx(
+        w.synthesis * losses["synthesis"] + w.hard_depth * losses["hard_depth"], rel=1e-5)
+    # LSGAN at the start: D outputs ~0.5, so each of the 4 fake terms of L_G is ~(0.5 - 1)^2.
+    assert 4 * 0.1 < losses["adversarial"] < 4 * 0.5
+    assert int(trainer.step.numpy()) >= 1
+    assert all(np.isfinite(v) for v in losses.values())
+
+
+def test_learning_rates_follow_the_trainer_step(one_step):
+    _, runs = one_step
+    trainer = runs["full"]["trainer"]
+    saved = int(trainer.step.numpy())
+    try:
+        for step, factor in ((0, 1.0), (trainer.config.lr_decay_every, 0.1), (2 * trainer.config.lr_decay_every, 0.01)):
+            trainer.step.assign(step)
+            base = trainer.config.learning_rate * factor
+            assert float(trainer.generator_optimizer.learning_rate) == pytest.approx(base, rel=1e-6)
+            assert float(trainer.discriminator_optimizer.learning_rate) == pytest.approx(base / 2, rel=1e-6)
+    finally:
+        trainer.step.assign(saved)
+
+
+def test_a_few_steps_on_a_fixed_batch_lower_the_losses(one_step):
+    batch, runs = one_step
+    trainer = runs["full"]["trainer"]
+    first = runs["full"]["losses"]
+    for _ in range(7):
+        last = {k: float(v) for k, v in trainer.train_step(batch).items()}
+    assert last["depth"] < 0.9 * first["depth"]
+    assert last["generator_total"] < 0.9 * first["generator_total"]
+    assert last["synthesis_total"] < first["synthesis_total"]
+
+
+def test_visuals_have_the_grid_panels(one_step):
+    from physstd.train import summaries
+
+    batch, runs = one_step
+    visuals = {k: v.numpy() for k, v in runs["full"]["trainer"].visuals(batch).items()}
+    grid = summaries.image_grid(visuals)
+    assert grid.shape == (1, 2 * PAIRS * N, len(summaries.GRID_COLUMNS) * N, 3)
+    assert grid.min() >= 0.0 and grid.max() <= 1.0
+    # Column 0 is the input, rows are live then spoof.
+    np.testing.assert_allclose(grid[0, :N, :N], batch["live"]["image"].numpy()[0], atol=1e-6)
+    np.testing.assert_allclose(grid[0, PAIRS * N:(PAIRS + 1) * N, :N], batch["spoof"]["image"].numpy()[0], atol=1e-6)
+    # The synthesized-spoof panel of a spoof row is blank; of a live row it is an image.
+    column = summaries.GRID_COLUMNS.index("synthesized spoof")
+    assert np.all(grid[0, PAIRS * N:, column * N:(column + 1) * N] == 0)
+    assert grid[0, :N, column * N:(column + 1) * N].std() > 0
+
+
+def _parse(argv):
+    from absl import flags as absl_flags
+
+    from physstd.train import flags
+
+    values = absl_flags.FlagValues()
+    flags.define_flags(values)
+    values(["run_train.py"] + argv)
+    return flags.configs_from_flags(values)
+
+
+def test_flags_map_onto_the_configs():
+    train, model = _parse([])
+    assert train == TrainConfig() and (model.image_size, model.width, model.trace_form) == (256, 1.0, "physstd")
+    train, model = _parse(["--steps=12", "--a1=50", "--fold=half_mask", "--mixed_precision", "--image_size=64",
+                           "--trace_form=single", "--batch_size=16", "--learning_rate=1e-4"])
+    assert dataclasses.replace(TrainConfig(), steps="12", a1=50.0, fold="half_mask", mixed_precision=True,
+                               batch_size=16, learning_rate=1e-4) == train
+    assert (model.image_size, model.trace_form) == (64, "single")
