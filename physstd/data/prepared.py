@@ -12,16 +12,15 @@ index row; index.csv itself is rewritten through a temporary file. So the index 
 whatever interrupts the writer, and a re-run skips the videos already listed (resume).
 """
 import csv
-import io
 import json
 import os
 import shutil
-import tempfile
 import uuid
 
 import cv2
 import numpy as np
 
+from physstd import files
 from physstd.config import ImageSizes
 from physstd.data import face_model, geometry, spoof_types
 
@@ -46,27 +45,6 @@ class PreparedFormatError(ValueError):
 def frame_filename(k):
     """File name of the k-th kept frame of a video."""
     return f"{k:06d}.png"
-
-
-def _atomic_write_text(path, text):
-    handle, temp = tempfile.mkstemp(dir=os.path.dirname(path) or ".", prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(handle, "w", newline="") as f:
-            f.write(text)
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
-
-
-def _index_text(rows, columns):
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, extrasaction="raise", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({c: row.get(c, "") for c in columns})
-    return buffer.getvalue()
 
 
 def read_meta(root):
@@ -158,7 +136,7 @@ class DatasetWriter:
                 raise PreparedFormatError(f"{os.path.join(root, META_FILE)}: the existing dataset has {existing}, "
                                           f"this run writes {self.meta}; use another output folder")
         else:
-            _atomic_write_text(os.path.join(root, META_FILE), json.dumps(self.meta, indent=1) + "\n")
+            files.write_text_atomic(os.path.join(root, META_FILE), json.dumps(self.meta, indent=1) + "\n")
         if os.path.exists(os.path.join(root, INDEX_FILE)):
             self._rows, self._columns = read_index(root)
         else:
@@ -204,7 +182,7 @@ class DatasetWriter:
             if key not in self._columns:
                 self._columns.append(key)
         rows = self._rows + [row]
-        _atomic_write_text(os.path.join(self.root, INDEX_FILE), _index_text(rows, self._columns))
+        files.write_text_atomic(os.path.join(self.root, INDEX_FILE), files.csv_text(rows, self._columns))
         self._rows = rows
         self._done.add(row["video_id"])
 

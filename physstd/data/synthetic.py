@@ -57,7 +57,8 @@ import cv2
 import numpy as np
 
 from physstd.data import face_model, spoof_types, synthetic_traces
-from physstd.data.prepared import INDEX_COLUMNS, DatasetWriter, PreparedDataset, _atomic_write_text, _index_text
+from physstd import files
+from physstd.data.prepared import INDEX_COLUMNS, DatasetWriter, PreparedDataset
 
 DATASET_NAME = "synthetic"
 FORMAT_VERSION = 1
@@ -301,7 +302,7 @@ def generate_raw(raw_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
         if os.path.exists(os.path.join(raw_dir, RAW_INDEX_FILE)):
             done = {row["video_id"]: row for row in read_raw_index(raw_dir)}
     else:
-        _atomic_write_text(meta_path, json.dumps(meta, indent=1) + "\n")
+        files.write_text_atomic(meta_path, json.dumps(meta, indent=1) + "\n")
     shutil.rmtree(os.path.join(raw_dir, ".partial"), ignore_errors=True)
     plan = video_plan([s.name for s in sources], spoof_type_names, live_videos)
     todo = [row for row in plan if row["video_id"] not in done]
@@ -309,7 +310,7 @@ def generate_raw(raw_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
                     image_size=image_size, raw_dir=raw_dir)
     made = {row["video_id"]: row for row in _map(_render_job, todo, workers or default_workers())}
     rows = [done.get(row["video_id"]) or made[row["video_id"]] for row in plan]
-    _atomic_write_text(os.path.join(raw_dir, RAW_INDEX_FILE), _index_text(rows, list(INDEX_COLUMNS)))
+    files.write_text_atomic(os.path.join(raw_dir, RAW_INDEX_FILE), files.csv_text(rows, list(INDEX_COLUMNS)))
     return rows
 
 
@@ -483,7 +484,7 @@ def prepare_synthetic(raw_dir, output_dir, image_size=None, workers=None, detect
             raise SyntheticFormatError(f"{generation_path}: {output_dir!r} was prepared from another synthetic "
                                        f"set ({existing}); use another output folder")
     else:
-        _atomic_write_text(generation_path, json.dumps(meta, indent=1) + "\n")
+        files.write_text_atomic(generation_path, json.dumps(meta, indent=1) + "\n")
     summary = PrepareSummary(videos=len(rows))
     todo = [row for row in rows if not writer.is_done(row["video_id"])]
     summary.skipped = len(rows) - len(todo)

@@ -22,7 +22,8 @@ import re
 
 import numpy as np
 
-from physstd.eval import jsonio, metrics
+from physstd import files
+from physstd.eval import metrics
 
 CALIBRATION_FILENAME = "alpha0.json"
 CALIBRATION_FORMAT_VERSION = 1
@@ -171,13 +172,13 @@ def save_calibration(path, alpha0, threshold, split_name):
         raise ValueError(f"{path}: threshold must be finite; got {threshold}")
     record = {"format_version": CALIBRATION_FORMAT_VERSION, "alpha0": alpha0, "threshold": threshold,
               "split": split_name, "score": _SCORE_FORMULA, "decision": _DECISION_RULE}
-    jsonio.write_json_atomic(path, record)
+    files.write_json_atomic(path, record)
 
 
 def load_calibration(path):
     """Read a calibration JSON; returns {"alpha0", "threshold", "split"} or a ValueError naming the file."""
     path = os.fspath(path)
-    record = jsonio.read_json(path, "calibration (alpha0, threshold)")
+    record = files.read_json(path, "calibration (alpha0, threshold)")
     if not isinstance(record, dict) or set(record) != set(_CALIBRATION_KEYS):
         found = sorted(record) if isinstance(record, dict) else type(record).__name__
         raise ValueError(f"{path}: expected a JSON object with keys {list(_CALIBRATION_KEYS)}; found {found}")

@@ -31,7 +31,8 @@ import sys
 import numpy as np
 
 from physstd.data.spoof_types import SIWM_TYPES
-from physstd.eval import jsonio, metrics, published as published_numbers
+from physstd import files
+from physstd.eval import metrics, published as published_numbers
 
 Column = collections.namedtuple("Column", "key markdown latex group")
 Column.__doc__ = "A table column: results key, flat Markdown label, LaTeX label, LaTeX group header ('' for none)."
@@ -291,13 +292,13 @@ def save_results(path, table, results):
     if table not in TABLES:
         raise ValueError(f"unknown table {table!r}; expected one of {sorted(TABLES)}")
     record = {"format_version": RESULTS_FORMAT_VERSION, "table": table, "results": _jsonable(results)}
-    jsonio.write_json_atomic(path, record)
+    files.write_json_atomic(path, record)
 
 
 def load_results(path):
     """(table, results) from a file written by ``save_results``; a ValueError names the file when it is not one."""
     path = os.fspath(path)
-    record = jsonio.read_json(path, "results")
+    record = files.read_json(path, "results")
     if not isinstance(record, dict) or set(record) != {"format_version", "table", "results"}:
         raise ValueError(f"{path}: expected a JSON object with keys format_version, table, results")
     if record["format_version"] != RESULTS_FORMAT_VERSION or record["table"] not in TABLES:

@@ -23,6 +23,21 @@ TENSORBOARD_DIR = "tensorboard"
 FLAGS_FILE = "flags.json"
 
 
+def network_checkpoint(network):
+    """A trackable holding every variable of a Keras network under its variable path ('generator/stem/conv/kernel').
+
+    Keras 3 layers kept in Python lists (the encoder stages, the decoder, D's blocks) are invisible to
+    tf.train.Checkpoint's object graph: checkpointing the model object itself silently drops their weights
+    and BatchNorm statistics. Keying the variables by path saves all of them, whatever the layer structure.
+    """
+    by_path = {}
+    for variable in network.variables:
+        if variable.path in by_path:
+            raise ValueError(f"{network.name}: two variables share the path {variable.path!r}")
+        by_path[variable.path] = variable
+    return tf.train.Checkpoint(**by_path)
+
+
 def write_json_atomic(path, record):
     """Write `record` as indented JSON via a temp file and os.replace (readers never see half a file)."""
     directory = os.path.dirname(os.path.abspath(path))
@@ -96,6 +111,7 @@ def load_generator(run_dir):
     generator is built in float32 whatever the training precision (mixed-precision variables are float32).
     """
     from physstd.models import Generator, ModelConfig
+    from physstd.train.trainer import dtype_policy
 
     record = read_run_flags(run_dir)
     try:
@@ -106,8 +122,10 @@ def load_generator(run_dir):
     latest = tf.train.latest_checkpoint(directory)
     if latest is None:
         raise ValueError(f"{directory}: no checkpoint found; train first with run_train.py --run_dir={run_dir}")
-    generator = Generator(model_config)
+    with dtype_policy(mixed_precision=False):
+        generator = Generator(model_config)
     size = model_config.image_size
     generator(tf.zeros((1, size, size, 3)), training=False)
-    tf.train.Checkpoint(generator=generator).restore(latest).expect_partial().assert_existing_objects_matched()
+    checkpoint = tf.train.Checkpoint(generator=network_checkpoint(generator))
+    checkpoint.restore(latest).expect_partial().assert_existing_objects_matched()
     return generator, model_config

@@ -228,9 +228,11 @@ class PhySTDTrainer(tf.Module):
         return [v for d in self.discriminators for v in d.trainable_variables]
 
     def checkpoint_objects(self):
-        """What a training checkpoint holds (physstd.train.checkpoints)."""
-        objects = {"generator": self.generator, "step": self.step,
+        """What a training checkpoint holds: every network variable by path, both optimizers, the step."""
+        from physstd.train.checkpoints import network_checkpoint
+
+        objects = {"generator": network_checkpoint(self.generator), "step": self.step,
                    "generator_optimizer": self.generator_optimizer,
                    "discriminator_optimizer": self.discriminator_optimizer}
-        objects.update({f"discriminator{k}": d for k, d in enumerate(self.discriminators, start=1)})
+        objects.update({f"discriminator{k}": network_checkpoint(d) for k, d in enumerate(self.discriminators, 1)})
         return objects

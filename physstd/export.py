@@ -1,0 +1,224 @@
+"""SavedModel export of a trained PhySTD generator with its score (Eq. 10), traces and live reconstruction.
+
+The export is a `tf.Module` saved with `tf.saved_model.save`; it loads and runs with TensorFlow alone (no
+physstd import) in any process:
+
+    model = tf.saved_model.load(export_dir)
+    out = model.signatures["serving_default"](images=float32_batch)   # (batch, N, N, 3) in [0, 1]
+    out = model.signatures["serving_uint8"](images=uint8_batch)       # (batch, N, N, 3) in 0..255
+    out = model.serve(batch)     # the same, dispatched on the dtype (uint8 or float32) of `batch`
+
+Two signatures because a serving signature has one input dtype; `serve` is a tf.function traced for both
+dtypes, so Python callers need not choose. Inputs are face crops made by physstd's preprocessing
+(physstd.data.preprocess.FacePreprocessor at the exported N). Each output is a dict of tensors:
+
+    score            (batch,) float32   Eq. 10 with consistent signs: alpha0 * trace_magnitude - depth_mean
+    decision         (batch,) int32     1 = attack (score >= threshold), 0 = bona fide
+    depth            (batch, K, K, 1)   the depth map M (K = N/8)
+    B, C, T          (batch, N, N, 3)   additive trace components in [-1, 1]
+    P                (batch, N, N, 1)   inpainting region in [0, 1]
+    I_P              (batch, N, N, 3)   inpainted content in [0, 1]
+    additive_trace   (batch, N, N, 3)   T_A = [B]n1 + [C]n2 + T (Eq. 5)
+    live             (batch, N, N, 3)   the live reconstruction (1 - P)(I - T_A) + P I_P (Eq. 5)
+    trace_magnitude  (batch,) float32   (||B||_1 + ||C||_1 + ||T||_1 + ||P||_1) / N^2
+    depth_mean       (batch,) float32   ||M||_1 / K^2
+    S                (batch, N, N, 3)   only for the 'stdn' and 'multiplicative' trace forms
+
+The module also carries `image_size`, `alpha0` and `threshold` as variables, and the export folder holds
+`physstd_export.json` (the same numbers, the model config, the calibration split, the source run).
+
+Wrong input fails at the boundary with a tf.debugging assertion naming the expected (batch, N, N, 3) shape
+(and the [0, 1] range for float32 input); a wrong dtype is refused by the signature itself.
+"""
+import json
+import os
+import shutil
+import tempfile
+
+import tensorflow as tf
+
+from physstd import trace
+from physstd.eval import scoring
+
+SIGNATURE_FLOAT32 = "serving_default"
+SIGNATURE_UINT8 = "serving_uint8"
+INFO_FILE = "physstd_export.json"
+INFO_FORMAT_VERSION = 1
+# Float input may stray this far outside [0, 1] (resampling overshoot) before it is refused; it is then clipped.
+RANGE_TOLERANCE = 1e-3
+OUTPUT_KEYS = ("score", "decision", "depth", "B", "C", "T", "P", "I_P", "additive_trace", "live",
+               "trace_magnitude", "depth_mean")
+
+
+def shape_message(image_size):
+    """The one sentence every input-shape error of an export carries."""
+    return (f"physstd SavedModel: images must be a batch of face crops of shape (batch, {image_size}, "
+            f"{image_size}, 3), RGB")
+
+
+def batch_statistics(out):
+    """In-graph twin of scoring.frame_statistics: per-frame trace magnitude and depth mean (Eq. 10 terms)."""
+    size = tf.cast(tf.shape(out.B)[1] * tf.shape(out.B)[2], tf.float32)
+    l1 = sum(tf.reduce_sum(tf.abs(getattr(out, name)), axis=(1, 2, 3)) for name in ("B", "C", "T", "P"))
+    return l1 / size, tf.reduce_mean(out.M, axis=(1, 2, 3))
+
+
+class PhySTDServing(tf.Module):
+    """A generator plus alpha0 and threshold, with the serving functions of the module docstring."""
+
+    def __init__(self, generator, model_config, alpha0, threshold, name="physstd_serving"):
+        super().__init__(name=name)
+        self.generator = generator
+        self.model_config = model_config  # a frozen dataclass: not tracked, only used while tracing
+        self.image_size = tf.Variable(model_config.image_size, trainable=False, dtype=tf.int32, name="image_size")
+        self.alpha0 = tf.Variable(float(alpha0), trainable=False, dtype=tf.float32, name="alpha0")
+        self.threshold = tf.Variable(float(threshold), trainable=False, dtype=tf.float32, name="threshold")
+        size = model_config.image_size
+        self.serve_float32 = tf.function(self._serve_float32,
+                                         input_signature=[tf.TensorSpec(None, tf.float32, name="images")])
+        self.serve_uint8 = tf.function(self._serve_uint8,
+                                       input_signature=[tf.TensorSpec(None, tf.uint8, name="images")])
+        self.serve = tf.function(self._serve_any)
+        self._size = size
+
+    # --- input checks -------------------------------------------------------------------------------------
+    def _checked(self, images):
+        """images with their shape asserted to (batch, N, N, 3) before any model op sees them."""
+        shape = tf.shape(images)
+        padded = tf.concat([shape, tf.zeros([4], tf.int32)], axis=0)[:4]  # safe for any rank
+        ok = tf.logical_and(tf.equal(tf.rank(images), 4),
+                            tf.reduce_all(tf.equal(padded[1:], [self._size, self._size, 3])))
+        message = shape_message(self._size)
+        check = tf.debugging.Assert(ok, [message + "; got shape", shape], summarize=8)
+        with tf.control_dependencies([check]):
+            # The static shape lets the generator build; at run time the assertion above has already passed.
+            return tf.ensure_shape(images, [None, self._size, self._size, 3])
+
+    def _serve_float32(self, images):
+        images = self._checked(images)
+        low, high = tf.reduce_min(images), tf.reduce_max(images)
+        in_range = tf.logical_and(low >= -RANGE_TOLERANCE, high <= 1.0 + RANGE_TOLERANCE)
+        check = tf.debugging.Assert(in_range, [
+            "physstd SavedModel: float32 images must lie in [0, 1] (use the 'serving_uint8' signature for 0..255 "
+            "images); got min and max", low, high])
+        with tf.control_dependencies([check]):
+            return self._outputs(tf.clip_by_value(images, 0.0, 1.0))
+
+    def _serve_uint8(self, images):
+        images = self._checked(images)
+        return self._outputs(tf.cast(images, tf.float32) / 255.0)
+
+    def _serve_any(self, images):
+        if images.dtype == tf.uint8:
+            return self._serve_uint8(images)
+        return self._serve_float32(images)
+
+    # --- the model ----------------------------------------------------------------------------------------
+    def _outputs(self, images):
+        out = self.generator(images, training=False)
+        trace_magnitude, depth_mean = batch_statistics(out)
+        score = self.alpha0 * trace_magnitude - depth_mean  # scoring.spoof_score, in-graph
+        result = {
+            "score": score,
+            "decision": tf.cast(score >= self.threshold, tf.int32),  # scoring: attack if score >= threshold
+            "depth": out.M, "B": out.B, "C": out.C, "T": out.T, "P": out.P, "I_P": out.I_P,
+            "additive_trace": trace.additive_trace(out, self.model_config),
+            "live": trace.reconstruct_live(images, out, self.model_config),
+            "trace_magnitude": trace_magnitude, "depth_mean": depth_mean,
+        }
+        if "S" in self.model_config.components:
+            result["S"] = out.S
+        return result
+
+    def trace_for_both_dtypes(self):
+        """Trace `serve` for float32 and uint8 so that the saved function dispatches on either."""
+        for dtype in (tf.float32, tf.uint8):
+            self.serve.get_concrete_function(tf.TensorSpec(None, dtype, name="images"))
+
+
+def _replace_dir(source, destination):
+    """Move the finished folder `source` to `destination`, replacing an existing one with a rename swap."""
+    old = None
+    if os.path.exists(destination):
+        old = tempfile.mkdtemp(prefix=".old-", dir=os.path.dirname(destination))
+        os.rmdir(old)
+        os.replace(destination, old)
+    os.replace(source, destination)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def export_saved_model(generator, model_config, export_dir, alpha0, threshold, calibration_split="",
+                       source=""):
+    """Save the serving module to `export_dir` (written in a temporary folder, then renamed into place).
+
+    `alpha0`, `threshold`: the calibration of scoring.calibrate (chosen on `calibration_split`, never test).
+    Returns the info record written to <export_dir>/physstd_export.json.
+    """
+    export_dir = os.path.abspath(os.fspath(export_dir))
+    parent = os.path.dirname(export_dir)
+    os.makedirs(parent, exist_ok=True)
+    module = PhySTDServing(generator, model_config, alpha0, threshold)
+    module.trace_for_both_dtypes()
+    sizes = model_config.sizes
+    info = {
+        "format_version": INFO_FORMAT_VERSION,
+        "image_size": model_config.image_size,
+        "depth_size": sizes.depth_size,
+        "alpha0": float(alpha0),
+        "threshold": float(threshold),
+        "calibration_split": calibration_split,
+        "score": "alpha0 * trace_magnitude - depth_mean (seeds/001 Eq. 10, signs made consistent)",
+        "decision": "attack (1) if score >= threshold",
+        "model": model_config.to_dict(),
+        "source": os.fspath(source),
+        "signatures": {SIGNATURE_FLOAT32: "images float32 (batch, N, N, 3) in [0, 1]",
+                       SIGNATURE_UINT8: "images uint8 (batch, N, N, 3) in 0..255"},
+        "outputs": list(OUTPUT_KEYS) + (["S"] if "S" in model_config.components else []),
+    }
+    temporary = tempfile.mkdtemp(prefix=".tmp-export-", dir=parent)
+    try:
+        tf.saved_model.save(module, temporary, signatures={SIGNATURE_FLOAT32: module.serve_float32,
+                                                           SIGNATURE_UINT8: module.serve_uint8})
+        with open(os.path.join(temporary, INFO_FILE), "w") as stream:
+            json.dump(info, stream, indent=2)
+            stream.write("\n")
+        _replace_dir(temporary, export_dir)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        raise
+    return info
+
+
+def export_run(run_dir, export_dir):
+    """Export the latest checkpoint of a run directory with the calibration in <run_dir>/alpha0.json.
+
+    The calibration is written by run_test.py (physstd.eval.evaluate.calibrate_run); a run without it raises a
+    ValueError saying so.
+    """
+    from physstd.train import load_generator
+
+    path = os.path.join(run_dir, scoring.CALIBRATION_FILENAME)
+    if not os.path.exists(path):
+        raise ValueError(f"{path}: no calibration (alpha0, threshold); run `python run_test.py --run_dir={run_dir}` "
+                         f"first, which chooses them on the dev (or train) split and writes this file")
+    calibration = scoring.load_calibration(path)
+    generator, model_config = load_generator(run_dir)
+    return export_saved_model(generator, model_config, export_dir, calibration["alpha0"],
+                              calibration["threshold"], calibration["split"], source=os.path.abspath(run_dir))
+
+
+def read_export_info(export_dir):
+    """The physstd_export.json of an export folder; a ValueError names the folder when it is not an export."""
+    path = os.path.join(os.fspath(export_dir), INFO_FILE)
+    if not os.path.exists(os.path.join(os.fspath(export_dir), "saved_model.pb")) or not os.path.exists(path):
+        raise ValueError(f"{export_dir}: not a physstd SavedModel export (expected saved_model.pb and {INFO_FILE}); "
+                         f"write one with run_export.py")
+    with open(path) as stream:
+        try:
+            info = json.load(stream)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(info, dict) or info.get("format_version") != INFO_FORMAT_VERSION:
+        raise ValueError(f"{path}: expected format_version {INFO_FORMAT_VERSION}")
+    return info
