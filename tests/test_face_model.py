@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-from scipy.spatial import Delaunay
 
 from physstd.data import face_model
 
