@@ -4,7 +4,7 @@ An existing --run_dir is resumed from its latest checkpoint. See physstd/train/f
 """
 import sys
 
-from absl import app
+from absl import app, flags, logging
 
 from physstd.train import flags as train_flags
 
@@ -16,9 +16,8 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
     from physstd.train.loop import NonFiniteLossError, train
 
-    import tensorflow as tf
-
-    tf.get_logger().setLevel("WARNING")  # keep the console to the progress lines
+    if not flags.FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.WARNING)  # keep the console to the progress lines
     config, model_config = train_flags.configs_from_flags()
     if not config.run_dir:
         raise app.UsageError("--run_dir is required")

@@ -30,14 +30,13 @@ The module also carries `image_size`, `alpha0` and `threshold` as variables, and
 Wrong input fails at the boundary with a tf.debugging assertion naming the expected (batch, N, N, 3) shape
 (and the [0, 1] range for float32 input); a wrong dtype is refused by the signature itself.
 """
-import json
 import os
 import shutil
 import tempfile
 
 import tensorflow as tf
 
-from physstd import trace
+from physstd import files, trace
 from physstd.eval import scoring
 
 SIGNATURE_FLOAT32 = "serving_default"
@@ -73,17 +72,19 @@ class PhySTDServing(tf.Module):
         self.image_size = tf.Variable(model_config.image_size, trainable=False, dtype=tf.int32, name="image_size")
         self.alpha0 = tf.Variable(float(alpha0), trainable=False, dtype=tf.float32, name="alpha0")
         self.threshold = tf.Variable(float(threshold), trainable=False, dtype=tf.float32, name="threshold")
-        size = model_config.image_size
+        self._size = model_config.image_size
         self.serve_float32 = tf.function(self._serve_float32,
                                          input_signature=[tf.TensorSpec(None, tf.float32, name="images")])
         self.serve_uint8 = tf.function(self._serve_uint8,
                                        input_signature=[tf.TensorSpec(None, tf.uint8, name="images")])
         self.serve = tf.function(self._serve_any)
-        self._size = size
 
     # --- input checks -------------------------------------------------------------------------------------
     def _checked(self, images):
         """images with their shape asserted to (batch, N, N, 3) before any model op sees them."""
+        # Forget the static shape: a restored function is shape-inferred with its caller's shapes, and a wrong
+        # one would otherwise fail there, in EnsureShape, before the assertion with the clear message runs.
+        images = tf.raw_ops.PlaceholderWithDefault(input=images, shape=tf.TensorShape(None))
         shape = tf.shape(images)
         padded = tf.concat([shape, tf.zeros([4], tf.int32)], axis=0)[:4]  # safe for any rank
         ok = tf.logical_and(tf.equal(tf.rank(images), 4),
@@ -180,9 +181,7 @@ def export_saved_model(generator, model_config, export_dir, alpha0, threshold, c
     try:
         tf.saved_model.save(module, temporary, signatures={SIGNATURE_FLOAT32: module.serve_float32,
                                                            SIGNATURE_UINT8: module.serve_uint8})
-        with open(os.path.join(temporary, INFO_FILE), "w") as stream:
-            json.dump(info, stream, indent=2)
-            stream.write("\n")
+        files.write_json_atomic(os.path.join(temporary, INFO_FILE), info)
         _replace_dir(temporary, export_dir)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
@@ -214,11 +213,7 @@ def read_export_info(export_dir):
     if not os.path.exists(os.path.join(os.fspath(export_dir), "saved_model.pb")) or not os.path.exists(path):
         raise ValueError(f"{export_dir}: not a physstd SavedModel export (expected saved_model.pb and {INFO_FILE}); "
                          f"write one with run_export.py")
-    with open(path) as stream:
-        try:
-            info = json.load(stream)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path}: not valid JSON ({error})") from None
+    info = files.read_json(path, "export info")
     if not isinstance(info, dict) or info.get("format_version") != INFO_FORMAT_VERSION:
         raise ValueError(f"{path}: expected format_version {INFO_FORMAT_VERSION}")
     return info

@@ -162,3 +162,24 @@ def test_flags_map_onto_the_configs():
     assert dataclasses.replace(TrainConfig(), steps="12", a1=50.0, fold="half_mask", mixed_precision=True,
                                batch_size=16, learning_rate=1e-4) == train
     assert (model.image_size, model.trace_form) == (64, "single")
+
+
+def test_every_flagfile_parses_and_covers_the_papers_experiments():
+    import glob
+    import os
+
+    from physstd.data.spoof_types import SIWM_TYPES
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "flags")
+    names = {os.path.basename(p)[:-len(".flags")]: p for p in glob.glob(os.path.join(root, "*.flags"))}
+    expected = {"demo", "oulu_p1", "oulu_p2", "oulu_p3", "oulu_p4", "siw_p1", "siw_p2", "siw_p3", "siwm_p1"}
+    expected |= {f"siwm_p{p}_{t}" for p in (2, 3) for t in SIWM_TYPES}
+    assert expected <= set(names)
+    for name, path in names.items():
+        train, model = _parse([f"--flagfile={path}"])
+        if name.startswith("siwm_p2_") or name.startswith("siwm_p3_"):
+            assert train.fold == name.split("_", 2)[2] and train.protocol == name[5:7]
+        if name != "demo":  # the paper's settings
+            assert (model.image_size, train.learning_rate, train.batch_size, train.num_steps) == (256, 5e-5, 8, 150_000)
+    demo, model = _parse([f"--flagfile={names['demo']}"])
+    assert demo.synthetic and model.image_size == 64 and demo.num_steps <= 5000

@@ -11,12 +11,13 @@ checkpoints beyond max_to_keep. A process killed at any moment therefore leaves 
 last complete checkpoint. If the newest one is unreadable all the same (a disk fault), `restore_latest` falls
 back to the one before it, which is why at least two are kept.
 """
-import json
 import logging
 import os
 import tempfile
 
 import tensorflow as tf
+
+from physstd import files
 
 CHECKPOINT_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
@@ -38,32 +39,10 @@ def network_checkpoint(network):
     return tf.train.Checkpoint(**by_path)
 
 
-def write_json_atomic(path, record):
-    """Write `record` as indented JSON via a temp file and os.replace (readers never see half a file)."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(record, stream, indent=2, sort_keys=True)
-            stream.write("\n")
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.remove(temp)
-        raise
-
-
 def read_run_flags(run_dir):
     """The flags.json record of a run directory; one clear ValueError when it is missing or malformed."""
     path = os.path.join(run_dir, FLAGS_FILE)
-    try:
-        with open(path) as stream:
-            record = json.load(stream)
-    except FileNotFoundError:
-        raise ValueError(f"{path}: not found; expected a run directory written by run_train.py") from None
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    record = files.read_json(path, "run flags (a run directory written by run_train.py)")
     if not isinstance(record, dict) or not {"train", "model"} <= set(record):
         raise ValueError(f"{path}: expected a JSON object with keys 'train' and 'model'")
     return record
@@ -97,7 +76,7 @@ class RunCheckpoints:
             try:
                 self.checkpoint.restore(path).assert_existing_objects_matched()
                 return path
-            except (tf.errors.OpError, ValueError, AssertionError) as error:
+            except Exception as error:  # a damaged file fails in many ways (OpError, IndexError, ValueError...)
                 logging.warning("checkpoint %s is unreadable (%s); trying an older one", path, error)
         if paths:
             raise ValueError(f"{self.directory}: no readable checkpoint among {paths}")

@@ -6,7 +6,6 @@ The paper does not give Adam's betas; the authors' STDN code uses TensorFlow's d
 The record is written to `<run_dir>/flags.json` and read back by `load_generator`.
 """
 import dataclasses
-import json
 
 # Which of the three steps of Alg. 1 run (Tab. 3 ablations): "1" depth only, "12" + GAN, "123" + synthesis.
 STEP_CHOICES = ("1", "12", "123")
@@ -23,6 +22,7 @@ class TrainConfig:
     protocol: str = ""
     fold: str = ""                   # "": the protocol has no folds; else '1'..'6', a SiW-M type name, ...
     synthetic: bool = False          # generate the synthetic set into data_root when it is missing
+    synthetic_identities: int = 0    # identities of a generated synthetic set (0: the generator's default)
     # Run.
     run_dir: str = ""
     seed: int = 0
@@ -97,7 +97,3 @@ def learning_rate_at(step, base, decay_every, factor):
     """Staircase schedule of Sec. 4.1: base * factor ** floor(step / decay_every) (works on ints and tensors)."""
     return base * factor ** (step // decay_every)
 
-
-def dumps(train_config, model_config_dict):
-    """The text of flags.json: the train flags and the ModelConfig, sorted, human-readable."""
-    return json.dumps({"train": train_config.to_dict(), "model": model_config_dict}, indent=2, sort_keys=True)

@@ -16,6 +16,7 @@ _HELP = {
     "protocol": "protocol folder name under --split_dir (e.g. p1)",
     "fold": "fold of a multi-fold protocol ('1'..'6', a SiW-M type name, ...); empty for none",
     "synthetic": "generate the synthetic set into --data_root when it holds no prepared dataset",
+    "synthetic_identities": "identities of the generated synthetic set (0: physstd.data.synthetic's default)",
     "run_dir": "run directory: flags.json, checkpoints/, tensorboard/; an existing one is resumed",
     "seed": "seed of the data stream, the initial weights and the harder-sample weights",
     "num_steps": "total training iterations (Alg. 1 iterations; the paper: 150k)",

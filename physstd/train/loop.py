@@ -20,12 +20,9 @@ import time
 
 import numpy as np
 
+from physstd import files
 from physstd.train import checkpoints as ckpt
 from physstd.train import dev_eval, summaries
-from physstd.train.config import dumps
-
-SYNTHETIC_PROTOCOL_HINT = "the synthetic generator writes <data_root>/protocols/<protocol>/"
-
 
 class NonFiniteLossError(RuntimeError):
     """A loss or a variable became NaN/Inf; the run stops and keeps its last good checkpoint."""
@@ -68,15 +65,22 @@ def is_chief(strategy):
 
 
 def ensure_synthetic(config, image_size):
-    """Generate the synthetic set into data_root unless a prepared dataset is already there."""
-    from physstd.data import prepared
-
-    if os.path.exists(os.path.join(config.data_root, prepared.META_FILE)):
+    """Generate the synthetic set into data_root unless its protocol lists are already there (the generator
+    resumes a set that an interrupted run left half-written). Videos in which dlib finds no face are
+    reported and left out, as the preprocessing does for real data."""
+    split_dir = config.split_dir or os.path.join(config.data_root, "protocols")
+    if os.path.isdir(os.path.join(split_dir, config.protocol)):
         return
     from physstd.data import synthetic
 
     print(f"generating the synthetic set into {config.data_root} (N = {image_size})", flush=True)
-    synthetic.generate(config.data_root, image_size, seed=config.seed)
+    identities = {"num_identities": config.synthetic_identities} if config.synthetic_identities else {}
+    # workers=1: with several worker processes, prepared.VideoWriter races on the shared .partial/ folder
+    # (one worker's os.rmdir of it while another creates its temp folder there); reported to its owner.
+    summary = synthetic.generate(config.data_root, image_size, seed=config.seed, workers=1, **identities)
+    print(summary.format(), flush=True)
+    if summary.prepared.done + summary.prepared.skipped == 0:
+        raise ValueError(f"{config.data_root}: synthetic set generation produced no video")
 
 
 def load_splits(config, image_size):
@@ -119,11 +123,8 @@ def check_run_model(run_dir, model_config):
 
 def write_run_flags(run_dir, config, model_config, num_landmarks):
     """<run_dir>/flags.json: every train flag, the ModelConfig and Q (rewritten on each start)."""
-    import json
-
-    record = json.loads(dumps(config, model_config.to_dict()))
-    record["num_landmarks"] = num_landmarks
-    ckpt.write_json_atomic(os.path.join(run_dir, ckpt.FLAGS_FILE), record)
+    record = {"train": config.to_dict(), "model": model_config.to_dict(), "num_landmarks": int(num_landmarks)}
+    files.write_json_atomic(os.path.join(run_dir, ckpt.FLAGS_FILE), record, sort_keys=True)
 
 
 class _Run:
@@ -148,6 +149,7 @@ class _Run:
         self.start = int(self.trainer.step.numpy())
         self.saved_step = self.start if restored else None
         if self.chief:
+            os.makedirs(config.run_dir, exist_ok=True)
             write_run_flags(config.run_dir, config, model_config, self.data.num_landmarks)
         print(f"{'resumed from ' + restored if restored else 'training from scratch'} at step {self.start}; "
               f"run directory {config.run_dir}", flush=True)
@@ -207,7 +209,7 @@ class _Run:
                                       for name in dev_eval.AUC_NAMES})
         self.eval_history.append({"step": step, "subset": self.data.dev_subset, **aucs})
         if self.chief:
-            ckpt.write_json_atomic(os.path.join(self.config.run_dir, "dev_eval.json"), self.eval_history)
+            files.write_json_atomic(os.path.join(self.config.run_dir, "dev_eval.json"), self.eval_history)
         return aucs
 
 

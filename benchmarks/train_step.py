@@ -1,0 +1,104 @@
+"""Train-step speed and memory: float32 vs mixed precision vs XLA (seeds/001 setting: N = 256, batch 8).
+
+    python -m benchmarks.train_step                        # N=256, width 1, batch 8, all variants
+    python -m benchmarks.train_step --image_size=64 --width=0.25 --variants=fp32,xla
+
+Each variant runs in its own subprocess (so its peak memory is its own): build the trainer, run --warmup
+steps (tracing / XLA compilation; reported as "first step"), then time --steps steps on a fixed random batch
+(physstd.train.toy_data) and report the median step time, images/s (batch / step time) and peak memory:
+tf.config.experimental.get_memory_info('GPU:0')['peak'] on a GPU, the process's peak RSS on the CPU.
+"""
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+from absl import app, flags
+
+VARIANTS = {"fp32": {}, "mixed": {"mixed_precision": True}, "xla": {"jit_compile": True},
+            "mixed_xla": {"mixed_precision": True, "jit_compile": True}}
+
+flags.DEFINE_integer("image_size", 256, "face crop size N")
+flags.DEFINE_float("width", 1.0, "channel multiplier")
+flags.DEFINE_integer("batch_size", 8, "global batch (half live, half spoof)")
+flags.DEFINE_integer("steps", 3, "timed steps per variant")
+flags.DEFINE_integer("warmup", 1, "untimed steps first (tracing / compilation)")
+flags.DEFINE_list("variants", ["fp32", "mixed", "xla"], f"any of {', '.join(VARIANTS)}")
+flags.DEFINE_string("alg_steps", "123", "Alg. 1 steps in the train step (1, 12, 123)")
+flags.DEFINE_string("_child", "", "internal: run one variant and print its JSON result")
+FLAGS = flags.FLAGS
+
+
+def _measure(variant):
+    """Build, warm up and time one variant in this process; returns a dict of figures."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import numpy as np
+    import tensorflow as tf
+
+    from physstd.models import ModelConfig
+    from physstd.train.config import TrainConfig
+    from physstd.train.toy_data import random_batch
+    from physstd.train.trainer import PhySTDTrainer
+
+    config = TrainConfig(batch_size=FLAGS.batch_size, steps=FLAGS.alg_steps, **VARIANTS[variant])
+    trainer = PhySTDTrainer(ModelConfig(image_size=FLAGS.image_size, width=FLAGS.width), config)
+    batch = random_batch(FLAGS.image_size, config.pairs_per_batch, seed=0)
+    start = time.perf_counter()
+    for _ in range(FLAGS.warmup):
+        losses = trainer.train_step(batch)
+        float(losses["depth"])
+    first = time.perf_counter() - start
+    times = []
+    for _ in range(FLAGS.steps):
+        start = time.perf_counter()
+        losses = trainer.train_step(batch)
+        float(losses["depth"])  # wait for the step
+        times.append(time.perf_counter() - start)
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        peak, where = tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20, "GPU"
+    else:
+        peak, where = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "RSS"
+    step = float(np.median(times))
+    return {"variant": variant, "first_step_s": first, "step_s": step, "images_per_s": FLAGS.batch_size / step,
+            "peak_mib": peak, "memory": where, "finite": bool(np.isfinite(float(losses["generator_total"])))}
+
+
+def main(argv):
+    del argv
+    if FLAGS._child:
+        print("RESULT " + json.dumps(_measure(FLAGS._child)), flush=True)
+        return 0
+    unknown = [v for v in FLAGS.variants if v not in VARIANTS]
+    if unknown:
+        raise app.UsageError(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+    rows = []
+    for variant in FLAGS.variants:
+        argv = [sys.executable, "-m", "benchmarks.train_step", f"--_child={variant}",
+                f"--image_size={FLAGS.image_size}", f"--width={FLAGS.width}", f"--batch_size={FLAGS.batch_size}",
+                f"--steps={FLAGS.steps}", f"--warmup={FLAGS.warmup}", f"--alg_steps={FLAGS.alg_steps}"]
+        child = subprocess.run(argv, capture_output=True, text=True)
+        lines = [line for line in child.stdout.splitlines() if line.startswith("RESULT ")]
+        if child.returncode or not lines:
+            print(f"{variant}: failed\n{child.stderr[-3000:]}", file=sys.stderr)
+            continue
+        rows.append(json.loads(lines[-1][len("RESULT "):]))
+    import platform
+
+    import tensorflow as tf
+
+    device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores, {platform.machine()})"
+    print(f"train step, Alg. 1 steps {FLAGS.alg_steps}: N={FLAGS.image_size}, width={FLAGS.width}, "
+          f"batch {FLAGS.batch_size}, {FLAGS.steps} timed steps after {FLAGS.warmup} warm-up, on {device}")
+    print(f"| variant | first step (s) | step (s) | images/s | peak memory (MiB) | finite |")
+    print(f"| --- | ---: | ---: | ---: | ---: | --- |")
+    for r in rows:
+        print(f"| {r['variant']} | {r['first_step_s']:.1f} | {r['step_s']:.3f} | {r['images_per_s']:.2f} | "
+              f"{r['peak_mib']:.0f} ({r['memory']}) | {r['finite']} |")
+    return 0 if len(rows) == len(FLAGS.variants) else 1
+
+
+if __name__ == "__main__":
+    app.run(main)

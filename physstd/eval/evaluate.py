@@ -1,0 +1,398 @@
+"""Protocol evaluation of a trained PhySTD: calibrate alpha0 and the threshold, score the test split, metrics.
+
+One fold (`evaluate_fold`):
+1. run the model over the calibration split (dev, or train for protocols without one; never test) and collect the
+   two terms of Eq. 10 per frame (scoring.frame_statistics: trace magnitude, depth mean);
+2. choose alpha0 and the EER threshold there (scoring.calibrate) at the evaluation level, and save them with a run
+   directory as <run_dir>/alpha0.json (scoring.save_calibration);
+3. score the test split: frame score = alpha0 * trace_magnitude - depth_mean; video score = the mean of its frame
+   scores (the default) or every frame on its own (`frame_level`); metrics.evaluate at the calibration threshold,
+   per attack species too (metrics.evaluate_per_species).
+
+Calibration level: the score is linear in the two terms, so a video's score is alpha0 * mean(trace) - mean(depth)
+and the calibration runs on per-video means when the evaluation is per video. The threshold in alpha0.json is
+therefore a video-level threshold after a video-level run_test (the SavedModel applies it to single faces).
+
+A model is a run directory (physstd.train.load_generator) or a SavedModel export (physstd.export); both give the
+same frame statistics (tests/test_evaluate.py).
+
+Files of one fold (written atomically):
+    scores.csv        video_id,frame,label,spoof_type,score      the samples the metrics use; frame = -1 marks a
+                                                                 video-level score (the mean of its frames)
+    frame_scores.csv  video_id,frame,label,spoof_type,score,trace_magnitude,depth_mean   every test frame
+"""
+import csv
+import dataclasses
+import io
+import os
+
+import numpy as np
+
+from physstd import files
+from physstd.data import spoof_types
+from physstd.eval import metrics, scoring
+
+RESULTS_FORMAT_VERSION = 1
+VIDEO_FRAME = -1  # the `frame` of a video-level row in scores.csv
+SCORE_COLUMNS = ("video_id", "frame", "label", "spoof_type", "score")
+FRAME_COLUMNS = SCORE_COLUMNS + ("trace_magnitude", "depth_mean")
+SUMMARY_METRICS = ("apcer", "bpcer", "acer", "hter", "eer", "auc", "tdr")
+
+
+# --- models -------------------------------------------------------------------------------------------------------
+def is_saved_model(path):
+    """Whether `path` is a SavedModel folder (holds saved_model.pb) rather than a run directory."""
+    return os.path.isfile(os.path.join(os.fspath(path), "saved_model.pb"))
+
+
+class ScoringModel:
+    """The part of a model evaluation needs: image size, per-frame Eq. 10 terms, calibration, run flags.
+
+    kind 'run': a run directory, restored with physstd.train.load_generator; calibration saved to alpha0.json.
+    kind 'saved_model': a physstd export; its calibration is the one baked into it (physstd_export.json).
+    """
+
+    def __init__(self, path):
+        import tensorflow as tf
+
+        self.path = os.fspath(path)
+        if is_saved_model(self.path):
+            from physstd import export
+
+            self.kind = "saved_model"
+            self.info = export.read_export_info(self.path)
+            self.image_size = int(self.info["image_size"])
+            signature = tf.saved_model.load(self.path).signatures[export.SIGNATURE_FLOAT32]
+
+            def statistics(images):
+                out = signature(images=images)
+                return out["trace_magnitude"], out["depth_mean"]
+        else:
+            from physstd import export
+            from physstd.train import load_generator
+
+            self.kind = "run"
+            self.info = None
+            generator, model_config = load_generator(self.path)
+            self.image_size = model_config.image_size
+            size = self.image_size
+
+            @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
+            def statistics(images):
+                return export.batch_statistics(generator(images, training=False))
+
+        self._statistics = statistics
+
+    def statistics(self, images):
+        """(trace_magnitude, depth_mean) float64 (batch,) numpy arrays of float32 images (batch, N, N, 3)."""
+        trace_magnitude, depth_mean = self._statistics(images)
+        return np.asarray(trace_magnitude, np.float64), np.asarray(depth_mean, np.float64)
+
+    def run_flags(self):
+        """flags.json of the run (of the source run for an export, when it is still there); None if unknown."""
+        from physstd.train import read_run_flags
+
+        run_dir = self.path if self.kind == "run" else self.info.get("source", "")
+        if run_dir and os.path.isfile(os.path.join(run_dir, "flags.json")):
+            return read_run_flags(run_dir)
+        return None
+
+    def saved_calibration(self):
+        """{'alpha0', 'threshold', 'split'} saved with the model, or None."""
+        if self.kind == "saved_model":
+            return {"alpha0": float(self.info["alpha0"]), "threshold": float(self.info["threshold"]),
+                    "split": self.info.get("calibration_split", "")}
+        path = self.calibration_path
+        return scoring.load_calibration(path) if os.path.exists(path) else None
+
+    @property
+    def calibration_path(self):
+        """Where a run directory keeps its calibration (None for an export, which is never rewritten)."""
+        return os.path.join(self.path, scoring.CALIBRATION_FILENAME) if self.kind == "run" else None
+
+
+# --- frame statistics ---------------------------------------------------------------------------------------------
+@dataclasses.dataclass
+class Samples:
+    """Per-sample (frame or video) columns; `frame` is VIDEO_FRAME for video-level samples."""
+
+    video_id: np.ndarray
+    frame: np.ndarray
+    label: np.ndarray
+    spoof_type: np.ndarray
+    trace_magnitude: np.ndarray
+    depth_mean: np.ndarray
+
+    def __len__(self):
+        return len(self.label)
+
+    def scores(self, alpha0):
+        """Eq. 10 scores (scoring.spoof_score) of every sample."""
+        return scoring.spoof_score(self.trace_magnitude, self.depth_mean, alpha0)
+
+
+def collect_frames(model, data_root, video_ids, batch_size=32):
+    """Samples of every kept frame of `video_ids` in a prepared dataset (physstd.data.pipeline.eval_dataset)."""
+    from physstd.data import pipeline
+
+    if not video_ids:
+        raise ValueError(f"{data_root}: no videos to evaluate (empty split list)")
+    columns = {name: [] for name in ("video_id", "frame", "label", "spoof_type", "trace_magnitude", "depth_mean")}
+    for batch in pipeline.eval_dataset(data_root, list(video_ids), model.image_size, batch_size):
+        trace_magnitude, depth_mean = model.statistics(batch["image"])
+        columns["video_id"].append([v.decode("utf-8") for v in batch["video_id"].numpy()])
+        columns["frame"].append(batch["frame"].numpy())
+        columns["label"].append(batch["label"].numpy())
+        columns["spoof_type"].append([spoof_types.NAMES[t] for t in batch["spoof_type"].numpy()])
+        columns["trace_magnitude"].append(trace_magnitude)
+        columns["depth_mean"].append(depth_mean)
+    return Samples(**{name: np.concatenate(values) for name, values in columns.items()})
+
+
+def video_samples(frames):
+    """One sample per video: the mean of its frames' Eq. 10 terms (so its score is the mean frame score)."""
+    ids, trace_magnitude, labels, species = scoring.video_scores(frames.video_id, frames.trace_magnitude,
+                                                                 frames.label, frames.spoof_type)
+    _, depth_mean, _, _ = scoring.video_scores(frames.video_id, frames.depth_mean)
+    return Samples(ids, np.full(len(ids), VIDEO_FRAME), labels, species, trace_magnitude, depth_mean)
+
+
+def at_level(frames, frame_level):
+    return frames if frame_level else video_samples(frames)
+
+
+# --- files --------------------------------------------------------------------------------------------------------
+def write_scores_csv(path, samples, scores, extra=False):
+    """scores.csv (SCORE_COLUMNS) or, with extra, frame_scores.csv (FRAME_COLUMNS); atomic."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(FRAME_COLUMNS if extra else SCORE_COLUMNS)
+    for i in range(len(samples)):
+        row = [samples.video_id[i], int(samples.frame[i]), int(samples.label[i]), samples.spoof_type[i],
+               repr(float(scores[i]))]
+        if extra:
+            row += [repr(float(samples.trace_magnitude[i])), repr(float(samples.depth_mean[i]))]
+        writer.writerow(row)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    files.write_text_atomic(path, buffer.getvalue())
+
+
+def read_scores_csv(path):
+    """(labels int, scores float, spoof_types str) of a scores.csv; a ValueError names the file when malformed."""
+    path = os.fspath(path)
+    try:
+        with open(path, newline="") as stream:
+            reader = csv.DictReader(stream)
+            missing = [c for c in SCORE_COLUMNS if c not in (reader.fieldnames or [])]
+            if missing:
+                raise ValueError(f"{path}: header lacks {', '.join(missing)}; expected {','.join(SCORE_COLUMNS)}")
+            rows = list(reader)
+        return (np.array([int(r["label"]) for r in rows]), np.array([float(r["score"]) for r in rows]),
+                np.array([r["spoof_type"] for r in rows]))
+    except FileNotFoundError:
+        raise ValueError(f"{path}: scores file not found") from None
+    except (TypeError, KeyError, ValueError) as error:
+        if str(error).startswith(path):
+            raise
+        raise ValueError(f"{path}: not a scores CSV ({error})") from None
+
+
+# --- one fold -----------------------------------------------------------------------------------------------------
+def calibration_ids(split_dir, protocol, fold, calibration_split):
+    """(video ids, subset name) to calibrate on: `calibration_split` ('dev' or 'train'); 'dev' falls back to
+    'train' for protocols that ship no dev list (SiW, SiW-M), as training does."""
+    from physstd.data import protocols
+
+    if calibration_split not in ("dev", "train"):
+        raise ValueError(f"calibration_split must be 'dev' or 'train' (never test); got {calibration_split!r}")
+    try:
+        return protocols.load_split(split_dir, protocol, calibration_split, fold), calibration_split
+    except ValueError:
+        if calibration_split != "dev":
+            raise
+        return protocols.load_split(split_dir, protocol, "train", fold), "train"
+
+
+def calibrate_model(model, data_root, split_dir, protocol, fold=None, calibration_split="dev", frame_level=False,
+                    batch_size=32, save=True):
+    """Choose alpha0 and the threshold on the calibration split; saved to <run_dir>/alpha0.json for a run.
+
+    Returns {'alpha0', 'threshold', 'split', 'source': 'calibrated', 'samples'}.
+    """
+    ids, subset = calibration_ids(split_dir, protocol, fold, calibration_split)
+    samples = at_level(collect_frames(model, data_root, ids, batch_size), frame_level)
+    alpha0, threshold = scoring.calibrate(samples.label, samples.trace_magnitude, samples.depth_mean)
+    if save and model.calibration_path:
+        scoring.save_calibration(model.calibration_path, alpha0, threshold, subset)
+    return {"alpha0": alpha0, "threshold": threshold, "split": subset, "source": "calibrated",
+            "samples": len(samples)}
+
+
+def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_split="dev", frame_level=False,
+                  use_saved_calibration=False, batch_size=32, output_dir=None, fdr=metrics.DEFAULT_FDR):
+    """Calibrate (or read the saved calibration), score the test split, compute the metrics; write the CSVs.
+
+    Returns a JSON-ready dict: model, fold, level, calibration, counts, metrics (metrics.evaluate at the
+    calibration threshold), per_species (metrics.evaluate_per_species), files; and, under the key "_curve", the
+    (labels, scores) of the test samples for ROC/DET figures (not JSON; removed before saving).
+    """
+    from physstd.data import protocols
+
+    if use_saved_calibration:
+        calibration = model.saved_calibration()
+        if calibration is None:
+            raise ValueError(f"{model.path}: no saved calibration ({scoring.CALIBRATION_FILENAME}); run without "
+                             f"--use_saved_calibration to choose alpha0 and the threshold on the dev/train split")
+        calibration = dict(calibration, source="saved")
+    else:
+        calibration = calibrate_model(model, data_root, split_dir, protocol, fold, calibration_split, frame_level,
+                                      batch_size)
+    test_ids = protocols.load_split(split_dir, protocol, "test", fold)
+    frames = collect_frames(model, data_root, test_ids, batch_size)
+    samples = at_level(frames, frame_level)
+    scores = samples.scores(calibration["alpha0"])
+    result = {
+        "model": os.path.abspath(model.path), "model_kind": model.kind, "fold": fold,
+        "level": "frame" if frame_level else "video", "calibration": calibration,
+        "num_videos": int(len(set(frames.video_id.tolist()))), "num_frames": int(len(frames)),
+        "num_samples": int(len(samples)),
+        "metrics": metrics.evaluate(samples.label, scores, calibration["threshold"], samples.spoof_type, fdr),
+        "per_species": metrics.evaluate_per_species(samples.label, scores, samples.spoof_type,
+                                                    calibration["threshold"], fdr),
+        "_curve": (samples.label, scores),
+    }
+    if output_dir:
+        paths = {"scores": os.path.join(output_dir, "scores.csv"),
+                 "frame_scores": os.path.join(output_dir, "frame_scores.csv")}
+        write_scores_csv(paths["scores"], samples, scores)
+        write_scores_csv(paths["frame_scores"], frames, frames.scores(calibration["alpha0"]), extra=True)
+        result["files"] = paths
+    return result
+
+
+def summarize(fold_results):
+    """{metric: value} for one fold, {metric: {'mean', 'std', 'folds'}} over several (metrics.mean_std)."""
+    summary = {}
+    for name in SUMMARY_METRICS:
+        values = [result["metrics"][name] for result in fold_results]
+        if len(values) == 1:
+            summary[name] = values[0]
+        else:
+            mean, std = metrics.mean_std(values)
+            summary[name] = {"mean": mean, "std": std, "folds": values}
+    return summary
+
+
+# --- paper tables ------------------------------------------------------------------------------------------------
+def table_results(table, fold_results, entry=""):
+    """{entry: {metric: value}} for physstd.eval.tables from fold results (see the README, run_test.py --table).
+
+    siwm_p1: one entry per attack species (metrics.evaluate_per_species) and 'overall' (all species pooled).
+    siwm_p2, siwm_p3: one entry per fold, named by the fold (a SiW-M type name).
+    cross_type_auc: one entry per fold, '<entry>_<fold>' (entry = casia, replay or msu).
+    oulu, siw, casia_replay: one entry `entry` ('1'..'4', 'casia_to_replay', ...), a list over folds if several.
+    """
+    if table == "siwm_p1":
+        if len(fold_results) != 1:
+            raise ValueError("table siwm_p1 takes one model (SiW-M protocol I has no folds)")
+        result = fold_results[0]
+        return dict(result["per_species"], overall=result["metrics"])
+    if table in ("siwm_p2", "siwm_p3", "cross_type_auc"):
+        prefix = f"{entry}_" if table == "cross_type_auc" else ""
+        if any(result["fold"] is None for result in fold_results):
+            raise ValueError(f"table {table} has one column per fold; evaluate a protocol with folds")
+        return {f"{prefix}{result['fold']}": result["metrics"] for result in fold_results}
+    if not entry:
+        raise ValueError(f"table {table} needs --table_entry (the protocol column, e.g. 1..4 or casia_to_replay)")
+    if len(fold_results) == 1:
+        return {entry: fold_results[0]["metrics"]}
+    return {entry: {name: [result["metrics"][name] for result in fold_results] for name in SUMMARY_METRICS}}
+
+
+def summary_markdown(fold_results):
+    """A Markdown table: one row per fold (and mean ± std), columns SUMMARY_METRICS in percent."""
+    header = "| fold | samples | alpha0 | threshold | " + " | ".join(m.upper() for m in SUMMARY_METRICS) + " |"
+    lines = [header, "|" + "---|" * (4 + len(SUMMARY_METRICS))]
+    for result in fold_results:
+        cells = [f"{100 * result['metrics'][m]:.2f}" for m in SUMMARY_METRICS]
+        lines.append(f"| {result['fold'] if result['fold'] is not None else '-'} | {result['num_samples']} | "
+                     f"{result['calibration']['alpha0']:.4g} | {result['calibration']['threshold']:.4g} | "
+                     + " | ".join(cells) + " |")
+    if len(fold_results) > 1:
+        summary = summarize(fold_results)
+        cells = [f"{100 * summary[m]['mean']:.2f} ± {100 * summary[m]['std']:.2f}" for m in SUMMARY_METRICS]
+        lines.append("| mean ± std | | | | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def results_record(fold_results, protocol, data_root, split_dir):
+    """The results.json record (format_version 1): folds without their curves, and the summary."""
+    folds = [{key: value for key, value in result.items() if not key.startswith("_")} for result in fold_results]
+    return {"format_version": RESULTS_FORMAT_VERSION, "protocol": protocol, "data_root": os.path.abspath(data_root),
+            "split_dir": os.path.abspath(split_dir), "fdr": metrics.DEFAULT_FDR,
+            "level": fold_results[0]["level"], "folds": folds, "summary": summarize(fold_results)}
+
+
+# --- a protocol: one model per fold ----------------------------------------------------------------------------
+def _resolve(model, data_root, split_dir, protocol, fold):
+    """data_root, split_dir, protocol, fold: the given values, else those the model was trained with."""
+    flags = (model.run_flags() or {}).get("train", {})
+    data_root = data_root or flags.get("data_root", "")
+    protocol = protocol or flags.get("protocol", "")
+    if not data_root or not protocol:
+        raise ValueError(f"{model.path}: cannot tell which dataset/protocol to evaluate on (no run flags.json "
+                         f"found); pass --data_root and --protocol")
+    split_dir = split_dir or flags.get("split_dir") or os.path.join(data_root, "protocols")
+    if fold is None:
+        fold = flags.get("fold") or None
+    return data_root, split_dir, protocol, fold
+
+
+def evaluate_models(model_paths, output_dir=None, data_root="", split_dir="", protocol="", folds=None,
+                    calibration_split="dev", frame_level=False, use_saved_calibration=False, batch_size=32,
+                    log=print):
+    """Evaluate one model, or one model per fold of a protocol; write per-fold CSVs, results.json, roc_det.png.
+
+    model_paths: run directories or SavedModel exports. folds: one per model, or None to take each run's
+    training fold (flags.json). Returns (results record, fold results). Output folder: `output_dir`, by default
+    <run_dir>/eval/<protocol> for a single run directory (required otherwise); one fold_<k>/ per fold.
+    """
+    from physstd import viz
+    from physstd.data import protocols
+
+    model_paths = list(model_paths)
+    if not model_paths:
+        raise ValueError("no model to evaluate: pass --run_dir (run directories or SavedModel exports)")
+    if folds and len(folds) != len(model_paths):
+        raise ValueError(f"{len(folds)} folds for {len(model_paths)} models; give one fold per model")
+    fold_results, resolved = [], None
+    for index, path in enumerate(model_paths):
+        model = ScoringModel(path)
+        fold = str(folds[index]) if folds else None
+        where = _resolve(model, data_root, split_dir, protocol, fold)
+        if resolved and where[:3] != resolved[:3]:
+            raise ValueError(f"{path}: trained on {where[:3]}, but {model_paths[0]} on {resolved[:3]}; evaluate "
+                             f"folds of one protocol together, or pass --data_root/--split_dir/--protocol")
+        resolved = where
+        root, splits, name, fold = where
+        available = protocols.list_folds(splits, name)
+        if available and fold is None:
+            raise ValueError(f"protocol {name!r} has folds {', '.join(available)}; pass --folds (one per model)")
+        if output_dir is None:
+            if len(model_paths) > 1 or model.kind != "run":
+                raise ValueError("--output_dir is required for several models or a SavedModel")
+            output_dir = os.path.join(model.path, "eval", name)
+        fold_dir = os.path.join(output_dir, f"fold_{fold}") if fold is not None else output_dir
+        log(f"evaluating {path} on {name}{'' if fold is None else ' fold ' + fold} ({root})")
+        result = evaluate_fold(model, root, splits, name, fold, calibration_split, frame_level,
+                               use_saved_calibration, batch_size, fold_dir)
+        fold_results.append(result)
+    root, splits, name, _ = resolved
+    record = results_record(fold_results, name, root, splits)
+    os.makedirs(output_dir, exist_ok=True)
+    record["files"] = {"results": os.path.join(output_dir, "results.json"),
+                       "roc_det": os.path.join(output_dir, "roc_det.png")}
+    curves = {("all" if r["fold"] is None else f"fold {r['fold']}"): r["_curve"] for r in fold_results}
+    viz.roc_det_figure(curves, title=f"{name} ({record['level']} level)", path=record["files"]["roc_det"])
+    files.write_json_atomic(record["files"]["results"], record)
+    return record, fold_results

@@ -1,0 +1,190 @@
+"""Spoof scores of raw images and videos with an exported PhySTD (physstd.export): detect, crop, score, figures.
+
+Each image (or each kept frame of a video) goes through physstd.data.preprocess.FacePreprocessor at the export's
+crop size N (dlib face detection, 68 landmarks, the training crop rule), then the SavedModel's uint8 signature.
+The largest face of each image is scored; frames without a face are reported and skipped. A video's score is the
+mean of its frame scores (as run_test.py scores videos), its decision that mean against the saved threshold.
+
+Files written by `predict_paths` into the output folder:
+    predictions.csv          source,frame,score,decision     (frame = -1: the video's mean score)
+    <name>_traces.png        Fig. 8 layout per scored face: input, B, C, T, P, live reconstruction
+    <name>_live.png          Fig. 9 layout: input, overall trace I - I_live, live reconstruction
+"""
+import csv
+import dataclasses
+import io
+import os
+import re
+
+import numpy as np
+
+from physstd import files, viz
+from physstd.data import preprocess
+
+VIDEO_FRAME = -1
+PREDICTION_COLUMNS = ("source", "frame", "score", "decision")
+
+
+@dataclasses.dataclass
+class FacePrediction:
+    """One scored face: its source, frame number (0 for an image), crop (N, N, 3) uint8 and the export's outputs."""
+
+    source: str
+    frame: int
+    crop: np.ndarray
+    outputs: dict
+
+    @property
+    def score(self):
+        return float(self.outputs["score"])
+
+    @property
+    def decision(self):
+        return int(self.outputs["decision"])
+
+
+@dataclasses.dataclass
+class SourceResult:
+    """The faces of one input file; `failure` says why nothing was scored. Video-level score = mean frame score."""
+
+    source: str
+    faces: list
+    is_video: bool
+    frames_read: int = 0
+    failure: str = ""
+
+    def mean_score(self):
+        return float(np.mean([face.score for face in self.faces])) if self.faces else float("nan")
+
+
+class Predictor:
+    """A loaded export plus a face preprocessor at its crop size."""
+
+    def __init__(self, export_dir, batch_size=16, detect_max_side=None):
+        import tensorflow as tf
+
+        from physstd import export
+
+        self.info = export.read_export_info(export_dir)
+        self.model = tf.saved_model.load(os.fspath(export_dir))
+        self.signature = self.model.signatures[export.SIGNATURE_UINT8]
+        kwargs = {} if detect_max_side is None else {"detect_max_side": detect_max_side}
+        self.preprocessor = preprocess.FacePreprocessor(int(self.info["image_size"]), **kwargs)
+        self.threshold = float(self.info["threshold"])
+        self.batch_size = int(batch_size)
+
+    def score_crops(self, crops):
+        """Export outputs (dict of numpy arrays, one entry per crop) of (F, N, N, 3) uint8 crops."""
+        crops = np.asarray(crops, np.uint8)
+        parts = [self.signature(images=crops[start:start + self.batch_size])
+                 for start in range(0, len(crops), self.batch_size)]
+        return {key: np.concatenate([np.asarray(part[key]) for part in parts]) for key in parts[0]}
+
+    def _predict_frames(self, source, frames):
+        """(frame_number, rgb) pairs -> list of FacePrediction (frames without a face skipped), frames read."""
+        crops, numbers, previous, read = [], [], None, 0
+        for number, rgb in frames:
+            read += 1
+            prepared = self.preprocessor.process_frame(rgb, number, previous)
+            if prepared is None:
+                continue
+            previous = preprocess.source_landmarks(prepared)
+            crops.append(prepared.crop)
+            numbers.append(number)
+        if not crops:
+            return [], read
+        outputs = self.score_crops(np.stack(crops))
+        faces = [FacePrediction(source, numbers[i], crops[i], {k: v[i] for k, v in outputs.items()})
+                 for i in range(len(crops))]
+        return faces, read
+
+    def predict_image(self, path):
+        """SourceResult of one image file (its largest face)."""
+        try:
+            rgb = preprocess.read_image(path)
+        except preprocess.InputError as error:
+            return SourceResult(path, [], False, 0, str(error))
+        faces, read = self._predict_frames(path, [(0, rgb)])
+        return SourceResult(path, faces, False, read, "" if faces else f"{path}: no face found")
+
+    def predict_video(self, path, every_k=1, max_frames=None):
+        """SourceResult of frames 0, k, 2k, ... of a video file (at most max_frames of them)."""
+        try:
+            faces, read = self._predict_frames(path, preprocess.read_video(path, every_k, max_frames))
+        except preprocess.InputError as error:
+            return SourceResult(path, [], True, 0, str(error))
+        return SourceResult(path, faces, True, read, "" if faces else f"{path}: no face found in {read} frames")
+
+
+def expand_inputs(paths):
+    """Image files, videos, and the images of folders (each image on its own), in order; missing paths raise."""
+    expanded = []
+    for path in paths:
+        if os.path.isdir(path):
+            expanded += preprocess.list_images(path)
+        elif os.path.isfile(path):
+            expanded.append(path)
+        else:
+            raise ValueError(f"{path}: no such file or folder (expected images, videos or folders of images)")
+    return expanded
+
+
+def is_image(path):
+    return os.path.splitext(path)[1].lower() in preprocess.IMAGE_EXTENSIONS
+
+
+def figure_name(path, index):
+    """A file-name stem for the figures of input `index`: its base name, made safe, prefixed by the index."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", os.path.splitext(os.path.basename(path))[0]) or "input"
+    return f"{index:03d}_{stem}"
+
+
+def write_figures(result, output_dir, stem, max_faces=8):
+    """Fig. 8 and Fig. 9 grids of the first `max_faces` faces of a SourceResult; returns the written paths."""
+    faces = result.faces[:max_faces]
+    images = np.stack([face.crop for face in faces]).astype(np.float32) / 255.0
+    arrays = {key: np.stack([face.outputs[key] for face in faces]) for key in ("B", "C", "T", "P", "live")}
+    size = images.shape[1]
+    paths = [os.path.join(output_dir, f"{stem}_traces.png"), os.path.join(output_dir, f"{stem}_live.png")]
+    viz.save_png(paths[0], viz.trace_components_grid(images, arrays), viz.FIG8_COLUMNS, size)
+    viz.save_png(paths[1], viz.disentanglement_grid(images, arrays["live"]), viz.FIG9_COLUMNS, size)
+    return paths
+
+
+def predict_paths(export_dir, paths, output_dir, every_k=1, max_frames=None, figures=True, batch_size=16,
+                  log=print):
+    """Score every input; print one line per face (and per video); write predictions.csv and the figures.
+
+    Returns the list of SourceResult.
+    """
+    predictor = Predictor(export_dir, batch_size)
+    os.makedirs(output_dir, exist_ok=True)
+    results, rows = [], []
+    for index, path in enumerate(expand_inputs(paths)):
+        if is_image(path):
+            result = predictor.predict_image(path)
+        else:
+            result = predictor.predict_video(path, every_k, max_frames)
+        results.append(result)
+        if result.failure:
+            log(f"{path}: skipped ({result.failure})")
+            continue
+        for face in result.faces:
+            where = f" frame {face.frame}" if result.is_video else ""
+            log(f"{path}{where}: score {face.score:.4f} -> {'ATTACK' if face.decision else 'bona fide'}")
+            rows.append([path, face.frame, repr(face.score), face.decision])
+        if result.is_video:
+            mean = result.mean_score()
+            decision = int(mean >= predictor.threshold)
+            log(f"{path}: video score {mean:.4f} over {len(result.faces)} of {result.frames_read} frames -> "
+                f"{'ATTACK' if decision else 'bona fide'}")
+            rows.append([path, VIDEO_FRAME, repr(mean), decision])
+        if figures:
+            for figure in write_figures(result, output_dir, figure_name(path, index)):
+                log(f"  figure: {figure}")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(PREDICTION_COLUMNS)
+    writer.writerows(rows)
+    files.write_text_atomic(os.path.join(output_dir, "predictions.csv"), buffer.getvalue())
+    return results

@@ -1,0 +1,271 @@
+"""Figures of seeds/001 as PNG files and as numpy image grids (for TensorBoard too).
+
+Every `*_grid` function returns a float32 (H, W, 3) array in [0, 1]; `tf.summary.image(name, grid[None], step)`
+shows it in TensorBoard, `save_png(path, grid, column_titles)` writes it. The layout is plain numpy
+(`image_grid`): panel (row r, column c) of size S x S starts at pixel (pad + r (S + pad), pad + c (S + pad)).
+
+    trace_components_grid   Fig. 8:  input | B | C | T | P | live reconstruction          (one row per sample)
+    disentanglement_grid    Fig. 9:  input | overall trace I - I_live | live reconstruction
+    synthesis_grid          Fig. 10: top row source spoofs, left column target lives, body the synthesized spoofs
+    removal_grid            Fig. 12: I | I - [B] | I - [B] - [C] | I - T_A | live reconstruction
+    roc_det_figure          ROC and DET curves of one protocol (one curve per fold or method)
+
+Signed traces (B, C, T, I - I_live) are shown as 0.5 + 0.5 x / max|x| per panel, so that faint traces stay
+visible (grey = 0); P is shown as grey levels; the depth map is not part of these figures.
+Component inputs are dicts of numpy arrays with the keys of a SavedModel output (physstd.export): B, C, T, P,
+I_P, live, ... ; `outputs_as_arrays` turns a GeneratorOutput into one.
+"""
+import os
+import tempfile
+
+import cv2
+import numpy as np
+
+PAD = 2
+BACKGROUND = 1.0  # white gaps between panels
+TITLE_HEIGHT = 16
+FIG8_COLUMNS = ("input", "B", "C", "T", "P", "live")
+FIG9_COLUMNS = ("input", "overall trace", "live")
+FIG12_COLUMNS = ("I", "I - B", "I - B - C", "I - B - C - T", "live")
+ROC_DET_SIZE = (1000, 450)  # width, height in pixels of roc_det_figure
+
+
+# --- assembly -------------------------------------------------------------------------------------------------
+def signed_display(x):
+    """A signed trace as an image in [0, 1]: 0.5 + 0.5 x / max|x| (all grey when x is 0)."""
+    x = np.asarray(x, dtype=np.float32)
+    peak = float(np.max(np.abs(x))) if x.size else 0.0
+    return np.full_like(x, 0.5) if peak == 0 else 0.5 + 0.5 * x / peak
+
+
+def _rgb(panel):
+    panel = np.asarray(panel, dtype=np.float32)
+    if panel.ndim == 2:
+        panel = panel[..., None]
+    if panel.ndim != 3 or panel.shape[-1] not in (1, 3):
+        raise ValueError(f"a panel must be (H, W), (H, W, 1) or (H, W, 3); got shape {panel.shape}")
+    return np.repeat(panel, 3, axis=-1) if panel.shape[-1] == 1 else panel
+
+
+def panel_origin(row, column, panel_size, pad=PAD):
+    """(y, x) of the top-left pixel of panel (row, column) in an `image_grid` of square panels."""
+    return pad + row * (panel_size + pad), pad + column * (panel_size + pad)
+
+
+def image_grid(rows, pad=PAD, background=BACKGROUND):
+    """(H, W, 3) float32 in [0, 1] from a list of rows of equal-size panels ((H, W[, 1|3]) arrays or None = blank).
+
+    Rows may differ in length (missing panels are blank). Values are clipped to [0, 1].
+    """
+    rows = [list(row) for row in rows]
+    panels = [p for row in rows for p in row if p is not None]
+    if not panels:
+        raise ValueError("image_grid needs at least one panel")
+    height, width = np.shape(panels[0])[:2]
+    columns = max(len(row) for row in rows)
+    grid = np.full((pad + len(rows) * (height + pad), pad + columns * (width + pad), 3), background, np.float32)
+    for r, row in enumerate(rows):
+        for c, panel in enumerate(row):
+            if panel is None:
+                continue
+            panel = _rgb(panel)
+            if panel.shape[:2] != (height, width):
+                raise ValueError(f"panel ({r}, {c}) has size {panel.shape[:2]}; every panel must be {(height, width)}")
+            y, x = pad + r * (height + pad), pad + c * (width + pad)
+            grid[y:y + height, x:x + width] = np.clip(panel, 0.0, 1.0)
+    return grid
+
+
+def title_strip(titles, panel_width, pad=PAD, height=TITLE_HEIGHT):
+    """(height, W, 3) white strip with one centred title per grid column (cv2 Hershey font, black)."""
+    width = pad + len(titles) * (panel_width + pad)
+    strip = np.full((height, width, 3), 255, np.uint8)
+    scale = 0.35
+    for c, title in enumerate(titles):
+        text = str(title)
+        (text_width, text_height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
+        x = pad + c * (panel_width + pad) + max(0, (panel_width - text_width) // 2)
+        cv2.putText(strip, text, (x, (height + text_height) // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1,
+                    cv2.LINE_AA)
+    return strip.astype(np.float32) / 255.0
+
+
+def to_uint8(image):
+    """float image in [0, 1] -> uint8 (rounded, clipped)."""
+    return np.round(np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def save_png(path, image, column_titles=None, panel_size=None, pad=PAD):
+    """Write an RGB float [0, 1] (or uint8) image as PNG, atomically; with column_titles a title strip goes on top.
+
+    Returns the (H, W, 3) uint8 array written.
+    """
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        image = to_uint8(image)
+    if column_titles:
+        if panel_size is None:
+            raise ValueError("save_png: column_titles need panel_size (the panel width of the grid)")
+        strip = to_uint8(title_strip(column_titles, panel_size, pad))
+        if strip.shape[1] != image.shape[1]:
+            raise ValueError(f"{len(column_titles)} titles of panel width {panel_size} span {strip.shape[1]} "
+                             f"pixels, the grid {image.shape[1]}")
+        image = np.concatenate([strip, image], axis=0)
+    path = os.fspath(path)
+    ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise ValueError(f"{path}: PNG encoding failed for an image of shape {image.shape}")
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".png")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(encoded.tobytes())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+    return image
+
+
+# --- model outputs ---------------------------------------------------------------------------------------------
+def outputs_as_arrays(image, out, sizes):
+    """{B, C, T, P, I_P, M, S, additive_trace, live} numpy arrays of a GeneratorOutput (the keys of an export).
+
+    sizes: the ModelConfig (or ImageSizes) of the generator, for T_A and the live reconstruction (Eq. 5).
+    """
+    from physstd import trace
+
+    arrays = {name: np.asarray(getattr(out, name)) for name in out._fields}
+    arrays["additive_trace"] = np.asarray(trace.additive_trace(out, sizes))
+    arrays["live"] = np.asarray(trace.reconstruct_live(image, out, sizes))
+    return arrays
+
+
+def progressive_removal(image, out, sizes):
+    """Fig. 12 stages (I, I - [B]n1, I - [B]n1 - [C]n2, I - T_A, live reconstruction) as numpy arrays.
+
+    The bands are the ones of T_A (trace.additive_trace with the other components zeroed), so the fourth stage
+    is exactly I - T_A and the last one Eq. 5.
+    """
+    import tensorflow as tf
+
+    from physstd import trace
+
+    image = tf.convert_to_tensor(image, tf.float32)
+    zeros = tf.zeros_like(out.B)
+    low = trace.additive_trace(out._replace(C=zeros, T=zeros), sizes)
+    low_mid = trace.additive_trace(out._replace(T=zeros), sizes)
+    full = trace.additive_trace(out, sizes)
+    live = trace.reconstruct_live(image, out, sizes)
+    return [np.asarray(x) for x in (image, image - low, image - low_mid, image - full, live)]
+
+
+# --- the paper's figures ----------------------------------------------------------------------------------------
+def trace_components_grid(images, arrays):
+    """Fig. 8: one row per sample: input, B, C, T, P, live reconstruction (`arrays` as from an export)."""
+    rows = []
+    for i in range(len(images)):
+        rows.append([images[i], signed_display(arrays["B"][i]), signed_display(arrays["C"][i]),
+                     signed_display(arrays["T"][i]), arrays["P"][i], arrays["live"][i]])
+    return image_grid(rows)
+
+
+def disentanglement_grid(images, live, samples_per_row=1):
+    """Fig. 9: triplets (input, overall trace I - I_live, live), `samples_per_row` triplets side by side."""
+    triplets = [[images[i], signed_display(np.asarray(images[i]) - np.asarray(live[i])), live[i]]
+                for i in range(len(images))]
+    rows = [sum(triplets[start:start + samples_per_row], [])
+            for start in range(0, len(triplets), samples_per_row)]
+    return image_grid(rows)
+
+
+def synthesis_grid(spoofs, lives, synthesized):
+    """Fig. 10: row 0 = [blank, source spoofs...]; row 1 + i = [live i, synthesized[i, 0], synthesized[i, 1], ...].
+
+    synthesized: (num_lives, num_spoofs, N, N, 3), synthesized[i, j] = live i with the traces of spoof j.
+    """
+    synthesized = np.asarray(synthesized)
+    if synthesized.shape[:2] != (len(lives), len(spoofs)):
+        raise ValueError(f"synthesized has shape {synthesized.shape[:2]}; expected (lives, spoofs) = "
+                         f"{(len(lives), len(spoofs))}")
+    rows = [[None] + list(spoofs)]
+    rows += [[lives[i]] + list(synthesized[i]) for i in range(len(lives))]
+    return image_grid(rows)
+
+
+def removal_grid(stages):
+    """Fig. 12: one row per sample from `progressive_removal` (a list of 5 (batch, N, N, 3) arrays)."""
+    return image_grid([[stage[i] for stage in stages] for i in range(len(stages[0]))])
+
+
+def synthesize_pairs(live_images, live_landmarks, spoof_images, spoof_landmarks, spoof_out, model_config):
+    """(num_lives, num_spoofs, N, N, 3): every live face with the traces of every spoof (Eq. 8, 12-15)."""
+    import tensorflow as tf
+
+    from physstd import ops, trace
+    from physstd.data import face_model
+
+    live_images = np.asarray(live_images, np.float32)
+    size = live_images.shape[1]
+    triangles = face_model.face_triangles(np.asarray(live_landmarks).shape[1])
+    bary = [ops.triangle_barycentrics(np.asarray(points, np.float64), triangles, size) for points in live_landmarks]
+    num_spoofs = len(spoof_images)
+    result = np.zeros((len(live_images), num_spoofs, size, size, 3), np.float32)
+    for i in range(len(live_images)):
+        def repeat(x):
+            return tf.repeat(tf.convert_to_tensor(x)[None], num_spoofs, axis=0)
+        synthesis = trace.synthesize_spoof(
+            repeat(live_images[i]), tf.convert_to_tensor(spoof_images, tf.float32), spoof_out,
+            repeat(np.asarray(live_landmarks[i], np.float32)), tf.convert_to_tensor(spoof_landmarks, tf.float32),
+            (repeat(bary[i][0]), repeat(bary[i][1])), triangles, model_config)
+        result[i] = np.asarray(synthesis.image)
+    return result
+
+
+def roc_det_figure(curves, title="", path=None):
+    """ROC (attack detection rate vs BPCER) and DET (APCER vs BPCER, normal-deviate axes) of {name: (labels, scores)}.
+
+    Returns the figure as an (ROC_DET_SIZE[1], ROC_DET_SIZE[0], 3) float32 array; writes a PNG when path is given.
+    Labels 1 = attack, scores higher = attack (physstd.eval.metrics).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from scipy.stats import norm
+    from sklearn import metrics as sk_metrics
+
+    dpi = 100
+    figure = Figure(figsize=(ROC_DET_SIZE[0] / dpi, ROC_DET_SIZE[1] / dpi), dpi=dpi)
+    canvas = FigureCanvasAgg(figure)
+    roc_axes, det_axes = figure.subplots(1, 2)
+    ticks = np.array([0.001, 0.01, 0.05, 0.2, 0.5, 0.8])
+    clip = 1e-4
+    for name, (labels, scores) in curves.items():
+        bpcer, detected, _ = sk_metrics.roc_curve(labels, scores)
+        auc = sk_metrics.auc(bpcer, detected)
+        roc_axes.plot(bpcer, detected, label=f"{name} (AUC {100 * auc:.1f}%)")
+        det_bpcer, det_apcer, _ = sk_metrics.det_curve(labels, scores)
+        det_axes.plot(norm.ppf(np.clip(det_bpcer, clip, 1 - clip)), norm.ppf(np.clip(det_apcer, clip, 1 - clip)),
+                      label=name)
+    roc_axes.plot([0, 1], [0, 1], color="0.7", linestyle=":", linewidth=1)
+    roc_axes.set(xlabel="BPCER (bona fide rejected)", ylabel="attacks detected (1 - APCER)", xlim=(0, 1),
+                 ylim=(0, 1.01), title="ROC")
+    roc_axes.legend(loc="lower right", fontsize=8)
+    det_axes.set(xlabel="BPCER (%)", ylabel="APCER (%)", title="DET")
+    det_axes.set_xticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
+    det_axes.set_yticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
+    det_axes.set_xlim(norm.ppf(clip), norm.ppf(0.8))
+    det_axes.set_ylim(norm.ppf(clip), norm.ppf(0.8))
+    det_axes.grid(True, color="0.9")
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    canvas.draw()
+    image = np.asarray(canvas.buffer_rgba())[..., :3].astype(np.float32) / 255.0
+    if path is not None:
+        save_png(path, image)
+    return image

@@ -1,0 +1,40 @@
+"""Export a trained run as a TensorFlow SavedModel: `python run_export.py --run_dir=runs/<name> --export_dir=<dir>`.
+
+The export holds the generator of the latest checkpoint with the calibration of <run_dir>/alpha0.json (written by
+run_test.py), and runs with TensorFlow alone; physstd/export.py documents its signatures and outputs.
+"""
+import sys
+
+from absl import app, flags
+
+flags.DEFINE_string("run_dir", None, "run directory (flags.json, checkpoints/, alpha0.json)")
+flags.DEFINE_string("export_dir", None, "SavedModel folder to write (replaced if it exists); "
+                    "default <run_dir>/saved_model")
+FLAGS = flags.FLAGS
+flags.mark_flag_as_required("run_dir")
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    import os
+
+    import tensorflow as tf
+
+    from physstd import export
+
+    tf.get_logger().setLevel("ERROR")
+    export_dir = FLAGS.export_dir or os.path.join(FLAGS.run_dir, "saved_model")
+    try:
+        info = export.export_run(FLAGS.run_dir, export_dir)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"exported {FLAGS.run_dir} -> {export_dir}: N = {info['image_size']}, alpha0 = {info['alpha0']:.6g}, "
+          f"threshold = {info['threshold']:.6g} (chosen on {info['calibration_split']}); "
+          f"signatures {', '.join(info['signatures'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

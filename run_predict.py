@@ -1,0 +1,44 @@
+"""Score raw images or videos with an exported PhySTD:
+`python run_predict.py --saved_model=<export_dir> face.jpg clip.mp4 folder_of_images/ [--output_dir=predictions]`.
+
+Faces are detected and cropped as in training (dlib, 68 landmarks), scored by the SavedModel (run_export.py), and
+printed one line per face (and per video: the mean frame score). Writes <output_dir>/predictions.csv and, per
+input, the Fig. 8 / Fig. 9 trace figures (physstd/predict.py documents the files). Exit status 1 when an input
+could not be scored (unreadable, no face).
+"""
+import sys
+
+from absl import app, flags
+
+flags.DEFINE_string("saved_model", None, "SavedModel folder written by run_export.py")
+flags.DEFINE_string("output_dir", "predictions", "folder for predictions.csv and the figures")
+flags.DEFINE_integer("every_k", 1, "videos: score frames 0, k, 2k, ...", lower_bound=1)
+flags.DEFINE_integer("max_frames", 0, "videos: score at most this many frames (0: all)", lower_bound=0)
+flags.DEFINE_integer("batch_size", 16, "faces per SavedModel call", lower_bound=1)
+flags.DEFINE_bool("figures", True, "write the trace figures")
+FLAGS = flags.FLAGS
+flags.mark_flag_as_required("saved_model")
+
+
+def main(argv):
+    inputs = argv[1:]
+    if not inputs:
+        raise app.UsageError("give the images, videos or folders to score after the flags")
+    import tensorflow as tf
+
+    from physstd import predict
+
+    tf.get_logger().setLevel("ERROR")
+    try:
+        results = predict.predict_paths(FLAGS.saved_model, inputs, FLAGS.output_dir, FLAGS.every_k,
+                                        FLAGS.max_frames or None, FLAGS.figures, FLAGS.batch_size)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    failed = [result for result in results if result.failure]
+    print(f"scored {len(results) - len(failed)} of {len(results)} inputs; {FLAGS.output_dir}/predictions.csv")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,69 @@
+"""Evaluate PhySTD on a protocol: `python run_test.py --run_dir=runs/<name> [--table=siwm_p1 --published]`.
+
+--run_dir takes a run directory or a SavedModel export, or one per fold (comma-separated) of a multi-fold protocol.
+alpha0 and the threshold are chosen on --calibration_split (dev, or train; never test) and saved as
+<run_dir>/alpha0.json; the test split is scored per video (mean frame score) or per frame (--frame_level).
+Writes <output_dir>/[fold_<k>/]scores.csv and frame_scores.csv, results.json and roc_det.png
+(physstd/eval/evaluate.py documents the formats), then prints the metrics and, with --table, the paper's layout.
+"""
+import sys
+
+from absl import app, flags
+
+TABLE_NAMES = ("", "oulu", "siw", "siwm_p1", "siwm_p2", "siwm_p3", "casia_replay", "cross_type_auc")
+
+flags.DEFINE_list("run_dir", [], "run directory or SavedModel export; one per fold for a multi-fold protocol")
+flags.DEFINE_string("data_root", "", "prepared dataset root (default: the run's --data_root)")
+flags.DEFINE_string("split_dir", "", "protocol split lists folder (default: the run's, else <data_root>/protocols)")
+flags.DEFINE_string("protocol", "", "protocol folder name (default: the run's --protocol)")
+flags.DEFINE_list("folds", [], "fold of each --run_dir entry (default: each run's training --fold)")
+flags.DEFINE_enum("calibration_split", "dev", ["dev", "train"],
+                  "split on which alpha0 and the threshold are chosen (dev falls back to train when the protocol "
+                  "has no dev list); never test")
+flags.DEFINE_bool("frame_level", False, "score every frame on its own instead of one mean score per video")
+flags.DEFINE_bool("use_saved_calibration", False,
+                  "use the saved alpha0/threshold (<run_dir>/alpha0.json, or the export's) instead of choosing them "
+                  "again, e.g. for cross-dataset tests whose threshold comes from the training dataset")
+flags.DEFINE_integer("batch_size", 32, "evaluation batch size")
+flags.DEFINE_string("output_dir", None, "output folder (default <run_dir>/eval/<protocol> for one run directory)")
+flags.DEFINE_enum("table", "", TABLE_NAMES, "also print this paper table (physstd.eval.tables) with our row")
+flags.DEFINE_string("table_entry", "", "table column/block of this protocol: 1..4 (oulu), 1..3 (siw), "
+                    "casia_to_replay / replay_to_casia, or casia / replay / msu for cross_type_auc; "
+                    "default: the protocol name without a leading 'p'")
+flags.DEFINE_string("method", "PhySTD (ours)", "row label of our results in the table")
+flags.DEFINE_bool("published", False, "print the paper's rows above ours")
+flags.DEFINE_bool("latex", False, "print the table as LaTeX instead of Markdown")
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    import tensorflow as tf
+
+    from physstd.eval import evaluate, tables
+
+    tf.get_logger().setLevel("WARNING")
+    try:
+        record, fold_results = evaluate.evaluate_models(
+            FLAGS.run_dir, FLAGS.output_dir, FLAGS.data_root, FLAGS.split_dir, FLAGS.protocol, FLAGS.folds or None,
+            FLAGS.calibration_split, FLAGS.frame_level, FLAGS.use_saved_calibration, FLAGS.batch_size)
+        print(evaluate.summary_markdown(fold_results))
+        if FLAGS.table:
+            protocol = record["protocol"]
+            entry = FLAGS.table_entry or (protocol[1:] if protocol[:1] == "p" and protocol[1:].isdigit() else protocol)
+            results = {FLAGS.method: evaluate.table_results(FLAGS.table, fold_results, entry)}
+            table_path = record["files"]["results"].replace("results.json", "table.json")
+            tables.save_results(table_path, FLAGS.table, results)
+            print(tables.render_table(FLAGS.table, results, fmt="latex" if FLAGS.latex else "markdown",
+                                      published=FLAGS.published))
+            print(f"table: {table_path} (reprint: python -m physstd.eval.tables {table_path} --published)")
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"results: {record['files']['results']}\nROC/DET: {record['files']['roc_det']}")
+    return 0
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,138 @@
+"""SavedModel export: round trip in a fresh TensorFlow-only process, clear input errors, calibration, atomic writes."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from deploy_fixtures import make_run_dir
+from physstd import export, trace
+from physstd.eval import scoring
+
+N = 32
+ALPHA0, THRESHOLD = 3.0, -0.45
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    base = tmp_path_factory.mktemp("export")
+    generator, model_config = make_run_dir(str(base / "run"), str(base / "data"), "p1", size=N)
+    export_dir = str(base / "model")
+    info = export.export_saved_model(generator, model_config, export_dir, ALPHA0, THRESHOLD, "dev",
+                                     source=str(base / "run"))
+    images = np.random.default_rng(1).uniform(0, 1, (3, N, N, 3)).astype(np.float32)
+    return {"generator": generator, "config": model_config, "dir": export_dir, "info": info, "images": images,
+            "base": base}
+
+
+def _keras_reference(generator, model_config, images):
+    out = generator(images, training=False)
+    trace_magnitude, depth_mean = scoring.frame_statistics(out.B, out.C, out.T, out.P, out.M)
+    score = scoring.spoof_score(trace_magnitude, depth_mean, ALPHA0)
+    return {"B": out.B.numpy(), "C": out.C.numpy(), "T": out.T.numpy(), "P": out.P.numpy(),
+            "I_P": out.I_P.numpy(), "depth": out.M.numpy(),
+            "additive_trace": trace.additive_trace(out, model_config).numpy(),
+            "live": trace.reconstruct_live(images, out, model_config).numpy(),
+            "trace_magnitude": trace_magnitude, "depth_mean": depth_mean, "score": score,
+            "decision": (score >= THRESHOLD).astype(np.int32)}
+
+
+def test_round_trip_in_a_fresh_tensorflow_only_process_matches_keras(exported, tmp_path):
+    images = exported["images"]
+    np.save(tmp_path / "images.npy", images)
+    script = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        import tensorflow as tf
+        model = tf.saved_model.load({exported['dir']!r})
+        images = np.load({str(tmp_path / 'images.npy')!r})
+        as_uint8 = np.round(images * 255).astype(np.uint8)
+        outputs = {{}}
+        for prefix, out in (("f_", model.signatures["serving_default"](images=tf.constant(images))),
+                            ("u_", model.signatures["serving_uint8"](images=tf.constant(as_uint8))),
+                            ("d_", model.serve(as_uint8)), ("g_", model.serve(images))):
+            outputs.update({{prefix + k: v.numpy() for k, v in out.items()}})
+        outputs["alpha0"] = model.alpha0.numpy()
+        outputs["threshold"] = model.threshold.numpy()
+        outputs["image_size"] = model.image_size.numpy()
+        np.savez({str(tmp_path / 'out.npz')!r}, **outputs)
+        print("physstd imported:", any(m.split(".")[0] == "physstd" for m in sys.modules))
+    """)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH="")
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "physstd imported: False" in run.stdout
+    out = np.load(tmp_path / "out.npz")
+    reference = _keras_reference(exported["generator"], exported["config"], images)
+    assert set(k[2:] for k in out.files if k.startswith("f_")) == set(export.OUTPUT_KEYS)
+    for key, value in reference.items():
+        np.testing.assert_allclose(out["f_" + key], value, atol=1e-4, err_msg=key)
+        np.testing.assert_allclose(out["g_" + key], value, atol=1e-4, err_msg=key)
+    # uint8 input is image / 255: the same as float input quantised to 8 bits
+    quantised = _keras_reference(exported["generator"], exported["config"], np.round(images * 255) / 255)
+    for key, value in quantised.items():
+        np.testing.assert_allclose(out["u_" + key], value, atol=1e-4, err_msg=key)
+        np.testing.assert_allclose(out["d_" + key], value, atol=1e-4, err_msg=key)
+    assert (out["alpha0"], out["threshold"], int(out["image_size"])) == (np.float32(ALPHA0), np.float32(THRESHOLD), N)
+
+
+@pytest.fixture(scope="module")
+def loaded(exported):
+    return tf.saved_model.load(exported["dir"])
+
+
+@pytest.mark.parametrize("shape", [(N, N, 3), (2, N, N, 1), (2, N + 8, N + 8, 3), (2, N, N - 1, 3), (1, 2, N, N, 3)])
+def test_a_wrong_shape_names_the_expected_shape(loaded, shape):
+    expected = f"(batch, {N}, {N}, 3)"
+    for call in (lambda: loaded.signatures["serving_default"](images=tf.zeros(shape)),
+                 lambda: loaded.signatures["serving_uint8"](images=tf.zeros(shape, tf.uint8)),
+                 lambda: loaded.serve(tf.zeros(shape))):
+        with pytest.raises(tf.errors.InvalidArgumentError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+            call()
+
+
+def test_float_images_outside_unit_range_and_wrong_dtypes_are_refused(loaded):
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"must lie in \[0, 1\].*serving_uint8"):
+        loaded.signatures["serving_default"](images=tf.fill((1, N, N, 3), 255.0))
+    with pytest.raises((TypeError, ValueError), match="float32|uint8"):
+        loaded.serve(tf.zeros((1, N, N, 3), tf.int32))
+    with pytest.raises((tf.errors.InvalidArgumentError, TypeError), match="float"):
+        loaded.signatures["serving_default"](images=tf.zeros((1, N, N, 3), tf.uint8))
+    # Just inside the tolerance: accepted and clipped to [0, 1].
+    edge = loaded.signatures["serving_default"](images=tf.fill((1, N, N, 3), 1.0 + export.RANGE_TOLERANCE / 2))
+    ones = loaded.signatures["serving_default"](images=tf.ones((1, N, N, 3)))
+    np.testing.assert_allclose(edge["score"], ones["score"], atol=1e-6)
+
+
+def test_info_file_and_re_export_replaces_atomically(exported):
+    info = export.read_export_info(exported["dir"])
+    assert info == exported["info"]
+    assert (info["image_size"], info["depth_size"], info["alpha0"], info["threshold"]) == (N, N // 8, ALPHA0, THRESHOLD)
+    assert info["calibration_split"] == "dev"
+    with open(os.path.join(exported["dir"], export.INFO_FILE)) as stream:
+        assert json.load(stream)["model"] == exported["config"].to_dict()
+    export.export_saved_model(exported["generator"], exported["config"], exported["dir"], 1.0, 0.25, "train")
+    assert export.read_export_info(exported["dir"])["threshold"] == 0.25
+    leftovers = [name for name in os.listdir(os.path.dirname(exported["dir"])) if name.startswith(".")]
+    assert leftovers == []
+
+
+def test_export_run_needs_the_calibration_and_uses_it(exported, tmp_path):
+    run_dir = str(exported["base"] / "run")
+    with pytest.raises(ValueError, match="alpha0.json.*run_test.py"):
+        export.export_run(run_dir, str(tmp_path / "a"))
+    scoring.save_calibration(os.path.join(run_dir, scoring.CALIBRATION_FILENAME), 0.5, -0.2, "dev")
+    info = export.export_run(run_dir, str(tmp_path / "b"))
+    assert (info["alpha0"], info["threshold"], info["calibration_split"]) == (0.5, -0.2, "dev")
+    assert info["source"] == os.path.abspath(run_dir)
+    os.remove(os.path.join(run_dir, scoring.CALIBRATION_FILENAME))
+
+
+def test_read_export_info_rejects_a_folder_that_is_not_an_export(tmp_path):
+    with pytest.raises(ValueError, match="not a physstd SavedModel export"):
+        export.read_export_info(str(tmp_path))
