@@ -64,8 +64,10 @@ class Predictor:
         import tensorflow as tf
 
         from physstd import export
+        from physstd.models import ModelConfig
 
         self.info = export.read_export_info(export_dir)
+        self.model_config = ModelConfig.from_dict(self.info["model"])
         self.model = tf.saved_model.load(os.fspath(export_dir))
         self.signature = self.model.signatures[export.SIGNATURE_UINT8]
         kwargs = {} if detect_max_side is None else {"detect_max_side": detect_max_side}
@@ -139,11 +141,12 @@ def figure_name(path, index):
     return f"{index:03d}_{stem}"
 
 
-def write_figures(result, output_dir, stem, max_faces=8):
+def write_figures(result, output_dir, stem, model_config, max_faces=8):
     """Fig. 8 and Fig. 9 grids of the first `max_faces` faces of a SourceResult; returns the written paths."""
     faces = result.faces[:max_faces]
     images = np.stack([face.crop for face in faces]).astype(np.float32) / 255.0
-    arrays = {key: np.stack([face.outputs[key] for face in faces]) for key in ("B", "C", "T", "P", "live")}
+    arrays = viz.with_bands({key: np.stack([face.outputs[key] for face in faces]) for key in faces[0].outputs},
+                            model_config)
     size = images.shape[1]
     paths = [os.path.join(output_dir, f"{stem}_traces.png"), os.path.join(output_dir, f"{stem}_live.png")]
     viz.save_png(paths[0], viz.trace_components_grid(images, arrays), viz.FIG8_COLUMNS, size)
@@ -180,7 +183,7 @@ def predict_paths(export_dir, paths, output_dir, every_k=1, max_frames=None, fig
                 f"{'ATTACK' if decision else 'bona fide'}")
             rows.append([path, VIDEO_FRAME, repr(mean), decision])
         if figures:
-            for figure in write_figures(result, output_dir, figure_name(path, index)):
+            for figure in write_figures(result, output_dir, figure_name(path, index), predictor.model_config):
                 log(f"  figure: {figure}")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

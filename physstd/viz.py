@@ -4,16 +4,18 @@ Every `*_grid` function returns a float32 (H, W, 3) array in [0, 1]; `tf.summary
 shows it in TensorBoard, `save_png(path, grid, column_titles)` writes it. The layout is plain numpy
 (`image_grid`): panel (row r, column c) of size S x S starts at pixel (pad + r (S + pad), pad + c (S + pad)).
 
-    trace_components_grid   Fig. 8:  input | B | C | T | P | live reconstruction          (one row per sample)
+    trace_components_grid   Fig. 8:  input | [B]n1 | [C]n2 | T | P | live reconstruction  (one row per sample)
     disentanglement_grid    Fig. 9:  input | overall trace I - I_live | live reconstruction
     synthesis_grid          Fig. 10: top row source spoofs, left column target lives, body the synthesized spoofs
     removal_grid            Fig. 12: I | I - [B] | I - [B] - [C] | I - T_A | live reconstruction
     roc_det_figure          ROC and DET curves of one protocol (one curve per fold or method)
 
-Signed traces (B, C, T, I - I_live) are shown as 0.5 + 0.5 x / max|x| per panel, so that faint traces stay
+B and C are shown as the bands that enter T_A (Eq. 5): [B]n1 and [C]n2, what the live reconstruction removes
+(the raw outputs may carry energy outside their band, which has no effect). Signed traces are shown as 0.5 + 0.5 x / max|x| per panel, so that faint traces stay
 visible (grey = 0); P is shown as grey levels; the depth map is not part of these figures.
 Component inputs are dicts of numpy arrays with the keys of a SavedModel output (physstd.export): B, C, T, P,
-I_P, live, ... ; `outputs_as_arrays` turns a GeneratorOutput into one.
+I_P, live, ... plus B_band and C_band; `outputs_as_arrays` turns a GeneratorOutput into one, `with_bands` adds the
+bands to an export's outputs.
 """
 import os
 import tempfile
@@ -24,7 +26,7 @@ import numpy as np
 PAD = 2
 BACKGROUND = 1.0  # white gaps between panels
 TITLE_HEIGHT = 16
-FIG8_COLUMNS = ("input", "B", "C", "T", "P", "live")
+FIG8_COLUMNS = ("input", "[B]n1", "[C]n2", "T", "P", "live")
 FIG9_COLUMNS = ("input", "overall trace", "live")
 FIG12_COLUMNS = ("I", "I - B", "I - B - C", "I - B - C - T", "live")
 ROC_DET_SIZE = (1000, 450)  # width, height in pixels of roc_det_figure
@@ -130,14 +132,43 @@ def save_png(path, image, column_titles=None, panel_size=None, pad=PAD):
 
 
 # --- model outputs ---------------------------------------------------------------------------------------------
-def outputs_as_arrays(image, out, sizes):
-    """{B, C, T, P, I_P, M, S, additive_trace, live} numpy arrays of a GeneratorOutput (the keys of an export).
+def generator_output(arrays):
+    """A GeneratorOutput of numpy arrays from an export's output dict (M = 'depth'; S zeros when absent)."""
+    from physstd.models import GeneratorOutput
 
-    sizes: the ModelConfig (or ImageSizes) of the generator, for T_A and the live reconstruction (Eq. 5).
+    values = {name: np.asarray(arrays[name], np.float32) for name in ("B", "C", "T", "P", "I_P")}
+    return GeneratorOutput(M=np.asarray(arrays["depth"], np.float32),
+                           S=np.asarray(arrays.get("S", np.zeros_like(values["B"])), np.float32), **values)
+
+
+def _bands(out, sizes):
+    """([B]n1, [C]n2): the band of B and of C in T_A (trace.additive_trace with the other components zeroed)."""
+    import tensorflow as tf
+
+    from physstd import trace
+
+    out = type(out)(*[tf.convert_to_tensor(x, tf.float32) for x in out])
+    zeros = tf.zeros_like(out.B)
+    return (trace.additive_trace(out._replace(C=zeros, T=zeros), sizes),
+            trace.additive_trace(out._replace(B=zeros, T=zeros), sizes))
+
+
+def with_bands(arrays, sizes):
+    """An export's output dict (numpy) plus B_band = [B]n1 and C_band = [C]n2."""
+    low, mid = _bands(generator_output(arrays), sizes)
+    return dict(arrays, B_band=np.asarray(low), C_band=np.asarray(mid))
+
+
+def outputs_as_arrays(image, out, sizes):
+    """{B, C, T, P, I_P, M, S, B_band, C_band, additive_trace, live} numpy arrays of a GeneratorOutput.
+
+    sizes: the ModelConfig (or ImageSizes) of the generator, for the bands, T_A and the live reconstruction (Eq. 5).
     """
     from physstd import trace
 
     arrays = {name: np.asarray(getattr(out, name)) for name in out._fields}
+    low, mid = _bands(out, sizes)
+    arrays.update(B_band=np.asarray(low), C_band=np.asarray(mid))
     arrays["additive_trace"] = np.asarray(trace.additive_trace(out, sizes))
     arrays["live"] = np.asarray(trace.reconstruct_live(image, out, sizes))
     return arrays
@@ -154,9 +185,8 @@ def progressive_removal(image, out, sizes):
     from physstd import trace
 
     image = tf.convert_to_tensor(image, tf.float32)
-    zeros = tf.zeros_like(out.B)
-    low = trace.additive_trace(out._replace(C=zeros, T=zeros), sizes)
-    low_mid = trace.additive_trace(out._replace(T=zeros), sizes)
+    low, mid = _bands(out, sizes)
+    low_mid = low + mid
     full = trace.additive_trace(out, sizes)
     live = trace.reconstruct_live(image, out, sizes)
     return [np.asarray(x) for x in (image, image - low, image - low_mid, image - full, live)]
@@ -164,10 +194,10 @@ def progressive_removal(image, out, sizes):
 
 # --- the paper's figures ----------------------------------------------------------------------------------------
 def trace_components_grid(images, arrays):
-    """Fig. 8: one row per sample: input, B, C, T, P, live reconstruction (`arrays` as from an export)."""
+    """Fig. 8: one row per sample: input, [B]n1, [C]n2, T, P, live reconstruction (`arrays` with bands)."""
     rows = []
     for i in range(len(images)):
-        rows.append([images[i], signed_display(arrays["B"][i]), signed_display(arrays["C"][i]),
+        rows.append([images[i], signed_display(arrays["B_band"][i]), signed_display(arrays["C_band"][i]),
                      signed_display(arrays["T"][i]), arrays["P"][i], arrays["live"][i]])
     return image_grid(rows)
 

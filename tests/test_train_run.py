@@ -110,14 +110,13 @@ def test_a_nan_loss_stops_training_names_step_and_loss_and_keeps_the_last_checkp
         toy_root, tmp_path, monkeypatch):
     import tensorflow as tf
 
-    from physstd import losses
     from physstd.train import NonFiniteLossError, train
     from physstd.train import trainer as trainer_module
 
     run_dir = str(tmp_path)
     train(*_configs(toy_root, run_dir, num_steps=2, image_summary_every=0))
     checkpoint_files = sorted(os.listdir(os.path.join(run_dir, "checkpoints")))
-    depth_loss, trainers = losses.depth_loss, []
+    depth_loss, trainers = trainer_module.depth_loss, []
 
     def poisoned(depth, target):  # NaN from the 4th step on (the step counter reads 3 during it)
         return depth_loss(depth, target) + tf.where(trainers[-1].step >= 3, np.nan, 0.0)
@@ -128,7 +127,7 @@ def test_a_nan_loss_stops_training_names_step_and_loss_and_keeps_the_last_checkp
         original_init(self, *args, **kwargs)
         trainers.append(self)
 
-    monkeypatch.setattr(losses, "depth_loss", poisoned)
+    monkeypatch.setattr(trainer_module, "depth_loss", poisoned)
     monkeypatch.setattr(trainer_module.PhySTDTrainer, "__init__", init)
     with pytest.raises(NonFiniteLossError, match=r"step 4: loss 'depth' is nan.*last good checkpoint .*ckpt-2"):
         train(*_configs(toy_root, run_dir, num_steps=10, checkpoint_every=100, image_summary_every=0))

@@ -69,11 +69,18 @@ def test_fig8_and_fig9_grids_put_each_component_in_its_column():
     out = _random_out(2, size)
     arrays = viz.outputs_as_arrays(images, out, config)
     np.testing.assert_allclose(arrays["live"], trace.reconstruct_live(images, out, config).numpy())
+    np.testing.assert_allclose(arrays["B_band"], ops.lowpass(out.B, config.sizes.n1).numpy(), atol=1e-6)
+    np.testing.assert_allclose(arrays["C_band"], ops.lowpass(out.C, config.sizes.n2).numpy(), atol=1e-6)
+    # The same bands from an export's output dict (depth under 'depth', no S).
+    exported = {name: arrays[name] for name in ("B", "C", "T", "P", "I_P")}
+    banded = viz.with_bands(dict(exported, depth=arrays["M"]), config)
+    np.testing.assert_allclose(banded["B_band"], arrays["B_band"], atol=1e-6)
+    np.testing.assert_allclose(banded["C_band"], arrays["C_band"], atol=1e-6)
     grid = viz.trace_components_grid(images, arrays)
     assert grid.shape == (viz.PAD + 2 * (size + viz.PAD), viz.PAD + 6 * (size + viz.PAD), 3)
     for r in range(2):
         np.testing.assert_allclose(_panel(grid, r, 0, size), images[r])
-        for c, name in enumerate(("B", "C", "T"), start=1):
+        for c, name in enumerate(("B_band", "C_band", "T"), start=1):
             np.testing.assert_allclose(_panel(grid, r, c, size), viz.signed_display(arrays[name][r]), atol=1e-6)
         np.testing.assert_allclose(_panel(grid, r, 4, size), np.repeat(arrays["P"][r], 3, axis=-1))
         np.testing.assert_allclose(_panel(grid, r, 5, size), np.clip(arrays["live"][r], 0, 1))

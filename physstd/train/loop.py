@@ -236,7 +236,7 @@ def train(config, model_config):
             losses = {k: float(v) for k, v in run.trainer.train_step(next(run.iterator)).items()}
             step += 1
             run.check_finite(step, losses)
-            logged = step % c.log_every == 0 or step == c.num_steps
+            logged = step % c.log_every == 0 or step in (run.start + 1, c.num_steps)
             if logged or step % c.summary_every == 0:
                 rate = progress.steps_per_second(step)
                 if logged:

@@ -26,8 +26,9 @@ import contextlib
 import keras
 import tensorflow as tf
 
-from physstd import losses as L
 from physstd import trace
+from physstd.losses import (depth_loss, discriminator_loss, generator_adversarial_loss, hard_depth_loss,
+                            inpainting_mask_loss, synthesis_loss, trace_regularizer_loss)
 from physstd.data import face_model
 from physstd.models import Generator, build_discriminators
 from physstd.train.config import learning_rate_at
@@ -84,9 +85,10 @@ class PhySTDTrainer(tf.Module):
             self.generator_optimizer = self._adam(1.0, "generator_adam")
             self.discriminator_optimizer = self._adam(config.discriminator_lr_ratio, "discriminator_adam")
             self._build()
-        self.train_step = tf.function(self._distributed_step, jit_compile=config.jit_compile)
-        self.predict = tf.function(lambda images: self.generator(images, training=False))
-        self.visuals = tf.function(self._visuals)
+        # autograph=False: every branch in the step is on static configuration (plain Python).
+        self.train_step = tf.function(self._distributed_step, jit_compile=config.jit_compile, autograph=False)
+        self.predict = tf.function(lambda images: self.generator(images, training=False), autograph=False)
+        self.visuals = tf.function(self._visuals, autograph=False)
 
     # --- the training iteration (Alg. 1) ---------------------------------------------------------------
     def _train_step(self, batch):
@@ -99,10 +101,10 @@ class PhySTDTrainer(tf.Module):
         with tf.GradientTape() as generator_tape:
             out = self.generator(tf.concat([live["image"], spoof["image"]], 0), training=True)
             _, out_spoof = _halves(out)
-            losses["depth"] = L.depth_loss(out.M, tf.concat([live["depth"], spoof["depth"]], 0))
-            losses["trace_regularizer"] = L.trace_regularizer_loss(out)
+            losses["depth"] = depth_loss(out.M, tf.concat([live["depth"], spoof["depth"]], 0))
+            losses["trace_regularizer"] = trace_regularizer_loss(out)
             if cfg.has_inpainting:
-                losses["inpainting_mask"] = L.inpainting_mask_loss(
+                losses["inpainting_mask"] = inpainting_mask_loss(
                     out_spoof.P, trace.additive_trace(out_spoof, cfg), spoof["p0"], self.config.beta)
             if use_gan:
                 synth = trace.synthesize_spoof(
@@ -112,8 +114,8 @@ class PhySTDTrainer(tf.Module):
                 fakes = tuple(trace.hierarchical_reconstruction(spoof["image"], out_spoof, cfg)) + (synth.image,)
                 with tf.GradientTape() as discriminator_tape:
                     real_scores, fake_scores = self._discriminate(reals, fakes)
-                    losses["discriminator"] = L.discriminator_loss(real_scores, fake_scores)
-                losses["adversarial"] = L.generator_adversarial_loss(fake_scores)
+                    losses["discriminator"] = discriminator_loss(real_scores, fake_scores)
+                losses["adversarial"] = generator_adversarial_loss(fake_scores)
             losses["generator_total"] = _weighted_sum(losses, self.loss_weights, GENERATOR_TERMS)
         self._update(self.generator_optimizer, generator_tape, losses["generator_total"], self.generator)
         if not use_gan:
@@ -127,8 +129,8 @@ class PhySTDTrainer(tf.Module):
         hard = trace.harder_sample(live["image"], synth.traces, synth.content, cfg, self._replica_seed())
         with tf.GradientTape() as synthesis_tape:
             out_hard = self.generator(tf.concat([live["image"], hard.image], 0), training=True)
-            losses["synthesis"] = L.synthesis_loss(out_hard, _concat(trace.no_trace(live["image"], cfg), hard.traces))
-            losses["hard_depth"] = L.hard_depth_loss(_halves(out_hard)[1].M)
+            losses["synthesis"] = synthesis_loss(out_hard, _concat(trace.no_trace(live["image"], cfg), hard.traces))
+            losses["hard_depth"] = hard_depth_loss(_halves(out_hard)[1].M)
             losses["synthesis_total"] = _weighted_sum(losses, self.loss_weights, SYNTHESIS_TERMS)
         self._update(self.generator_optimizer, synthesis_tape, losses["synthesis_total"], self.generator)
         return losses

@@ -1,0 +1,131 @@
+"""SavedModel inference speed (faces/s) next to the generator's FLOPs and this machine's matmul peak.
+
+    .venv/bin/python -m benchmarks.inference [--image_size 256 --width 1 --batch_sizes 1,32 --repeats 5]
+
+What it does:
+1. builds the paper-size generator (N = 256, width 1; seeded random weights: speed does not depend on them) and
+   exports it with physstd.export to a temporary folder, then loads it with tf.saved_model.load;
+2. times the float32 serving signature (score, traces, live reconstruction: everything the export returns) at
+   each batch size: median of --repeats calls after one untimed warm-up call, output copied to numpy;
+3. counts the generator's floating-point operations per face twice: TensorFlow's profiler on the traced forward
+   graph (tf.compat.v1 profiler, float_operation), and an analytic count of its convolutions
+   (2 * k * k * C_in * C_out per output pixel of a conv, per input pixel of a transposed conv) from the same graph;
+4. measures the machine's float32 peak as the median GFLOP/s of a --matmul_size square matmul (2 n^3 FLOPs);
+5. prints achieved GFLOP/s = profiler FLOPs per face * faces/s, and its fraction of that peak.
+The first line names the device and the TensorFlow version; on a GPU the same figures hold (outputs copied back).
+"""
+import os
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from absl import app, flags  # noqa: E402
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("image_size", 256, "N: face crops are N x N (paper: 256).")
+flags.DEFINE_float("width", 1.0, "Generator width multiplier (paper: 1).")
+flags.DEFINE_list("batch_sizes", ["1", "32"], "Batch sizes to time.")
+flags.DEFINE_integer("repeats", 5, "Timed calls per measurement (median reported).")
+flags.DEFINE_integer("matmul_size", 4096, "Side of the square float32 matmul that measures the peak.")
+flags.DEFINE_integer("seed", 0, "Seed of the weights and the input faces.")
+
+
+def median_seconds(function, repeats):
+    """Median wall time of function() in seconds, after one untimed warm-up call."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def forward_graph(generator, image_size):
+    """The traced inference graph of the generator for one face."""
+    function = tf.function(lambda images: generator(images, training=False))
+    return function.get_concrete_function(tf.TensorSpec([1, image_size, image_size, 3], tf.float32)).graph
+
+
+def profiler_flops(graph):
+    """Float operations of a graph by TensorFlow's profiler (ops with registered flops statistics)."""
+    from tensorflow.python.profiler import model_analyzer, option_builder
+
+    options = option_builder.ProfileOptionBuilder.float_operation()
+    options["output"] = "none"
+    return int(model_analyzer.profile(graph, options=options).total_float_ops)
+
+
+def convolution_flops(graph):
+    """Analytic FLOPs of the graph's convolutions: 2 k_h k_w C_in C_out per output (conv) / input (transposed) pixel."""
+    total = 0
+    for op in graph.get_operations():
+        if op.type == "Conv2D":
+            pixels = np.prod(op.outputs[0].shape.as_list()[:3])
+            kh, kw, c_in, c_out = op.inputs[1].shape.as_list()
+        elif op.type == "Conv2DBackpropInput":   # a transposed conv; inputs: output shape, filter, its input
+            pixels = np.prod(op.inputs[2].shape.as_list()[:3])
+            kh, kw, c_out, c_in = op.inputs[1].shape.as_list()
+        else:
+            continue
+        total += 2 * int(pixels) * kh * kw * c_in * c_out
+    return total
+
+
+def matmul_peak(size, repeats):
+    """GFLOP/s of a size x size float32 matmul (median of repeats)."""
+    rng = np.random.default_rng(0)
+    a = tf.constant(rng.standard_normal((size, size), dtype=np.float32))
+    b = tf.constant(rng.standard_normal((size, size), dtype=np.float32))
+    matmul = tf.function(lambda: tf.linalg.matmul(a, b))
+    seconds = median_seconds(lambda: matmul().numpy(), repeats)
+    return 2.0 * size ** 3 / seconds / 1e9
+
+
+def main(argv):
+    del argv
+    import keras
+    from absl import logging
+
+    logging.set_verbosity(logging.WARNING)
+    tf.get_logger().setLevel("ERROR")
+
+    from physstd import export
+    from physstd.models import Generator, ModelConfig
+
+    device = tf.config.list_logical_devices("GPU")
+    print(f"device: {'GPU ' + device[0].name if device else 'CPU'} ({os.cpu_count()} CPUs), "
+          f"TensorFlow {tf.__version__}")
+    keras.utils.set_random_seed(FLAGS.seed)
+    size = FLAGS.image_size
+    model_config = ModelConfig(image_size=size, width=FLAGS.width)
+    generator = Generator(model_config)
+    generator(tf.zeros((1, size, size, 3)), training=False)
+    parameters = int(sum(np.prod(v.shape) for v in generator.variables))
+    graph = forward_graph(generator, size)
+    flops_profiler, flops_conv = profiler_flops(graph), convolution_flops(graph)
+    print(f"generator N = {size}, width {FLAGS.width}: {parameters / 1e6:.2f} M parameters; per face "
+          f"{flops_profiler / 1e9:.2f} GFLOP (TF profiler), {flops_conv / 1e9:.2f} GFLOP in convolutions (analytic)")
+    peak = matmul_peak(FLAGS.matmul_size, FLAGS.repeats)
+    print(f"float32 peak: {peak:.1f} GFLOP/s ({FLAGS.matmul_size}^2 matmul)")
+    with tempfile.TemporaryDirectory() as folder:
+        export_dir = os.path.join(folder, "model")
+        export.export_saved_model(generator, model_config, export_dir, alpha0=1.0, threshold=0.0)
+        serve = tf.saved_model.load(export_dir).signatures[export.SIGNATURE_FLOAT32]
+        rng = np.random.default_rng(FLAGS.seed)
+        print("| batch | ms / call | faces / s | GFLOP/s | fraction of peak |")
+        print("|---:|---:|---:|---:|---:|")
+        for batch in (int(b) for b in FLAGS.batch_sizes):
+            images = tf.constant(rng.uniform(0, 1, (batch, size, size, 3)).astype(np.float32))
+            seconds = median_seconds(lambda: {k: v.numpy() for k, v in serve(images=images).items()},
+                                     FLAGS.repeats)
+            faces = batch / seconds
+            achieved = flops_profiler * faces / 1e9
+            print(f"| {batch} | {1e3 * seconds:.1f} | {faces:.2f} | {achieved:.1f} | {100 * achieved / peak:.1f}% |")
+
+
+if __name__ == "__main__":
+    app.run(main)

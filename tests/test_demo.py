@@ -1,0 +1,70 @@
+"""`make demo` end to end at toy size (N = 32, 3 identities, 2 training steps), and its failure reporting."""
+import json
+import os
+import re
+
+import pytest
+
+from deploy_fixtures import png_size
+from physstd import demo
+
+TOY = ["--train_flag=--image_size=32", "--train_flag=--synthetic_identities=3", "--train_flag=--num_steps=2",
+       "--train_flag=--eval_every=0", "--train_flag=--checkpoint_every=1", "--train_flag=--log_every=1",
+       "--train_flag=--image_summary_every=0", "--train_flag=--summary_every=1"]
+
+
+@pytest.fixture(scope="module")
+def toy_demo(tmp_path_factory):
+    output = tmp_path_factory.mktemp("demo")
+    status = demo.main([f"--output_dir={output}", *TOY])
+    return output, status
+
+
+def test_every_stage_runs_and_the_report_says_what_it_is(toy_demo):
+    output, status = toy_demo
+    report = (output / "report.md").read_text()
+    assert "synthetic smoke test" in report
+    stages = dict(re.findall(r"^\| (\w+) \| (ok|FAILED|skipped) \|", report, flags=re.M))
+    assert stages == {name: "ok" for name in ("generate", "train", "evaluate", "recovery", "export", "reload",
+                                              "figures")}
+    checks = re.findall(r"^\| (.+?) \| (pass|FAIL) \| (.+?) \|$", report, flags=re.M)
+    assert len(checks) == 3
+    # The exit status follows the checks: 0 only when all pass (2 training steps rarely reach AUC 0.95).
+    assert status == (1 if any(result == "FAIL" for _, result, _ in checks) else 0)
+    reload_check = [c for c in checks if c[0].startswith("fresh-process")][0]
+    assert reload_check[1] == "pass" and float(reload_check[2]) <= demo.RELOAD_TOLERANCE
+
+
+def test_outputs_exist_in_their_documented_places(toy_demo):
+    output, _ = toy_demo
+    assert os.path.isfile(output / "saved_model" / "saved_model.pb")
+    assert os.path.isfile(output / "run" / "alpha0.json")
+    assert os.path.isfile(output / "eval" / "scores.csv") and os.path.isfile(output / "eval" / "results.json")
+    recovery = json.loads((output / "trace_recovery.json").read_text())
+    assert "all spoof types" in recovery and len(recovery) >= 2
+    assert recovery["all spoof types"]["frames"] == sum(v["frames"] for k, v in recovery.items()
+                                                        if k != "all spoof types")
+    for values in recovery.values():
+        assert -1.0 <= values["correlation"] <= 1.0 and values["pixels"] > 0
+    for name in ("fig8_trace_components", "fig9_disentanglement", "fig10_spoof_synthesis",
+                 "fig12_progressive_removal", "trace_truth_vs_recovered"):
+        width, height = png_size(output / "figures" / f"{name}.png")
+        assert width > 32 and height > 32
+
+
+def test_a_failing_stage_skips_its_dependents_and_exits_non_zero(toy_demo, monkeypatch):
+    output, _ = toy_demo
+
+    def broken(self):
+        raise RuntimeError("injected failure")
+    monkeypatch.setattr(demo.Demo, "train", broken)
+    assert demo.main([f"--output_dir={output}", *TOY]) == 1
+    report = (output / "report.md").read_text()
+    assert "| train | FAILED |" in report and "injected failure" in report
+    for name in ("evaluate", "recovery", "export", "reload", "figures"):
+        assert f"| {name} | skipped |" in report
+    assert "| generate | ok |" in report
+
+
+def test_a_missing_flagfile_is_a_usage_error(tmp_path):
+    assert demo.main([f"--output_dir={tmp_path}", f"--flagfile={tmp_path}/none.flags"]) == 2
