@@ -7,7 +7,6 @@ Every figure is the median over --repeats timed calls after one untimed warm-up 
 compilation). TF timings include copying the result to numpy, so they are complete on a GPU too.
 """
 import os
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -18,6 +17,7 @@ from scipy import ndimage  # noqa: E402
 
 from physstd.data import face_model  # noqa: E402
 from physstd.ops import dense_warp, triangle_barycentrics  # noqa: E402
+from benchmarks.timing import median_seconds  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("image_size", 256, "N: images are N x N.")
@@ -30,13 +30,7 @@ flags.DEFINE_integer("seed", 0, "Seed for the random images, offsets and landmar
 
 def median_ms(function, repeats):
     """Median wall time of function() in milliseconds, after one untimed warm-up call."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return 1e3 * float(np.median(times))
+    return 1e3 * median_seconds(function, repeats)
 
 
 def smooth_offsets(rng, batch, size, scale):

@@ -16,13 +16,13 @@ The first line names the device and the TensorFlow version; on a GPU the same fi
 """
 import os
 import tempfile
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
+from benchmarks.timing import median_seconds  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("image_size", 256, "N: face crops are N x N (paper: 256).")
@@ -31,17 +31,6 @@ flags.DEFINE_list("batch_sizes", ["1", "32"], "Batch sizes to time.")
 flags.DEFINE_integer("repeats", 5, "Timed calls per measurement (median reported).")
 flags.DEFINE_integer("matmul_size", 4096, "Side of the square float32 matmul that measures the peak.")
 flags.DEFINE_integer("seed", 0, "Seed of the weights and the input faces.")
-
-
-def median_seconds(function, repeats):
-    """Median wall time of function() in seconds, after one untimed warm-up call."""
-    function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
 
 
 def forward_graph(generator, image_size):

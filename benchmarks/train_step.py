@@ -92,8 +92,8 @@ def main(argv):
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores, {platform.machine()})"
     print(f"train step, Alg. 1 steps {FLAGS.alg_steps}: N={FLAGS.image_size}, width={FLAGS.width}, "
           f"batch {FLAGS.batch_size}, {FLAGS.steps} timed steps after {FLAGS.warmup} warm-up, on {device}")
-    print(f"| variant | first step (s) | step (s) | images/s | peak memory (MiB) | finite |")
-    print(f"| --- | ---: | ---: | ---: | ---: | --- |")
+    print("| variant | first step (s) | step (s) | images/s | peak memory (MiB) | finite |")
+    print("| --- | ---: | ---: | ---: | ---: | --- |")
     for r in rows:
         print(f"| {r['variant']} | {r['first_step_s']:.1f} | {r['step_s']:.3f} | {r['images_per_s']:.2f} | "
               f"{r['peak_mib']:.0f} ({r['memory']}) | {r['finite']} |")

@@ -405,11 +405,12 @@ def main(argv=None):
     parser.add_argument("--train_flag", action="append", default=[], metavar="--NAME=VALUE",
                         help="extra training flag overriding the flagfile (repeatable), e.g. --train_flag=--num_steps=50")
     args = parser.parse_args(argv)
+    from absl import flags as absl_flags
     start = time.perf_counter()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         demo = Demo(args.output_dir, args.flagfile, args.train_flag)
-    except (StageFailed, ValueError) as error:
+    except (StageFailed, ValueError, absl_flags.Error) as error:   # a bad flagfile or --train_flag
         print(f"demo: {error}", file=sys.stderr)
         return 2
     os.makedirs(demo.output_dir, exist_ok=True)

@@ -192,7 +192,7 @@ def export_saved_model(generator, model_config, export_dir, alpha0, threshold, c
 def export_run(run_dir, export_dir):
     """Export the latest checkpoint of a run directory with the calibration in <run_dir>/alpha0.json.
 
-    The calibration is written by run_test.py (physstd.eval.evaluate.calibrate_run); a run without it raises a
+    The calibration is written by run_test.py (physstd.eval.evaluate.calibrate_model); a run without it raises a
     ValueError saying so.
     """
     from physstd.train import load_generator

@@ -7,8 +7,8 @@ mean of its frame scores (as run_test.py scores videos), its decision that mean 
 
 Files written by `predict_paths` into the output folder:
     predictions.csv          source,frame,score,decision     (frame = -1: the video's mean score)
-    <name>_traces.png        Fig. 8 layout per scored face: input, B, C, T, P, live reconstruction
-    <name>_live.png          Fig. 9 layout: input, overall trace I - I_live, live reconstruction
+    NNN_<name>_traces.png        Fig. 8 layout per scored face: input, B, C, T, P, live reconstruction
+    NNN_<name>_live.png          Fig. 9 layout: input, overall trace I - I_live, live reconstruction
 """
 import csv
 import dataclasses

@@ -173,7 +173,8 @@ def test_makeup_trace_lies_on_brows_lips_and_cheeks(synthetic_set):
             assert energy[near].sum() >= 0.9 * energy.sum()
             # Far from them (nose bridge, the frame's corners) nothing changed beyond JPEG noise.
             far = ~_disc_union(np.concatenate([landmarks[17:27], landmarks[48:60], cheeks]), 0.8 * eye_gap, SIZE)
-            assert np.abs(truth["trace"][far]).max() <= 3 * LEVEL
+            # Up to a few levels of codec response remain there (colour faces: 4:2:0 chroma, rounding per channel).
+            assert np.abs(truth["trace"][far]).max() <= 4 * LEVEL
             # Lipstick reddens the lips: red rises relative to green.
             lips = truth["trace"][_disc_union(landmarks[48:60], 1.5, SIZE)]
             assert (lips[:, 0] - lips[:, 1]).mean() > 0.02
@@ -228,8 +229,8 @@ def test_print_compresses_the_gamut(synthetic_set):
             spoof_chroma, spoof_range = chroma_and_range(crop)
             live_chroma, live_range = chroma_and_range(truth["live"])
             assert spoof_range < 0.97 * live_range
-            if live_chroma > 0.02:   # lfw faces are grey: no chroma to compress
-                assert spoof_chroma < 0.9 * live_chroma
+            assert live_chroma > 0.02   # every live face has colour (lfw faces are skin-tinted)
+            assert spoof_chroma < 0.9 * live_chroma
 
 
 def test_paper_mask_trace_is_inside_the_face_with_dark_edges(synthetic_set):
@@ -243,7 +244,8 @@ def test_paper_mask_trace_is_inside_the_face_with_dark_edges(synthetic_set):
             # JPEG spreads a change over its 16 x 16 raw-pixel blocks (8 crop pixels here): keep 8 px away.
             far = cv2.dilate(paper.astype(np.uint8), np.ones((17, 17), np.uint8)) == 0
             assert far.sum() > 0.1 * far.size
-            assert np.abs(truth["trace"][far]).max() <= 3 * LEVEL
+            # Up to a few levels of codec response remain there (colour faces: 4:2:0 chroma, rounding per channel).
+            assert np.abs(truth["trace"][far]).max() <= 4 * LEVEL
             assert np.abs(truth["trace"][paper]).mean() > 3 * np.abs(truth["trace"][far]).mean() + LEVEL
 
 
@@ -318,6 +320,18 @@ def test_identity_split_is_seeded_and_60_20_20():
         synthetic.split_identities(subjects[:2], seed=0)
 
 
+def test_the_high_resolution_photos_always_train():
+    subjects = ["astronaut", "grace_hopper"] + [f"lfw_{i:03d}" for i in range(8)]
+    for seed in range(10):
+        split = synthetic.split_identities(subjects, seed=seed)
+        assert {"astronaut", "grace_hopper"} <= set(split["train"])
+        assert [len(split[s]) for s in ("train", "dev", "test")] == [6, 2, 2]
+        assert sorted(sum(split.values(), [])) == sorted(subjects)
+    # Too few other identities to fill dev and test: every identity is drawn at random.
+    tiny = synthetic.split_identities(["astronaut", "grace_hopper", "lfw_000"], seed=0)
+    assert [len(tiny[s]) for s in ("train", "dev", "test")] == [1, 1, 1]
+
+
 def test_raw_generation_is_deterministic_given_the_seed(tmp_path):
     kwargs = dict(image_size=SIZE, num_identities=3, frames_per_video=1, live_videos=1,
                   spoof_type_names=("replay", "paper_glasses"), workers=1)
@@ -383,3 +397,12 @@ def test_module_cli_generates_a_set(tmp_path):
     assert len(dataset.index) == 3 * 3
     assert synthetic.read_raw_meta(os.path.join(out, "raw"))["seed"] == 3
     assert protocols.list_folds(os.path.join(out, "protocols"), "leave_one_type_out") == ["partial_paper", "print"]
+
+
+def test_skin_tint_keeps_luminance_and_gives_skin_colour():
+    grey = np.arange(0, 200, 7, dtype=np.uint8).reshape(1, -1)
+    for tone in synthetic.SKIN_TONES:
+        coloured = synthetic.skin_tinted(grey, tone).astype(np.float64)
+        np.testing.assert_allclose(coloured @ synthetic_traces.LUMA, grey, atol=1.0)
+        red, green, blue = coloured[0, -1]
+        assert red > green > blue   # skin reflects red most, blue least

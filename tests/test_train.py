@@ -162,6 +162,9 @@ def test_flags_map_onto_the_configs():
     assert dataclasses.replace(TrainConfig(), steps="12", a1=50.0, fold="half_mask", mixed_precision=True,
                                batch_size=16, learning_rate=1e-4) == train
     assert (model.image_size, model.trace_form) == (64, "single")
+    assert _parse(["--single_trace"])[1].trace_form == "single"   # Tab. 3's flag name
+    with pytest.raises(ValueError, match="single_trace"):
+        _parse(["--single_trace", "--trace_form=stdn"])
 
 
 def test_every_flagfile_parses_and_covers_the_papers_experiments():

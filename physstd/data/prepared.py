@@ -209,9 +209,14 @@ class VideoWriter:
 
     def __enter__(self):
         partial = os.path.join(self.writer.root, PARTIAL_DIR)
-        os.makedirs(partial, exist_ok=True)
         self._temp = os.path.join(partial, f"{os.getpid()}-{uuid.uuid4().hex}")
-        os.makedirs(os.path.join(self._temp, FRAMES_DIR))
+        for attempt in range(10):
+            try:
+                os.makedirs(os.path.join(self._temp, FRAMES_DIR))
+                break
+            except FileNotFoundError:   # another worker removed the empty .partial/ between our two mkdirs
+                if attempt == 9:
+                    raise
         return self
 
     def add(self, frame):

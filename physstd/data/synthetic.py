@@ -9,10 +9,10 @@ and inpainting region P of every spoof frame are saved). What it is not: a subst
 are a few photos, the attacks are models of real instruments, and scores on it say nothing about real data.
 
 Identities are the packaged photos in which dlib finds a face: skimage `astronaut`, matplotlib
-`grace_hopper.jpg`, then the faces of skimage `lfw_subset` (25 x 25 grey, upscaled to 200 px, replicated to
-RGB; each image is its own identity, the subset ships no names). Every identity gets `live_videos` bona fide
-videos and one video per spoof type (synthetic_traces.RENDERERS: print, replay, paper_mask, cosmetic,
-paper_glasses, partial_paper), each of `frames_per_video` frames whose nuisance (pose, light, noise, JPEG)
+`grace_hopper.jpg`, then the faces of skimage `lfw_subset` (25 x 25 grey, upscaled to 200 px, coloured with
+one of five skin tones at unchanged luminance; each image is its own identity, the subset ships no names).
+Every identity gets `live_videos` bona fide videos and one video per spoof type (synthetic_traces.RENDERERS:
+print, replay, paper_mask, cosmetic, paper_glasses, partial_paper), each of `frames_per_video` frames whose nuisance (pose, light, noise, JPEG)
 varies from frame to frame.
 
 Raw layout (`generate_raw`; one folder per video, raw frames 1.5 N x 1.5 N with the face crop about N):
@@ -38,7 +38,8 @@ reproduces it exactly: frame == (1 - mask)(live + trace) + mask content up to fl
 differs from the preprocessor's own 8-bit crop of S by at most one level (float vs fixed-point bilinear).
 
 Protocols (`write_protocols`, under <prepared>/protocols/, read with protocols.load_split):
-    identity             identities split 60/20/20 into train/dev/test (seeded), every type in each
+    identity             identities split 60/20/20 into train/dev/test (seeded), every type in each; the two
+                         high-resolution photos (TRAIN_ONLY) always train
     leave_one_type_out   fold_<type>: train/dev = train/dev identities without that type; test = the test
                          identities' live videos and their videos of that type
 """
@@ -69,11 +70,17 @@ GENERATION_FILE = "synthetic.json"   # the raw meta, copied next to the prepared
 RAW_SCALE = 1.5                      # raw canvas side / nominal face crop side (raw_face_side)
 MIN_RAW_FACE = 128                   # smallest nominal face crop in raw pixels (dlib's HOG needs ~80 px faces)
 LFW_SIZE = 200                       # lfw_subset's 25 x 25 faces are upscaled to this side
+# Relative RGB reflectance of five skin tones, light to dark, cycled over the grey lfw faces (skin_tinted).
+SKIN_TONES = ((1.00, 0.82, 0.72), (1.00, 0.78, 0.64), (0.95, 0.72, 0.56), (0.86, 0.62, 0.46), (0.70, 0.50, 0.38))
 SPOOF_TYPES = synthetic_traces.SPOOF_TYPES
 DEFAULT_NUM_IDENTITIES = 10
 DEFAULT_FRAMES_PER_VIDEO = 4
 DEFAULT_LIVE_VIDEOS = 2
 TRAIN_FRACTION, DEV_FRACTION = 0.6, 0.2
+# The two sharp, high-resolution colour photos always train: every other identity is a 25 x 25 lfw face blown up
+# 8x, so as a dev or test identity either would measure a resolution shift seen in one training identity at
+# most (a sharp live face then scores as a spoof, whose traces are the only other fine detail in the set).
+TRAIN_ONLY = ("astronaut", "grace_hopper")
 
 
 class SyntheticFormatError(ValueError):
@@ -93,7 +100,7 @@ class SourceFace:
 
 def packaged_photos():
     """Yield (name, RGB uint8) for every packaged photo, in identity order: astronaut, grace_hopper,
-    lfw_000 .. lfw_199 (upscaled to LFW_SIZE, grey replicated to RGB)."""
+    lfw_000 .. lfw_199 (upscaled to LFW_SIZE, skin-tinted)."""
     import matplotlib.cbook
     import skimage.data
     import skimage.util
@@ -104,7 +111,16 @@ def packaged_photos():
     for i, face in enumerate(skimage.data.lfw_subset()):
         grey = cv2.resize(skimage.util.img_as_ubyte(face), (LFW_SIZE, LFW_SIZE),
                           interpolation=cv2.INTER_CUBIC)
-        yield f"lfw_{i:03d}", np.repeat(grey[..., None], 3, axis=2)
+        yield f"lfw_{i:03d}", skin_tinted(grey, SKIN_TONES[i % len(SKIN_TONES)])
+
+
+def skin_tinted(grey, tone):
+    """(H, W, 3) uint8: a grey photo coloured with one skin tone at unchanged luminance (Rec. 601 luma).
+
+    Without it every colour in a live lfw frame would come from the light alone, and a network could learn
+    "colour = spoof" from the grey lfw lives and the colour astronaut / grace_hopper lives."""
+    tone = np.asarray(tone, np.float32) / float(np.dot(tone, synthetic_traces.LUMA))
+    return np.clip(np.round(grey[..., None].astype(np.float32) * tone), 0, 255).astype(np.uint8)
 
 
 def find_faces(count=None, detector=None):
@@ -511,16 +527,20 @@ def prepare_synthetic(raw_dir, output_dir, image_size=None, workers=None, detect
 
 def split_identities(subjects, seed, train_fraction=TRAIN_FRACTION, dev_fraction=DEV_FRACTION):
     """{'train', 'dev', 'test'}: sorted subject lists, a seeded permutation split 60/20/20 (dev and test get
-    at least one identity each)."""
+    at least one identity each). The TRAIN_ONLY photos go to train whenever the others can fill dev and test."""
     subjects = sorted(set(subjects))
     if len(subjects) < 3:
         raise ValueError(f"need >= 3 identities for train/dev/test, got {len(subjects)}")
-    order = np.random.default_rng([int(seed), zlib.crc32(b"identity")]).permutation(len(subjects))
-    shuffled = [subjects[i] for i in order]
     n_dev = max(1, int(round(dev_fraction * len(subjects))))
     n_test = max(1, int(round((1 - train_fraction - dev_fraction) * len(subjects))))
-    n_train = len(subjects) - n_dev - n_test
-    return {"train": sorted(shuffled[:n_train]), "dev": sorted(shuffled[n_train:n_train + n_dev]),
+    fixed = [s for s in subjects if s in TRAIN_ONLY]
+    if len(subjects) - len(fixed) < n_dev + n_test:
+        fixed = []
+    others = [s for s in subjects if s not in fixed]
+    order = np.random.default_rng([int(seed), zlib.crc32(b"identity")]).permutation(len(others))
+    shuffled = [others[i] for i in order]
+    n_train = len(others) - n_dev - n_test
+    return {"train": sorted(fixed + shuffled[:n_train]), "dev": sorted(shuffled[n_train:n_train + n_dev]),
             "test": sorted(shuffled[n_train + n_dev:])}
 
 

@@ -16,6 +16,7 @@ row per true class ("Label") and one column per predicted class ("Predict"), the
     python -m physstd.eval.trace_classification --run_dir=runs/<name> [--classes=category] [--output_dir=...]
 """
 import os
+import sys
 
 import numpy as np
 
@@ -182,7 +183,7 @@ def main(argv):
                      values.classes, values.inputs, values.epochs, values.frames_per_video, values.batch_size,
                      values.seed)
     except ValueError as error:
-        print(f"error: {error}")
+        print(f"error: {error}", file=sys.stderr)
         return 2
     output_dir = values.output_dir or os.path.join(values.run_dir, "eval", "trace_classification")
     os.makedirs(output_dir, exist_ok=True)

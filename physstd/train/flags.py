@@ -1,7 +1,7 @@
 """absl flags of run_train.py (defined only when this module is imported, i.e. by the entry point).
 
 Every TrainConfig field is a flag of the same name with the paper's default; --image_size, --width and
---trace_form make the ModelConfig. Experiments are flagfiles in flags/ (`--flagfile=flags/oulu_p1.flags`).
+--trace_form (or --single_trace) make the ModelConfig. Experiments are flagfiles in flags/ (`--flagfile=flags/oulu_p1.flags`).
 """
 import dataclasses
 
@@ -71,11 +71,17 @@ def define_flags(flag_values=flags.FLAGS):
     flags.DEFINE_enum("trace_form", model.trace_form, TRACE_FORMS,
                       "trace model: physstd (the paper), single ('w/ single trace' of Tab. 3), "
                       "multiplicative (seeds/000 Eq. 27-28), stdn (ECCV20 STDN)", **kw)
+    flags.DEFINE_bool("single_trace", False, "Tab. 3 'w/ single trace': the same as --trace_form=single", **kw)
 
 
 def configs_from_flags(values=None):
     """(TrainConfig, ModelConfig) from parsed flags."""
     values = values or flags.FLAGS
     train = TrainConfig(**{f.name: getattr(values, f.name) for f in dataclasses.fields(TrainConfig)})
-    model = ModelConfig(image_size=values.image_size, width=values.width, trace_form=values.trace_form)
+    trace_form = values.trace_form
+    if values.single_trace:
+        if trace_form not in ("physstd", "single"):
+            raise ValueError(f"--single_trace contradicts --trace_form={trace_form}")
+        trace_form = "single"
+    model = ModelConfig(image_size=values.image_size, width=values.width, trace_form=trace_form)
     return train, model

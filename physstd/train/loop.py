@@ -75,8 +75,7 @@ def ensure_synthetic(config, image_size):
 
     print(f"generating the synthetic set into {config.data_root} (N = {image_size})", flush=True)
     identities = {"num_identities": config.synthetic_identities} if config.synthetic_identities else {}
-    # workers=1: with several worker processes, prepared.VideoWriter races on the shared .partial/ folder
-    # (one worker's os.rmdir of it while another creates its temp folder there); reported to its owner.
+    # workers=1: this process may already run TensorFlow's threads, and forking it for a pool is not safe.
     summary = synthetic.generate(config.data_root, image_size, seed=config.seed, workers=1, **identities)
     print(summary.format(), flush=True)
     if summary.prepared.done + summary.prepared.skipped == 0:

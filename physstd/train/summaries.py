@@ -1,8 +1,8 @@
 """TensorBoard summaries and the console progress line of a training run.
 
 Scalars (every --summary_every steps): each loss under `loss/`, `learning_rate/generator`,
-`learning_rate/discriminator`, `speed/steps_per_second`; dev AUCs under `dev/`. Images (every
---image_summary_every steps): one grid per batch, a row per sample (live rows first, then spoof rows) and the
+`learning_rate/discriminator`, `speed/steps_per_second`; dev AUCs under `<subset>/auc_*` (`dev/`, or `train/`
+for protocols without a development list). Images (every --image_summary_every steps): one grid per batch, a row per sample (live rows first, then spoof rows) and the
 columns of GRID_COLUMNS. Traces are shown as 0.5 + 0.5 x / max|x| per panel (so faint traces stay visible);
 the depth map and its target are scaled up to N with nearest-neighbour.
 """
