@@ -5,6 +5,7 @@ Stages, each timed, all written under --output_dir (default ./demo_output):
     train      flags/demo.flags (physstd.train.loop.train, in this process)            -> run/
     evaluate   run_test's evaluation on the protocol's test identities                  -> eval/, run/alpha0.json
     recovery   recovered vs true additive trace T_A per spoof type (truth.npz)           -> trace_recovery.json
+    classify   Sec. 4.4: a small CNN on the frozen generator's traces vs on the raw images  -> trace_classification.json
     export     the SavedModel (physstd.export)                                           -> saved_model/
     reload     the export loaded in a fresh Python process that imports only TensorFlow, its scores compared
                with the Keras model's
@@ -42,6 +43,7 @@ MIN_AUC = 0.95
 RECOVERED_CORRELATION = 0.3
 RELOAD_TOLERANCE = 1e-4
 RELOAD_FACES = 16
+CLASSIFIER_EPOCHS = 30
 
 
 class StageFailed(Exception):
@@ -128,6 +130,17 @@ class Demo:
         per_type = {name: v["correlation"] for name, v in result.items() if name != "all spoof types"}
         return ("correlation per type " + ", ".join(f"{name} {c:.2f}" for name, c in per_type.items())
                 + f"; all types pooled {result['all spoof types']['correlation']:.2f}")
+
+    def classify(self):
+        from physstd import files
+        from physstd.eval import trace_classification
+
+        result = trace_classification.run(self.run_dir, data_root=self.config.data_root,
+                                          split_dir=self.config.split_dir, protocol=self.config.protocol,
+                                          fold=self.config.fold, epochs=CLASSIFIER_EPOCHS, seed=self.config.seed)
+        files.write_json_atomic(os.path.join(self.output_dir, "trace_classification.json"), result)
+        self.results["classify"] = result
+        return ", ".join(f"{name} {100 * result[name]['accuracy']:.1f}%" for name in trace_classification.INPUTS)
 
     def export(self):
         from physstd import export
@@ -387,6 +400,18 @@ def write_report(demo, total_seconds):
                   f"live face (higher PSNR): {', '.join(better) or 'none'}. The pooled row mixes types, so it also "
                   "credits traces whose overall strength follows the type's; read the per-type rows for the "
                   "spatial agreement.", ""]
+    if "classify" in demo.results:
+        from physstd.eval import trace_classification
+
+        result = demo.results["classify"]
+        lines += ["## Spoof medium classification (seeds/001 Sec. 4.4, Tab. 6/7 layout)", "",
+                  f"A small CNN trained on the train identities, tested on {result['test_samples']} test frames; "
+                  "classes by medium category. Rows: true class.", ""]
+        for name in trace_classification.INPUTS:
+            what = "the frozen generator's traces {B, C, T}" if name == "traces" else "the raw images"
+            lines += [f"On {what}: accuracy {100 * result[name]['accuracy']:.1f}%", "",
+                      trace_classification.confusion_markdown(np.array(result[name]["confusion"]),
+                                                              result["classes"])]
     if "reload" in demo.results:
         reload = demo.results["reload"]
         lines += ["## SavedModel", "", f"`{os.path.relpath(demo.export_dir, demo.output_dir)}/`: reloaded in a fresh "
@@ -433,6 +458,7 @@ def main(argv=None):
     tf.get_logger().setLevel("ERROR")
     order = [("generate", demo.generate, ()), ("train", demo.train, ("generate",)),
              ("evaluate", demo.evaluate, ("train",)), ("recovery", demo.recovery, ("train",)),
+             ("classify", demo.classify, ("train",)),
              ("export", demo.export, ("evaluate",)), ("reload", demo.reload, ("export",)),
              ("figures", demo.figures_stage, ("train",))]
     done = set()

@@ -26,8 +26,9 @@ def test_every_stage_runs_and_the_report_says_what_it_is(toy_demo):
     report = (output / "report.md").read_text()
     assert "synthetic smoke test" in report
     stages = dict(re.findall(r"^\| (\w+) \| (ok|FAILED|skipped) \|", report, flags=re.M))
-    assert stages == {name: "ok" for name in ("generate", "train", "evaluate", "recovery", "export", "reload",
-                                              "figures")}
+    assert stages == {name: "ok" for name in ("generate", "train", "evaluate", "recovery", "classify", "export",
+                                              "reload", "figures")}
+    assert "Spoof medium classification" in report
     checks = re.findall(r"^\| (.+?) \| (pass|FAIL) \| (.+?) \|$", report, flags=re.M)
     assert len(checks) == 2
     # The exit status follows the checks: 0 only when all pass (2 training steps rarely reach AUC 0.95).
@@ -41,6 +42,11 @@ def test_outputs_exist_in_their_documented_places(toy_demo):
     assert os.path.isfile(output / "saved_model" / "saved_model.pb")
     assert os.path.isfile(output / "run" / "alpha0.json")
     assert os.path.isfile(output / "eval" / "scores.csv") and os.path.isfile(output / "eval" / "results.json")
+    classification = json.loads((output / "trace_classification.json").read_text())
+    for name in ("traces", "images"):
+        matrix = np.array(classification[name]["confusion"])
+        assert matrix.sum() == classification["test_samples"]
+        assert np.isclose(classification[name]["accuracy"], np.trace(matrix) / matrix.sum())
     recovery = json.loads((output / "trace_recovery.json").read_text())
     assert "all spoof types" in recovery and len(recovery) >= 2
     assert recovery["all spoof types"]["frames"] == sum(v["frames"] for k, v in recovery.items()
@@ -62,7 +68,7 @@ def test_a_failing_stage_skips_its_dependents_and_exits_non_zero(toy_demo, monke
     assert demo.main([f"--output_dir={output}", *TOY]) == 1
     report = (output / "report.md").read_text()
     assert "| train | FAILED |" in report and "injected failure" in report
-    for name in ("evaluate", "recovery", "export", "reload", "figures"):
+    for name in ("evaluate", "recovery", "classify", "export", "reload", "figures"):
         assert f"| {name} | skipped |" in report
     assert "| generate | ok |" in report
 
