@@ -11,7 +11,8 @@ from physstd import demo
 
 TOY = ["--train_flag=--image_size=32", "--train_flag=--synthetic_identities=3", "--train_flag=--num_steps=2",
        "--train_flag=--eval_every=0", "--train_flag=--checkpoint_every=1", "--train_flag=--log_every=1",
-       "--train_flag=--image_summary_every=0", "--train_flag=--summary_every=1"]
+       "--train_flag=--image_summary_every=0", "--train_flag=--summary_every=1",
+       "--train_flag=--nojit_compile"]   # the demo compiles with XLA; two toy steps do not pay for it
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,10 @@ def test_outputs_exist_in_their_documented_places(toy_demo):
                                                         if k != "all spoof types")
     for values in recovery.values():
         assert -1.0 <= values["correlation"] <= 1.0 and values["pixels"] > 0
+        assert set(values["bands"]) == set(demo.BANDS)
+        assert all(-1.0 <= c <= 1.0 for c in values["bands"].values())
+    # The types with an inpainting region (and only those) report how well P finds it.
+    assert {name for name, values in recovery.items() if "mask" in values} <= {"paper_glasses", "partial_paper"}
     for name in ("fig8_trace_components", "fig9_disentanglement", "fig10_spoof_synthesis",
                  "fig12_progressive_removal", "trace_truth_vs_recovered"):
         width, height = png_size(output / "figures" / f"{name}.png")
@@ -90,3 +95,32 @@ def test_recovery_metrics_match_numpy_over_the_pooled_pixels():
     np.testing.assert_allclose(result["correlation"], np.corrcoef(p, t)[0, 1], rtol=1e-9)
     np.testing.assert_allclose(result["psnr"], -10 * np.log10(np.mean((p - t) ** 2)), rtol=1e-9)
     np.testing.assert_allclose(result["psnr_without_removal"], -10 * np.log10(np.mean(t ** 2)), rtol=1e-9)
+
+
+def test_mask_metrics_match_set_counts():
+    rng = np.random.default_rng(5)
+    pairs = [(rng.random((6, 7)) > 0.5, rng.random((6, 7)) > 0.6) for _ in range(3)]
+    sums = np.zeros(4)
+    for estimated, true in pairs:
+        demo.accumulate_mask(sums, estimated, true)
+    result = demo.mask_metrics(sums)
+    estimated, true = np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+    both = np.sum(estimated & true)
+    assert result["frames"] == 3
+    np.testing.assert_allclose(result["iou"], both / np.sum(estimated | true))
+    np.testing.assert_allclose(result["precision"], both / estimated.sum())
+    np.testing.assert_allclose(result["recall"], both / true.sum())
+    assert demo.mask_metrics(np.zeros(4)) == {"frames": 0, "iou": 0.0, "precision": 0.0, "recall": 0.0}
+
+
+def test_recovery_report_lists_bands_and_masks():
+    values = {"frames": 2, "pixels": 10, "correlation": 0.5, "psnr": 30.0, "psnr_without_removal": 20.0,
+              "bands": {"low": 0.6, "mid": 0.2, "high": -0.1}}
+    recovery = {"print": values, "partial_paper": dict(values, correlation=0.1,
+                                                       mask={"frames": 2, "iou": 0.25, "precision": 0.5,
+                                                             "recall": 0.4}),
+                "all spoof types": values}
+    text = "\n".join(demo.recovery_report(recovery))
+    assert "| print | 2 | 0.500 | 0.600 | 0.200 | -0.100 | 30.0 | 20.0 |" in text
+    assert "| partial_paper | 2 | 0.250 | 0.500 | 0.400 |" in text
+    assert f">= {demo.RECOVERED_CORRELATION}: print of 2" in text
