@@ -192,24 +192,32 @@ MASK_THRESHOLD = 0.5             # a pixel is in the (true or estimated) inpaint
 
 
 def trace_recovery(run_dir, config, batch_size=32):
-    """{spoof type: metrics} on the test split's spoof frames (module doc), plus 'all spoof types'.
+    """recovery_on_split for the generator of run_dir on the test split of config's protocol."""
+    from physstd.data import protocols
+    from physstd.train import load_generator
+
+    generator, model_config = load_generator(run_dir)
+    split_dir = config.split_dir or os.path.join(config.data_root, "protocols")
+    ids = protocols.load_split(split_dir, config.protocol, "test", config.fold or None)
+    return recovery_on_split(generator, model_config, config.data_root, ids, batch_size)
+
+
+def recovery_on_split(generator, model_config, data_root, video_ids, batch_size=32):
+    """{spoof type: metrics} on the spoof frames of video_ids (module doc), plus 'all spoof types'.
 
     Metrics of a type: frames, pixels, correlation, psnr, psnr_without_removal (recovery_metrics); `bands`:
     {low, mid, high: correlation of that band of the recovered T_A with the same band of the true one} (both
     traces zeroed inside the true inpainting region before the split, so that region does not leak into the
-    kept pixels); for types with a true inpainting region also `mask`: {iou, precision, recall} of the
+    kept pixels) and `band_energy`: {low, mid, high: the share of the true trace's energy in that band}; for
+    types with a true inpainting region also `mask`: {iou, precision, recall} of the
     estimated P against the true one (each thresholded at MASK_THRESHOLD, pooled over the type's frames).
     """
     import tensorflow as tf
 
     from physstd import ops, trace
-    from physstd.data import pipeline, protocols, spoof_types
-    from physstd.train import load_generator
+    from physstd.data import pipeline, spoof_types
 
-    generator, model_config = load_generator(run_dir)
     n1, n2 = model_config.trace_bands
-    split_dir = config.split_dir or os.path.join(config.data_root, "protocols")
-    ids = protocols.load_split(split_dir, config.protocol, "test", config.fold or None)
     sums, band_sums, mask_sums = {}, {}, {}
 
     @tf.function(autograph=False, reduce_retracing=True)
@@ -220,7 +228,7 @@ def trace_recovery(run_dir, config, batch_size=32):
                                                 ops.decompose(keep * true_trace, n1, n2))]
         return predicted, out.P, tf.stack(bands)   # bands: (3 bands, 2 = recovered / true, batch, N, N, 3)
 
-    for batch in pipeline.eval_dataset(config.data_root, ids, model_config.image_size, batch_size,
+    for batch in pipeline.eval_dataset(data_root, video_ids, model_config.image_size, batch_size,
                                        include_truth=True):
         spoof = batch["label"].numpy() == 1
         if not spoof.any():
@@ -242,12 +250,15 @@ def trace_recovery(run_dir, config, batch_size=32):
                 accumulate_mask(mask_sums.setdefault(name, np.zeros(4)), mask[k] > MASK_THRESHOLD,
                                 true_mask[k] > MASK_THRESHOLD)
     if not sums:
-        raise StageFailed("no spoof frame in the test split")
+        raise StageFailed(f"{data_root}: no spoof frame among the {len(video_ids)} videos evaluated")
     order = [name for name in spoof_types.NAMES if name in sums] + ["all spoof types"]
     result = {}
     for name in order:
         result[name] = recovery_metrics(sums[name])
         result[name]["bands"] = {band: recovery_metrics(band_sums[name, band])["correlation"] for band in BANDS}
+        # Share of the true trace's energy in each band (element 5 of the sums: sum of true squared).
+        total = max(sums[name][5], 1e-20)
+        result[name]["band_energy"] = {band: float(band_sums[name, band][5] / total) for band in BANDS}
         if name in mask_sums:
             result[name]["mask"] = mask_metrics(mask_sums[name])
     return result
@@ -471,11 +482,13 @@ def recovery_report(recovery):
              "Pearson over the pixels, channels and frames of a type; per band: the same after splitting both "
              "traces into the bands of Eq. 9 (low = [x]n1, mid = [x]n2 - [x]n1, high = x - [x]n2). PSNR: of the "
              "recovered trace against the true one (peak 1), next to leaving the trace in (T_A = 0).", "",
-             "| spoof type | frames | correlation | low | mid | high | PSNR (dB) | PSNR if left in (dB) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+             "| spoof type | frames | correlation | low | mid | high | true energy low / mid / high (%) | PSNR (dB) "
+             "| PSNR if left in (dB) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, values in recovery.items():
         bands = " | ".join(f"{values['bands'][band]:.3f}" for band in BANDS)
-        lines.append(f"| {name} | {values['frames']} | {values['correlation']:.3f} | {bands} | "
+        energy = " / ".join(f"{100 * values['band_energy'][band]:.0f}" for band in BANDS)
+        lines.append(f"| {name} | {values['frames']} | {values['correlation']:.3f} | {bands} | {energy} | "
                      f"{values['psnr']:.1f} | {values['psnr_without_removal']:.1f} |")
     per_type = {k: v for k, v in recovery.items() if k != "all spoof types"}
     good = [k for k, v in per_type.items() if v["correlation"] >= RECOVERED_CORRELATION]

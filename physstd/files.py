@@ -1,10 +1,32 @@
 """Small files written atomically (temp file in the same folder + os.replace) and read with errors that name
-the file. Every JSON/CSV/text file physstd writes goes through here, so a crash never leaves half a file."""
+the file. Every JSON/CSV/text file physstd writes goes through here, so a crash never leaves half a file.
+NumPy files are read here too, one at a time (see load_npz)."""
 import csv
 import io
 import json
 import os
 import tempfile
+import threading
+
+import numpy as np
+
+# np.load parses every .npy header with ast.literal_eval. On CPython 3.11 two threads building ASTs at once can
+# fail with "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905), and the input
+# pipeline loads videos from several tf.data threads: NumPy reads therefore take this lock.
+_NUMPY_READ_LOCK = threading.Lock()
+
+
+def load_npz(path):
+    """{name: array} of every array in the .npz at `path` (pickles refused); np.load's OSError / ValueError pass
+    through for the caller to name the file."""
+    with _NUMPY_READ_LOCK, np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def load_npy(path):
+    """The array in the .npy at `path` (pickles refused), read under the same lock as load_npz."""
+    with _NUMPY_READ_LOCK:
+        return np.load(path, allow_pickle=False)
 
 
 def write_text_atomic(path, text):

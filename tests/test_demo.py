@@ -56,6 +56,7 @@ def test_outputs_exist_in_their_documented_places(toy_demo):
         assert -1.0 <= values["correlation"] <= 1.0 and values["pixels"] > 0
         assert set(values["bands"]) == set(demo.BANDS)
         assert all(-1.0 <= c <= 1.0 for c in values["bands"].values())
+        assert set(values["band_energy"]) == set(demo.BANDS) and all(e >= 0 for e in values["band_energy"].values())
     # The types with an inpainting region (and only those) report how well P finds it.
     assert {name for name, values in recovery.items() if "mask" in values} <= {"paper_glasses", "partial_paper"}
     for name in ("fig8_trace_components", "fig9_disentanglement", "fig10_spoof_synthesis",
@@ -115,12 +116,13 @@ def test_mask_metrics_match_set_counts():
 
 def test_recovery_report_lists_bands_and_masks():
     values = {"frames": 2, "pixels": 10, "correlation": 0.5, "psnr": 30.0, "psnr_without_removal": 20.0,
-              "bands": {"low": 0.6, "mid": 0.2, "high": -0.1}}
+              "bands": {"low": 0.6, "mid": 0.2, "high": -0.1},
+              "band_energy": {"low": 0.8, "mid": 0.15, "high": 0.05}}
     recovery = {"print": values, "partial_paper": dict(values, correlation=0.1,
                                                        mask={"frames": 2, "iou": 0.25, "precision": 0.5,
                                                              "recall": 0.4}),
                 "all spoof types": values}
     text = "\n".join(demo.recovery_report(recovery))
-    assert "| print | 2 | 0.500 | 0.600 | 0.200 | -0.100 | 30.0 | 20.0 |" in text
+    assert "| print | 2 | 0.500 | 0.600 | 0.200 | -0.100 | 80 / 15 / 5 | 30.0 | 20.0 |" in text
     assert "| partial_paper | 2 | 0.250 | 0.500 | 0.400 |" in text
     assert f">= {demo.RECOVERED_CORRELATION}: print of 2" in text

@@ -314,8 +314,7 @@ class PreparedDataset:
         if not os.path.isfile(path):
             raise PreparedFormatError(f"{path}: missing")
         try:
-            with np.load(path, allow_pickle=False) as data:
-                arrays = {key: data[key] for key in data.files}
+            arrays = files.load_npz(path)
         except (OSError, ValueError) as error:
             raise PreparedFormatError(f"{path}: not a readable .npz ({error})") from None
         for key, (shape, dtype) in expected.items():

@@ -16,6 +16,7 @@ import time
 import cv2
 import numpy as np
 
+from physstd import files
 from physstd.config import ImageSizes
 from physstd.data import face_model, geometry
 from physstd.data.detect import DETECT_MAX_SIDE, LandmarkDetector, dlib_models
@@ -153,7 +154,7 @@ def read_image(path):
 def read_landmarks(path):
     """(68, 2) or (140, 2) float64 landmarks from a .npy file (no pickles); other shapes raise `InputError`."""
     try:
-        points = np.load(path, allow_pickle=False)
+        points = files.load_npy(path)
     except FileNotFoundError:
         raise InputError(f"{path}: landmark file missing (one .npy per frame image is expected)") from None
     except (OSError, ValueError) as error:

@@ -391,8 +391,7 @@ def read_raw_truth(raw_dir, row):
     mask = read("mask", cv2.IMREAD_GRAYSCALE) if os.path.isdir(os.path.join(folder, "mask")) else None
     path = os.path.join(folder, RAW_TRUTH_FILE)
     try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {key: data[key] for key in data.files}
+        arrays = files.load_npz(path)
     except (OSError, ValueError) as error:
         raise SyntheticFormatError(f"{path}: missing or not a readable .npz ({error})") from None
     return dict(arrays, frames=frames, live=live, mask=mask)

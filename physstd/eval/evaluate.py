@@ -77,7 +77,8 @@ class ScoringModel:
             self.image_size = model_config.image_size
             size = self.image_size
 
-            @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)])
+            # autograph=False: tracing then parses no source while the input pipeline's threads run (files.py).
+            @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)], autograph=False)
             def statistics(images):
                 return export.batch_statistics(generator(images, training=False))
 

@@ -103,7 +103,7 @@ def collect_inputs(generator, data_root, video_ids, image_size, frames_per_video
 
     from physstd.data import pipeline
 
-    @tf.function(input_signature=[tf.TensorSpec([None, image_size, image_size, 3], tf.float32)])
+    @tf.function(input_signature=[tf.TensorSpec([None, image_size, image_size, 3], tf.float32)], autograph=False)
     def additive_components(images):
         out = generator(images, training=False)
         return tf.concat([out.B, out.C, out.T], axis=-1)

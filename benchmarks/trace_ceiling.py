@@ -1,0 +1,125 @@
+"""How much of the synthetic set's true trace can a generator of the same size recover at all?
+
+PhySTD learns its traces without ever seeing a true one. This script trains the same generator *supervised*:
+its additive trace T_A = [B]n1 + [C]n2 + T regressed onto the true T_A of the synthetic set (truth.npz, squared
+error outside the true inpainting region; zero for live frames), on the train identities, for as many steps as
+the demo. The test-split recovery of that model (physstd.demo.recovery_on_split: correlation per type and per
+Eq. 9 band, PSNR) is a ceiling for what a single image and this network size allow; printed next to a PhySTD
+run's own recovery (--run_dir) it separates what the unsupervised method misses from what no model of this size
+can see in one frame (for example a print's tone compression inside the live videos' own gain and contrast range).
+
+    python -m benchmarks.trace_ceiling --data_root=demo_output/data/synthetic64 --run_dir=demo_output/run
+
+Nothing here is used in training or evaluation: it reads truth.npz, which real data never have.
+"""
+import os
+import time
+
+from absl import app, flags
+
+import numpy as np
+
+flags.DEFINE_string("data_root", "demo_output/data/synthetic64", "a prepared synthetic set (make demo writes one)")
+flags.DEFINE_string("protocol", "identity", "protocol whose train split trains and whose test split evaluates")
+flags.DEFINE_string("run_dir", "", "a PhySTD run on the same data to compare with (e.g. demo_output/run)")
+flags.DEFINE_integer("steps", 1200, "training steps (the demo's)")
+flags.DEFINE_integer("batch_size", 8, "half live, half spoof frames")
+flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate (the demo's)")
+flags.DEFINE_float("width", 0.25, "generator width (the demo's)")
+flags.DEFINE_bool("jit_compile", True, "compile the training step with XLA")
+flags.DEFINE_integer("seed", 0, "seed of the weights and the batch order")
+FLAGS = flags.FLAGS
+
+
+def load_frames(data_root, video_ids, image_size):
+    """(images, true traces, keep = 1 - true mask, labels) of every frame of video_ids, as numpy arrays."""
+    from physstd.data import pipeline
+
+    parts = {"image": [], "true_trace": [], "true_mask": [], "label": []}
+    for batch in pipeline.eval_dataset(data_root, video_ids, image_size, 64, include_truth=True):
+        for key in parts:
+            parts[key].append(batch[key].numpy())
+    images, traces, masks, labels = (np.concatenate(parts[key]) for key in parts)
+    return images, traces, (masks == 0).astype(np.float32), labels
+
+
+def train_supervised(images, traces, keep, labels, model_config, steps, batch_size, learning_rate, seed,
+                     jit_compile):
+    """A Generator whose T_A is fitted to the true trace (mean squared error on the kept pixels)."""
+    import keras
+    import tensorflow as tf
+
+    from physstd import trace
+    from physstd.models import Generator
+
+    keras.utils.set_random_seed(seed)
+    generator = Generator(model_config)
+    optimizer = keras.optimizers.Adam(learning_rate)
+
+    @tf.function(jit_compile=jit_compile)
+    def step(x, target, weight):
+        with tf.GradientTape() as tape:
+            predicted = trace.additive_trace(generator(x, training=True), model_config)
+            loss = tf.reduce_mean(weight * tf.square(predicted - target))
+        variables = generator.trainable_variables
+        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        return loss
+
+    rng = np.random.default_rng(seed)
+    live, spoof = np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)
+    half = batch_size // 2
+    for k in range(steps):
+        chosen = np.concatenate([rng.choice(live, half), rng.choice(spoof, half)])
+        loss = step(images[chosen], traces[chosen], keep[chosen])
+        if k == 0 or (k + 1) % 200 == 0:
+            print(f"step {k + 1}/{steps}: loss {float(loss):.5f}", flush=True)
+    return generator
+
+
+def main(argv):
+    del argv
+    from physstd.data import prepared, protocols
+    from physstd.demo import BANDS, recovery_on_split
+    from physstd.models import ModelConfig
+
+    image_size = prepared.read_meta(FLAGS.data_root)["image_size"]
+    split_dir = os.path.join(FLAGS.data_root, "protocols")
+    model_config = ModelConfig(image_size=image_size, width=FLAGS.width)
+    images, traces, keep, labels = load_frames(
+        FLAGS.data_root, protocols.load_split(split_dir, FLAGS.protocol, "train"), image_size)
+    print(f"train split: {int((labels == 0).sum())} live and {int((labels == 1).sum())} spoof frames, N = "
+          f"{image_size}, width {FLAGS.width}")
+    start = time.perf_counter()
+    generator = train_supervised(images, traces, keep, labels, model_config, FLAGS.steps, FLAGS.batch_size,
+                                 FLAGS.learning_rate, FLAGS.seed, FLAGS.jit_compile)
+    print(f"trained in {time.perf_counter() - start:.0f} s")
+    test_ids = protocols.load_split(split_dir, FLAGS.protocol, "test")
+    ceiling = recovery_on_split(generator, model_config, FLAGS.data_root, test_ids)
+    physstd = None
+    if FLAGS.run_dir:
+        from physstd.train import load_generator
+
+        run_generator, run_config = load_generator(FLAGS.run_dir)
+        physstd = recovery_on_split(run_generator, run_config, FLAGS.data_root, test_ids)
+    header = "| spoof type | supervised corr. (low / mid / high) | supervised PSNR / left in (dB) |"
+    rule = "|---|---|---|"
+    if physstd:
+        header += " PhySTD corr. (low / mid / high) | PhySTD PSNR (dB) | PhySTD / supervised corr. |"
+        rule += "---|---|---:|"
+    print(f"\nTrace recovery on the test split of {FLAGS.protocol} ({FLAGS.data_root})\n\n{header}\n{rule}")
+    for name, values in ceiling.items():
+        row = f"| {name} | {_correlations(values, BANDS)} | {values['psnr']:.1f} / {values['psnr_without_removal']:.1f} |"
+        if physstd:
+            ours = physstd[name]
+            ratio = ours["correlation"] / values["correlation"] if values["correlation"] > 0 else float("nan")
+            row += f" {_correlations(ours, BANDS)} | {ours['psnr']:.1f} | {ratio:.2f} |"
+        print(row)
+
+
+def _correlations(values, bands):
+    per_band = " / ".join(f"{values['bands'][band]:.2f}" for band in bands)
+    return f"{values['correlation']:.3f} ({per_band})"
+
+
+if __name__ == "__main__":
+    app.run(main)
