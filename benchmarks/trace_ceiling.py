@@ -32,20 +32,19 @@ FLAGS = flags.FLAGS
 
 
 def load_frames(data_root, video_ids, image_size):
-    """(images, true traces, keep = 1 - true mask, labels) of every frame of video_ids, as numpy arrays."""
+    """(images, true traces, true inpainting masks (F, N, N, 1), labels) of every frame of video_ids (numpy)."""
     from physstd.data import pipeline
 
     parts = {"image": [], "true_trace": [], "true_mask": [], "label": []}
     for batch in pipeline.eval_dataset(data_root, video_ids, image_size, 64, include_truth=True):
         for key in parts:
             parts[key].append(batch[key].numpy())
-    images, traces, masks, labels = (np.concatenate(parts[key]) for key in parts)
-    return images, traces, (masks == 0).astype(np.float32), labels
+    return tuple(np.concatenate(parts[key]) for key in parts)
 
 
-def train_supervised(images, traces, keep, labels, model_config, steps, batch_size, learning_rate, seed,
+def train_supervised(images, traces, masks, labels, model_config, steps, batch_size, learning_rate, seed,
                      jit_compile):
-    """A Generator whose T_A is fitted to the true trace (mean squared error on the kept pixels)."""
+    """A Generator whose T_A is fitted to the true trace (mean squared error outside the true inpainting region)."""
     import keras
     import tensorflow as tf
 
@@ -62,9 +61,11 @@ def train_supervised(images, traces, keep, labels, model_config, steps, batch_si
             predicted = trace.additive_trace(generator(x, training=True), model_config)
             loss = tf.reduce_mean(weight * tf.square(predicted - target))
         variables = generator.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
+        # The depth network gets no gradient from a trace loss: leave it out of the update.
+        optimizer.apply_gradients([(g, v) for g, v in zip(tape.gradient(loss, variables), variables) if g is not None])
         return loss
 
+    keep = (masks == 0).astype(np.float32)
     rng = np.random.default_rng(seed)
     live, spoof = np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)
     half = batch_size // 2
@@ -85,12 +86,12 @@ def main(argv):
     image_size = prepared.read_meta(FLAGS.data_root)["image_size"]
     split_dir = os.path.join(FLAGS.data_root, "protocols")
     model_config = ModelConfig(image_size=image_size, width=FLAGS.width)
-    images, traces, keep, labels = load_frames(
+    images, traces, masks, labels = load_frames(
         FLAGS.data_root, protocols.load_split(split_dir, FLAGS.protocol, "train"), image_size)
     print(f"train split: {int((labels == 0).sum())} live and {int((labels == 1).sum())} spoof frames, N = "
           f"{image_size}, width {FLAGS.width}")
     start = time.perf_counter()
-    generator = train_supervised(images, traces, keep, labels, model_config, FLAGS.steps, FLAGS.batch_size,
+    generator = train_supervised(images, traces, masks, labels, model_config, FLAGS.steps, FLAGS.batch_size,
                                  FLAGS.learning_rate, FLAGS.seed, FLAGS.jit_compile)
     print(f"trained in {time.perf_counter() - start:.0f} s")
     test_ids = protocols.load_split(split_dir, FLAGS.protocol, "test")

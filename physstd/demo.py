@@ -497,12 +497,12 @@ def recovery_report(recovery):
               f"{', '.join(good) or 'none'} of {len(per_type)}. Types where removing the recovered trace brings the "
               f"frame closer to the true live face (higher PSNR): {', '.join(better) or 'none'}. The pooled row mixes "
               "types, so it also credits traces whose overall strength follows the type's; read the per-type rows "
-              "for the spatial agreement. Partial attacks leave almost no additive trace outside their inpainting "
-              "region (a shadow at most), so their correlation measures little; their trace is the region itself:",
-              ""]
+              "for the spatial agreement.", ""]
     masked = {k: v["mask"] for k, v in per_type.items() if "mask" in v}
     if masked:
-        lines += [f"| spoof type | frames | IoU of P > {MASK_THRESHOLD} with the true region | precision | recall |",
+        lines += ["Partial attacks leave almost no additive trace outside their inpainting region (a shadow at most), "
+                  "so their correlation measures little; their trace is the region itself:", "",
+                  f"| spoof type | frames | IoU of P > {MASK_THRESHOLD} with the true region | precision | recall |",
                   "|---|---:|---:|---:|---:|"]
         lines += [f"| {name} | {m['frames']} | {m['iou']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} |"
                   for name, m in masked.items()]

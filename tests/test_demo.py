@@ -126,3 +126,65 @@ def test_recovery_report_lists_bands_and_masks():
     assert "| print | 2 | 0.500 | 0.600 | 0.200 | -0.100 | 80 / 15 / 5 | 30.0 | 20.0 |" in text
     assert "| partial_paper | 2 | 0.250 | 0.500 | 0.400 |" in text
     assert f">= {demo.RECOVERED_CORRELATION}: print of 2" in text
+
+
+def _oracle_generator(images, traces, masks, image_size):
+    """A stand-in generator whose T is the true trace of the matching frame and whose P is the true mask."""
+    import tensorflow as tf
+
+    from physstd.models import GeneratorOutput
+
+    known = tf.constant(images.reshape(len(images), -1))
+    traces, masks = tf.constant(traces), tf.constant(masks)
+
+    def generator(batch, training=False):
+        flat = tf.reshape(batch, (tf.shape(batch)[0], 1, -1))
+        match = tf.argmin(tf.reduce_sum(tf.abs(flat - known[None]), axis=-1), axis=1)
+        zeros = tf.zeros_like(batch)
+        depth = tf.zeros((tf.shape(batch)[0], image_size // 8, image_size // 8, 1))
+        return GeneratorOutput(B=zeros, C=zeros, T=tf.gather(traces, match), P=tf.gather(masks, match),
+                               I_P=batch, M=depth, S=zeros)
+    return generator
+
+
+def test_a_perfect_generator_recovers_every_band_and_region(toy_demo):
+    from benchmarks.trace_ceiling import load_frames
+    from physstd.data import prepared
+    from physstd.models import ModelConfig
+
+    output, _ = toy_demo
+    root = output / "data" / "synthetic32"
+    ids = [row["video_id"] for row in prepared.read_index(str(root))[0]]
+    images, traces, masks, labels = load_frames(str(root), ids, 32)
+    generator = _oracle_generator(images, traces, masks, 32)
+    result = demo.recovery_on_split(generator, ModelConfig(image_size=32, width=0.25), str(root), ids)
+    assert result["all spoof types"]["frames"] == int((labels == 1).sum())
+    for name, values in result.items():
+        if name in ("print", "replay", "paper_mask", "cosmetic", "all spoof types"):
+            assert values["correlation"] > 1 - 1e-6, name
+            assert all(c > 1 - 1e-5 for c in values["bands"].values()), (name, values["bands"])
+            assert values["psnr"] > 100
+        if "mask" in values:
+            assert values["mask"] == {"frames": values["frames"], "iou": 1.0, "precision": 1.0, "recall": 1.0}
+
+
+def test_supervised_ceiling_fits_the_true_traces(toy_demo):
+    from benchmarks.trace_ceiling import load_frames, train_supervised
+    from physstd import trace
+    from physstd.data import prepared
+    from physstd.models import ModelConfig
+
+    output, _ = toy_demo
+    root = output / "data" / "synthetic32"
+    ids = [row["video_id"] for row in prepared.read_index(str(root))[0]]
+    images, traces, masks, labels = load_frames(str(root), ids, 32)
+    keep = (masks == 0).astype(np.float32)
+    config = ModelConfig(image_size=32, width=0.25)
+
+    def error(generator):
+        # Batch statistics: 60 steps barely move BatchNorm's running averages.
+        predicted = trace.additive_trace(generator(images, training=True), config).numpy()
+        return float(np.mean(keep * (predicted - traces) ** 2))
+    untrained = train_supervised(images, traces, masks, labels, config, 0, 8, 1e-3, 0, False)
+    trained = train_supervised(images, traces, masks, labels, config, 60, 8, 1e-3, 0, False)
+    assert error(trained) < 0.5 * error(untrained)
