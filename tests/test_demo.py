@@ -115,17 +115,22 @@ def test_mask_metrics_match_set_counts():
 
 
 def test_recovery_report_lists_bands_and_masks():
-    values = {"frames": 2, "pixels": 10, "correlation": 0.5, "psnr": 30.0, "psnr_without_removal": 20.0,
-              "bands": {"low": 0.6, "mid": 0.2, "high": -0.1},
+    values = {"frames": 2, "pixels": 10, "correlation": 0.5, "other_video_correlation": 0.2, "psnr": 30.0,
+              "psnr_without_removal": 20.0, "bands": {"low": 0.6, "mid": 0.2, "high": -0.1},
               "band_energy": {"low": 0.8, "mid": 0.15, "high": 0.05}}
-    recovery = {"print": values, "partial_paper": dict(values, correlation=0.1,
-                                                       mask={"frames": 2, "iou": 0.25, "precision": 0.5,
-                                                             "recall": 0.4}),
+    recovery = {"print": values,
+                "replay": dict(values, correlation=0.4, other_video_correlation=0.38),
+                "cosmetic": dict(values, correlation=0.1, other_video_correlation=None),
+                "partial_paper": dict(values, correlation=0.1, mask={"frames": 2, "iou": 0.25, "precision": 0.5,
+                                                                     "recall": 0.4}),
                 "all spoof types": values}
     text = "\n".join(demo.recovery_report(recovery))
-    assert "| print | 2 | 0.500 | 0.600 | 0.200 | -0.100 | 80 / 15 / 5 | 30.0 | 20.0 |" in text
+    assert "| print | 2 | 0.500 | 0.200 | 0.600 | 0.200 | -0.100 | 80 / 15 / 5 | 30.0 | 20.0 |" in text
+    assert "| cosmetic | 2 | 0.100 | - | 0.600 |" in text
     assert "| partial_paper | 2 | 0.250 | 0.500 | 0.400 |" in text
-    assert f">= {demo.RECOVERED_CORRELATION}: print of 2" in text
+    assert f">= {demo.RECOVERED_CORRELATION}: print, replay of 4" in text
+    # replay beats its other-video pairing by 0.02 only: it follows the medium, not the frame.
+    assert f"by >= {demo.FRAME_SPECIFIC_MARGIN} (the trace follows the frame, not only the medium): print." in text
 
 
 def _oracle_generator(images, traces, masks, image_size):
@@ -166,6 +171,38 @@ def test_a_perfect_generator_recovers_every_band_and_region(toy_demo):
             assert values["psnr"] > 100
         if "mask" in values:
             assert values["mask"] == {"frames": values["frames"], "iou": 1.0, "precision": 1.0, "recall": 1.0}
+    _check_other_video_pairing(result, str(root), ids, traces, masks)
+
+
+def _check_other_video_pairing(result, root, ids, traces, masks):
+    """The oracle's other-video correlation against numpy: each spoof frame's true trace (= its recovered one)
+    paired with the true trace of the last frame of the latest earlier video of its type, on the pixels outside
+    both true inpainting regions."""
+    from physstd.data import pipeline, spoof_types
+
+    order = [(str(b), int(t), bool(l)) for batch in pipeline.eval_dataset(root, ids, 32, 64)
+             for b, t, l in zip(batch["video_id"].numpy(), batch["spoof_type"].numpy(), batch["label"].numpy())]
+    assert len(order) == len(traces)
+    keep = np.broadcast_to(masks == 0, traces.shape)
+    pairs = {}
+    for i, (video, type_id, spoof) in enumerate(order):
+        if not spoof:
+            continue
+        earlier = [j for j in range(i) if order[j][1] == type_id and order[j][2] and order[j][0] != video]
+        if earlier:
+            name = spoof_types.NAMES[type_id]
+            pairs.setdefault(name, []).append((i, earlier[-1]))
+            pairs.setdefault("all spoof types", []).append((i, earlier[-1]))
+    assert pairs, "the toy set should hold two videos of some spoof type"
+    for name, values in result.items():
+        if name not in pairs:
+            assert values["other_video_correlation"] is None, name
+            continue
+        recovered = np.concatenate([traces[i][keep[i] & keep[j]] for i, j in pairs[name]])
+        other = np.concatenate([traces[j][keep[i] & keep[j]] for i, j in pairs[name]])
+        np.testing.assert_allclose(values["other_video_correlation"], np.corrcoef(recovered, other)[0, 1],
+                                   atol=1e-6, err_msg=name)
+        assert values["other_video_correlation"] < 0.99, name   # another video's trace is not this frame's
 
 
 def test_supervised_ceiling_fits_the_true_traces(toy_demo):
