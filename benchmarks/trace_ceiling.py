@@ -10,6 +10,9 @@ can see in one frame (for example a print's tone compression inside the live vid
 
     python -m benchmarks.trace_ceiling --data_root=demo_output/data/synthetic64 --run_dir=demo_output/run
 
+Several runs (--run_dir=a,b,c: the demo trained with other --seed values) also print the mean and spread of
+PhySTD's figures, which move a lot from seed to seed at this scale; --steps=0 skips the supervised model.
+
 Nothing here is used in training or evaluation: it reads truth.npz, which real data never have.
 """
 import os
@@ -21,8 +24,9 @@ import numpy as np
 
 flags.DEFINE_string("data_root", "demo_output/data/synthetic64", "a prepared synthetic set (make demo writes one)")
 flags.DEFINE_string("protocol", "identity", "protocol whose train split trains and whose test split evaluates")
-flags.DEFINE_string("run_dir", "", "a PhySTD run on the same data to compare with (e.g. demo_output/run)")
-flags.DEFINE_integer("steps", 1200, "training steps (the demo's)")
+flags.DEFINE_list("run_dir", [], "PhySTD runs on the same data to compare with (e.g. demo_output/run); several "
+                  "(comma-separated, e.g. one per seed) also get mean +- std")
+flags.DEFINE_integer("steps", 1200, "training steps (the demo's); 0 = no supervised model, only the runs")
 flags.DEFINE_integer("batch_size", 8, "half live, half spoof frames")
 flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate (the demo's)")
 flags.DEFINE_float("width", 0.25, "generator width (the demo's)")
@@ -82,43 +86,57 @@ def main(argv):
     from physstd.data import prepared, protocols
     from physstd.demo import BANDS, format_correlation, recovery_on_split
     from physstd.models import ModelConfig
+    from physstd.train import load_generator
 
     image_size = prepared.read_meta(FLAGS.data_root)["image_size"]
     split_dir = os.path.join(FLAGS.data_root, "protocols")
-    model_config = ModelConfig(image_size=image_size, width=FLAGS.width)
-    images, traces, masks, labels = load_frames(
-        FLAGS.data_root, protocols.load_split(split_dir, FLAGS.protocol, "train"), image_size)
-    print(f"train split: {int((labels == 0).sum())} live and {int((labels == 1).sum())} spoof frames, N = "
-          f"{image_size}, width {FLAGS.width}")
-    start = time.perf_counter()
-    generator = train_supervised(images, traces, masks, labels, model_config, FLAGS.steps, FLAGS.batch_size,
-                                 FLAGS.learning_rate, FLAGS.seed, FLAGS.jit_compile)
-    print(f"trained in {time.perf_counter() - start:.0f} s")
     test_ids = protocols.load_split(split_dir, FLAGS.protocol, "test")
-    ceiling = recovery_on_split(generator, model_config, FLAGS.data_root, test_ids)
-    physstd = None
-    if FLAGS.run_dir:
-        from physstd.train import load_generator
-
-        run_generator, run_config = load_generator(FLAGS.run_dir)
-        physstd = recovery_on_split(run_generator, run_config, FLAGS.data_root, test_ids)
+    columns = {}   # model name -> recovery_on_split result
+    if FLAGS.steps > 0:
+        model_config = ModelConfig(image_size=image_size, width=FLAGS.width)
+        images, traces, masks, labels = load_frames(
+            FLAGS.data_root, protocols.load_split(split_dir, FLAGS.protocol, "train"), image_size)
+        print(f"train split: {int((labels == 0).sum())} live and {int((labels == 1).sum())} spoof frames, N = "
+              f"{image_size}, width {FLAGS.width}")
+        start = time.perf_counter()
+        generator = train_supervised(images, traces, masks, labels, model_config, FLAGS.steps, FLAGS.batch_size,
+                                     FLAGS.learning_rate, FLAGS.seed, FLAGS.jit_compile)
+        print(f"trained in {time.perf_counter() - start:.0f} s")
+        columns["supervised"] = recovery_on_split(generator, model_config, FLAGS.data_root, test_ids)
+    for k, run_dir in enumerate(FLAGS.run_dir, start=1):
+        run_generator, run_config = load_generator(run_dir)
+        columns[f"PhySTD run {k}"] = recovery_on_split(run_generator, run_config, FLAGS.data_root, test_ids)
+        print(f"PhySTD run {k}: {run_dir}")
+    if not columns:
+        raise app.UsageError("nothing to measure: give --steps > 0 and/or --run_dir")
     # 'other video': each frame's recovered trace against another video's true trace of the same type
     # (physstd.demo.recovery_on_split); what a model that only knows the medium's typical trace would score.
-    header = "| spoof type | supervised corr. (low / mid / high) | other video | supervised PSNR / left in (dB) |"
-    rule = "|---|---|---:|---|"
-    if physstd:
-        header += " PhySTD corr. (low / mid / high) | other video | PhySTD PSNR (dB) | PhySTD / supervised corr. |"
-        rule += "---|---:|---|---:|"
-    print(f"\nTrace recovery on the test split of {FLAGS.protocol} ({FLAGS.data_root})\n\n{header}\n{rule}")
-    for name, values in ceiling.items():
-        row = (f"| {name} | {_correlations(values, BANDS)} | {format_correlation(values['other_video_correlation'])} | "
-               f"{values['psnr']:.1f} / {values['psnr_without_removal']:.1f} |")
-        if physstd:
-            ours = physstd[name]
-            ratio = ours["correlation"] / values["correlation"] if values["correlation"] > 0 else float("nan")
-            row += (f" {_correlations(ours, BANDS)} | {format_correlation(ours['other_video_correlation'])} | {ours['psnr']:.1f} |"
-                    f" {ratio:.2f} |")
+    header = "| spoof type |" + "".join(f" {name}: corr. (low / mid / high) | other video | PSNR (dB) |"
+                                        for name in columns)
+    rule = "|---|" + "---|---:|---:|" * len(columns)
+    runs = [name for name in columns if name.startswith("PhySTD")]
+    if len(runs) > 1:
+        header += " PhySTD corr. mean +- std | other video mean +- std |"
+        rule += "---:|---:|"
+    first = next(iter(columns.values()))
+    print(f"\nTrace recovery on the test split of {FLAGS.protocol} ({FLAGS.data_root}); PSNR if the trace is "
+          f"left in: " + ", ".join(f"{name} {v['psnr_without_removal']:.1f} dB" for name, v in first.items()))
+    print(f"\n{header}\n{rule}")
+    for name in first:
+        row = f"| {name} |"
+        for result in columns.values():
+            values = result[name]
+            row += (f" {_correlations(values, BANDS)} | {format_correlation(values['other_video_correlation'])} |"
+                    f" {values['psnr']:.1f} |")
+        if len(runs) > 1:
+            row += "".join(f" {_mean_std([columns[run][name][key] for run in runs])} |"
+                           for key in ("correlation", "other_video_correlation"))
         print(row)
+
+
+def _mean_std(values):
+    values = [v for v in values if v is not None]
+    return f"{np.mean(values):.3f} +- {np.std(values, ddof=1):.3f}" if len(values) > 1 else "-"
 
 
 def _correlations(values, bands):
