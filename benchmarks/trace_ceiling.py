@@ -91,7 +91,7 @@ def main(argv):
     image_size = prepared.read_meta(FLAGS.data_root)["image_size"]
     split_dir = os.path.join(FLAGS.data_root, "protocols")
     test_ids = protocols.load_split(split_dir, FLAGS.protocol, "test")
-    columns = {}   # model name -> recovery_on_split result
+    columns, runs = {}, []   # model name -> recovery_on_split result; the names of the PhySTD runs
     if FLAGS.steps > 0:
         model_config = ModelConfig(image_size=image_size, width=FLAGS.width)
         images, traces, masks, labels = load_frames(
@@ -105,7 +105,8 @@ def main(argv):
         columns["supervised"] = recovery_on_split(generator, model_config, FLAGS.data_root, test_ids)
     for k, run_dir in enumerate(FLAGS.run_dir, start=1):
         run_generator, run_config = load_generator(run_dir)
-        columns[f"PhySTD run {k}"] = recovery_on_split(run_generator, run_config, FLAGS.data_root, test_ids)
+        runs.append(f"PhySTD run {k}")
+        columns[runs[-1]] = recovery_on_split(run_generator, run_config, FLAGS.data_root, test_ids)
         print(f"PhySTD run {k}: {run_dir}")
     if not columns:
         raise app.UsageError("nothing to measure: give --steps > 0 and/or --run_dir")
@@ -114,10 +115,13 @@ def main(argv):
     header = "| spoof type |" + "".join(f" {name}: corr. (low / mid / high) | other video | PSNR (dB) |"
                                         for name in columns)
     rule = "|---|" + "---|---:|---:|" * len(columns)
-    runs = [name for name in columns if name.startswith("PhySTD")]
     if len(runs) > 1:
         header += " PhySTD corr. mean +- std | other video mean +- std |"
         rule += "---:|---:|"
+    supervised = columns.get("supervised")
+    if supervised and runs:
+        header += " PhySTD (mean over runs) / supervised corr. |"
+        rule += "---:|"
     first = next(iter(columns.values()))
     print(f"\nTrace recovery on the test split of {FLAGS.protocol} ({FLAGS.data_root}); PSNR if the trace is "
           f"left in: " + ", ".join(f"{name} {v['psnr_without_removal']:.1f} dB" for name, v in first.items()))
@@ -131,6 +135,10 @@ def main(argv):
         if len(runs) > 1:
             row += "".join(f" {_mean_std([columns[run][name][key] for run in runs])} |"
                            for key in ("correlation", "other_video_correlation"))
+        if supervised and runs:
+            ceiling = supervised[name]["correlation"]
+            ours = np.mean([columns[run][name]["correlation"] for run in runs])
+            row += f" {ours / ceiling if ceiling > 0 else float('nan'):.2f} |"
         print(row)
 
 

@@ -253,12 +253,15 @@ def recovery_on_split(generator, model_config, data_root, video_ids, batch_size=
             if name in last_frame and last_frame[name][0] != videos[k]:
                 previous_video[name] = last_frame[name]
             last_frame[name] = (videos[k], true[k], kept[k])
+            matched = predicted[k][kept[k]], true[k][kept[k]]
             other = previous_video.get(name)
+            if other is not None:
+                both = kept[k] & other[2]
+                other = predicted[k][both], other[1][both]
             for key in (name, "all spoof types"):
-                accumulate_recovery(sums.setdefault(key, np.zeros(8)), predicted[k][kept[k]], true[k][kept[k]])
+                accumulate_recovery(sums.setdefault(key, np.zeros(8)), *matched)
                 if other is not None:
-                    both = kept[k] & other[2]
-                    accumulate_recovery(other_sums.setdefault(key, np.zeros(8)), predicted[k][both], other[1][both])
+                    accumulate_recovery(other_sums.setdefault(key, np.zeros(8)), *other)
                 for b, band in enumerate(BANDS):
                     accumulate_recovery(band_sums.setdefault((key, band), np.zeros(8)),
                                         bands[b, 0, k][kept[k]], bands[b, 1, k][kept[k]])
