@@ -11,7 +11,9 @@ can see in one frame (for example a print's tone compression inside the live vid
     python -m benchmarks.trace_ceiling --data_root=demo_output/data/synthetic64 --run_dir=demo_output/run
 
 Several runs (--run_dir=a,b,c: the demo trained with other --seed values) also print the mean and spread of
-PhySTD's figures, which move a lot from seed to seed at this scale; --steps=0 skips the supervised model.
+PhySTD's figures, which move a lot from seed to seed at this scale; --steps=0 skips the supervised model. Each
+model's column also counts the test videos whose recovered trace correlates positively with the true one, and
+those that correlate better with their own true trace than with another video's (physstd.demo.video_statistics).
 
 Nothing here is used in training or evaluation: it reads truth.npz, which real data never have.
 """
@@ -112,9 +114,10 @@ def main(argv):
         raise app.UsageError("nothing to measure: give --steps > 0 and/or --run_dir")
     # 'other video': each frame's recovered trace against another video's true trace of the same type
     # (physstd.demo.recovery_on_split); what a model that only knows the medium's typical trace would score.
-    header = "| spoof type |" + "".join(f" {name}: corr. (low / mid / high) | other video | PSNR (dB) |"
-                                        for name in columns)
-    rule = "|---|" + "---|---:|---:|" * len(columns)
+    # 'videos': how many test videos correlate positively, and how many beat their other-video pairing.
+    header = "| spoof type |" + "".join(f" {name}: corr. (low / mid / high) | other video | videos r > 0, beats other "
+                                        f"| PSNR (dB) |" for name in columns)
+    rule = "|---|" + "---|---:|---:|---:|" * len(columns)
     if len(runs) > 1:
         header += " PhySTD corr. mean +- std | other video mean +- std |"
         rule += "---:|---:|"
@@ -130,7 +133,9 @@ def main(argv):
         row = f"| {name} |"
         for result in columns.values():
             values = result[name]
+            videos = values["videos"]
             row += (f" {_correlations(values, BANDS)} | {format_correlation(values['other_video_correlation'])} |"
+                    f" {videos['positive']}/{videos['videos']}, {videos['beats_other']}/{videos['paired']} |"
                     f" {values['psnr']:.1f} |")
         if len(runs) > 1:
             row += "".join(f" {_mean_std([columns[run][name][key] for run in runs])} |"

@@ -115,31 +115,52 @@ def test_mask_metrics_match_set_counts():
 
 
 def test_recovery_report_lists_bands_and_masks():
+    videos = {"videos": 10, "positive": 10, "sign_p": 0.5 ** 10, "median": 0.4, "paired": 9, "beats_other": 9,
+              "paired_sign_p": 0.5 ** 9}
     values = {"frames": 2, "pixels": 10, "correlation": 0.5, "other_video_correlation": 0.2, "psnr": 30.0,
               "psnr_without_removal": 20.0, "bands": {"low": 0.6, "mid": 0.2, "high": -0.1},
-              "band_energy": {"low": 0.8, "mid": 0.15, "high": 0.05}}
+              "band_energy": {"low": 0.8, "mid": 0.15, "high": 0.05}, "videos": videos}
+    medium_only = dict(videos, beats_other=5, paired_sign_p=0.5)
+    chance = dict(videos, positive=6, sign_p=0.377, beats_other=4, paired_sign_p=0.746)
     recovery = {"print": values,
-                "replay": dict(values, correlation=0.4, other_video_correlation=0.38),
-                "cosmetic": dict(values, correlation=0.1, other_video_correlation=None),
+                "replay": dict(values, correlation=0.4, other_video_correlation=0.38, videos=medium_only),
+                "cosmetic": dict(values, correlation=0.1, other_video_correlation=None, videos=chance),
                 "partial_paper": dict(values, correlation=0.1, mask={"frames": 2, "iou": 0.25, "precision": 0.5,
-                                                                     "recall": 0.4}),
+                                                                     "recall": 0.4}, videos=chance),
                 "all spoof types": values}
     text = "\n".join(demo.recovery_report(recovery))
-    assert "| print | 2 | 0.500 | 0.200 | 0.600 | 0.200 | -0.100 | 80 / 15 / 5 | 30.0 | 20.0 |" in text
-    assert "| cosmetic | 2 | 0.100 | - | 0.600 |" in text
+    assert ("| print | 2 | 0.500 | 0.200 | 0.600 | 0.200 | -0.100 | 80 / 15 / 5 | 30.0 | 20.0 | 10/10 (0.00098) "
+            "| 9/9 (0.002) |") in text
+    assert "| cosmetic | 2 | 0.100 | - | 0.600 |" in text and "| 6/10 (0.38) | 4/9 (0.75) |" in text
     assert "| partial_paper | 2 | 0.250 | 0.500 | 0.400 |" in text
-    assert f">= {demo.RECOVERED_CORRELATION}: print, replay of 4" in text
-    # replay beats its other-video pairing by 0.02 only: it follows the medium, not the frame.
-    assert f"by >= {demo.FRAME_SPECIFIC_MARGIN} (the trace follows the frame, not only the medium): print." in text
+    assert f"sign test p < {demo.SIGNIFICANCE}): print, replay of 4" in text
+    # replay's videos beat their other-video pairing only half the time: it follows the medium, not the frame.
+    assert "the trace follows the frame, not only the medium): print." in text
 
 
-def _oracle_generator(images, traces, masks, image_size):
-    """A stand-in generator whose T is the true trace of the matching frame and whose P is the true mask."""
+def test_video_statistics_match_hand_counts_and_the_binomial_tail():
+    from math import comb
+
+    result = demo.video_statistics([0.2, -0.1, 0.3, 0.4], [None, 0.0, 0.5, 0.1])
+    # 3 of 4 positive: P(X >= 3 | n = 4, 1/2) = (4 + 1) / 16; 1 of 3 pairs beats its other video: 7 / 8.
+    assert result == {"videos": 4, "positive": 3, "sign_p": 5 / 16, "median": 0.25, "paired": 3, "beats_other": 1,
+                      "paired_sign_p": 7 / 8}
+    many = demo.video_statistics(np.linspace(-0.1, 0.9, 12), [0.0] * 12)
+    assert many["positive"] == 10 and many["beats_other"] == 10
+    np.testing.assert_allclose(many["sign_p"], sum(comb(12, k) for k in (10, 11, 12)) / 2 ** 12)
+    assert demo.video_statistics([], [])["sign_p"] == 1.0
+
+
+def _oracle_generator(images, traces, masks, image_size, signs=None):
+    """A stand-in generator whose T is the true trace of the matching frame (times signs[frame], default 1) and
+    whose P is the true mask."""
     import tensorflow as tf
 
     from physstd.models import GeneratorOutput
 
     known = tf.constant(images.reshape(len(images), -1))
+    if signs is not None:
+        traces = traces * np.asarray(signs, np.float32)[:, None, None, None]
     traces, masks = tf.constant(traces), tf.constant(masks)
 
     def generator(batch, training=False):
@@ -172,6 +193,35 @@ def test_a_perfect_generator_recovers_every_band_and_region(toy_demo):
         if "mask" in values:
             assert values["mask"] == {"frames": values["frames"], "iou": 1.0, "precision": 1.0, "recall": 1.0}
     _check_other_video_pairing(result, str(root), ids, traces, masks)
+    _check_video_statistics(generator, images, traces, masks, str(root), ids)
+
+
+def _check_video_statistics(generator, images, traces, masks, root, ids):
+    """Per-video counts: every video of the oracle correlates (+1) and beats its other-video pairing; negating
+    the recovered trace of one video that has a pairing takes exactly one off each count of its type."""
+    from physstd.data import pipeline, spoof_types
+    from physstd.models import ModelConfig
+
+    frames = [(str(b), spoof_types.NAMES[int(t)], bool(l)) for batch in pipeline.eval_dataset(root, ids, 32, 64)
+              for b, t, l in zip(batch["video_id"].numpy(), batch["spoof_type"].numpy(), batch["label"].numpy())]
+    videos = {}
+    for video, name, spoof in frames:
+        if spoof and video not in videos.setdefault(name, []):
+            videos[name].append(video)
+    result = demo.recovery_on_split(generator, ModelConfig(image_size=32, width=0.25), root, ids)
+    for name, listed in videos.items():
+        assert result[name]["videos"]["videos"] == result[name]["videos"]["positive"] == len(listed), name
+        assert result[name]["videos"]["paired"] == result[name]["videos"]["beats_other"] == len(listed) - 1, name
+    total = sum(len(v) for v in videos.values())
+    assert result["all spoof types"]["videos"]["positive"] == total
+    name = next(name for name, listed in videos.items() if len(listed) >= 2 and name in ("print", "replay"))
+    flipped = videos[name][1]
+    signs = [-1.0 if video == flipped else 1.0 for video, _, _ in frames]
+    negated = demo.recovery_on_split(_oracle_generator(images, traces, masks, 32, signs),
+                                     ModelConfig(image_size=32, width=0.25), root, ids)
+    counts = negated[name]["videos"]
+    assert (counts["positive"], counts["beats_other"]) == (len(videos[name]) - 1, len(videos[name]) - 2)
+    assert negated["all spoof types"]["videos"]["positive"] == total - 1
 
 
 def _check_other_video_pairing(result, root, ids, traces, masks):

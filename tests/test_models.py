@@ -25,12 +25,14 @@ def test_config_sizes_bands_and_channels():
     assert ModelConfig(image_size=256, trace_form="stdn").trace_bands == (1, 64)  # ECCV20: n1 = 1, n2 = 64
     assert ModelConfig(width=0.5).channels(96) == 48
     assert ModelConfig(width=0.01).channels(96) == 8
+    assert ModelConfig(width=0.5).discriminator_channels(96) == 48  # None: the generator's width
+    assert ModelConfig(width=0.25, discriminator_width=1.0).discriminator_channels(96) == 96
     assert ModelConfig().has_inpainting and not ModelConfig(trace_form="stdn").has_inpainting
 
 
 @pytest.mark.parametrize("values", [
     {"image_size": 30}, {"image_size": 8}, {"width": 0}, {"width": float("nan")}, {"trace_form": "additive"},
-    {"image_size": 64.0},
+    {"image_size": 64.0}, {"discriminator_width": 0}, {"discriminator_width": -1.0}, {"discriminator_width": True},
 ])
 def test_config_rejects_bad_values(values):
     with pytest.raises(ValueError):
@@ -40,8 +42,12 @@ def test_config_rejects_bad_values(values):
 def test_config_dict_round_trip():
     config = ModelConfig(image_size=64, width=0.5, trace_form="multiplicative")
     record = json.loads(json.dumps(config.to_dict()))
-    assert record == {"image_size": 64, "width": 0.5, "trace_form": "multiplicative"}
+    assert record == {"image_size": 64, "width": 0.5, "trace_form": "multiplicative", "discriminator_width": None}
     assert ModelConfig.from_dict(record) == config
+    # Runs saved before discriminator_width existed load with the discriminators at the generator's width.
+    assert ModelConfig.from_dict({"image_size": 64, "width": 0.5, "trace_form": "physstd"}).discriminator_width is None
+    wide = ModelConfig(image_size=64, width=0.25, discriminator_width=1.0)
+    assert ModelConfig.from_dict(json.loads(json.dumps(wide.to_dict()))) == wide
     with pytest.raises(ValueError, match="depth"):
         ModelConfig.from_dict({"image_size": 64, "depth": 3})
     with pytest.raises(ValueError, match="dict"):
@@ -185,6 +191,21 @@ def test_discriminators_sizes_ranges_and_internal_resize():
     np.testing.assert_allclose(d2(small).numpy(), d2(image).numpy(), atol=1e-6)
     # Separate weights.
     assert not np.allclose(discriminators[2].get_weights()[0], discriminators[3].get_weights()[0])
+
+
+@pytest.mark.parametrize("discriminator_width", [None, 1.0])
+def test_discriminator_parameter_count_follows_its_own_width(discriminator_width):
+    config = ModelConfig(image_size=N, width=0.25, discriminator_width=discriminator_width)
+    discriminator = Discriminator(config, N)
+    discriminator(_images(1))
+    width = discriminator_width or 0.25
+    channels = [max(8, round(base * width)) for base in (32, 64, 96, 96)]
+    expected, previous = 0, 3
+    for c in channels:
+        expected += _conv_bn(3, previous, c)
+        previous = c
+    expected += 9 * previous + 1   # output conv k3c1 with a bias
+    assert discriminator.count_params() == expected
 
 
 def test_mixed_float16_policy_keeps_outputs_float32():

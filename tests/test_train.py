@@ -157,6 +157,8 @@ def _parse(argv):
 def test_flags_map_onto_the_configs():
     train, model = _parse([])
     assert train == TrainConfig() and (model.image_size, model.width, model.trace_form) == (256, 1.0, "physstd")
+    assert model.discriminator_width is None
+    assert _parse(["--width=0.25", "--discriminator_width=1"])[1].discriminator_width == 1.0
     train, model = _parse(["--steps=12", "--a1=50", "--fold=half_mask", "--mixed_precision", "--image_size=64",
                            "--trace_form=single", "--batch_size=16", "--learning_rate=1e-4"])
     assert dataclasses.replace(TrainConfig(), steps="12", a1=50.0, fold="half_mask", mixed_precision=True,

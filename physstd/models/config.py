@@ -64,6 +64,7 @@ class ModelConfig:
     image_size: int = 256
     width: float = 1.0  # channel multiplier; every hidden layer has max(8, round(base * width)) channels
     trace_form: str = "physstd"
+    discriminator_width: float = None  # the discriminators' channel multiplier; None = `width`
 
     def __post_init__(self):
         if isinstance(self.image_size, bool) or not isinstance(self.image_size, int):
@@ -72,6 +73,11 @@ class ModelConfig:
         if isinstance(self.width, bool) or not isinstance(self.width, (int, float)) or not (
                 math.isfinite(self.width) and self.width > 0):
             raise ValueError(f"ModelConfig.width must be a positive number, got {self.width!r}")
+        if self.discriminator_width is not None and (
+                isinstance(self.discriminator_width, bool) or not isinstance(self.discriminator_width, (int, float))
+                or not (math.isfinite(self.discriminator_width) and self.discriminator_width > 0)):
+            raise ValueError("ModelConfig.discriminator_width must be a positive number or None, got "
+                             f"{self.discriminator_width!r}")
         if self.trace_form not in TRACE_FORMS:
             raise ValueError(f"ModelConfig.trace_form must be one of {TRACE_FORMS}, got {self.trace_form!r}")
 
@@ -98,8 +104,13 @@ class ModelConfig:
         return "P" in self.components
 
     def channels(self, base):
-        """Hidden channel count for a layer that has `base` channels at width 1."""
+        """Hidden channel count for a generator layer that has `base` channels at width 1."""
         return max(MIN_CHANNELS, int(round(base * self.width)))
+
+    def discriminator_channels(self, base):
+        """Hidden channel count for a discriminator layer that has `base` channels at width 1."""
+        width = self.width if self.discriminator_width is None else self.discriminator_width
+        return max(MIN_CHANNELS, int(round(base * width)))
 
     def to_dict(self):
         return dataclasses.asdict(self)

@@ -61,7 +61,7 @@ class Discriminator(keras.Model):
         self.input_size = int(input_size if input_size is not None else self.model_config.image_size)
         if self.input_size < 1:
             raise ValueError(f"Discriminator input_size must be positive, got {input_size!r}")
-        ch = self.model_config.channels
+        ch = self.model_config.discriminator_channels
         self.blocks = [ConvBlock(ch(base), strides=stride, dtype=self.dtype_policy, name=f"conv{i}")
                        for i, (base, stride) in enumerate(DISCRIMINATOR_CHANNELS, start=1)]
         self.out = output_conv(1, name="out")

@@ -1,7 +1,7 @@
 """absl flags of run_train.py (defined only when this module is imported, i.e. by the entry point).
 
-Every TrainConfig field is a flag of the same name with the paper's default; --image_size, --width and
---trace_form (or --single_trace) make the ModelConfig. Experiments are flagfiles in flags/ (`--flagfile=flags/oulu_p1.flags`).
+Every TrainConfig field is a flag of the same name with the paper's default; --image_size, --width,
+--discriminator_width and --trace_form (or --single_trace) make the ModelConfig. Experiments are flagfiles in flags/ (`--flagfile=flags/oulu_p1.flags`).
 """
 import dataclasses
 
@@ -51,7 +51,8 @@ _ENUMS = {"steps": STEP_CHOICES, "strategy": STRATEGIES}
 
 
 def define_flags(flag_values=flags.FLAGS):
-    """Define one flag per TrainConfig field plus --image_size, --width, --trace_form (into flag_values)."""
+    """Define one flag per TrainConfig field plus the ModelConfig flags --image_size, --width,
+    --discriminator_width, --trace_form (into flag_values)."""
     kw = {"flag_values": flag_values}
     for field in dataclasses.fields(TrainConfig):
         name, default, help_text = field.name, field.default, _HELP[field.name]
@@ -68,6 +69,8 @@ def define_flags(flag_values=flags.FLAGS):
     model = ModelConfig()
     flags.DEFINE_integer("image_size", model.image_size, "face crop size N (paper: 256)", **kw)
     flags.DEFINE_float("width", model.width, "channel multiplier of every network (1 = the paper's widths)", **kw)
+    flags.DEFINE_float("discriminator_width", 0.0, "channel multiplier of the four discriminators; 0 = --width",
+                       **kw)
     flags.DEFINE_enum("trace_form", model.trace_form, TRACE_FORMS,
                       "trace model: physstd (the paper), single ('w/ single trace' of Tab. 3), "
                       "multiplicative (seeds/000 Eq. 27-28), stdn (ECCV20 STDN)", **kw)
@@ -83,5 +86,6 @@ def configs_from_flags(values=None):
         if trace_form not in ("physstd", "single"):
             raise ValueError(f"--single_trace contradicts --trace_form={trace_form}")
         trace_form = "single"
-    model = ModelConfig(image_size=values.image_size, width=values.width, trace_form=trace_form)
+    model = ModelConfig(image_size=values.image_size, width=values.width, trace_form=trace_form,
+                        discriminator_width=values.discriminator_width or None)
     return train, model
