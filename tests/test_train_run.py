@@ -59,7 +59,7 @@ def test_run_directory_layout(first_run):
     assert {"checkpoint", "ckpt-2.index", "ckpt-4.index"} <= set(files)
     with open(os.path.join(run_dir, "flags.json")) as stream:
         flags = json.load(stream)
-    assert flags["model"] == {"image_size": N, "width": 0.125, "trace_form": "physstd"}
+    assert flags["model"] == {"image_size": N, "width": 0.125, "trace_form": "physstd", "discriminator_width": None}
     assert flags["train"] == TrainConfig.from_dict(flags["train"]).to_dict()
     assert flags["train"]["num_steps"] == 4 and flags["num_landmarks"] == 140
 
@@ -89,6 +89,20 @@ def test_dev_evaluation_is_written(first_run):
     assert history[-1]["step"] == 4 and history[-1]["frames"] == 12 and history[-1]["subset"] == "dev"
     for name in ("depth", "trace", "eq10"):
         assert 0.0 <= history[-1][name] <= 1.0 and history[-1][name] == result["dev"][name]
+
+
+def test_the_seed_fixes_the_initial_weights(toy_root, tmp_path):
+    """Step 1's losses are those of the initial weights on the first batch: equal for equal seeds."""
+    from physstd.train import train
+
+    def first_losses(name, seed):
+        result = train(*_configs(toy_root, str(tmp_path / name), num_steps=1, checkpoint_every=1,
+                                 image_summary_every=0, seed=seed))
+        return result["losses"]
+    first, again, other = first_losses("a", 3), first_losses("b", 3), first_losses("c", 4)
+    for name in ("depth", "trace_regularizer", "adversarial"):
+        assert again[name] == pytest.approx(first[name], rel=1e-5), name
+    assert other["trace_regularizer"] != pytest.approx(first["trace_regularizer"], rel=1e-3)
 
 
 def test_resume_continues_from_the_last_checkpoint(first_run, toy_root, capsys):

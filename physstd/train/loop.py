@@ -130,6 +130,7 @@ class _Run:
     """State of one train() call: trainer, checkpoints, summaries, iterator, last saved step."""
 
     def __init__(self, config, model_config):
+        import keras
         import tensorflow as tf
 
         from physstd.data import pipeline
@@ -142,6 +143,7 @@ class _Run:
             ensure_synthetic(config, model_config.image_size)
         check_run_model(config.run_dir, model_config)
         self.data = load_splits(config, model_config.image_size)
+        keras.utils.set_random_seed(config.seed)   # --seed fixes the initial weights (a resumed run restores its own)
         self.trainer = PhySTDTrainer(model_config, config, self.data.num_landmarks, self.strategy)
         self.checkpoints = ckpt.RunCheckpoints(self.trainer, config.run_dir, config.keep_checkpoints, self.chief)
         restored = self.checkpoints.restore_latest()
