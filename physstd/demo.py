@@ -11,11 +11,12 @@ Stages, each timed, all written under --output_dir (default ./demo_output):
                with the Keras model's
     figures    Fig. 8, 9, 10, 12 layouts, true vs recovered traces, ROC/DET            -> figures/
     report     report.md: what ran, metrics, checks, figures, timings
-Checks (exit status 1 when one fails): test AUC >= 0.95 (video level); the reloaded export reproduces the Keras
-scores to 1e-4. A failing stage stops the stages that need it, is named in report.md, and also gives exit status 1.
-Trace recovery is measured and reported per spoof type, not gated: at the demo's scale (N = 64, quarter width,
-minutes of CPU training) it is weak for most types, and the report says so rather than hide it behind a
-threshold.
+Checks (exit status 1 when one fails): test AUC >= 0.95 (video level); the recovered T_A correlates positively
+with the true one in more of the print and replay test videos than chance allows (whole_face_recovery); the
+reloaded export reproduces the Keras scores to 1e-4. A failing stage stops the stages that need it, is named in
+report.md, and also gives exit status 1. Trace recovery of the other types is measured and reported, not gated:
+at the demo's scale (N = 64, quarter width, minutes of CPU training) it is weak for them, and the report says so
+rather than hide it behind a threshold.
 
 Trace recovery is measured on the test identities' spoof frames, outside the true inpainting region (where the
 spoof replaced the face, no additive trace exists): Pearson correlation between the recovered T_A = [B]n1 +
@@ -46,7 +47,8 @@ DEFAULT_FLAGFILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 MIN_AUC = 0.95
 # The report names the spoof types whose recovered T_A correlates positively with the true one in more test
 # videos than chance allows (one-sided sign test over the videos at this level), and those whose videos
-# correlate better with their own true trace than with another video's (the trace follows the frame).
+# correlate better with their own true trace than with another video's (the trace follows the frame); the
+# recovery check applies the same level to print and replay together (whole_face_recovery).
 SIGNIFICANCE = 0.01
 RELOAD_TOLERANCE = 1e-4
 RELOAD_FACES = 16
@@ -136,6 +138,11 @@ class Demo:
         files.write_json_atomic(os.path.join(self.output_dir, "trace_recovery.json"), result)
         self.results["recovery"] = result
         per_type = {name: v["correlation"] for name, v in result.items() if name != "all spoof types"}
+        whole = whole_face_recovery(result)
+        if whole is not None:
+            self.check(f"recovered T_A correlates with the true one in more {' and '.join(whole['types'])} test "
+                       f"videos than chance (sign test p < {SIGNIFICANCE:g})", whole["sign_p"] < SIGNIFICANCE,
+                       f"{whole['positive']}/{whole['videos']} videos r > 0 (p = {whole['sign_p']:.2g})")
         return ("correlation per type " + ", ".join(f"{name} {c:.2f}" for name, c in per_type.items())
                 + f"; all types pooled {result['all spoof types']['correlation']:.2f}")
 
@@ -306,18 +313,37 @@ def video_statistics(correlations, other_correlations):
     (binomial, p = 1/2), median, paired: videos with an other-video figure, beats_other: how many of those
     correlate better with their own true trace than with the other video's, paired_sign_p: the sign test of that}.
     """
-    from scipy import stats
-
     correlations = np.asarray(correlations, np.float64)
     positive = int((correlations > 0).sum())
     pairs = [(c, o) for c, o in zip(correlations, other_correlations) if o is not None]
     beats = int(sum(c > o for c, o in pairs))
-
-    def sign_p(successes, trials):
-        return float(stats.binomtest(successes, trials, 0.5, alternative="greater").pvalue) if trials else 1.0
-    return {"videos": len(correlations), "positive": positive, "sign_p": sign_p(positive, len(correlations)),
+    return {"videos": len(correlations), "positive": positive, "sign_p": sign_test(positive, len(correlations)),
             "median": float(np.median(correlations)) if len(correlations) else 0.0,
-            "paired": len(pairs), "beats_other": beats, "paired_sign_p": sign_p(beats, len(pairs))}
+            "paired": len(pairs), "beats_other": beats, "paired_sign_p": sign_test(beats, len(pairs))}
+
+
+def sign_test(successes, trials):
+    """One-sided sign test: P(X >= successes) for X ~ Binomial(trials, 1/2); 1 when there are no trials."""
+    from scipy import stats
+
+    return float(stats.binomtest(successes, trials, 0.5, alternative="greater").pvalue) if trials else 1.0
+
+
+def whole_face_recovery(result):
+    """The demo's recovery check: the per-video counts of the spoof types whose trace covers the whole face (P0
+    region 'whole': print and replay), pooled. {types, videos, positive, sign_p}, or None when the split has none.
+
+    These are the additive attacks the synthetic set spreads over the whole frame; the local ones (mask edges,
+    makeup, the shadow beside a partial attack) are reported but not gated, since at the demo's scale even a
+    generator trained on the true traces barely recovers them (benchmarks/trace_ceiling.py, README)."""
+    from physstd.data import spoof_types
+
+    names = [name for name in result if name in spoof_types.BY_NAME and spoof_types.p0_region(name) == "whole"]
+    if not names:
+        return None
+    videos = sum(result[name]["videos"]["videos"] for name in names)
+    positive = sum(result[name]["videos"]["positive"] for name in names)
+    return {"types": names, "videos": videos, "positive": positive, "sign_p": sign_test(positive, videos)}
 
 
 def accumulate_recovery(sums, predicted, true):

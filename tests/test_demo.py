@@ -31,7 +31,7 @@ def test_every_stage_runs_and_the_report_says_what_it_is(toy_demo):
                                               "reload", "figures")}
     assert "Spoof medium classification" in report
     checks = re.findall(r"^\| (.+?) \| (pass|FAIL) \| (.+?) \|$", report, flags=re.M)
-    assert len(checks) == 2
+    assert len(checks) == 3   # AUC, recovery on print and replay (the toy set has both), reload
     # The exit status follows the checks: 0 only when all pass (2 training steps rarely reach AUC 0.95).
     assert status == (1 if any(result == "FAIL" for _, result, _ in checks) else 0)
     reload_check = [c for c in checks if c[0].startswith("fresh-process")][0]
@@ -151,6 +151,24 @@ def test_video_statistics_match_hand_counts_and_the_binomial_tail():
     assert demo.video_statistics([], [])["sign_p"] == 1.0
 
 
+def test_the_recovery_check_pools_print_and_replay_videos_only():
+    from math import comb
+
+    def counts(videos, positive):
+        return {"videos": {"videos": videos, "positive": positive}}
+    result = {"replay": counts(11, 9), "print": counts(11, 11), "paper_mask": counts(12, 12),
+              "all spoof types": counts(34, 32)}
+    whole = demo.whole_face_recovery(result)
+    assert (whole["types"], whole["videos"], whole["positive"]) == (["replay", "print"], 22, 20)
+    # P(X >= 20 | n = 22, 1/2) = (C(22,20) + C(22,21) + C(22,22)) / 2^22 = 254 / 4194304
+    np.testing.assert_allclose(whole["sign_p"], (comb(22, 20) + 22 + 1) / 2 ** 22)
+    assert whole["sign_p"] < demo.SIGNIFICANCE
+    # 16 of 22 is not enough at p < 0.01 (P(X >= 16) = 0.026), 17 is (0.0085).
+    assert demo.whole_face_recovery({"replay": counts(11, 5), "print": counts(11, 11)})["sign_p"] > demo.SIGNIFICANCE
+    assert demo.whole_face_recovery({"replay": counts(11, 6), "print": counts(11, 11)})["sign_p"] < demo.SIGNIFICANCE
+    assert demo.whole_face_recovery({"cosmetic": counts(12, 12)}) is None
+
+
 def _oracle_generator(images, traces, masks, image_size, signs=None):
     """A stand-in generator whose T is the true trace of the matching frame (times signs[frame], default 1) and
     whose P is the true mask."""
@@ -214,6 +232,9 @@ def _check_video_statistics(generator, images, traces, masks, root, ids):
         assert result[name]["videos"]["paired"] == result[name]["videos"]["beats_other"] == len(listed) - 1, name
     total = sum(len(v) for v in videos.values())
     assert result["all spoof types"]["videos"]["positive"] == total
+    whole_face = len(videos.get("print", [])) + len(videos.get("replay", []))
+    assert (demo.whole_face_recovery(result)["positive"], demo.whole_face_recovery(result)["videos"]) == (
+        whole_face, whole_face)
     name = next(name for name, listed in videos.items() if len(listed) >= 2 and name in ("print", "replay"))
     flipped = videos[name][1]
     signs = [-1.0 if video == flipped else 1.0 for video, _, _ in frames]
@@ -222,6 +243,7 @@ def _check_video_statistics(generator, images, traces, masks, root, ids):
     counts = negated[name]["videos"]
     assert (counts["positive"], counts["beats_other"]) == (len(videos[name]) - 1, len(videos[name]) - 2)
     assert negated["all spoof types"]["videos"]["positive"] == total - 1
+    assert demo.whole_face_recovery(negated)["positive"] == whole_face - 1
 
 
 def _check_other_video_pairing(result, root, ids, traces, masks):
