@@ -33,19 +33,25 @@ def convolution_flops(graph):
 
 def matmul_peak(size, repeats):
     """GFLOP/s of a size x size float32 matmul (median of repeats)."""
-    rng = np.random.default_rng(0)
-    a = tf.constant(rng.standard_normal((size, size), dtype=np.float32))
-    b = tf.constant(rng.standard_normal((size, size), dtype=np.float32))
-    matmul = tf.function(lambda: tf.linalg.matmul(a, b))
-    seconds = median_seconds(lambda: matmul().numpy(), repeats)
-    return 2.0 * size ** 3 / seconds / 1e9
+    a, b = _random((size, size)), _random((size, size))
+    return _gflops(lambda: tf.linalg.matmul(a, b), 2.0 * size ** 3, repeats)
 
 
-def convolution_peak(size, repeats, batch=8, channels=128):
+CONV_PEAK_BATCH, CONV_PEAK_CHANNELS = 8, 128
+
+
+def convolution_peak(size, repeats, batch=CONV_PEAK_BATCH, channels=CONV_PEAK_CHANNELS):
     """GFLOP/s of a 3 x 3 float32 convolution, channels -> channels, 'SAME', on batch maps of size x size."""
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.standard_normal((batch, size, size, channels), dtype=np.float32))
-    w = tf.constant(rng.standard_normal((3, 3, channels, channels), dtype=np.float32))
-    conv = tf.function(lambda: tf.nn.conv2d(x, w, strides=1, padding="SAME"))
-    seconds = median_seconds(lambda: conv().numpy(), repeats)
-    return 2.0 * batch * size * size * 9 * channels * channels / seconds / 1e9
+    x, w = _random((batch, size, size, channels)), _random((3, 3, channels, channels))
+    return _gflops(lambda: tf.nn.conv2d(x, w, strides=1, padding="SAME"),
+                   2.0 * batch * size * size * 9 * channels * channels, repeats)
+
+
+def _random(shape):
+    return tf.constant(np.random.default_rng(0).standard_normal(shape, dtype=np.float32))
+
+
+def _gflops(op, flops, repeats):
+    """GFLOP/s of op() (flops floating-point operations) as a tf.function: median of repeats, result copied out."""
+    function = tf.function(op)
+    return flops / median_seconds(lambda: function().numpy(), repeats) / 1e9

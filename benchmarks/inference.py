@@ -25,7 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
-from benchmarks.flops import convolution_flops, convolution_peak, matmul_peak, profiler_flops  # noqa: E402
+from benchmarks.flops import (CONV_PEAK_BATCH, CONV_PEAK_CHANNELS, convolution_flops, convolution_peak,  # noqa: E402
+                              matmul_peak, profiler_flops)
 from benchmarks.timing import median_seconds  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -69,7 +70,8 @@ def main(argv):
     print(f"generator N = {size}, width {FLAGS.width}: {parameters / 1e6:.2f} M parameters; per face "
           f"{flops_profiler / 1e9:.2f} GFLOP (TF profiler), {flops_conv / 1e9:.2f} GFLOP in convolutions (analytic)")
     peaks = {f"{FLAGS.matmul_size}^2 matmul": matmul_peak(FLAGS.matmul_size, FLAGS.repeats),
-             f"3x3 conv 128 ch on 8 x {FLAGS.conv_size}^2": convolution_peak(FLAGS.conv_size, FLAGS.repeats)}
+             f"3x3 conv {CONV_PEAK_CHANNELS} ch on {CONV_PEAK_BATCH} x {FLAGS.conv_size}^2":
+                 convolution_peak(FLAGS.conv_size, FLAGS.repeats)}
     peak = max(peaks.values())
     print(f"float32 peak: {peak:.1f} GFLOP/s, the higher of "
           + ", ".join(f"{gflops:.1f} ({name})" for name, gflops in peaks.items()))

@@ -338,7 +338,7 @@ def whole_face_recovery(result):
     generator trained on the true traces barely recovers them (benchmarks/trace_ceiling.py, README)."""
     from physstd.data import spoof_types
 
-    names = [name for name in result if name in spoof_types.BY_NAME and spoof_types.p0_region(name) == "whole"]
+    names = [name for name in result if name in spoof_types.BY_NAME and spoof_types.BY_NAME[name].p0_region == "whole"]
     if not names:
         return None
     videos = sum(result[name]["videos"]["videos"] for name in names)

@@ -233,8 +233,8 @@ def _check_video_statistics(generator, images, traces, masks, root, ids):
     total = sum(len(v) for v in videos.values())
     assert result["all spoof types"]["videos"]["positive"] == total
     whole_face = len(videos.get("print", [])) + len(videos.get("replay", []))
-    assert (demo.whole_face_recovery(result)["positive"], demo.whole_face_recovery(result)["videos"]) == (
-        whole_face, whole_face)
+    whole = demo.whole_face_recovery(result)
+    assert whole["positive"] == whole["videos"] == whole_face
     name = next(name for name, listed in videos.items() if len(listed) >= 2 and name in ("print", "replay"))
     flipped = videos[name][1]
     signs = [-1.0 if video == flipped else 1.0 for video, _, _ in frames]
