@@ -13,6 +13,8 @@ import dataclasses
 
 import tensorflow as tf
 
+from physstd import trace
+
 INPAINTING_THRESHOLD = 0.1  # beta of Eq. 19
 
 
@@ -76,12 +78,37 @@ def trace_regularizer_loss(out):
     return tf.add_n([tf.reduce_mean(tf.square(component)) for component in (out.B, out.C, out.T, out.P, out.S)])
 
 
-def synthesis_loss(out, target):
-    """Eq. 21: L_S = L1 between G(stop_gradient(I_synth)) and the stop-gradient traces that made I_synth.
+def synthesis_loss(image, out, true_live, true_mask, sizes):
+    """Eq. 21: L_S = L1 between the overall effect of the traces G estimates for a synthesized spoof and the
+    overall effect of the traces that made it, plus L1 between the estimated and the true region P.
+
+    image: G's input, the stop-gradient synthesized / hard spoof (batch, N, N, 3); out: G(image); true_live:
+    the live face the spoof was made on; true_mask: the true P (batch, N, N, 1); sizes: the ModelConfig (trace
+    form, bands). The overall effect of a set of traces is what they change in the image: G's estimate is
+    image - reconstruct_live(image, out) (for PhySTD, (1 - P) T_A + P (I - I_P): the additive trace with the
+    inpainted region's content), the truth is image - true_live. Comparing effects, not raw components,
+    supervises only what reaches the image: the parts of B and C above their bands n1, n2 vanish in [.]n and
+    are left free, as are B/C/T under P. This follows the paper's "overall effect of {P, I_P, B, C, T} after
+    warping" and the released STDN code, which compares the summed trace. The difference of effects is
+    mean |true_live - reconstruct_live(image, out)| per element, written that way.
+
+    The live half of the step-3 batch comes with true_live = image and true_mask = 0: a live face's true effect
+    is zero, so G learns to leave live faces unchanged (the paper feeds [I_live, I_hard] to step 3 together;
+    without this half only spoofs would be supervised and G could put traces on everything).
+    Targets are stop-gradient: L_S must not train the traces that made the synthesized spoof.
+    """
+    true_live, true_mask = tf.stop_gradient(true_live), tf.stop_gradient(true_mask)
+    effect = tf.reduce_mean(tf.abs(trace.reconstruct_live(image, out, sizes) - true_live))
+    return effect + tf.reduce_mean(tf.abs(out.P - true_mask))
+
+
+def synthesis_component_loss(out, target):
+    """Eq. 21, per-component reading (`--synthesis_target=components`): L1 on each raw trace component.
 
     out: GeneratorOutput of the synthesized / hard spoof; target: SpoofSynthesis.traces (or zero traces for
     the live half of the step-3 batch). Sum over S, B, C, T, P of mean |out - target|, plus
     mean(P_target * |I_P - I_live|): the inpainted content should be the live face where P was applied.
+    Unlike synthesis_loss it also supervises parts of B and C that the bands [.]n remove from the image.
     """
     target = tf.nest.map_structure(tf.stop_gradient, target)
     terms = [tf.reduce_mean(tf.abs(getattr(out, name) - getattr(target, name))) for name in ("S", "B", "C", "T", "P")]

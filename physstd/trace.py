@@ -122,6 +122,26 @@ def hierarchical_reconstruction(image, out, sizes):
     return low, mid, high
 
 
+def discriminator_inputs(live_image, spoof_image, spoof_out, synthesized_image, sizes, match_real_band=True):
+    """Sec. 3.4: the (real, fake) image pairs of D1..D4, full size (each D_k resizes its input itself).
+
+    D1, D2, D3 judge the live face against the hierarchical reconstructions (I_low, I_mid, I_hi) of the spoof
+    (Eq. 11); D4 the spoof against the synthesized spoof (Eq. 15). With match_real_band (the default) the live
+    face reaches D1 and D2 through the same Eq. 9 lowpass [.]n1 / [.]n2 that built I_low and I_mid, so a zero
+    trace makes real and fake inputs identical and only the trace can tell them apart (the released STDN code
+    also resamples real and fake images with one operator). Without it (the former reading) the full-band live
+    face is compared with the band-limited reconstruction, a gap D1 sees at once and G can close only with a
+    spurious B. Returns (reals, fakes), tuples of 4 tensors.
+    """
+    spec = _spec(sizes)
+    low, mid, high = hierarchical_reconstruction(spoof_image, spoof_out, sizes)
+    if match_real_band:
+        reals = (ops.lowpass(live_image, spec.sizes.n1), ops.lowpass(live_image, spec.sizes.n2), live_image)
+    else:
+        reals = (live_image,) * 3
+    return reals + (spoof_image,), (low, mid, high, synthesized_image)
+
+
 def spoof_generation(live_image, traces, content, sizes):
     """Eq. 3 / 8: G^-(I_live | traces) = (1 - P)(I_live + T_A) + P * content, traces already in live geometry."""
     return _generate(live_image, traces, content, _spec(sizes))

@@ -73,17 +73,51 @@ def test_trace_regularizer_loss():
     assert float(losses.trace_regularizer_loss(out)) == pytest.approx(0.25 + 0.04 + 0.01 + 1.0 + 0.09)
 
 
-def test_synthesis_loss_by_hand_and_without_gradient_into_its_target():
+def test_synthesis_component_loss_by_hand_and_without_gradient_into_its_target():
     target = _output(B=0.5, T=-0.2, P=[[[[1.0], [0.0]], [[0.0], [0.0]]]], I_P=0.8)
     out = _output(B=0.3, C=0.1, T=-0.2, P=0.5, I_P=0.2, S=-0.1)
     # |B|: 0.2, |C|: 0.1, |T|: 0, |P|: (0.5 + 3 * 0.5) / 4, |S|: 0.1, content: (1 * 0.6) / 4 over one pixel.
     expected = 0.2 + 0.1 + 0.0 + 0.5 + 0.1 + 0.6 / 4
-    assert float(losses.synthesis_loss(out, target)) == pytest.approx(expected)
+    assert float(losses.synthesis_component_loss(out, target)) == pytest.approx(expected)
 
     target_t = tf.Variable(target.T)
     out_t = tf.Variable(out.T + 0.3)
     with tf.GradientTape(persistent=True) as tape:
-        loss = losses.synthesis_loss(out._replace(T=out_t * 1.0), target._replace(T=target_t * 1.0))
+        loss = losses.synthesis_component_loss(out._replace(T=out_t * 1.0), target._replace(T=target_t * 1.0))
     assert tape.gradient(loss, target_t) is None
     gradient = tape.gradient(loss, out_t)
     np.testing.assert_allclose(gradient.numpy(), np.full(out.T.shape, 1.0 / 12), rtol=1e-6)  # d mean|x| / dx
+
+
+def test_synthesis_loss_compares_the_overall_effect_by_hand():
+    from physstd.config import ImageSizes
+
+    sizes = ImageSizes(16)  # n1 = 2, n2 = 8
+    rng = np.random.default_rng(0)
+    image = _const(rng.uniform(0.2, 0.8, (1, 16, 16, 3)))
+    live = _const(rng.uniform(0.2, 0.8, (1, 16, 16, 3)))
+    true_mask = np.zeros((1, 16, 16, 1), np.float32)
+    true_mask[0, :4, :4] = 1.0
+    p = np.full((1, 16, 16, 1), 0.25, np.float32)
+    t = rng.uniform(-0.1, 0.1, (1, 16, 16, 3)).astype(np.float32)
+    i_p = rng.uniform(0, 1, (1, 16, 16, 3)).astype(np.float32)
+    out = _output(size=16, T=t, P=p, I_P=i_p)
+    # Eq. 5 with B = C = 0: G removes (1 - P) T and replaces P of the image by I_P.
+    reconstruction = (1 - p) * (image.numpy() - t) + p * i_p
+    expected = np.abs(reconstruction - live.numpy()).mean() + np.abs(p - true_mask).mean()
+    result = losses.synthesis_loss(image, out, live, _const(true_mask), sizes)
+    assert float(result) == pytest.approx(expected, rel=1e-5)
+    # Parts of B and C that their bands [.]n1, [.]n2 remove never reach the image and are not supervised:
+    # a checkerboard at the pixel frequency averages out in every 8 x 8 (for B) and 2 x 2 (for C) cell.
+    checker = np.indices((16, 16)).sum(axis=0) % 2 * 2.0 - 1.0
+    invisible = np.broadcast_to(0.3 * checker[None, :, :, None], (1, 16, 16, 3)).astype(np.float32)
+    hidden = out._replace(B=_const(invisible), C=_const(invisible))
+    assert float(losses.synthesis_loss(image, hidden, live, _const(true_mask), sizes)) == pytest.approx(
+        expected, rel=1e-5)
+    # The per-component reading penalises them: 0.3 each for B and C.
+    target = out._replace(P=_const(true_mask))
+    assert float(losses.synthesis_component_loss(hidden, target)) - float(
+        losses.synthesis_component_loss(out, target)) == pytest.approx(0.6, rel=1e-5)
+    # A live face (image = true live, P = 0) with zero traces has zero loss; its target is zero effect.
+    zero = _output(size=16, I_P=i_p)
+    assert float(losses.synthesis_loss(live, zero, live, tf.zeros((1, 16, 16, 1)), sizes)) == pytest.approx(0.0)

@@ -254,3 +254,28 @@ def test_harder_sample_is_stop_gradient_and_runs_in_a_graph():
     graph = tf.function(lambda s: trace.harder_sample(live, traces, content, config, s).image)
     np.testing.assert_allclose(graph(tf.constant([3, 0], tf.int64)).numpy(),
                                trace.harder_sample(live, traces, content, config, 3).image.numpy(), atol=1e-6)
+
+
+@pytest.mark.parametrize("form", TRACE_FORMS)
+def test_zero_trace_gives_every_discriminator_identical_real_and_fake_inputs(form):
+    import skimage.data
+
+    from physstd.models import build_discriminators
+
+    size = 64
+    face = tf.image.resize(tf.constant(skimage.data.astronaut()[None, :256, 128:384] / 255.0, tf.float32),
+                           (size, size), antialias=True)
+    config = ModelConfig(image_size=size, width=0.125, trace_form=form)
+    zero = _traces(batch=1, size=size)
+    # The spoof is the live face itself with no trace; the synthesized spoof is then the live face too.
+    reals, fakes = trace.discriminator_inputs(face, face, zero, face, config)
+    discriminators = build_discriminators(config)
+    for d, real, fake in zip(discriminators, reals, fakes):
+        np.testing.assert_allclose(real.numpy(), fake.numpy(), atol=1e-6)
+        np.testing.assert_allclose(d(real).numpy(), d(fake).numpy(), atol=1e-6)
+    # The former reading compared the full-band live face with the band-limited I_low: a gap D1 sees.
+    reals, fakes = trace.discriminator_inputs(face, face, zero, face, config, match_real_band=False)
+    d1 = discriminators[0]
+    from physstd.models.discriminator import resize_for_discriminator
+    gap = resize_for_discriminator(reals[0], d1.input_size) - resize_for_discriminator(fakes[0], d1.input_size)
+    assert float(tf.sqrt(tf.reduce_mean(tf.square(gap)))) > 0.01

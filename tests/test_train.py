@@ -87,18 +87,39 @@ def test_step_reports_the_losses_of_alg1_and_counts_steps(one_step):
     _, runs = one_step
     trainer, losses = runs["full"]["trainer"], runs["full"]["losses"]
     assert set(losses) == {"depth", "adversarial", "inpainting_mask", "trace_regularizer", "generator_total",
-                           "discriminator", "synthesis", "hard_depth", "synthesis_total"}
+                           "discriminator", "synthesis", "hard_depth"}
     w = trainer.loss_weights
+    # Alg. 1 line 13: one generator objective, Eq. 23 + Eq. 24.
     assert losses["generator_total"] == pytest.approx(
         w.depth * losses["depth"] + w.adversarial * losses["adversarial"]
-        + w.inpainting_mask * losses["inpainting_mask"] + w.trace_regularizer * losses["trace_regularizer"],
-        rel=1e-5)
-    assert losses["synthesis_total"] == pytest.approx(
-        w.synthesis * losses["synthesis"] + w.hard_depth * losses["hard_depth"], rel=1e-5)
+        + w.inpainting_mask * losses["inpainting_mask"] + w.trace_regularizer * losses["trace_regularizer"]
+        + w.synthesis * losses["synthesis"] + w.hard_depth * losses["hard_depth"], rel=1e-5)
     # LSGAN at the start: D outputs ~0.5, so each of the 4 fake terms of L_G is ~(0.5 - 1)^2.
     assert 4 * 0.1 < losses["adversarial"] < 4 * 0.5
     assert int(trainer.step.numpy()) >= 1
     assert all(np.isfinite(v) for v in losses.values())
+
+
+def test_one_generator_update_per_iteration_and_the_two_update_schedule():
+    from physstd.train.toy_data import random_batch
+
+    batch = random_batch(N, PAIRS, seed=3)
+    for updates in (1, 2):
+        trainer = _make_trainer(generator_updates=updates)
+        losses = {k: float(v) for k, v in trainer.train_step(batch).items()}
+        # Adam counts its own applications: one per iteration by default, two with --generator_updates=2.
+        assert int(trainer.generator_optimizer.iterations.numpy()) == updates
+        assert int(trainer.discriminator_optimizer.iterations.numpy()) == 1
+        w = trainer.loss_weights
+        if updates == 2:
+            assert losses["synthesis_total"] == pytest.approx(
+                w.synthesis * losses["synthesis"] + w.hard_depth * losses["hard_depth"], rel=1e-5)
+            assert losses["generator_total"] == pytest.approx(  # Eq. 23 alone in the first update
+                w.depth * losses["depth"] + w.adversarial * losses["adversarial"]
+                + w.inpainting_mask * losses["inpainting_mask"] + w.trace_regularizer * losses["trace_regularizer"],
+                rel=1e-5)
+        else:
+            assert "synthesis_total" not in losses
 
 
 def test_learning_rates_follow_the_trainer_step(one_step):
@@ -119,11 +140,14 @@ def test_a_few_steps_on_a_fixed_batch_lower_the_losses(one_step):
     batch, runs = one_step
     trainer = runs["full"]["trainer"]
     first = runs["full"]["losses"]
-    for _ in range(7):
-        last = {k: float(v) for k, v in trainer.train_step(batch).items()}
+    history = [first] + [{k: float(v) for k, v in trainer.train_step(batch).items()} for _ in range(7)]
+    last = history[-1]
     assert last["depth"] < 0.9 * first["depth"]
     assert last["generator_total"] < 0.9 * first["generator_total"]
-    assert last["synthesis_total"] < first["synthesis_total"]
+    assert last["hard_depth"] < 0.9 * first["hard_depth"]
+    # L_S is drawn on new random harder samples every step: compare the first and last four steps.
+    synthesis = [h["synthesis"] for h in history]
+    assert np.mean(synthesis[4:]) < np.mean(synthesis[:4])
 
 
 def test_visuals_have_the_grid_panels(one_step):

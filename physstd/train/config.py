@@ -10,6 +10,8 @@ import dataclasses
 # Which of the three steps of Alg. 1 run (Tab. 3 ablations): "1" depth only, "12" + GAN, "123" + synthesis.
 STEP_CHOICES = ("1", "12", "123")
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
+# Readings of Eq. 21's L_S target: the overall effect in image space (default) or each raw trace component.
+SYNTHESIS_TARGETS = ("effect", "components")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +47,10 @@ class TrainConfig:
     beta: float = 0.1
     # Ablation of Tab. 3 (the trace form is part of ModelConfig).
     steps: str = "123"
+    # Readings the paper leaves open (defaults: the paper's text and the authors' released code; DESIGN 8).
+    generator_updates: int = 1       # 1: one generator update on all of Eq. 23 + 24 (Alg. 1 line 13); 2: two
+    synthesis_target: str = "effect"  # L_S on the overall effect (Eq. 21) or per raw component
+    match_real_band: bool = True     # live faces reach D1/D2 through the same Eq. 9 lowpass as I_low/I_mid
     # Bookkeeping.
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
@@ -64,6 +70,10 @@ class TrainConfig:
             raise ValueError(f"steps must be one of {STEP_CHOICES}, got {self.steps!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
+        if self.generator_updates not in (1, 2):
+            raise ValueError(f"generator_updates must be 1 or 2, got {self.generator_updates}")
+        if self.synthesis_target not in SYNTHESIS_TARGETS:
+            raise ValueError(f"synthesis_target must be one of {SYNTHESIS_TARGETS}, got {self.synthesis_target!r}")
         if self.batch_size < 2 or self.batch_size % 2:
             raise ValueError(f"batch_size must be even and >= 2 (half live, half spoof), got {self.batch_size}")
         if self.num_steps < 0 or self.checkpoint_every < 1 or self.lr_decay_every < 1:

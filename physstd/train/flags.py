@@ -8,7 +8,7 @@ import dataclasses
 from absl import flags
 
 from physstd.models.config import TRACE_FORMS, ModelConfig
-from physstd.train.config import STEP_CHOICES, STRATEGIES, TrainConfig
+from physstd.train.config import STEP_CHOICES, STRATEGIES, SYNTHESIS_TARGETS, TrainConfig
 
 _HELP = {
     "data_root": "prepared dataset root (meta.json, index.csv, videos); the synthetic set with --synthetic",
@@ -35,6 +35,12 @@ _HELP = {
     "a6": "alpha6, weight of L_H (Eq. 24)",
     "beta": "trace threshold of the inpainting mask loss (Eq. 19)",
     "steps": "training steps of Alg. 1 that run: 1 (depth only), 12 (+GAN), 123 (+synthesis; the full method)",
+    "generator_updates": "generator updates per iteration: 1 (Alg. 1 line 13, the released code: one update on "
+                         "the step-1/2 and step-3 losses together) or 2 (after step 1+2, then after step 3)",
+    "synthesis_target": "L_S (Eq. 21) compares the overall effect of the traces in image space (effect) or each "
+                        "raw component B, C, T, P, I_P (components)",
+    "match_real_band": "live faces reach D1/D2 through the same Eq. 9 lowpass as I_low/I_mid (--nomatch_real_band: "
+                       "the full-band live face, the former reading)",
     "checkpoint_every": "save a checkpoint every this many steps (a killed run loses at most this many)",
     "keep_checkpoints": "checkpoints kept (>= 2)",
     "summary_every": "TensorBoard scalars every this many steps",
@@ -47,7 +53,7 @@ _HELP = {
     "jit_compile": "compile the train step with XLA",
     "strategy": "auto (MirroredStrategy when several GPUs are visible), default, mirrored, multi_worker",
 }
-_ENUMS = {"steps": STEP_CHOICES, "strategy": STRATEGIES}
+_ENUMS = {"steps": STEP_CHOICES, "strategy": STRATEGIES, "synthesis_target": SYNTHESIS_TARGETS}
 
 
 def define_flags(flag_values=flags.FLAGS):

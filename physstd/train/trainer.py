@@ -7,13 +7,17 @@ MirroredStrategy and a MultiWorkerMirroredStrategy.
 
 One iteration, as in Alg. 1 (losses from physstd.losses, trace algebra from physstd.trace):
   step 1+2  G on [I_live, I_spoof]; live faces rebuilt from the spoofs (Eq. 11) and new spoofs made on the
-            live faces (Eq. 15); D1..D4 judge {I_live, I_low}, {I_live, I_mid}, {I_live, I_hi},
-            {I_spoof, I_synth}. Generator update with a1 L_depth + a2 L_G + a3 L_P + a4 L_R (Eq. 23).
+            live faces (Eq. 15); D1..D4 judge {[I_live]n1, I_low}, {[I_live]n2, I_mid}, {I_live, I_hi},
+            {I_spoof, I_synth} (trace.discriminator_inputs). Losses a1 L_depth + a2 L_G + a3 L_P + a4 L_R (Eq. 23).
   step 2    Discriminator update with L_D (Eq. 18) from the same forward pass: the fakes enter the
             discriminator tape as constants, and each tape is applied to its own network's variables only.
   step 3    "Harder" spoofs from the step-1 traces (stop-gradient inputs and targets, physstd.trace); G on
-            [I_live, I_hard], a balanced batch for BatchNorm; generator update with a5 L_S + a6 L_H (Eq. 24).
+            [I_live, I_hard], a balanced batch for BatchNorm; losses a5 L_S + a6 L_H (Eq. 24).
             L_S covers both halves (a live face's true trace is zero), L_H the hard half.
+  update    Alg. 1 line 13 back-propagates the losses of all steps and updates once: ONE generator update on
+            Eq. 23 + Eq. 24 (as the authors' released code: one generator op on the summed losses) and one
+            discriminator update. --generator_updates=2 restores the former schedule: a generator update after
+            step 1+2, then another with the step-3 losses from the already-updated weights.
 `steps="1"` keeps only the depth, mask and regularizer terms of step 1 (no GAN: the traces stay inactive);
 `steps="12"` drops step 3 (the ablations of seeds/001 Tab. 3).
 
@@ -28,7 +32,8 @@ import tensorflow as tf
 
 from physstd import trace
 from physstd.losses import (depth_loss, discriminator_loss, generator_adversarial_loss, hard_depth_loss,
-                            inpainting_mask_loss, synthesis_loss, trace_regularizer_loss)
+                            inpainting_mask_loss, synthesis_component_loss, synthesis_loss,
+                            trace_regularizer_loss)
 from physstd.data import face_model
 from physstd.models import Generator, build_discriminators
 from physstd.train.config import learning_rate_at
@@ -94,46 +99,67 @@ class PhySTDTrainer(tf.Module):
     def _train_step(self, batch):
         """Alg. 1 on one replica's {'live': sample, 'spoof': sample} batch of pairs; returns its losses."""
         live, spoof = batch["live"], batch["spoof"]
-        cfg, use_gan = self.model_config, self.config.steps != "1"
+        use_gan, use_synthesis = self.config.steps != "1", self.config.steps == "123"
+        joint = self.config.generator_updates == 1
         losses = {}
-        # Step 1 (+2): disentangle live and spoof in one balanced batch, rebuild live faces from the spoofs,
-        # move the spoof traces onto the live faces, and let D1..D4 judge reals against those fakes.
         with tf.GradientTape() as generator_tape:
-            out = self.generator(tf.concat([live["image"], spoof["image"]], 0), training=True)
-            _, out_spoof = _halves(out)
-            losses["depth"] = depth_loss(out.M, tf.concat([live["depth"], spoof["depth"]], 0))
-            losses["trace_regularizer"] = trace_regularizer_loss(out)
-            if cfg.has_inpainting:
-                losses["inpainting_mask"] = inpainting_mask_loss(
-                    out_spoof.P, trace.additive_trace(out_spoof, cfg), spoof["p0"], self.config.beta)
-            if use_gan:
-                synth = trace.synthesize_spoof(
-                    live["image"], spoof["image"], out_spoof, live["landmarks"], spoof["landmarks"],
-                    (live["bary_index"], live["bary_weights"]), self.triangles, cfg)
-                reals = (live["image"],) * 3 + (spoof["image"],)
-                fakes = tuple(trace.hierarchical_reconstruction(spoof["image"], out_spoof, cfg)) + (synth.image,)
-                with tf.GradientTape() as discriminator_tape:
-                    real_scores, fake_scores = self._discriminate(reals, fakes)
-                    losses["discriminator"] = discriminator_loss(real_scores, fake_scores)
-                losses["adversarial"] = generator_adversarial_loss(fake_scores)
-            losses["generator_total"] = _weighted_sum(losses, self.loss_weights, GENERATOR_TERMS)
+            synth, discriminator_tape = self._disentangle(live, spoof, losses)
+            terms = GENERATOR_TERMS
+            if use_synthesis and joint:
+                self._harder_step(live, synth, losses)
+                terms += SYNTHESIS_TERMS
+            losses["generator_total"] = _weighted_sum(losses, self.loss_weights, terms)
         self._update(self.generator_optimizer, generator_tape, losses["generator_total"], self.generator)
-        if not use_gan:
-            return losses
-        # Step 2: the discriminators, at their own (half) learning rate.
-        self._update(self.discriminator_optimizer, discriminator_tape, losses["discriminator"],
-                     *self.discriminators)
-        if self.config.steps == "12":
-            return losses
-        # Step 3: harder synthesized spoofs with known traces, next to the live faces they were made on.
-        hard = trace.harder_sample(live["image"], synth.traces, synth.content, cfg, self._replica_seed())
-        with tf.GradientTape() as synthesis_tape:
-            out_hard = self.generator(tf.concat([live["image"], hard.image], 0), training=True)
-            losses["synthesis"] = synthesis_loss(out_hard, _concat(trace.no_trace(live["image"], cfg), hard.traces))
-            losses["hard_depth"] = hard_depth_loss(_halves(out_hard)[1].M)
-            losses["synthesis_total"] = _weighted_sum(losses, self.loss_weights, SYNTHESIS_TERMS)
-        self._update(self.generator_optimizer, synthesis_tape, losses["synthesis_total"], self.generator)
+        if use_gan:  # Step 2: the discriminators, at their own (half) learning rate.
+            self._update(self.discriminator_optimizer, discriminator_tape, losses["discriminator"],
+                         *self.discriminators)
+        if use_synthesis and not joint:  # --generator_updates=2: step 3 updates G again, from the new weights.
+            with tf.GradientTape() as synthesis_tape:
+                self._harder_step(live, synth, losses)
+                losses["synthesis_total"] = _weighted_sum(losses, self.loss_weights, SYNTHESIS_TERMS)
+            self._update(self.generator_optimizer, synthesis_tape, losses["synthesis_total"], self.generator)
         return losses
+
+    def _disentangle(self, live, spoof, losses):
+        """Steps 1 (+2): G on [I_live, I_spoof]; live faces rebuilt from the spoofs (Eq. 11), the spoofs' traces
+        moved onto the live faces (Eq. 15), D1..D4 on real against fake. Adds L_depth, L_R, L_P and (with the
+        GAN) L_G and L_D to `losses`; returns (SpoofSynthesis or None, the discriminators' tape or None)."""
+        cfg = self.model_config
+        out = self.generator(tf.concat([live["image"], spoof["image"]], 0), training=True)
+        _, out_spoof = _halves(out)
+        losses["depth"] = depth_loss(out.M, tf.concat([live["depth"], spoof["depth"]], 0))
+        losses["trace_regularizer"] = trace_regularizer_loss(out)
+        if cfg.has_inpainting:
+            losses["inpainting_mask"] = inpainting_mask_loss(
+                out_spoof.P, trace.additive_trace(out_spoof, cfg), spoof["p0"], self.config.beta)
+        if self.config.steps == "1":
+            return None, None
+        synth = trace.synthesize_spoof(
+            live["image"], spoof["image"], out_spoof, live["landmarks"], spoof["landmarks"],
+            (live["bary_index"], live["bary_weights"]), self.triangles, cfg)
+        reals, fakes = trace.discriminator_inputs(live["image"], spoof["image"], out_spoof, synth.image, cfg,
+                                                  self.config.match_real_band)
+        with tf.GradientTape() as discriminator_tape:
+            real_scores, fake_scores = self._discriminate(reals, fakes)
+            losses["discriminator"] = discriminator_loss(real_scores, fake_scores)
+        losses["adversarial"] = generator_adversarial_loss(fake_scores)
+        return synth, discriminator_tape
+
+    def _harder_step(self, live, synth, losses):
+        """Step 3: "harder" spoofs from the step-1 traces (stop-gradient inputs and targets), G on the balanced
+        batch [I_live, I_hard]; adds L_S (Eq. 21, both halves: a live face's true trace is zero) and L_H (Eq. 22,
+        the hard half) to `losses`."""
+        cfg = self.model_config
+        hard = trace.harder_sample(live["image"], synth.traces, synth.content, cfg, self._replica_seed())
+        images = tf.concat([live["image"], hard.image], 0)
+        out_hard = self.generator(images, training=True)
+        if self.config.synthesis_target == "effect":
+            losses["synthesis"] = synthesis_loss(images, out_hard, tf.concat([live["image"], live["image"]], 0),
+                                                 tf.concat([tf.zeros_like(hard.traces.P), hard.traces.P], 0), cfg)
+        else:
+            losses["synthesis"] = synthesis_component_loss(
+                out_hard, _concat(trace.no_trace(live["image"], cfg), hard.traces))
+        losses["hard_depth"] = hard_depth_loss(_halves(out_hard)[1].M)
 
     def _distributed_step(self, batch):
         """strategy.run of the per-replica step, losses averaged over replicas, then step += 1."""
@@ -194,7 +220,7 @@ class PhySTDTrainer(tf.Module):
 
     def _adam(self, ratio, name):
         """Adam whose learning rate is ratio x the schedule at the trainer's step (not the optimizer's own
-        iteration count: the generator optimizer applies twice per iteration)."""
+        iteration count, which counts two per iteration with --generator_updates=2)."""
         c = self.config
         adam = keras.optimizers.Adam(learning_rate=lambda: ratio * self.learning_rate(), beta_1=c.adam_beta1,
                                      beta_2=c.adam_beta2, name=name)
