@@ -395,9 +395,9 @@ def evaluate_models(model_paths, output_dir=None, data_root="", split_dir="", pr
     """Evaluate one model, or one model per fold of a protocol; write per-fold CSVs, results.json, roc_det.png.
 
     model_paths: run directories or SavedModel exports. folds: one per model, or None to take each run's
-    training fold (flags.json). apcer: the APCER definition (evaluate_fold; None = the protocol's). Returns (results
-    record, fold results). Output folder: `output_dir`, by default
-    <run_dir>/eval/<protocol> for a single run directory (required otherwise); one fold_<k>/ per fold.
+    training fold (flags.json). apcer: the APCER definition (evaluate_fold; None = the protocol's). Returns
+    (results record, fold results). Output folder: `output_dir`, by default <run_dir>/eval/<protocol> for a single
+    run directory (required otherwise); one fold_<k>/ per fold.
     """
     from physstd import viz
     from physstd.data import protocols
