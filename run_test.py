@@ -47,7 +47,8 @@ def main(argv):
     try:
         record, fold_results = evaluate.evaluate_models(
             FLAGS.run_dir, FLAGS.output_dir, FLAGS.data_root, FLAGS.split_dir, FLAGS.protocol, FLAGS.folds or None,
-            FLAGS.calibration_split, FLAGS.frame_level, FLAGS.use_saved_calibration, FLAGS.batch_size)
+            FLAGS.calibration_split, FLAGS.frame_level, FLAGS.use_saved_calibration, FLAGS.batch_size,
+            apcer=evaluate.TABLE_APCER.get(FLAGS.table))   # the table's APCER; without --table the protocol's
         print(evaluate.summary_markdown(fold_results))
         if FLAGS.table:
             protocol = record["protocol"]

@@ -3,17 +3,19 @@
 PhySTD learns its traces without ever seeing a true one. This script trains the same generator *supervised*:
 its additive trace T_A = [B]n1 + [C]n2 + T regressed onto the true T_A of the synthetic set (truth.npz, squared
 error outside the true inpainting region; zero for live frames), on the train identities, for as many steps as
-the demo. The test-split recovery of that model (physstd.demo.recovery_on_split: correlation per type and per
-Eq. 9 band, PSNR) is a ceiling for what a single image and this network size allow; printed next to a PhySTD
-run's own recovery (--run_dir) it separates what the unsupervised method misses from what no model of this size
-can see in one frame (for example a print's tone compression inside the live videos' own gain and contrast range).
+the demo. The test-split recovery of that model (physstd.eval.trace_recovery.recovery_on_split: correlation per
+type and per Eq. 9 band, PSNR) is a ceiling for what a single image and this network size allow; printed next to a
+PhySTD run's own recovery (--run_dir) it separates what the unsupervised method misses from what no model of this
+size can see in one frame (for example a print's tone compression inside the live videos' own gain and contrast
+range).
 
     python -m benchmarks.trace_ceiling --data_root=demo_output/data/synthetic64 --run_dir=demo_output/run
 
 Several runs (--run_dir=a,b,c: the demo trained with other --seed values) also print the mean and spread of
 PhySTD's figures, which move a lot from seed to seed at this scale; --steps=0 skips the supervised model. Each
 model's column also counts the test videos whose recovered trace correlates positively with the true one, and
-those that correlate better with their own true trace than with another video's (physstd.demo.video_statistics).
+those that correlate better with their own true trace than with another video's
+(physstd.eval.trace_recovery.video_statistics).
 
 Nothing here is used in training or evaluation: it reads truth.npz, which real data never have.
 """
@@ -86,7 +88,7 @@ def train_supervised(images, traces, masks, labels, model_config, steps, batch_s
 def main(argv):
     del argv
     from physstd.data import prepared, protocols
-    from physstd.demo import BANDS, format_correlation, recovery_on_split
+    from physstd.eval.trace_recovery import BANDS, format_correlation, physstd_trace_model, recovery_on_split
     from physstd.models import ModelConfig
     from physstd.train import load_generator
 
@@ -104,16 +106,19 @@ def main(argv):
         generator = train_supervised(images, traces, masks, labels, model_config, FLAGS.steps, FLAGS.batch_size,
                                      FLAGS.learning_rate, FLAGS.seed, FLAGS.jit_compile)
         print(f"trained in {time.perf_counter() - start:.0f} s")
-        columns["supervised"] = recovery_on_split(generator, model_config, FLAGS.data_root, test_ids)
+        columns["supervised"] = recovery_on_split(physstd_trace_model(generator, model_config), FLAGS.data_root,
+                                                  test_ids)
     for k, run_dir in enumerate(FLAGS.run_dir, start=1):
         run_generator, run_config = load_generator(run_dir)
         runs.append(f"PhySTD run {k}")
-        columns[runs[-1]] = recovery_on_split(run_generator, run_config, FLAGS.data_root, test_ids)
+        columns[runs[-1]] = recovery_on_split(physstd_trace_model(run_generator, run_config), FLAGS.data_root,
+                                              test_ids)
         print(f"PhySTD run {k}: {run_dir}")
     if not columns:
         raise app.UsageError("nothing to measure: give --steps > 0 and/or --run_dir")
     # 'other video': each frame's recovered trace against another video's true trace of the same type
-    # (physstd.demo.recovery_on_split); what a model that only knows the medium's typical trace would score.
+    # (physstd.eval.trace_recovery.recovery_on_split): what a model that only knows the medium's typical trace
+    # would score.
     # 'videos': how many test videos correlate positively, and how many beat their other-video pairing.
     header = "| spoof type |" + "".join(f" {name}: corr. (low / mid / high) | other video | videos r > 0, beats other "
                                         f"| PSNR (dB) |" for name in columns)

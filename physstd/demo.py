@@ -4,7 +4,8 @@ Stages, each timed, all written under --output_dir (default ./demo_output):
     generate   the embedded synthetic set (physstd.data.synthetic via the training loop's ensure_synthetic)
     train      flags/demo.flags (physstd.train.loop.train, in this process)            -> run/
     evaluate   run_test's evaluation on the protocol's test identities                  -> eval/, run/alpha0.json
-    recovery   recovered vs true additive trace T_A per spoof type (truth.npz)           -> trace_recovery.json
+    recovery   recovered vs true additive trace T_A per spoof type (truth.npz; physstd.eval.trace_recovery)
+                                                                                        -> trace_recovery.json
     classify   Sec. 4.4: a small CNN on the frozen generator's traces vs on the raw images  -> trace_classification.json
     export     the SavedModel (physstd.export)                                           -> saved_model/
     reload     the export loaded in a fresh Python process that imports only TensorFlow, its scores compared
@@ -18,16 +19,8 @@ report.md, and also gives exit status 1. Trace recovery of the other types is me
 at the demo's scale (N = 64, quarter width, minutes of CPU training) it is weak for them, and the report says so
 rather than hide it behind a threshold.
 
-Trace recovery is measured on the test identities' spoof frames, outside the true inpainting region (where the
-spoof replaced the face, no additive trace exists): Pearson correlation between the recovered T_A = [B]n1 +
-[C]n2 + T (Eq. 5) and the true one, pooled over pixels, channels and frames of a type, overall and per band of
-Eq. 9 (low / mid / high); PSNR of the recovered trace against the true one with peak 1 (that is, the PSNR of
-I - T_A against the true live face on those pixels), next to the PSNR of leaving the trace in (T_A = 0); and,
-for the types that have one, the agreement (IoU, precision, recall) of the estimated inpainting region P with
-the true one. The pixels of a video are not independent samples, its videos are: per type, the report also
-counts the test videos whose recovered trace correlates positively with the true one, and those that correlate
-better with their own true trace than with another video's, each with a one-sided sign test
-(video_statistics).
+Trace recovery (physstd.eval.trace_recovery, which documents what is measured) runs on the test identities'
+spoof frames with the demo's generator as the scored TraceModel.
 """
 import argparse
 import dataclasses
@@ -45,11 +38,6 @@ import numpy as np
 
 DEFAULT_FLAGFILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "flags", "demo.flags")
 MIN_AUC = 0.95
-# The report names the spoof types whose recovered T_A correlates positively with the true one in more test
-# videos than chance allows (one-sided sign test over the videos at this level), and those whose videos
-# correlate better with their own true trace than with another video's (the trace follows the frame); the
-# recovery check applies the same level to print and replay together (whole_face_recovery).
-SIGNIFICANCE = 0.01
 RELOAD_TOLERANCE = 1e-4
 RELOAD_FACES = 16
 CLASSIFIER_EPOCHS = 20
@@ -133,18 +121,22 @@ class Demo:
 
     def recovery(self):
         from physstd import files
+        from physstd.eval import trace_recovery
 
-        result = trace_recovery(self.run_dir, self.config)
+        result, _ = trace_recovery.recovery_of_run(self.run_dir, self.config.data_root, self.config.split_dir,
+                                                   self.config.protocol, "test", self.config.fold)
         files.write_json_atomic(os.path.join(self.output_dir, "trace_recovery.json"), result)
         self.results["recovery"] = result
-        per_type = {name: v["correlation"] for name, v in result.items() if name != "all spoof types"}
-        whole = whole_face_recovery(result)
+        per_type = {name: v["correlation"] for name, v in result.items() if name != trace_recovery.ALL_TYPES}
+        whole = trace_recovery.whole_face_recovery(result)
         if whole is not None:
+            # The same significance level the recovery report uses, applied to print and replay together.
+            level = trace_recovery.SIGNIFICANCE
             self.check(f"recovered T_A correlates with the true one in more {' and '.join(whole['types'])} test "
-                       f"videos than chance (sign test p < {SIGNIFICANCE:g})", whole["sign_p"] < SIGNIFICANCE,
+                       f"videos than chance (sign test p < {level:g})", whole["sign_p"] < level,
                        f"{whole['positive']}/{whole['videos']} videos r > 0 (p = {whole['sign_p']:.2g})")
         return ("correlation per type " + ", ".join(f"{name} {c:.2f}" for name, c in per_type.items())
-                + f"; all types pooled {result['all spoof types']['correlation']:.2f}")
+                + f"; all types pooled {result[trace_recovery.ALL_TYPES]['correlation']:.2f}")
 
     def classify(self):
         from physstd import files
@@ -196,187 +188,6 @@ def train_configs(flagfile, extra_flags, output_dir):
     config = dataclasses.replace(config, data_root=data_root, split_dir="", run_dir=os.path.join(output_dir, "run"),
                                  synthetic=True)
     return config, model_config
-
-
-# --- trace recovery -----------------------------------------------------------------------------------------------
-BANDS = ("low", "mid", "high")   # the bands of Eq. 9 at the model's n1, n2: [x]n1, [x]n2 - [x]n1, x - [x]n2
-MASK_THRESHOLD = 0.5             # a pixel is in the (true or estimated) inpainting region when P > 0.5
-
-
-def trace_recovery(run_dir, config, batch_size=32):
-    """recovery_on_split for the generator of run_dir on the test split of config's protocol."""
-    from physstd.data import protocols
-    from physstd.train import load_generator
-
-    generator, model_config = load_generator(run_dir)
-    split_dir = config.split_dir or os.path.join(config.data_root, "protocols")
-    ids = protocols.load_split(split_dir, config.protocol, "test", config.fold or None)
-    return recovery_on_split(generator, model_config, config.data_root, ids, batch_size)
-
-
-def recovery_on_split(generator, model_config, data_root, video_ids, batch_size=32):
-    """{spoof type: metrics} on the spoof frames of video_ids (module doc), plus 'all spoof types'.
-
-    Metrics of a type: frames, pixels, correlation, psnr, psnr_without_removal (recovery_metrics);
-    `other_video_correlation`: the same Pearson correlation with each frame's recovered T_A paired with the true
-    T_A of the last frame of another video of the same type (pixels outside both true inpainting regions). A
-    generator that outputs each medium's typical trace scores as high there as on the right pairs; the gap
-    between the two is what follows the frame itself. `bands`:
-    {low, mid, high: correlation of that band of the recovered T_A with the same band of the true one} (both
-    traces zeroed inside the true inpainting region before the split, so that region does not leak into the
-    kept pixels) and `band_energy`: {low, mid, high: the share of the true trace's energy in that band}; for
-    types with a true inpainting region also `mask`: {iou, precision, recall} of the
-    estimated P against the true one (each thresholded at MASK_THRESHOLD, pooled over the type's frames).
-    """
-    import tensorflow as tf
-
-    from physstd import ops, trace
-    from physstd.data import pipeline, spoof_types
-
-    n1, n2 = model_config.trace_bands
-    sums, band_sums, mask_sums, other_sums = {}, {}, {}, {}
-    video_sums, video_other_sums = {}, {}   # (type, video id): the sums of that video's frames
-    # Per type: (video id, last frame's true T_A and kept pixels) of the current video and of the one before.
-    last_frame, previous_video = {}, {}
-
-    @tf.function(autograph=False, reduce_retracing=True)
-    def recovered(images, true_trace, keep):
-        out = generator(images, training=False)
-        predicted = trace.additive_trace(out, model_config)
-        bands = [tf.stack(pair) for pair in zip(ops.decompose(keep * predicted, n1, n2),
-                                                ops.decompose(keep * true_trace, n1, n2))]
-        return predicted, out.P, tf.stack(bands)   # bands: (3 bands, 2 = recovered / true, batch, N, N, 3)
-
-    for batch in pipeline.eval_dataset(data_root, video_ids, model_config.image_size, batch_size,
-                                       include_truth=True):
-        spoof = batch["label"].numpy() == 1
-        if not spoof.any():
-            continue
-        true_mask = batch["true_mask"].numpy()[spoof]
-        keep = (true_mask == 0).astype(np.float32)
-        true = batch["true_trace"].numpy()[spoof]
-        predicted, mask, bands = (x.numpy().astype(np.float64) for x in
-                                  recovered(batch["image"].numpy()[spoof], true, keep))
-        kept = np.broadcast_to(keep > 0, true.shape)
-        videos = batch["video_id"].numpy()[spoof]
-        for k, type_id in enumerate(batch["spoof_type"].numpy()[spoof]):
-            name = spoof_types.NAMES[type_id]
-            if name in last_frame and last_frame[name][0] != videos[k]:
-                previous_video[name] = last_frame[name]
-            last_frame[name] = (videos[k], true[k], kept[k])
-            matched = predicted[k][kept[k]], true[k][kept[k]]
-            other = previous_video.get(name)
-            if other is not None:
-                both = kept[k] & other[2]
-                other = predicted[k][both], other[1][both]
-            accumulate_recovery(video_sums.setdefault((name, videos[k]), np.zeros(8)), *matched)
-            if other is not None:
-                accumulate_recovery(video_other_sums.setdefault((name, videos[k]), np.zeros(8)), *other)
-            for key in (name, "all spoof types"):
-                accumulate_recovery(sums.setdefault(key, np.zeros(8)), *matched)
-                if other is not None:
-                    accumulate_recovery(other_sums.setdefault(key, np.zeros(8)), *other)
-                for b, band in enumerate(BANDS):
-                    accumulate_recovery(band_sums.setdefault((key, band), np.zeros(8)),
-                                        bands[b, 0, k][kept[k]], bands[b, 1, k][kept[k]])
-            if true_mask[k].any():
-                accumulate_mask(mask_sums.setdefault(name, np.zeros(4)), mask[k] > MASK_THRESHOLD,
-                                true_mask[k] > MASK_THRESHOLD)
-    if not sums:
-        raise StageFailed(f"{data_root}: no spoof frame among the {len(video_ids)} videos evaluated")
-    order = [name for name in spoof_types.NAMES if name in sums] + ["all spoof types"]
-    result = {}
-    for name in order:
-        result[name] = recovery_metrics(sums[name])
-        result[name]["other_video_correlation"] = (
-            recovery_metrics(other_sums[name])["correlation"] if name in other_sums else None)  # one video only
-        result[name]["bands"] = {band: recovery_metrics(band_sums[name, band])["correlation"] for band in BANDS}
-        # Share of the true trace's energy in each band (element 5 of the sums: sum of true squared).
-        total = max(sums[name][5], 1e-20)
-        result[name]["band_energy"] = {band: float(band_sums[name, band][5] / total) for band in BANDS}
-        if name in mask_sums:
-            result[name]["mask"] = mask_metrics(mask_sums[name])
-        keys = [key for key in video_sums if name in (key[0], "all spoof types")]
-        result[name]["videos"] = video_statistics(
-            [recovery_metrics(video_sums[key])["correlation"] for key in keys],
-            [recovery_metrics(video_other_sums[key])["correlation"] if key in video_other_sums else None
-             for key in keys])
-    return result
-
-
-def video_statistics(correlations, other_correlations):
-    """Per-video view of trace recovery: the test *videos* are the independent samples, not the pixels.
-
-    correlations: each video's correlation (its frames pooled); other_correlations: the same video's
-    other-video correlation, or None where it has none (the first video of its type). Returns {videos,
-    positive: how many correlate positively, sign_p: one-sided sign test of "positive more often than not"
-    (binomial, p = 1/2), median, paired: videos with an other-video figure, beats_other: how many of those
-    correlate better with their own true trace than with the other video's, paired_sign_p: the sign test of that}.
-    """
-    correlations = np.asarray(correlations, np.float64)
-    positive = int((correlations > 0).sum())
-    pairs = [(c, o) for c, o in zip(correlations, other_correlations) if o is not None]
-    beats = int(sum(c > o for c, o in pairs))
-    return {"videos": len(correlations), "positive": positive, "sign_p": sign_test(positive, len(correlations)),
-            "median": float(np.median(correlations)) if len(correlations) else 0.0,
-            "paired": len(pairs), "beats_other": beats, "paired_sign_p": sign_test(beats, len(pairs))}
-
-
-def sign_test(successes, trials):
-    """One-sided sign test: P(X >= successes) for X ~ Binomial(trials, 1/2); 1 when there are no trials."""
-    from scipy import stats
-
-    return float(stats.binomtest(successes, trials, 0.5, alternative="greater").pvalue) if trials else 1.0
-
-
-def whole_face_recovery(result):
-    """The demo's recovery check: the per-video counts of the spoof types whose trace covers the whole face (P0
-    region 'whole': print and replay), pooled. {types, videos, positive, sign_p}, or None when the split has none.
-
-    These are the additive attacks the synthetic set spreads over the whole frame; the local ones (mask edges,
-    makeup, the shadow beside a partial attack) are reported but not gated, since at the demo's scale even a
-    generator trained on the true traces barely recovers them (benchmarks/trace_ceiling.py, README)."""
-    from physstd.data import spoof_types
-
-    names = [name for name in result if name in spoof_types.BY_NAME and spoof_types.BY_NAME[name].p0_region == "whole"]
-    if not names:
-        return None
-    videos = sum(result[name]["videos"]["videos"] for name in names)
-    positive = sum(result[name]["videos"]["positive"] for name in names)
-    return {"types": names, "videos": videos, "positive": positive, "sign_p": sign_test(positive, videos)}
-
-
-def accumulate_recovery(sums, predicted, true):
-    """Add one frame's recovered and true trace values (1-D, same pixels) to the running sums (8,)."""
-    p, t = np.asarray(predicted, np.float64), np.asarray(true, np.float64)
-    sums += [1, p.size, p.sum(), t.sum(), (p * p).sum(), (t * t).sum(), (p * t).sum(), ((p - t) ** 2).sum()]
-
-
-def recovery_metrics(sums):
-    """{frames, pixels, correlation (Pearson), psnr (recovered vs true, peak 1), psnr_without_removal (T_A = 0)}
-    from the sums of accumulate_recovery."""
-    frames, count, sp, st, spp, stt, spt, sdd = sums
-    covariance = spt / count - (sp / count) * (st / count)
-    spread = np.sqrt(max(spp / count - (sp / count) ** 2, 0.0) * max(stt / count - (st / count) ** 2, 0.0))
-    return {"frames": int(frames), "pixels": int(count),
-            "correlation": float(covariance / spread) if spread > 0 else 0.0,
-            "psnr": float(10 * np.log10(count / max(sdd, 1e-20))),
-            "psnr_without_removal": float(10 * np.log10(count / max(stt, 1e-20)))}
-
-
-def accumulate_mask(sums, estimated, true):
-    """Add one frame's boolean estimated and true inpainting regions to the sums (frames, both, estimated, true)."""
-    estimated, true = np.asarray(estimated, bool), np.asarray(true, bool)
-    sums += [1, (estimated & true).sum(), estimated.sum(), true.sum()]
-
-
-def mask_metrics(sums):
-    """{frames, iou, precision, recall} of the estimated inpainting region from the sums of accumulate_mask."""
-    frames, both, estimated, true = sums
-    union = estimated + true - both
-    return {"frames": int(frames), "iou": float(both / union) if union else 0.0,
-            "precision": float(both / estimated) if estimated else 0.0,
-            "recall": float(both / true) if true else 0.0}
 
 
 # --- reload in a fresh process ------------------------------------------------------------------------------------
@@ -529,7 +340,9 @@ def write_report(demo, total_seconds):
         lines += ["", f"Scores and results: `{os.path.relpath(os.path.dirname(files_written['results']), demo.output_dir)}/`"
                   f" (scores.csv, frame_scores.csv, results.json).", ""]
     if "recovery" in demo.results:
-        lines += recovery_report(demo.results["recovery"])
+        from physstd.eval import trace_recovery
+
+        lines += trace_recovery.recovery_report(demo.results["recovery"])
     if "classify" in demo.results:
         from physstd.eval import trace_classification
 
@@ -555,60 +368,6 @@ def write_report(demo, total_seconds):
     path = os.path.join(demo.output_dir, "report.md")
     files.write_text_atomic(path, "\n".join(lines))
     return path
-
-
-def format_correlation(value):
-    """A correlation to three decimals; "-" for None (a type with one video has no other-video pairing)."""
-    return "-" if value is None else f"{value:.3f}"
-
-
-def recovery_report(recovery):
-    """report.md lines of the trace recovery stage (trace_recovery's result)."""
-    lines = ["## Trace recovery on the test spoofs (outside the true inpainting region)", "",
-             "Recovered T_A = [B]n1 + [C]n2 + T against the true T_A = S - L of the synthetic set. Correlation: "
-             "Pearson over the pixels, channels and frames of a type; per band: the same after splitting both "
-             "traces into the bands of Eq. 9 (low = [x]n1, mid = [x]n2 - [x]n1, high = x - [x]n2). PSNR: of the "
-             "recovered trace against the true one (peak 1), next to leaving the trace in (T_A = 0). Other video: "
-             "the same correlation with each frame's recovered trace paired with the true trace of a frame of "
-             "another video of the same type; a generator that only knows each medium's typical trace scores as "
-             "high there, so the gap between the two columns is what follows the frame itself.", "",
-             "Videos: the test videos are the independent samples, not the pixels. Per video, the same correlation "
-             "over its frames; 'r > 0' counts the videos that correlate positively, with the one-sided sign-test p; "
-             "'beats other' counts those that correlate better with their own true trace than with the other "
-             "video's, with its sign-test p.", "",
-             "| spoof type | frames | correlation | other video | low | mid | high | true energy low / mid / high (%) "
-             "| PSNR (dB) | PSNR if left in (dB) | videos r > 0 (p) | beats other (p) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    for name, values in recovery.items():
-        bands = " | ".join(f"{values['bands'][band]:.3f}" for band in BANDS)
-        energy = " / ".join(f"{100 * values['band_energy'][band]:.0f}" for band in BANDS)
-        videos = values["videos"]
-        lines.append(f"| {name} | {values['frames']} | {values['correlation']:.3f} | "
-                     f"{format_correlation(values['other_video_correlation'])} | {bands} | {energy} | "
-                     f"{values['psnr']:.1f} | {values['psnr_without_removal']:.1f} | "
-                     f"{videos['positive']}/{videos['videos']} ({videos['sign_p']:.2g}) | "
-                     f"{videos['beats_other']}/{videos['paired']} ({videos['paired_sign_p']:.2g}) |")
-    per_type = {k: v for k, v in recovery.items() if k != "all spoof types"}
-    good = [k for k, v in per_type.items() if v["videos"]["sign_p"] < SIGNIFICANCE]
-    specific = [k for k, v in per_type.items() if v["videos"]["paired_sign_p"] < SIGNIFICANCE]
-    better = [k for k, v in per_type.items() if v["psnr"] > v["psnr_without_removal"]]
-    lines += ["", f"Types whose recovered trace correlates with the true one (positive in more test videos than "
-              f"chance, sign test p < {SIGNIFICANCE}): {', '.join(good) or 'none'} of {len(per_type)}. Types whose "
-              f"videos correlate better with their own true trace than with another video's (p < {SIGNIFICANCE}: "
-              f"the trace follows the frame, not only the medium): {', '.join(specific) or 'none'}. Types where "
-              f"removing the recovered trace brings the frame closer to the true live face (higher PSNR): "
-              f"{', '.join(better) or 'none'}. The pooled row mixes types, so it also credits traces whose overall "
-              "strength follows the type's; read the per-type rows for the spatial agreement.", ""]
-    masked = {k: v["mask"] for k, v in per_type.items() if "mask" in v}
-    if masked:
-        lines += ["Partial attacks leave almost no additive trace outside their inpainting region (a shadow at most), "
-                  "so their correlation measures little; their trace is the region itself:", "",
-                  f"| spoof type | frames | IoU of P > {MASK_THRESHOLD} with the true region | precision | recall |",
-                  "|---|---:|---:|---:|---:|"]
-        lines += [f"| {name} | {m['frames']} | {m['iou']:.3f} | {m['precision']:.3f} | {m['recall']:.3f} |"
-                  for name, m in masked.items()]
-        lines.append("")
-    return lines
 
 
 def _tf_version():

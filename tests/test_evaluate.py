@@ -126,6 +126,39 @@ def test_frame_level_and_saved_calibration(setup, tmp_path):
     np.testing.assert_array_equal(labels, [f[1] for f in frames])
 
 
+def test_siwm_protocols_pool_the_apcer_and_keep_the_worst_species_beside_it(setup, tmp_path):
+    import shutil
+
+    model = evaluate.ScoringModel(setup["run"])
+    plain = os.path.join(setup["data"], "protocols")
+    siwm = tmp_path / "siw_m"
+    shutil.copytree(os.path.join(plain, "p1"), siwm / "p1")
+    (siwm / "p1" / "protocol.json").write_text(json.dumps({"dataset": "siw_m", "protocol": "p1"}))
+    assert evaluate.protocol_apcer(str(siwm), "p1") == metrics.POOLED
+    assert evaluate.protocol_apcer(plain, "p1") == metrics.WORST_SPECIES   # no protocol.json
+    # A threshold between the two lowest attack scores: one of the 4 test attacks (2 print, 2 replay) accepted.
+    scoring.save_calibration(model.calibration_path, 2.0, 0.0, "dev")
+    labels, scores = evaluate.evaluate_fold(model, setup["data"], plain, "p1", use_saved_calibration=True)["_curve"]
+    attacks = np.sort(scores[labels == 1])
+    threshold = float(attacks[:2].mean())
+    scoring.save_calibration(model.calibration_path, 2.0, threshold, "dev")
+    bpcer = float(np.mean(scores[labels == 0] >= threshold))
+    pooled = evaluate.evaluate_fold(model, setup["data"], str(siwm), "p1", use_saved_calibration=True)
+    worst = evaluate.evaluate_fold(model, setup["data"], plain, "p1", use_saved_calibration=True)
+    assert pooled["metrics"]["apcer_definition"] == "pooled" and worst["metrics"]["apcer_definition"] == "worst_species"
+    assert pooled["metrics"]["apcer"] == 0.25 and pooled["metrics"]["acer"] == pytest.approx((0.25 + bpcer) / 2)
+    for result in (pooled, worst):
+        assert result["metrics"]["apcer_worst_species"] == 0.5
+        assert result["metrics"]["acer_worst_species"] == pytest.approx((0.5 + bpcer) / 2)
+    assert worst["metrics"]["apcer"] == 0.5
+    # The per-run report shows the worst species beside the pooled figures, and only where they differ.
+    header = evaluate.summary_markdown([pooled]).splitlines()[0]
+    assert "| APCER | BPCER | ACER |" in header and header.endswith("| APCER (worst species) | ACER (worst species) |")
+    assert "worst species" not in evaluate.summary_markdown([worst])
+    record = evaluate.results_record([pooled], "p1", setup["data"], str(siwm))
+    assert record["apcer_definition"] == "pooled" and record["summary"]["apcer_worst_species"] == 0.5
+
+
 def test_calibration_refuses_test_and_falls_back_to_train_without_dev(setup, tmp_path):
     split_dir = os.path.join(setup["data"], "protocols")
     with pytest.raises(ValueError, match="never test"):
@@ -162,21 +195,30 @@ def test_several_folds_give_mean_and_std_and_per_fold_files(setup, tmp_path):
     assert markdown.count("\n") == 2 + 2 + 1 and "mean ± std" in markdown
 
 
-def _fold(fold, value):
-    keys = evaluate.SUMMARY_METRICS + ("apcer_per_species",)
-    return {"fold": fold, "metrics": {k: value for k in keys[:-1]}, "per_species": {"print": {"acer": value / 2}}}
+def _fold(fold, value, apcer=metrics.POOLED):
+    values = {k: value for k in evaluate.SUMMARY_METRICS + evaluate.WORST_SPECIES_METRICS}
+    return {"fold": fold, "metrics": dict(values, apcer_definition=apcer),
+            "per_species": {"print": {"acer": value / 2}}}
 
 
 def test_table_results_layouts():
     one = [_fold(None, 0.1)]
-    assert evaluate.table_results("oulu", one, "1") == {"1": one[0]["metrics"]}
+    worst = [_fold(None, 0.1, metrics.WORST_SPECIES)]
+    assert evaluate.table_results("oulu", worst, "1") == {"1": worst[0]["metrics"]}
     several = [_fold("1", 0.1), _fold("2", 0.3)]
-    assert evaluate.table_results("oulu", several, "3")["3"]["acer"] == [0.1, 0.3]
+    assert evaluate.table_results("siw", [_fold(k, v, metrics.WORST_SPECIES) for k, v in (("1", 0.1), ("2", 0.3))],
+                                  "3")["3"]["acer"] == [0.1, 0.3]
     assert evaluate.table_results("siwm_p2", several) == {"1": several[0]["metrics"], "2": several[1]["metrics"]}
     assert set(evaluate.table_results("cross_type_auc", several, "casia")) == {"casia_1", "casia_2"}
     assert evaluate.table_results("siwm_p1", one) == {"print": {"acer": 0.05}, "overall": one[0]["metrics"]}
     with pytest.raises(ValueError, match="table_entry"):
-        evaluate.table_results("oulu", one, "")
+        evaluate.table_results("oulu", worst, "")
+    # A table never prints another APCER than its own: the SiW-M tables the pooled one, OULU-NPU the worst species.
+    with pytest.raises(ValueError, match="prints the pooled APCER"):
+        evaluate.table_results("siwm_p1", [_fold(None, 0.1, metrics.WORST_SPECIES)])
+    with pytest.raises(ValueError, match="prints the worst_species APCER"):
+        evaluate.table_results("oulu", one, "1")
+    several = [_fold("1", 0.1, metrics.WORST_SPECIES), _fold("2", 0.3, metrics.WORST_SPECIES)]
     rendered = tables.render_table("oulu", {"ours": evaluate.table_results("oulu", several, "3")})
     assert "20.0 ± 14.1" in rendered   # mean 0.2, sample std 0.1414 of the two folds, in percent
 
@@ -191,6 +233,12 @@ def test_run_test_cli_prints_metrics_and_the_paper_table(setup, tmp_path):
     assert "PhySTD (paper)" in run.stdout and "PhySTD (ours)" in run.stdout
     table, results = tables.load_results(tmp_path / "table.json")
     assert table == "siwm_p1" and set(results["PhySTD (ours)"]) == {"print", "replay", "overall"}
+    # --table=siwm_p1 evaluates with the table's pooled APCER; results.json keeps the worst species beside it.
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["apcer_definition"] == "pooled" and "APCER (worst species)" in run.stdout
+    overall = results["PhySTD (ours)"]["overall"]
+    assert overall["apcer"] == saved["folds"][0]["metrics"]["apcer"]
+    assert overall["apcer_worst_species"] == max(overall["apcer_per_species"].values())
     bad = subprocess.run([sys.executable, os.path.join(ROOT, "run_test.py"), f"--run_dir={tmp_path}/missing",
                           "--data_root=x", "--protocol=p1", f"--output_dir={tmp_path}/o"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)

@@ -32,6 +32,31 @@ def test_apcer_is_the_worst_species():
     assert ints["apcer_per_species"] == {1: 0.5, 2: 0.0}
 
 
+def test_pooled_and_worst_species_apcer_on_the_siwm_case():
+    # 13 SiW-M species with 10 attacks each; cosmetic is accepted in 5 of its 10 (score below the threshold 0.5),
+    # the twelve others never; no bona fide sample is rejected (BPCER 0).
+    from physstd.data.spoof_types import SIWM_TYPES
+
+    labels, scores, species = [0] * 20, list(np.linspace(0.0, 0.4, 20)), ["live"] * 20
+    for name in SIWM_TYPES:
+        labels += [1] * 10
+        scores += [0.2] * 5 + [0.8] * 5 if name == "cosmetic" else [0.9] * 10
+        species += [name] * 10
+    pooled = metrics.evaluate(labels, scores, 0.5, species, apcer=metrics.POOLED)
+    worst = metrics.evaluate(labels, scores, 0.5, species)
+    # Pooled (seeds/001 Tab. 3 Overall): APCER = 5 / 130, ACER = (5/130 + 0) / 2 = 1/52, about 0.02.
+    assert pooled["apcer"] == pytest.approx(5 / 130) and pooled["acer"] == pytest.approx(1 / 52)
+    assert pooled["apcer_definition"] == "pooled" and pooled["hter"] == pytest.approx(1 / 52)
+    # ISO/IEC 30107-3 worst species: APCER = cosmetic's 5/10, ACER = (1/2 + 0) / 2 = 1/4; kept in its own fields.
+    assert pooled["apcer_worst_species"] == 0.5 and pooled["acer_worst_species"] == 0.25
+    assert (worst["apcer"], worst["acer"], worst["apcer_definition"]) == (0.5, 0.25, "worst_species")
+    assert worst["apcer_worst_species"] == 0.5 and worst["acer_worst_species"] == 0.25
+    assert pooled["apcer_per_species"] == worst["apcer_per_species"] == {
+        name: (0.5 if name == "cosmetic" else 0.0) for name in SIWM_TYPES}
+    with pytest.raises(ValueError, match="unknown APCER definition"):
+        metrics.evaluate(labels, scores, 0.5, species, apcer="mean")
+
+
 def test_extreme_thresholds():
     assert metrics.apcer_bpcer_acer(LABELS, SCORES, np.inf)["apcer"] == 1.0
     assert metrics.apcer_bpcer_acer(LABELS, SCORES, np.inf)["bpcer"] == 0.0

@@ -9,6 +9,12 @@ One fold (`evaluate_fold`):
    scores (the default) or every frame on its own (`frame_level`); metrics.evaluate at the calibration threshold,
    per attack species too (metrics.evaluate_per_species).
 
+APCER over several attack species (metrics module doc): SiW-M protocols (protocol.json dataset "siw_m") report the
+pooled APCER, as the paper's SiW-M tables do (seeds/001 Tab. 3 Overall 2.8 beside cosmetic's 18.5 cannot come
+from a worst species; Tab. 5's folds mix known and unknown types and are pooled too); every other protocol
+(OULU-NPU, SiW, ...) reports the worst species, as their protocols define it. The worst-species APCER and ACER
+are always in the metrics too ("apcer_worst_species", "acer_worst_species"), never in place of "apcer"/"acer".
+
 Calibration level: the score is linear in the two terms, so a video's score is alpha0 * mean(trace) - mean(depth)
 and the calibration runs on per-video means when the evaluation is per video. The threshold in alpha0.json is
 therefore a video-level threshold after a video-level run_test (the SavedModel applies it to single faces).
@@ -37,6 +43,12 @@ VIDEO_FRAME = -1  # the `frame` of a video-level row in scores.csv
 SCORE_COLUMNS = ("video_id", "frame", "label", "spoof_type", "score")
 FRAME_COLUMNS = SCORE_COLUMNS + ("trace_magnitude", "depth_mean")
 SUMMARY_METRICS = ("apcer", "bpcer", "acer", "hter", "eer", "auc", "tdr")
+WORST_SPECIES_METRICS = ("apcer_worst_species", "acer_worst_species")
+# Datasets whose paper tables pool the attack species into one APCER (module doc); the rest use the worst one.
+POOLED_APCER_DATASETS = ("siw_m",)
+# The APCER each paper table prints (physstd.eval.tables); tables without an APCER are not listed.
+TABLE_APCER = {"oulu": metrics.WORST_SPECIES, "siw": metrics.WORST_SPECIES, "siwm_p1": metrics.POOLED,
+               "siwm_p2": metrics.POOLED, "siwm_p3": metrics.POOLED}
 
 
 # --- models -------------------------------------------------------------------------------------------------------
@@ -199,6 +211,15 @@ def read_scores_csv(path):
 
 
 # --- one fold -----------------------------------------------------------------------------------------------------
+def protocol_apcer(split_dir, protocol):
+    """The APCER definition of a protocol: pooled for the datasets of POOLED_APCER_DATASETS (named by the
+    protocol's protocol.json), else the worst species (also for hand-made split lists without protocol.json)."""
+    from physstd.data import protocols
+
+    dataset = protocols.protocol_info(split_dir, protocol).get("dataset")
+    return metrics.POOLED if dataset in POOLED_APCER_DATASETS else metrics.WORST_SPECIES
+
+
 def calibration_ids(split_dir, protocol, fold, calibration_split):
     """(video ids, subset name) to calibrate on: `calibration_split` ('dev' or 'train'); 'dev' falls back to
     'train' for protocols that ship no dev list (SiW, SiW-M), as training does."""
@@ -230,8 +251,11 @@ def calibrate_model(model, data_root, split_dir, protocol, fold=None, calibratio
 
 
 def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_split="dev", frame_level=False,
-                  use_saved_calibration=False, batch_size=32, output_dir=None, fdr=metrics.DEFAULT_FDR):
+                  use_saved_calibration=False, batch_size=32, output_dir=None, fdr=metrics.DEFAULT_FDR, apcer=None):
     """Calibrate (or read the saved calibration), score the test split, compute the metrics; write the CSVs.
+
+    apcer: the APCER definition of "apcer"/"acer" (metrics.APCER_DEFINITIONS); None = the protocol's
+    (protocol_apcer).
 
     Returns a JSON-ready dict: model, fold, level, calibration, counts, metrics (metrics.evaluate at the
     calibration threshold), per_species (metrics.evaluate_per_species), files; and, under the key "_curve", the
@@ -249,6 +273,7 @@ def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_
         calibration = calibrate_model(model, data_root, split_dir, protocol, fold, calibration_split, frame_level,
                                       batch_size)
     test_ids = protocols.load_split(split_dir, protocol, "test", fold)
+    apcer = apcer or protocol_apcer(split_dir, protocol)
     frames = collect_frames(model, data_root, test_ids, batch_size)
     samples = at_level(frames, frame_level)
     scores = samples.scores(calibration["alpha0"])
@@ -257,9 +282,9 @@ def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_
         "level": "frame" if frame_level else "video", "calibration": calibration,
         "num_videos": int(len(set(frames.video_id.tolist()))), "num_frames": int(len(frames)),
         "num_samples": int(len(samples)),
-        "metrics": metrics.evaluate(samples.label, scores, calibration["threshold"], samples.spoof_type, fdr),
+        "metrics": metrics.evaluate(samples.label, scores, calibration["threshold"], samples.spoof_type, fdr, apcer),
         "per_species": metrics.evaluate_per_species(samples.label, scores, samples.spoof_type,
-                                                    calibration["threshold"], fdr),
+                                                    calibration["threshold"], fdr, apcer),
         "_curve": (samples.label, scores),
     }
     if output_dir:
@@ -272,9 +297,10 @@ def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_
 
 
 def summarize(fold_results):
-    """{metric: value} for one fold, {metric: {'mean', 'std', 'folds'}} over several (metrics.mean_std)."""
+    """{metric: value} for one fold, {metric: {'mean', 'std', 'folds'}} over several (metrics.mean_std); the
+    metrics of SUMMARY_METRICS and WORST_SPECIES_METRICS."""
     summary = {}
-    for name in SUMMARY_METRICS:
+    for name in SUMMARY_METRICS + WORST_SPECIES_METRICS:
         values = [result["metrics"][name] for result in fold_results]
         if len(values) == 1:
             summary[name] = values[0]
@@ -292,7 +318,15 @@ def table_results(table, fold_results, entry=""):
     siwm_p2, siwm_p3: one entry per fold, named by the fold (a SiW-M type name).
     cross_type_auc: one entry per fold, '<entry>_<fold>' (entry = casia, replay or msu).
     oulu, siw, casia_replay: one entry `entry` ('1'..'4', 'casia_to_replay', ...), a list over folds if several.
+    A fold evaluated with another APCER definition than the table prints (TABLE_APCER) is a ValueError: evaluate
+    with apcer=TABLE_APCER[table] (run_test.py does).
     """
+    wanted = TABLE_APCER.get(table)
+    for result in fold_results:
+        used = result["metrics"].get("apcer_definition")
+        if wanted and used != wanted:
+            raise ValueError(f"table {table} prints the {wanted} APCER, but fold {result['fold']} was evaluated with "
+                             f"the {used} one; evaluate with apcer={wanted!r}")
     if table == "siwm_p1":
         if len(fold_results) != 1:
             raise ValueError("table siwm_p1 takes one model (SiW-M protocol I has no folds)")
@@ -311,17 +345,22 @@ def table_results(table, fold_results, entry=""):
 
 
 def summary_markdown(fold_results):
-    """A Markdown table: one row per fold (and mean ± std), columns SUMMARY_METRICS in percent."""
-    header = "| fold | samples | alpha0 | threshold | " + " | ".join(m.upper() for m in SUMMARY_METRICS) + " |"
-    lines = [header, "|" + "---|" * (4 + len(SUMMARY_METRICS))]
+    """A Markdown table: one row per fold (and mean ± std), columns SUMMARY_METRICS in percent; where the APCER is
+    pooled, also the worst-species APCER and ACER (WORST_SPECIES_METRICS), which then differ from APCER and ACER."""
+    columns = SUMMARY_METRICS
+    if any(result["metrics"]["apcer_definition"] == metrics.POOLED for result in fold_results):
+        columns += WORST_SPECIES_METRICS
+    labels = [m.upper() if m in SUMMARY_METRICS else m.split("_")[0].upper() + " (worst species)" for m in columns]
+    header = "| fold | samples | alpha0 | threshold | " + " | ".join(labels) + " |"
+    lines = [header, "|" + "---|" * (4 + len(columns))]
     for result in fold_results:
-        cells = [f"{100 * result['metrics'][m]:.2f}" for m in SUMMARY_METRICS]
+        cells = [f"{100 * result['metrics'][m]:.2f}" for m in columns]
         lines.append(f"| {result['fold'] if result['fold'] is not None else '-'} | {result['num_samples']} | "
                      f"{result['calibration']['alpha0']:.4g} | {result['calibration']['threshold']:.4g} | "
                      + " | ".join(cells) + " |")
     if len(fold_results) > 1:
         summary = summarize(fold_results)
-        cells = [f"{100 * summary[m]['mean']:.2f} ± {100 * summary[m]['std']:.2f}" for m in SUMMARY_METRICS]
+        cells = [f"{100 * summary[m]['mean']:.2f} ± {100 * summary[m]['std']:.2f}" for m in columns]
         lines.append("| mean ± std | | | | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -331,6 +370,7 @@ def results_record(fold_results, protocol, data_root, split_dir):
     folds = [{key: value for key, value in result.items() if not key.startswith("_")} for result in fold_results]
     return {"format_version": RESULTS_FORMAT_VERSION, "protocol": protocol, "data_root": os.path.abspath(data_root),
             "split_dir": os.path.abspath(split_dir), "fdr": metrics.DEFAULT_FDR,
+            "apcer_definition": fold_results[0]["metrics"]["apcer_definition"],
             "level": fold_results[0]["level"], "folds": folds, "summary": summarize(fold_results)}
 
 
@@ -351,12 +391,13 @@ def _resolve(model, data_root, split_dir, protocol, fold):
 
 def evaluate_models(model_paths, output_dir=None, data_root="", split_dir="", protocol="", folds=None,
                     calibration_split="dev", frame_level=False, use_saved_calibration=False, batch_size=32,
-                    log=print):
+                    log=print, apcer=None):
     """Evaluate one model, or one model per fold of a protocol; write per-fold CSVs, results.json, roc_det.png.
 
     model_paths: run directories or SavedModel exports. folds: one per model, or None to take each run's
-    training fold (flags.json). Returns (results record, fold results). Output folder: `output_dir`, by default
-    <run_dir>/eval/<protocol> for a single run directory (required otherwise); one fold_<k>/ per fold.
+    training fold (flags.json). apcer: the APCER definition (evaluate_fold; None = the protocol's). Returns
+    (results record, fold results). Output folder: `output_dir`, by default <run_dir>/eval/<protocol> for a single
+    run directory (required otherwise); one fold_<k>/ per fold.
     """
     from physstd import viz
     from physstd.data import protocols
@@ -386,7 +427,7 @@ def evaluate_models(model_paths, output_dir=None, data_root="", split_dir="", pr
         fold_dir = os.path.join(output_dir, f"fold_{fold}") if fold is not None else output_dir
         log(f"evaluating {path} on {name}{'' if fold is None else ' fold ' + fold} ({root})")
         result = evaluate_fold(model, root, splits, name, fold, calibration_split, frame_level,
-                               use_saved_calibration, batch_size, fold_dir)
+                               use_saved_calibration, batch_size, fold_dir, apcer=apcer)
         fold_results.append(result)
     root, splits, name, _ = resolved
     record = results_record(fold_results, name, root, splits)

@@ -7,6 +7,10 @@ Conventions, the same in every function of this package:
   So ``threshold = -inf`` rejects everything and ``threshold = +inf`` accepts everything.
 - ``species``: optional attack species (presentation attack instrument) of each sample, strings or ints;
   only the entries of attack samples are read.
+- ``apcer``: which APCER the "apcer" and "acer" keys report. "worst_species" (ISO/IEC 30107-3: the highest
+  per-species APCER; OULU-NPU and SiW define their APCER this way) or "pooled" (all attacks one class:
+  attacks accepted / attacks; the SiW-M tables of seeds/001, Tab. 3 Overall and Tab. 5, use it). The
+  worst-species figures are always also returned as "apcer_worst_species" and "acer_worst_species".
 - Error rates are fractions in [0, 1]; the tables print them in percent.
 
 Thresholds are chosen on a development (or training) set and applied unchanged to the test set; the
@@ -20,6 +24,10 @@ from sklearn import metrics as sk_metrics
 
 # The FDR at which seeds/001 reports its SiW-M "TPR@FNR=.5%" rows (Tab. 3-5).
 DEFAULT_FDR = 0.005
+# The two readings of APCER over several attack species (module doc).
+WORST_SPECIES = "worst_species"
+POOLED = "pooled"
+APCER_DEFINITIONS = (WORST_SPECIES, POOLED)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,16 +131,20 @@ def _threshold_at_bpcer(labels, scores, bpcer):
     return float(thresholds[admissible[-1]])
 
 
-def apcer_bpcer_acer(labels, scores, threshold, species=None):
-    """ISO/IEC 30107-3 APCER (worst species), BPCER and ACER = (APCER + BPCER) / 2 at a fixed threshold.
+def apcer_bpcer_acer(labels, scores, threshold, species=None, apcer=WORST_SPECIES):
+    """APCER, BPCER and ACER = (APCER + BPCER) / 2 at a fixed threshold.
 
     APCER of one species = attacks of that species classified bona fide (score < threshold) / attacks of
-    that species. The reported APCER is the maximum over species; without ``species`` all attacks are one
-    species. BPCER = bona fide classified as attack (score >= threshold) / bona fide.
-    Returns {"apcer", "bpcer", "acer", "apcer_per_species": {species: apcer}}.
+    that species; without ``species`` all attacks are one species. The reported "apcer" follows ``apcer``
+    (module doc): the maximum over species ("worst_species", ISO/IEC 30107-3) or all attacks pooled ("pooled").
+    BPCER = bona fide classified as attack (score >= threshold) / bona fide.
+    Returns {"apcer", "bpcer", "acer", "apcer_definition", "apcer_per_species": {species: apcer},
+    "apcer_worst_species", "acer_worst_species"}.
     """
     labels, scores = _validated(labels, scores)
     threshold = _validated_threshold(threshold)
+    if apcer not in APCER_DEFINITIONS:
+        raise ValueError(f"unknown APCER definition {apcer!r}; expected one of {', '.join(APCER_DEFINITIONS)}")
     attack = labels == 1
     if species is None:
         species = np.zeros(labels.shape, dtype=np.int64)
@@ -142,9 +154,12 @@ def apcer_bpcer_acer(labels, scores, threshold, species=None):
     for name in np.unique(species[attack]).tolist():
         of_species = attack & (species == name)
         per_species[name] = float(accepted[of_species].mean())
-    apcer = max(per_species.values())
+    worst = max(per_species.values())
     bpcer = float((~accepted[~attack]).mean())
-    return {"apcer": apcer, "bpcer": bpcer, "acer": (apcer + bpcer) / 2.0, "apcer_per_species": per_species}
+    reported = worst if apcer == WORST_SPECIES else float(accepted[attack].mean())
+    return {"apcer": reported, "bpcer": bpcer, "acer": (reported + bpcer) / 2.0, "apcer_definition": apcer,
+            "apcer_per_species": per_species, "apcer_worst_species": worst,
+            "acer_worst_species": (worst + bpcer) / 2.0}
 
 
 def hter(labels, scores, threshold):
@@ -153,7 +168,7 @@ def hter(labels, scores, threshold):
     In FAS usage (Replay-Attack, CASIA-FASD cross tests) FAR = attacks accepted as bona fide (all species
     pooled) and FRR = bona fide rejected, so HTER is the ACER of a single pooled attack species.
     """
-    return apcer_bpcer_acer(labels, scores, threshold)["acer"]
+    return apcer_bpcer_acer(labels, scores, threshold, apcer=POOLED)["acer"]
 
 
 def auc(labels, scores):
@@ -174,13 +189,13 @@ def tdr_at_fdr(labels, scores, fdr=DEFAULT_FDR):
     return float((scores[labels == 1] >= threshold).mean())
 
 
-def evaluate(labels, scores, threshold, species=None, fdr=DEFAULT_FDR):
+def evaluate(labels, scores, threshold, species=None, fdr=DEFAULT_FDR, apcer=WORST_SPECIES):
     """All metrics of one test set at a dev-chosen ``threshold``: the schema the tables read.
 
-    Returns {"apcer", "bpcer", "acer", "apcer_per_species", "hter", "eer", "auc", "tdr"}; "eer", "auc"
-    and "tdr" do not depend on ``threshold``.
+    Returns the keys of ``apcer_bpcer_acer`` (``apcer`` picks which APCER "apcer" and "acer" report) and
+    "hter", "eer", "auc", "tdr"; "eer", "auc" and "tdr" do not depend on ``threshold``.
     """
-    result = apcer_bpcer_acer(labels, scores, threshold, species)
+    result = apcer_bpcer_acer(labels, scores, threshold, species, apcer)
     result["hter"] = hter(labels, scores, threshold)
     result["eer"] = eer(labels, scores)[0]
     result["auc"] = auc(labels, scores)
@@ -188,11 +203,11 @@ def evaluate(labels, scores, threshold, species=None, fdr=DEFAULT_FDR):
     return result
 
 
-def evaluate_per_species(labels, scores, species, threshold, fdr=DEFAULT_FDR):
+def evaluate_per_species(labels, scores, species, threshold, fdr=DEFAULT_FDR, apcer=WORST_SPECIES):
     """``evaluate`` on all bona fide samples plus the attacks of one species, for each species.
 
     This gives the per-type columns of seeds/001 Tab. 3 (SiW-M protocol I): each type is scored against
-    the whole bona fide test set, at the same threshold.
+    the whole bona fide test set, at the same threshold (one species: both APCER readings agree).
     """
     labels, scores = _validated(labels, scores)
     species = _validated_species(species, labels)
@@ -200,7 +215,7 @@ def evaluate_per_species(labels, scores, species, threshold, fdr=DEFAULT_FDR):
     results = {}
     for name in np.unique(species[labels == 1]).tolist():
         keep = bona_fide | ((labels == 1) & (species == name))
-        results[name] = evaluate(labels[keep], scores[keep], threshold, fdr=fdr)
+        results[name] = evaluate(labels[keep], scores[keep], threshold, fdr=fdr, apcer=apcer)
     return results
 
 
