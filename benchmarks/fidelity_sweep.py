@@ -1,0 +1,115 @@
+"""Trace recovery and detection of several training configurations over seeds (docs/fidelity.md).
+
+Scores every run directory under --runs_root named `<config>_s<seed>` (for example `all_s0`, `former_s2`, made by
+`run_train.py --flagfile=flags/demo.flags --seed=<seed> <the config's flags>` on one synthetic set) on its
+protocol's test split: video-level test AUC (physstd.eval.evaluate, alpha0 and threshold from dev) and trace
+recovery (physstd.eval.trace_recovery): per spoof type the correlation of the recovered with the true T_A, the
+test videos whose correlation is positive, those that beat their other-video pairing (the trace follows the
+frame, not only the medium), and for the partial attacks the IoU of the estimated region P > 0.5 with the true
+one. Prints one Markdown table with mean +- std over the seeds of each configuration and the pooled per-video
+counts, then the print + replay sign tests.
+
+    python -m benchmarks.fidelity_sweep --runs_root=runs/sweep [--configs=all,former] [--output=sweep.md]
+
+Each run's figures are cached in <run>/eval/fidelity_sweep.json (delete it to score again).
+"""
+import collections
+import glob
+import json
+import os
+import re
+
+from absl import app, flags
+
+import numpy as np
+
+flags.DEFINE_string("runs_root", "runs/sweep", "folder holding <config>_s<seed> run directories")
+flags.DEFINE_list("configs", [], "configurations to report, in this order (default: every one found)")
+flags.DEFINE_string("output", "", "also write the Markdown table here")
+FLAGS = flags.FLAGS
+
+WHOLE_FACE = ("print", "replay")          # the additive attacks over the whole face
+LOCAL = ("paper_mask", "cosmetic")        # local additive traces
+REGION = ("paper_glasses", "partial_paper")  # attacks with an inpainting region (IoU of P > 0.5)
+RUN_NAME = re.compile(r"^(?P<config>.+)_s(?P<seed>\d+)$")
+
+
+def score_run(run_dir):
+    """{auc, acer, types: {type: {correlation, positive, videos, beats_other, paired, iou}}} of one run (cached)."""
+    from physstd import files
+    from physstd.eval import evaluate, trace_recovery
+
+    cache = os.path.join(run_dir, "eval", "fidelity_sweep.json")
+    if os.path.exists(cache):
+        with open(cache) as f:
+            return json.load(f)
+    _, folds = evaluate.evaluate_models([run_dir], os.path.join(run_dir, "eval", "sweep_test"), log=lambda *a: None)
+    recovery, _ = trace_recovery.recovery_of_run(run_dir)
+    types = {}
+    for name, m in recovery.items():
+        videos = m.get("videos", {})
+        types[name] = {"correlation": m["correlation"], "positive": videos.get("positive", 0),
+                       "videos": videos.get("videos", 0), "beats_other": videos.get("beats_other", 0),
+                       "paired": videos.get("paired", 0), "iou": (m.get("mask") or {}).get("iou")}
+    record = {"auc": folds[0]["metrics"]["auc"], "acer": folds[0]["metrics"]["acer"], "types": types}
+    files.write_json_atomic(cache, record)
+    return record
+
+
+def _mean_std(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
+
+
+def _counts(records, name, key):
+    """'k/n' pooled over the seeds: videos with `key` of the type among its (paired) videos."""
+    total = "paired" if key == "beats_other" else "videos"
+    return f"{sum(r['types'][name][key] for r in records)}/{sum(r['types'][name][total] for r in records)}"
+
+
+def table(by_config):
+    from physstd.eval.trace_recovery import sign_test
+
+    header = ["config", "seeds", "test AUC %"]
+    header += [f"{t} r (r>0; beats other)" for t in WHOLE_FACE + LOCAL] + [f"{t} IoU" for t in REGION]
+    header += ["print+replay r>0 (p)", "print+replay beats other (p)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for config, records in by_config.items():
+        cells = [config, str(len(records)), _mean_std([100 * r["auc"] for r in records]).replace(".000", "")]
+        for name in WHOLE_FACE + LOCAL:
+            cells.append(f"{_mean_std([r['types'][name]['correlation'] for r in records])} "
+                         f"({_counts(records, name, 'positive')}; {_counts(records, name, 'beats_other')})")
+        cells += [_mean_std([r["types"][name]["iou"] for r in records]) for name in REGION]
+        for key, total in (("positive", "videos"), ("beats_other", "paired")):
+            k = sum(r["types"][n][key] for r in records for n in WHOLE_FACE)
+            n = sum(r["types"][n][total] for r in records for n in WHOLE_FACE)
+            cells.append(f"{k}/{n} ({sign_test(k, n):.2g})")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv):
+    del argv
+    by_config = collections.defaultdict(list)
+    for run_dir in sorted(glob.glob(os.path.join(FLAGS.runs_root, "*_s*"))):
+        match = RUN_NAME.match(os.path.basename(run_dir))
+        if not match or not os.path.isdir(os.path.join(run_dir, "checkpoints")):
+            continue
+        if FLAGS.configs and match["config"] not in FLAGS.configs:
+            continue
+        print(f"scoring {run_dir}", flush=True)
+        by_config[match["config"]].append(score_run(run_dir))
+    if not by_config:
+        raise app.UsageError(f"no <config>_s<seed> run directory with checkpoints under {FLAGS.runs_root}")
+    order = [c for c in FLAGS.configs if c in by_config] or sorted(by_config)
+    text = table({c: by_config[c] for c in order})
+    print(text)
+    if FLAGS.output:
+        from physstd import files
+        files.write_text_atomic(FLAGS.output, text)
+
+
+if __name__ == "__main__":
+    app.run(main)
