@@ -12,6 +12,8 @@ import sys
 
 from absl import app, flags
 
+from physstd import cli
+
 from physstd.data import spoof_types
 from physstd.data.prepared import DatasetWriter, PreparedFormatError
 from physstd.data.preprocess import (DATASET_ALIASES, DETECT_MAX_SIDE, InputError, dataset_jobs, folder_jobs,
@@ -74,4 +76,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

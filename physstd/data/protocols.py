@@ -34,6 +34,7 @@ import zlib
 
 import numpy as np
 
+from physstd import files
 from physstd.data import datasets, spoof_types
 
 SUBSETS = ("train", "dev", "test")
@@ -140,7 +141,7 @@ def write_protocol(out_dir, protocol, splits, info, by_id=None, subject_disjoint
                 s: _counts(ids, by_id) for s, ids in subsets.items()}
     os.makedirs(out_dir, exist_ok=True)
     final = os.path.join(out_dir, protocol)
-    staging = tempfile.mkdtemp(prefix=f".{protocol}.", dir=out_dir)
+    staging = files.make_temporary_dir(out_dir, protocol)   # the umask's folder mode, unlike mkdtemp's 0700
     try:
         for fold, subsets in splits.items():
             folder = staging if fold is None else os.path.join(staging, f"fold_{fold}")
