@@ -7,7 +7,8 @@ status 2, without a traceback; a traceback stays for real bugs.
         cli.run(main)          # instead of absl's app.run(main)
 
 User errors are the ValueErrors the package raises at its boundaries (each names the file or flag and what was
-expected: PreparedFormatError, InputError, a bad flag value...), absl's flag parsing errors and app.UsageError,
+expected: PreparedFormatError, InputError, a bad flag value...), OSErrors (a missing file, a folder given where
+a file belongs, a full disk: the message names the path), absl's flag parsing errors and app.UsageError,
 and a data error raised inside a tf.data worker thread, which reaches the caller as a tf.errors.OpError carrying
 the PreparedFormatError as text (physstd.data.pipeline.data_error recovers it).
 """
@@ -34,7 +35,7 @@ def report(error):
 
 def user_error(error):
     """`error` as the user error to report, or None when it is a bug (to be raised with its traceback)."""
-    if isinstance(error, (ValueError, app.UsageError, absl_flags.Error)):
+    if isinstance(error, (ValueError, OSError, app.UsageError, absl_flags.Error)):
         return error
     tensorflow = sys.modules.get("tensorflow")
     if tensorflow is not None and isinstance(error, tensorflow.errors.OpError):

@@ -231,3 +231,16 @@ def read_export_info(export_dir):
     if not isinstance(info, dict) or info.get("format_version") != INFO_FORMAT_VERSION:
         raise ValueError(f"{path}: expected format_version {INFO_FORMAT_VERSION}")
     return info
+
+
+def load_export(export_dir):
+    """tf.saved_model.load of a physstd export; a damaged SavedModel (a truncated saved_model.pb or variables file)
+    raises a ValueError naming the folder instead of a protobuf or TensorFlow error."""
+    export_dir = os.fspath(export_dir)
+    read_export_info(export_dir)
+    try:
+        return tf.saved_model.load(export_dir)
+    except Exception as error:  # noqa: BLE001 - a damaged file fails in many ways (DecodeError, OpError, OSError)
+        raise ValueError(f"{export_dir}: not a loadable SavedModel ({type(error).__name__}: "
+                         f"{str(error).splitlines()[0] if str(error) else ''}); export it again with "
+                         f"run_export.py") from None

@@ -310,9 +310,11 @@ def _check_array_values(path, arrays, size):
     one crop width (the derived forehead points may leave it), and not all equal; depth M0 in [0, 1]; P0 0/1."""
     landmarks, depth, p0 = arrays["landmarks"], arrays["depth"], arrays["p0"]
     if not np.all(np.isfinite(landmarks)) or landmarks.size and (landmarks.min() < -size or landmarks.max() > 2 * size):
+        finite = landmarks[np.isfinite(landmarks)]
+        found = f"values in [{finite.min():.6g}, {finite.max():.6g}]" if finite.size else "no finite value"
         raise PreparedFormatError(f"{path}: landmarks must be finite pixel coordinates of the {size}x{size} crop "
-                                  f"(within [-{size}, {2 * size}]), got values in "
-                                  f"[{np.nanmin(landmarks):.6g}, {np.nanmax(landmarks):.6g}]")
+                                  f"(within [-{size}, {2 * size}]), got {found}"
+                                  f"{' and NaN/inf' if finite.size < landmarks.size else ''}")
     spread = np.ptp(landmarks, axis=1).min(axis=-1) if landmarks.size else np.ones(1)
     if np.any(spread < 1.0):
         frame = int(np.argmax(spread < 1.0))

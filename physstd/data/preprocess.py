@@ -166,6 +166,22 @@ def read_landmarks(path):
     return points.astype(np.float64)
 
 
+def check_landmarks_in_image(points, shape, path):
+    """Given landmarks must be finite (x, y) pixels of their (H, W) image, give or take one image size, and span
+    more than one pixel: landmarks in other units (normalised, or scaled by mistake) would crop a blank patch
+    and write it as a valid face. Returns the points; raises InputError naming `path` otherwise."""
+    height, width = shape[:2]
+    if not np.isfinite(points).all():
+        raise InputError(f"{path}: landmarks contain NaN or infinity")
+    low, high = points.min(axis=0), points.max(axis=0)
+    if low[0] < -width or low[1] < -height or high[0] > 2 * width or high[1] > 2 * height:
+        raise InputError(f"{path}: landmarks must be (x, y) pixels of the {width}x{height} frame image, got x in "
+                         f"[{low[0]:.6g}, {high[0]:.6g}], y in [{low[1]:.6g}, {high[1]:.6g}]")
+    if np.min(high - low) < 1.0:
+        raise InputError(f"{path}: the landmarks span less than one pixel ({high - low}); expected a face's")
+    return points
+
+
 def read_video(path, every_k=1, max_frames=None):
     """Yield (frame_number, rgb uint8) for frames 0, k, 2k, ... of a video file (at most max_frames)."""
     capture = cv2.VideoCapture(path)
@@ -219,8 +235,12 @@ class VideoJob:
         numbers = range(0, len(images), every_k)
         for number in numbers[:max_frames]:
             path = images[number]
-            landmarks = read_landmarks(os.path.splitext(path)[0] + ".npy") if self.landmark_files else None
-            yield number, read_image(path), landmarks
+            rgb = read_image(path)
+            landmarks = None
+            if self.landmark_files:
+                landmark_path = os.path.splitext(path)[0] + ".npy"
+                landmarks = check_landmarks_in_image(read_landmarks(landmark_path), rgb.shape, landmark_path)
+            yield number, rgb, landmarks
 
 
 @dataclasses.dataclass
