@@ -381,3 +381,13 @@ def test_given_landmarks_must_be_pixels_of_their_image(points, expected):
 
     with pytest.raises(preprocess.InputError, match="frame.npy: .*" + expected):
         preprocess.check_landmarks_in_image(points, (80, 100, 3), "frame.npy")
+
+
+def test_one_set_of_dataset_names_old_spellings_accepted_with_a_note(capsys):
+    from physstd.data import datasets
+
+    assert datasets.canonical_name("oulu") == "oulu_npu"
+    assert "--dataset=oulu is deprecated; use --dataset=oulu_npu" in capsys.readouterr().err
+    assert [datasets.canonical_name(name) for name in datasets.DATASETS] == list(datasets.DATASETS)
+    assert capsys.readouterr().err == ""
+    assert set(datasets.OLD_NAMES.values()) <= set(datasets.DATASETS)

@@ -393,10 +393,6 @@ def preprocess_videos(jobs, writer, every_k=1, max_frames=None, workers=1, failu
 # --- finding the videos of a raw dataset --------------------------------------------------------------
 
 # Short names accepted by run_preprocess for the dataset names of physstd.data.datasets.
-DATASET_ALIASES = {"oulu": "oulu_npu", "siwm": "siw_m", "casia": "casia_fasd", "replay": "replay_attack",
-                   "msu": "msu_mfsd"}
-
-
 def relative_posix(path, root):
     return os.path.relpath(path, root).replace(os.sep, "/")
 
@@ -415,7 +411,7 @@ def dataset_jobs(input_dir, dataset):
     """(jobs, failures) for every video file of an official dataset tree, named by
     `physstd.data.datasets.parse_video_name`; a name that does not parse is a failure, not an abort."""
     from physstd.data import datasets
-    dataset = DATASET_ALIASES.get(dataset, dataset)
+    dataset = datasets.OLD_NAMES.get(dataset, dataset)
     if not os.path.isdir(input_dir):
         raise InputError(f"{input_dir}: input folder does not exist")
     jobs, failures, seen = [], [], {}
