@@ -7,6 +7,8 @@ import sys
 
 from absl import app, flags
 
+from physstd import cli
+
 flags.DEFINE_string("run_dir", None, "run directory (flags.json, checkpoints/, alpha0.json)")
 flags.DEFINE_string("export_dir", None, "SavedModel folder to write (replaced if it exists); "
                     "default <run_dir>/saved_model")
@@ -37,4 +39,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

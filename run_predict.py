@@ -10,6 +10,8 @@ import sys
 
 from absl import app, flags
 
+from physstd import cli
+
 flags.DEFINE_string("saved_model", None, "SavedModel folder written by run_export.py")
 flags.DEFINE_string("output_dir", "predictions", "folder for predictions.csv and the figures")
 flags.DEFINE_integer("every_k", 1, "videos: score frames 0, k, 2k, ...", lower_bound=1)
@@ -41,4 +43,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

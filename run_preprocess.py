@@ -1,6 +1,6 @@
 """Prepare a face anti-spoofing dataset once: face crops, 140 landmarks, depth M0 and preliminary mask P0.
 
-    python run_preprocess.py --dataset=oulu --input_dir=/data/OULU-NPU --output_dir=prepared/oulu_npu
+    python run_preprocess.py --dataset=oulu_npu --input_dir=/data/OULU-NPU --output_dir=prepared/oulu_npu
     python run_preprocess.py --dataset=stdn --input_dir=/data/stdn_data --output_dir=prepared/stdn \
         --stdn_spoof_type=print
     python run_preprocess.py --dataset=folder --input_dir=my_videos --output_dir=prepared/mine
@@ -12,20 +12,22 @@ import sys
 
 from absl import app, flags
 
+from physstd import cli
 from physstd.data import spoof_types
+from physstd.data.datasets import DATASETS, OLD_NAMES, canonical_name
 from physstd.data.prepared import DatasetWriter, PreparedFormatError
-from physstd.data.preprocess import (DATASET_ALIASES, DETECT_MAX_SIDE, InputError, dataset_jobs, folder_jobs,
-                                     preprocess_videos)
+from physstd.data.preprocess import DETECT_MAX_SIDE, InputError, dataset_jobs, folder_jobs, preprocess_videos
 from physstd.data.stdn_import import stdn_jobs
 
-RAW_DATASETS = ("oulu", "siw", "siwm", "casia", "replay", "msu")
 FLAGS = flags.FLAGS
 flags.DEFINE_string("input_dir", None, "Raw dataset root (as the dataset ships it) or folder to import.")
 flags.DEFINE_string("output_dir", None, "Prepared dataset root to write (or resume).")
-flags.DEFINE_enum("dataset", None, RAW_DATASETS + ("stdn", "folder", "synthetic"),
-                  "oulu/siw/siwm/casia/replay/msu: official names (physstd.data.datasets); stdn: the ECCV20 STDN "
-                  "layout {live,spoof}/<video>/<frame>.png + <frame>.npy; folder: <spoof type>/<video file or "
-                  "frame folder>; synthetic: the generated default set (physstd.data.synthetic).")
+flags.DEFINE_enum("dataset", None, DATASETS + ("stdn", "folder", "synthetic") + tuple(OLD_NAMES),
+                  "oulu_npu/siw/siw_m/casia_fasd/replay_attack/msu_mfsd: official file names "
+                  "(physstd.data.datasets; the old spellings oulu/siwm/casia/replay/msu are accepted with a note); "
+                  "stdn: the ECCV20 STDN layout {live,spoof}/<video>/<frame>.png + <frame>.npy; folder: "
+                  "<spoof type>/<video file or frame folder>; synthetic: the generated default set "
+                  "(physstd.data.synthetic).")
 flags.DEFINE_integer("image_size", 256, "Crop size N (multiple of 8); the depth map is N/8.", lower_bound=16)
 flags.DEFINE_integer("every_k", 1, "Keep every k-th frame of each video.", lower_bound=1)
 flags.DEFINE_integer("max_frames_per_video", None, "Keep at most this many (sampled) frames per video.",
@@ -42,7 +44,8 @@ flags.mark_flags_as_required(["dataset", "output_dir"])
 
 def main(argv):
     del argv
-    if FLAGS.dataset == "synthetic":
+    dataset = canonical_name(FLAGS.dataset)
+    if dataset == "synthetic":
         # --input_dir: a raw synthetic set (physstd.data.synthetic) to prepare; without it the default set is
         # generated, raw frames under <output_dir>/raw. Either way the frames go through FacePreprocessor.
         from physstd.data.synthetic import write_synthetic_dataset
@@ -52,16 +55,15 @@ def main(argv):
         print(summary.format())
         return 0 if summary.ok else 1
     if not FLAGS.input_dir:
-        raise app.UsageError(f"--input_dir is required for --dataset={FLAGS.dataset}")
+        raise app.UsageError(f"--input_dir is required for --dataset={dataset}")
     try:
-        if FLAGS.dataset == "stdn":
+        if dataset == "stdn":
             jobs, failures = stdn_jobs(FLAGS.input_dir, FLAGS.stdn_spoof_type)
-        elif FLAGS.dataset == "folder":
+        elif dataset == "folder":
             jobs, failures = folder_jobs(FLAGS.input_dir)
         else:
-            jobs, failures = dataset_jobs(FLAGS.input_dir, FLAGS.dataset)
-        name = DATASET_ALIASES.get(FLAGS.dataset, FLAGS.dataset)
-        writer = DatasetWriter(FLAGS.output_dir, name, FLAGS.image_size)
+            jobs, failures = dataset_jobs(FLAGS.input_dir, dataset)
+        writer = DatasetWriter(FLAGS.output_dir, dataset, FLAGS.image_size)
     except (InputError, PreparedFormatError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -74,4 +76,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

@@ -10,6 +10,8 @@ import sys
 
 from absl import app, flags
 
+from physstd import cli
+
 TABLE_NAMES = ("", "oulu", "siw", "siwm_p1", "siwm_p2", "siwm_p3", "casia_replay", "cross_type_auc")
 
 flags.DEFINE_list("run_dir", [], "run directory or SavedModel export; one per fold for a multi-fold protocol")
@@ -67,4 +69,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    cli.run(main)

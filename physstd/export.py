@@ -32,7 +32,6 @@ Wrong input fails at the boundary with a tf.debugging assertion naming the expec
 """
 import os
 import shutil
-import tempfile
 
 import tensorflow as tf
 
@@ -137,11 +136,24 @@ class PhySTDServing(tf.Module):
             self.serve.get_concrete_function(tf.TensorSpec(None, dtype, name="images"))
 
 
+def check_replaceable(export_dir):
+    """Refuse (ValueError) an existing `export_dir` that export would replace but that is not a previous physstd
+    export (or an empty folder): replacing it would delete someone's files."""
+    if not os.path.lexists(export_dir):
+        return
+    if os.path.isdir(export_dir) and not os.path.islink(export_dir):
+        entries = os.listdir(export_dir)
+        if not entries or {INFO_FILE, "saved_model.pb"} <= set(entries):
+            return
+    raise ValueError(f"{export_dir}: exists and is not a physstd export (no {INFO_FILE} and saved_model.pb); "
+                     f"the export replaces its folder, so choose a new --export_dir or remove this one yourself")
+
+
 def _replace_dir(source, destination):
     """Move the finished folder `source` to `destination`, replacing an existing one with a rename swap."""
     old = None
     if os.path.exists(destination):
-        old = tempfile.mkdtemp(prefix=".old-", dir=os.path.dirname(destination))
+        old = files.make_temporary_dir(os.path.dirname(destination), "old")
         os.rmdir(old)
         os.replace(destination, old)
     os.replace(source, destination)
@@ -157,6 +169,7 @@ def export_saved_model(generator, model_config, export_dir, alpha0, threshold, c
     Returns the info record written to <export_dir>/physstd_export.json.
     """
     export_dir = os.path.abspath(os.fspath(export_dir))
+    check_replaceable(export_dir)
     parent = os.path.dirname(export_dir)
     os.makedirs(parent, exist_ok=True)
     module = PhySTDServing(generator, model_config, alpha0, threshold)
@@ -177,7 +190,7 @@ def export_saved_model(generator, model_config, export_dir, alpha0, threshold, c
                        SIGNATURE_UINT8: "images uint8 (batch, N, N, 3) in 0..255"},
         "outputs": list(OUTPUT_KEYS) + (["S"] if "S" in model_config.components else []),
     }
-    temporary = tempfile.mkdtemp(prefix=".tmp-export-", dir=parent)
+    temporary = files.make_temporary_dir(parent, os.path.basename(export_dir))
     try:
         tf.saved_model.save(module, temporary, signatures={SIGNATURE_FLOAT32: module.serve_float32,
                                                            SIGNATURE_UINT8: module.serve_uint8})
@@ -202,6 +215,7 @@ def export_run(run_dir, export_dir):
         raise ValueError(f"{path}: no calibration (alpha0, threshold); run `python run_test.py --run_dir={run_dir}` "
                          f"first, which chooses them on the dev (or train) split and writes this file")
     calibration = scoring.load_calibration(path)
+    check_replaceable(os.path.abspath(os.fspath(export_dir)))   # before minutes of loading and tracing
     generator, model_config = load_generator(run_dir)
     return export_saved_model(generator, model_config, export_dir, calibration["alpha0"],
                               calibration["threshold"], calibration["split"], source=os.path.abspath(run_dir))
@@ -217,3 +231,16 @@ def read_export_info(export_dir):
     if not isinstance(info, dict) or info.get("format_version") != INFO_FORMAT_VERSION:
         raise ValueError(f"{path}: expected format_version {INFO_FORMAT_VERSION}")
     return info
+
+
+def load_export(export_dir):
+    """tf.saved_model.load of a physstd export; a damaged SavedModel (a truncated saved_model.pb or variables file)
+    raises a ValueError naming the folder instead of a protobuf or TensorFlow error."""
+    export_dir = os.fspath(export_dir)
+    read_export_info(export_dir)
+    try:
+        return tf.saved_model.load(export_dir)
+    except Exception as error:  # noqa: BLE001 - a damaged file fails in many ways (DecodeError, OpError, OSError)
+        raise ValueError(f"{export_dir}: not a loadable SavedModel ({type(error).__name__}: "
+                         f"{str(error).splitlines()[0] if str(error) else ''}); export it again with "
+                         f"run_export.py") from None

@@ -5,8 +5,8 @@ import csv
 import io
 import json
 import os
-import tempfile
 import threading
+import uuid
 
 import numpy as np
 
@@ -29,19 +29,45 @@ def load_npy(path):
         return np.load(path, allow_pickle=False)
 
 
-def write_text_atomic(path, text):
-    """Write `text` to `path` through a temporary file in the same folder and os.replace."""
+def _temporary_name(directory, name):
+    """A fresh hidden name in `directory` for a file or folder that becomes `name`."""
+    return os.path.join(directory, f".tmp-{uuid.uuid4().hex}-{name}")
+
+
+def _write_atomic(path, data, mode):
+    """Write `data` (str with mode 'w', bytes with 'wb') to `path` through a temporary file and os.replace.
+
+    The temporary file is created with os.open(..., 0o666), so the file gets the mode the user's umask gives
+    a normal file (tempfile.mkstemp would make it 0600 and the rename would keep that)."""
     path = os.fspath(path)
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), prefix=".tmp-",
-                                         suffix=os.path.basename(path))
+    temporary = _temporary_name(os.path.dirname(os.path.abspath(path)), os.path.basename(path))
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(handle, "w", newline="") as stream:
-            stream.write(text)
+        with os.fdopen(handle, mode, **({"newline": ""} if mode == "w" else {})) as stream:
+            stream.write(data)
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):
             os.remove(temporary)
         raise
+
+
+def write_text_atomic(path, text):
+    """Write `text` to `path` through a temporary file in the same folder and os.replace."""
+    _write_atomic(path, text, "w")
+
+
+def write_bytes_atomic(path, data):
+    """Write the bytes `data` to `path` through a temporary file in the same folder and os.replace."""
+    _write_atomic(path, data, "wb")
+
+
+def make_temporary_dir(parent, name):
+    """A new hidden folder in `parent` for building what becomes `parent/name`, with the mode the umask gives a
+    normal folder (tempfile.mkdtemp would make it 0700, and renaming it into place would keep that)."""
+    path = _temporary_name(parent, name)
+    os.mkdir(path, 0o777)
+    return path
 
 
 def write_json_atomic(path, record, sort_keys=False):

@@ -61,14 +61,12 @@ class Predictor:
     """A loaded export plus a face preprocessor at its crop size."""
 
     def __init__(self, export_dir, batch_size=16, detect_max_side=None):
-        import tensorflow as tf
-
         from physstd import export
         from physstd.models import ModelConfig
 
         self.info = export.read_export_info(export_dir)
         self.model_config = ModelConfig.from_dict(self.info["model"])
-        self.model = tf.saved_model.load(os.fspath(export_dir))
+        self.model = export.load_export(export_dir)
         self.signature = self.model.signatures[export.SIGNATURE_UINT8]
         kwargs = {} if detect_max_side is None else {"detect_max_side": detect_max_side}
         self.preprocessor = preprocess.FacePreprocessor(int(self.info["image_size"]), **kwargs)
@@ -123,7 +121,10 @@ def expand_inputs(paths):
     expanded = []
     for path in paths:
         if os.path.isdir(path):
-            expanded += preprocess.list_images(path)
+            images = preprocess.list_images(path)
+            if not images:
+                raise ValueError(f"{path}: no images ({', '.join(preprocess.IMAGE_EXTENSIONS)}) in the folder")
+            expanded += images
         elif os.path.isfile(path):
             expanded.append(path)
         else:
@@ -160,10 +161,11 @@ def predict_paths(export_dir, paths, output_dir, every_k=1, max_frames=None, fig
 
     Returns the list of SourceResult.
     """
+    inputs = expand_inputs(paths)   # a wrong path fails before the model loads
     predictor = Predictor(export_dir, batch_size)
     os.makedirs(output_dir, exist_ok=True)
     results, rows = [], []
-    for index, path in enumerate(expand_inputs(paths)):
+    for index, path in enumerate(inputs):
         if is_image(path):
             result = predictor.predict_image(path)
         else:

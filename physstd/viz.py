@@ -18,10 +18,11 @@ I_P, live, ... plus B_band and C_band; `outputs_as_arrays` turns a GeneratorOutp
 bands to an export's outputs.
 """
 import os
-import tempfile
 
 import cv2
 import numpy as np
+
+from physstd import files
 
 PAD = 2
 BACKGROUND = 1.0  # white gaps between panels
@@ -119,15 +120,7 @@ def save_png(path, image, column_titles=None, panel_size=None, pad=PAD):
         raise ValueError(f"{path}: PNG encoding failed for an image of shape {image.shape}")
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".png")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(encoded.tobytes())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    files.write_bytes_atomic(path, encoded.tobytes())
     return image
 
 

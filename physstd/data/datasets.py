@@ -24,6 +24,18 @@ import re
 from physstd.data import spoof_types
 
 DATASETS = ("oulu_npu", "siw", "siw_m", "casia_fasd", "replay_attack", "msu_mfsd")
+# Short spellings run_preprocess.py once used; still accepted, with a note naming the canonical name.
+OLD_NAMES = {"oulu": "oulu_npu", "siwm": "siw_m", "casia": "casia_fasd", "replay": "replay_attack", "msu": "msu_mfsd"}
+
+
+def canonical_name(name, flag="--dataset"):
+    """The DATASETS name of `name`; an OLD_NAMES spelling is accepted with a deprecation note on stderr."""
+    if name in OLD_NAMES:
+        import sys
+        print(f"note: {flag}={name} is deprecated; use {flag}={OLD_NAMES[name]} (the same name in every tool)",
+              file=sys.stderr)
+        return OLD_NAMES[name]
+    return name
 VIDEO_EXTENSIONS = (".avi", ".mov", ".mp4", ".mkv", ".m4v", ".wmv")
 
 

@@ -19,6 +19,7 @@ video-level scores.
 """
 import collections
 import os
+import re
 import threading
 
 import numpy as np
@@ -139,11 +140,26 @@ class PreparedVideos:
                 landmarks = face_model.flip_landmarks(landmarks, self.image_size).astype(np.float32)
                 depth, p0 = depth[:, ::-1], p0[:, ::-1]
             from physstd import ops
-            index, weights = ops.triangle_barycentrics(landmarks, self._triangles, self.image_size)
+            try:
+                index, weights = ops.triangle_barycentrics(landmarks, self._triangles, self.image_size)
+            except (ValueError, ArithmeticError) as error:   # landmarks that pass the range checks, yet no face
+                path = os.path.join(self.dataset.video_dir(self.video_ids[video]), prepared.ARRAYS_FILE)
+                raise prepared.PreparedFormatError(f"{path}: landmarks of frame {k} do not make a face mesh "
+                                                   f"({error})") from None
             return (np.ascontiguousarray(image), np.ascontiguousarray(landmarks, np.float32),
                     np.asarray(index, np.int32), np.asarray(weights, np.float32),
                     np.ascontiguousarray(depth, np.float32), np.ascontiguousarray(p0))
         return self._cache.get(("sample", video, k, bool(flip)), load)
+
+
+def data_error(op_error):
+    """The PreparedFormatError raised inside a pipeline's numpy_function, recovered from the tf.errors.OpError
+    that tf.data hands to the consumer (it carries the Python exception as text); None for any other error.
+
+    Errors inside a tf.data worker thread reach the main thread only as an OpError, with the Python traceback
+    in its message; this turns the data errors among them back into the one-line message naming the file."""
+    match = re.search(rf"{prepared.PreparedFormatError.__name__}: ([^\n]*)", str(getattr(op_error, "message", "")))
+    return prepared.PreparedFormatError(match.group(1)) if match else None
 
 
 def _sample_spec(n, k, q):

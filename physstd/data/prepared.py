@@ -12,8 +12,10 @@ index row; index.csv itself is rewritten through a temporary file. So the index 
 whatever interrupts the writer, and a re-run skips the videos already listed (resume).
 """
 import csv
+import io
 import json
 import os
+import re
 import shutil
 import uuid
 
@@ -72,29 +74,47 @@ def read_index(root):
     path = os.path.join(root, INDEX_FILE)
     if not os.path.isfile(path):
         raise PreparedFormatError(f"{path}: missing")
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        columns = list(reader.fieldnames or [])
-        missing = [c for c in INDEX_COLUMNS if c not in columns]
-        if missing:
-            raise PreparedFormatError(f"{path}: header lacks column(s) {', '.join(missing)}; "
-                                      f"expected {','.join(INDEX_COLUMNS)},...")
-        rows, seen = [], set()
-        for line, row in enumerate(reader, start=2):
-            if None in row or any(v is None for v in row.values()):
-                raise PreparedFormatError(f"{path} line {line}: expected {len(columns)} fields")
-            try:
-                row["label"], row["num_frames"] = int(row["label"]), int(row["num_frames"])
-            except ValueError:
-                raise PreparedFormatError(f"{path} line {line}: label and num_frames must be integers, "
-                                          f"got {row['label']!r}, {row['num_frames']!r}") from None
-            if row["label"] not in (0, 1) or row["spoof_type"] not in spoof_types.NAMES:
-                raise PreparedFormatError(f"{path} line {line}: expected label 0/1 and a spoof type in "
-                                          f"{', '.join(spoof_types.NAMES)}, got {row['label']}, {row['spoof_type']!r}")
-            if row["video_id"] in seen:
-                raise PreparedFormatError(f"{path} line {line}: video_id {row['video_id']!r} listed twice")
-            seen.add(row["video_id"])
-            rows.append(row)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            text = f.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise PreparedFormatError(f"{path}: not a readable UTF-8 CSV file ({error})") from None
+    try:
+        return _parse_index(path, text)
+    except csv.Error as error:
+        raise PreparedFormatError(f"{path}: not a valid CSV file ({error})") from None
+
+
+def _parse_index(path, text):
+    """Rows and columns of the index.csv text `text` read from `path` (see read_index)."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    columns = list(reader.fieldnames or [])
+    missing = [c for c in INDEX_COLUMNS if c not in columns]
+    if missing:
+        raise PreparedFormatError(f"{path}: header lacks column(s) {', '.join(missing)}; "
+                                  f"expected {','.join(INDEX_COLUMNS)},...")
+    rows, seen = [], set()
+    for line, row in enumerate(reader, start=2):
+        if None in row or any(v is None for v in row.values()):
+            raise PreparedFormatError(f"{path} line {line}: expected {len(columns)} fields")
+        try:
+            row["label"], row["num_frames"] = int(row["label"]), int(row["num_frames"])
+        except ValueError:
+            raise PreparedFormatError(f"{path} line {line}: label and num_frames must be integers, "
+                                      f"got {row['label']!r}, {row['num_frames']!r}") from None
+        if row["label"] not in (0, 1) or row["spoof_type"] not in spoof_types.NAMES:
+            raise PreparedFormatError(f"{path} line {line}: expected label 0/1 and a spoof type in "
+                                      f"{', '.join(spoof_types.NAMES)}, got {row['label']}, {row['spoof_type']!r}")
+        if row["num_frames"] < 1:
+            raise PreparedFormatError(f"{path} line {line}: num_frames must be >= 1, got {row['num_frames']}")
+        try:
+            row["path"] = _video_path(row["path"], f"{path} line {line}")
+        except ValueError as error:   # a path climbing out of the root is never followed
+            raise PreparedFormatError(str(error)) from None
+        if row["video_id"] in seen:
+            raise PreparedFormatError(f"{path} line {line}: video_id {row['video_id']!r} listed twice")
+        seen.add(row["video_id"])
+        rows.append(row)
     return rows, columns
 
 
@@ -107,13 +127,18 @@ def _check_record(record):
     if label not in (0, 1) or spoof_type not in spoof_types.NAMES or (label == 0) != (spoof_type == "live"):
         raise ValueError(f"video {record['video_id']!r}: label {label!r} and spoof_type {spoof_type!r} disagree "
                          f"(live is label 0; spoof types: {', '.join(spoof_types.NAMES[1:])})")
-    path = str(record["path"]).replace("\\", "/")
+    return dict(record, path=_video_path(record["path"], f"video {record['video_id']!r}"), label=int(label))
+
+
+def _video_path(path, where):
+    """`path` (a video folder relative to the dataset root, '/'-separated) checked to stay inside the root."""
+    path = str(path).replace("\\", "/")
     parts = path.split("/")
     if (not path or path.startswith("/") or any(p in ("", ".", "..") for p in parts)
-            or parts[0] in RESERVED_NAMES):
-        raise ValueError(f"video {record['video_id']!r}: path {record['path']!r} must be relative, without "
-                         f"'..', and not start with {', '.join(RESERVED_NAMES)}")
-    return dict(record, path=path, label=int(label))
+            or parts[0] in RESERVED_NAMES or re.match(r"^[A-Za-z]:", path)):
+        raise ValueError(f"{where}: path {path!r} must be relative, without '..', and not start with "
+                         f"{', '.join(RESERVED_NAMES)}")
+    return path
 
 
 class DatasetWriter:
@@ -280,6 +305,28 @@ class VideoWriter:
             self.writer.register(self.row)
 
 
+def _check_array_values(path, arrays, size):
+    """The values of arrays.npz within their documented ranges: landmarks finite, inside the crop give or take
+    one crop width (the derived forehead points may leave it), and not all equal; depth M0 in [0, 1]; P0 0/1."""
+    landmarks, depth, p0 = arrays["landmarks"], arrays["depth"], arrays["p0"]
+    if not np.all(np.isfinite(landmarks)) or landmarks.size and (landmarks.min() < -size or landmarks.max() > 2 * size):
+        finite = landmarks[np.isfinite(landmarks)]
+        found = f"values in [{finite.min():.6g}, {finite.max():.6g}]" if finite.size else "no finite value"
+        raise PreparedFormatError(f"{path}: landmarks must be finite pixel coordinates of the {size}x{size} crop "
+                                  f"(within [-{size}, {2 * size}]), got {found}"
+                                  f"{' and NaN/inf' if finite.size < landmarks.size else ''}")
+    spread = np.ptp(landmarks, axis=1).min(axis=-1) if landmarks.size else np.ones(1)
+    if np.any(spread < 1.0):
+        frame = int(np.argmax(spread < 1.0))
+        raise PreparedFormatError(f"{path}: the landmarks of frame {frame} span less than one pixel; expected a "
+                                  f"face's landmarks")
+    if not np.all(np.isfinite(depth)) or depth.size and (depth.min() < 0.0 or depth.max() > 1.0):
+        raise PreparedFormatError(f"{path}: depth (M0) must lie in [0, 1], got values in "
+                                  f"[{np.nanmin(depth):.6g}, {np.nanmax(depth):.6g}]")
+    if p0.size and p0.max() > 1:
+        raise PreparedFormatError(f"{path}: p0 must be 0/1, got values up to {p0.max()}")
+
+
 class PreparedDataset:
     """Reader of a prepared dataset: `.meta`, `.index` (rows as dicts), `load_video`, `load_frames`."""
 
@@ -315,8 +362,8 @@ class PreparedDataset:
             raise PreparedFormatError(f"{path}: missing")
         try:
             arrays = files.load_npz(path)
-        except (OSError, ValueError) as error:
-            raise PreparedFormatError(f"{path}: not a readable .npz ({error})") from None
+        except Exception as error:  # noqa: BLE001 - a damaged zip fails in many ways (BadZipFile, EOFError, zlib)
+            raise PreparedFormatError(f"{path}: not a readable .npz ({type(error).__name__}: {error})") from None
         for key, (shape, dtype) in expected.items():
             if key not in arrays:
                 raise PreparedFormatError(f"{path}: lacks array {key!r} (has {', '.join(arrays) or 'none'})")
@@ -333,7 +380,9 @@ class PreparedDataset:
                     "depth": ((frames, depth, depth), np.float32),
                     "p0": ((frames, size, size), np.uint8),
                     "frame_numbers": ((frames,), np.int32)}
-        arrays = self._load_npz(os.path.join(self.video_dir(video_id), ARRAYS_FILE), expected)
+        path = os.path.join(self.video_dir(video_id), ARRAYS_FILE)
+        arrays = self._load_npz(path, expected)
+        _check_array_values(path, arrays, size)
         return {key: arrays[key] for key in ARRAY_KEYS}
 
     def load_truth(self, video_id):

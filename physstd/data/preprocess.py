@@ -166,6 +166,22 @@ def read_landmarks(path):
     return points.astype(np.float64)
 
 
+def check_landmarks_in_image(points, shape, path):
+    """Given landmarks must be finite (x, y) pixels of their (H, W) image, give or take one image size, and span
+    more than one pixel: landmarks in other units (normalised, or scaled by mistake) would crop a blank patch
+    and write it as a valid face. Returns the points; raises InputError naming `path` otherwise."""
+    height, width = shape[:2]
+    if not np.isfinite(points).all():
+        raise InputError(f"{path}: landmarks contain NaN or infinity")
+    low, high = points.min(axis=0), points.max(axis=0)
+    if low[0] < -width or low[1] < -height or high[0] > 2 * width or high[1] > 2 * height:
+        raise InputError(f"{path}: landmarks must be (x, y) pixels of the {width}x{height} frame image, got x in "
+                         f"[{low[0]:.6g}, {high[0]:.6g}], y in [{low[1]:.6g}, {high[1]:.6g}]")
+    if np.min(high - low) < 1.0:
+        raise InputError(f"{path}: the landmarks span less than one pixel ({high - low}); expected a face's")
+    return points
+
+
 def read_video(path, every_k=1, max_frames=None):
     """Yield (frame_number, rgb uint8) for frames 0, k, 2k, ... of a video file (at most max_frames)."""
     capture = cv2.VideoCapture(path)
@@ -219,8 +235,12 @@ class VideoJob:
         numbers = range(0, len(images), every_k)
         for number in numbers[:max_frames]:
             path = images[number]
-            landmarks = read_landmarks(os.path.splitext(path)[0] + ".npy") if self.landmark_files else None
-            yield number, read_image(path), landmarks
+            rgb = read_image(path)
+            landmarks = None
+            if self.landmark_files:
+                landmark_path = os.path.splitext(path)[0] + ".npy"
+                landmarks = check_landmarks_in_image(read_landmarks(landmark_path), rgb.shape, landmark_path)
+            yield number, rgb, landmarks
 
 
 @dataclasses.dataclass
@@ -373,10 +393,6 @@ def preprocess_videos(jobs, writer, every_k=1, max_frames=None, workers=1, failu
 # --- finding the videos of a raw dataset --------------------------------------------------------------
 
 # Short names accepted by run_preprocess for the dataset names of physstd.data.datasets.
-DATASET_ALIASES = {"oulu": "oulu_npu", "siwm": "siw_m", "casia": "casia_fasd", "replay": "replay_attack",
-                   "msu": "msu_mfsd"}
-
-
 def relative_posix(path, root):
     return os.path.relpath(path, root).replace(os.sep, "/")
 
@@ -395,7 +411,7 @@ def dataset_jobs(input_dir, dataset):
     """(jobs, failures) for every video file of an official dataset tree, named by
     `physstd.data.datasets.parse_video_name`; a name that does not parse is a failure, not an abort."""
     from physstd.data import datasets
-    dataset = DATASET_ALIASES.get(dataset, dataset)
+    dataset = datasets.OLD_NAMES.get(dataset, dataset)
     if not os.path.isdir(input_dir):
         raise InputError(f"{input_dir}: input folder does not exist")
     jobs, failures, seen = [], [], {}

@@ -34,6 +34,7 @@ import zlib
 
 import numpy as np
 
+from physstd import files
 from physstd.data import datasets, spoof_types
 
 SUBSETS = ("train", "dev", "test")
@@ -140,7 +141,7 @@ def write_protocol(out_dir, protocol, splits, info, by_id=None, subject_disjoint
                 s: _counts(ids, by_id) for s, ids in subsets.items()}
     os.makedirs(out_dir, exist_ok=True)
     final = os.path.join(out_dir, protocol)
-    staging = tempfile.mkdtemp(prefix=f".{protocol}.", dir=out_dir)
+    staging = files.make_temporary_dir(out_dir, protocol)   # the umask's folder mode, unlike mkdtemp's 0700
     try:
         for fold, subsets in splits.items():
             folder = staging if fold is None else os.path.join(staging, f"fold_{fold}")
@@ -499,7 +500,7 @@ def main(argv):
     del argv
     from absl import flags
     FLAGS = flags.FLAGS
-    dataset = FLAGS.dataset
+    dataset = datasets.canonical_name(FLAGS.dataset)
     indexes = _named_paths(FLAGS.index, dataset)
     raws = _named_paths(FLAGS.raw_root, dataset)
     needed = ["casia_fasd", "replay_attack"] if dataset == "cross_dataset" else [dataset]
@@ -520,7 +521,9 @@ def main(argv):
 
 def _define_flags():
     from absl import flags
-    flags.DEFINE_enum("dataset", None, list(PROTOCOLS), "dataset whose protocols to build")
+    flags.DEFINE_enum("dataset", None, list(PROTOCOLS) + list(datasets.OLD_NAMES),
+                      "dataset whose protocols to build (the old spellings oulu/siwm/casia/replay/msu are accepted "
+                      "with a note)")
     flags.DEFINE_multi_string("index", None, "prepared index.csv (for cross_dataset: <dataset>=<index.csv>, twice)")
     flags.DEFINE_multi_string("raw_root", None, "raw dataset root instead of an index (<dataset>=<root> for "
                               "cross_dataset); video ids are then those of parse_video_name")
@@ -533,6 +536,6 @@ def _define_flags():
 
 
 if __name__ == "__main__":
-    from absl import app
+    from physstd import cli
     _define_flags()
-    app.run(main)
+    cli.run(main)

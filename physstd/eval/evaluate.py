@@ -74,7 +74,7 @@ class ScoringModel:
             self.kind = "saved_model"
             self.info = export.read_export_info(self.path)
             self.image_size = int(self.info["image_size"])
-            signature = tf.saved_model.load(self.path).signatures[export.SIGNATURE_FLOAT32]
+            signature = export.load_export(self.path).signatures[export.SIGNATURE_FLOAT32]
 
             def statistics(images):
                 out = signature(images=images)

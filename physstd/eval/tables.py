@@ -128,14 +128,23 @@ def _as_cell(value, where):
     if isinstance(value, dict):
         if set(value) != {"mean", "std"}:
             raise ValueError(f"{where}: a dict value must have keys 'mean' and 'std'; got {sorted(value)}")
-        return metrics.MeanStd(float(value["mean"]), float(value["std"]))
+        return metrics.MeanStd(_fraction(value["mean"], where), _fraction(value["std"], where))
     if isinstance(value, numbers.Real):
-        return float(value)
+        return _fraction(value, where)
     try:
-        return metrics.mean_std(value)
+        values = [_fraction(item, where) for item in value]
+        return metrics.mean_std(values)
     except (TypeError, ValueError) as error:
         raise ValueError(f"{where}: expected a number, a list of fold values, or mean/std; "
                          f"got {value!r} ({error})") from None
+
+
+def _fraction(value, where):
+    """A metric value as a float fraction; NaN, infinities and values outside [0, 1] (a percentage given where a
+    fraction belongs) are refused."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
+        raise ValueError(f"{where}: metric values are fractions in [0, 1] (printed in percent), got {value!r}")
+    return float(value)
 
 
 def _format(cell, fmt, decimals):
@@ -309,24 +318,57 @@ def load_results(path):
     return record["table"], record["results"]
 
 
+def evaluation_tables(path, table="", entry="", method="PhySTD (ours)"):
+    """(table, results) of a results.json written by run_test.py (physstd.eval.evaluate): with `table`, our row of
+    that paper table (entry as run_test.py --table_entry; default the protocol name without a leading 'p'); without
+    it (None, per-fold summary as Markdown)."""
+    from physstd.eval import evaluate
+
+    record = files.read_json(path, "results")
+    if not isinstance(record, dict) or not isinstance(record.get("folds"), list) or not record["folds"]:
+        raise ValueError(f"{path}: expected the results.json of run_test.py or a table file of save_results")
+    if not table:
+        return None, evaluate.summary_markdown(record["folds"])
+    if table not in TABLES:
+        raise ValueError(f"--table={table!r}: expected one of {', '.join(sorted(TABLES))}")
+    protocol = str(record.get("protocol", ""))
+    entry = entry or (protocol[1:] if protocol[:1] == "p" and protocol[1:].isdigit() else protocol)
+    return table, {method: evaluate.table_results(table, record["folds"], entry)}
+
+
 def main(argv=None):
-    """``python -m physstd.eval.tables RESULTS.json [...] [--latex] [--published]``: print each file's table."""
+    """``python -m physstd.eval.tables FILE.json [...] [--latex] [--published]``: print each file's table. A file is
+    a table file (save_results, run_test.py --table's table.json) or run_test.py's results.json (its per-fold
+    summary, or with --table the paper table with our row)."""
     parser = argparse.ArgumentParser(prog="python -m physstd.eval.tables", description=main.__doc__)
-    parser.add_argument("results", nargs="+", help="files written by physstd.eval.tables.save_results")
+    parser.add_argument("results", nargs="+", help="table.json (save_results) or results.json (run_test.py)")
+    parser.add_argument("--table", default="", help="results.json: print this paper table: "
+                        + ", ".join(sorted(TABLES)))
+    parser.add_argument("--table_entry", default="", help="results.json with --table: the table column/block "
+                        "(as run_test.py --table_entry)")
+    parser.add_argument("--method", default="PhySTD (ours)", help="results.json: row label of the results")
     parser.add_argument("--latex", action="store_true", help="LaTeX (booktabs) instead of Markdown")
     parser.add_argument("--published", nargs="?", const="all", default="",
                         help="add the paper's rows: all, or a comma-separated list such as PhySTD,STDN")
     parser.add_argument("--decimals", type=int, default=1)
     args = parser.parse_args(argv)
     for path in args.results:
-        table, results = load_results(path)
+        record = files.read_json(path, "results")
+        if isinstance(record, dict) and "folds" in record:    # run_test.py's results.json
+            table, results = evaluation_tables(path, args.table, args.table_entry, args.method)
+            if table is None:
+                print(results)
+                continue
+        else:
+            table, results = load_results(path)
         chosen = True if args.published == "all" else [m for m in args.published.split(",") if m]
         print(render_table(table, results, fmt="latex" if args.latex else "markdown", published=chosen,
                            decimals=args.decimals))
 
 
 if __name__ == "__main__":
+    from physstd import cli
     try:
         main()
     except ValueError as error:
-        sys.exit(f"error: {error}")
+        sys.exit(cli.report(error))

@@ -70,17 +70,25 @@ class RunCheckpoints:
 
     def restore_latest(self):
         """Restore the newest readable checkpoint; returns its path, or None when the run has none."""
-        state = tf.train.get_checkpoint_state(self.directory)
-        paths = list(state.all_model_checkpoint_paths) if state else []
-        for path in reversed(paths):
-            try:
-                self.checkpoint.restore(path).assert_existing_objects_matched()
-                return path
-            except Exception as error:  # a damaged file fails in many ways (OpError, IndexError, ValueError...)
-                logging.warning("checkpoint %s is unreadable (%s); trying an older one", path, error)
-        if paths:
-            raise ValueError(f"{self.directory}: no readable checkpoint among {paths}")
-        return None
+        return restore_newest_readable(self.checkpoint, self.directory)
+
+
+def restore_newest_readable(checkpoint, directory, partial=False):
+    """Restore `checkpoint` from the newest readable checkpoint in `directory`, falling back to older ones when
+    the newest is damaged; returns its path, or None when there is none. partial: the file may hold more objects
+    than `checkpoint` (expect_partial)."""
+    state = tf.train.get_checkpoint_state(directory)
+    paths = list(state.all_model_checkpoint_paths) if state else []
+    for path in reversed(paths):
+        try:
+            status = checkpoint.restore(path)
+            (status.expect_partial() if partial else status).assert_existing_objects_matched()
+            return path
+        except Exception as error:  # a damaged file fails in many ways (OpError, IndexError, ValueError...)
+            logging.warning("checkpoint %s is unreadable (%s); trying an older one", path, error)
+    if paths:
+        raise ValueError(f"{directory}: no readable checkpoint among {paths}")
+    return None
 
 
 def load_generator(run_dir):
@@ -98,13 +106,12 @@ def load_generator(run_dir):
     except (TypeError, ValueError) as error:
         raise ValueError(f"{os.path.join(run_dir, FLAGS_FILE)}: bad model config ({error})") from None
     directory = os.path.join(run_dir, CHECKPOINT_DIR)
-    latest = tf.train.latest_checkpoint(directory)
-    if latest is None:
+    if tf.train.get_checkpoint_state(directory) is None:
         raise ValueError(f"{directory}: no checkpoint found; train first with run_train.py --run_dir={run_dir}")
     with dtype_policy(mixed_precision=False):
         generator = Generator(model_config)
     size = model_config.image_size
     generator(tf.zeros((1, size, size, 3)), training=False)
     checkpoint = tf.train.Checkpoint(generator=network_checkpoint(generator))
-    checkpoint.restore(latest).expect_partial().assert_existing_objects_matched()
+    restore_newest_readable(checkpoint, directory, partial=True)
     return generator, model_config

@@ -78,6 +78,14 @@ class TrainConfig:
             raise ValueError(f"batch_size must be even and >= 2 (half live, half spoof), got {self.batch_size}")
         if self.num_steps < 0 or self.checkpoint_every < 1 or self.lr_decay_every < 1:
             raise ValueError("num_steps must be >= 0, checkpoint_every and lr_decay_every >= 1")
+        if not self.learning_rate > 0 or not self.discriminator_lr_ratio >= 0 or not 0 < self.lr_decay_factor <= 1:
+            raise ValueError(f"learning_rate must be > 0, discriminator_lr_ratio >= 0 (0 freezes the discriminators) "
+                             f"and lr_decay_factor in (0, 1], "
+                             f"got {self.learning_rate}, {self.discriminator_lr_ratio}, {self.lr_decay_factor}")
+        weights = {name: getattr(self, name) for name in ("a1", "a2", "a3", "a4", "a5", "a6")}
+        if not all(value >= 0 for value in weights.values()) or not 0 < self.beta < 1:
+            raise ValueError(f"the loss weights a1..a6 must be >= 0 and beta in (0, 1), got {weights}, "
+                             f"beta {self.beta}")
         if self.keep_checkpoints < 2:
             raise ValueError("keep_checkpoints must be >= 2 so that a bad newest checkpoint leaves a good one")
 

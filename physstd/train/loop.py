@@ -149,15 +149,17 @@ class _Run:
         restored = self.checkpoints.restore_latest()
         self.start = int(self.trainer.step.numpy())
         self.saved_step = self.start if restored else None
-        if self.chief:
-            os.makedirs(config.run_dir, exist_ok=True)
-            write_run_flags(config.run_dir, config, model_config, self.data.num_landmarks)
         print(f"{'resumed from ' + restored if restored else 'training from scratch'} at step {self.start}; "
               f"run directory {config.run_dir}", flush=True)
         dataset = pipeline.train_dataset(self.data.root, self.data.train_ids, model_config.image_size,
                                          config.pairs_per_batch, stream_seed(config.seed, self.start),
                                          frame_limit=self.data.frame_limit)
-        self.visual_batch = next(iter(dataset))  # a fixed batch for the image grids
+        # A fixed batch for the image grids. It is also the first read of the data: a bad file fails here (the
+        # entry point reports it via pipeline.data_error), before flags.json claims the run directory.
+        self.visual_batch = next(iter(dataset))
+        if self.chief:
+            os.makedirs(config.run_dir, exist_ok=True)
+            write_run_flags(config.run_dir, config, model_config, self.data.num_landmarks)
         self.iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
         self.summaries = summaries.Summaries(os.path.join(config.run_dir, ckpt.TENSORBOARD_DIR), self.chief)
         self.eval_history = []
