@@ -349,7 +349,8 @@ def test_tables_refuse_nan_and_percentages_and_read_run_test_results(tmp_path, c
     for value in (float("nan"), 5.0, -0.1):
         with pytest.raises(ValueError, match=r"fractions in \[0, 1\]"):
             tables.render_table("oulu", {"ours": {"1": {"apcer": value}}})
-    metrics_ = {"apcer": 0.125, "bpcer": 0.25, "acer": 0.1875, "hter": 0.2, "eer": 0.15, "auc": 0.9, "tdr": 0.5}
+    metrics_ = {"apcer": 0.125, "bpcer": 0.25, "acer": 0.1875, "hter": 0.2, "eer": 0.15, "auc": 0.9, "tdr": 0.5,
+                "apcer_definition": "worst_species"}
     record = {"format_version": 1, "protocol": "p1", "level": "video",
               "folds": [{"fold": None, "num_samples": 8, "calibration": {"alpha0": 1.0, "threshold": 0.5},
                          "metrics": metrics_}]}
@@ -361,6 +362,24 @@ def test_tables_refuse_nan_and_percentages_and_read_run_test_results(tmp_path, c
     tables.main([str(path), "--table=oulu"])
     table = capsys.readouterr().out
     assert "12.5" in table and "25.0" in table and "18.8" in table   # APCER, BPCER, ACER of protocol 1 in %
+
+
+@pytest.mark.parametrize("record,key", [
+    ({"format_version": 1, "table": "oulu", "results": {"ours": {"1": {"acer": 0.1, "acr": 0.2}}}}, "acr"),
+    ({"format_version": 1, "protocol": "p1", "level": "video",
+      "folds": [{"fold": None, "num_samples": 8, "calibration": {"alpha0": 1.0, "threshold": 0.5},
+                 "metrics": {"apcer": 0.1, "bpcer": 0.1, "acer": 0.1, "apcer_definition": "worst_species",
+                             "ACER": 0.3}}]}, "ACER"),
+], ids=["table file", "run_test results.json"])
+def test_tables_refuse_an_unknown_metric_key_naming_the_file_and_the_key(tmp_path, record, key):
+    """The command itself (no TensorFlow: a second): one error line with the file and the key, exit status 2."""
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(record))
+    result, _ = _run(["-m", "physstd.eval.tables", str(path)], cwd=ROOT)
+    assert result.returncode == 2, result.stderr[-2000:]
+    line = _error_line(result)
+    assert str(path) in line and f"unknown metric key {key!r}" in line, line
+    assert result.stdout == ""
 
 
 def test_predict_refuses_an_empty_folder(tmp_path):
