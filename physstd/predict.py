@@ -67,6 +67,12 @@ class Predictor:
         self.info = export.read_export_info(export_dir)
         self.model_config = ModelConfig.from_dict(self.info["model"])
         self.model = export.load_export(export_dir)
+        self.export_dir = export_dir
+        saved_size = int(self.model.image_size.numpy())
+        if saved_size != int(self.info["image_size"]):
+            raise ValueError(f"{os.path.join(export_dir, export.INFO_FILE)}: image_size {self.info['image_size']} "
+                             f"but the SavedModel takes {saved_size}x{saved_size} crops; export it again with "
+                             f"run_export.py")
         self.signature = self.model.signatures[export.SIGNATURE_UINT8]
         kwargs = {} if detect_max_side is None else {"detect_max_side": detect_max_side}
         self.preprocessor = preprocess.FacePreprocessor(int(self.info["image_size"]), **kwargs)
@@ -75,9 +81,17 @@ class Predictor:
 
     def score_crops(self, crops):
         """Export outputs (dict of numpy arrays, one entry per crop) of (F, N, N, 3) uint8 crops."""
+        import tensorflow as tf
+
         crops = np.asarray(crops, np.uint8)
-        parts = [self.signature(images=crops[start:start + self.batch_size])
-                 for start in range(0, len(crops), self.batch_size)]
+        try:
+            parts = [self.signature(images=crops[start:start + self.batch_size])
+                     for start in range(0, len(crops), self.batch_size)]
+        except tf.errors.InvalidArgumentError as error:   # the export's input assertions (physstd.export)
+            found = re.search(r"assertion failed: ([^\n]*)", error.message)
+            reason = re.sub(r"[][]", "", found.group(1)) if found else error.message.splitlines()[0]
+            raise ValueError(f"{self.export_dir}: the SavedModel refused crops of shape {crops.shape[1:]}: "
+                             f"{reason}") from None
         return {key: np.concatenate([np.asarray(part[key]) for part in parts]) for key in parts[0]}
 
     def _predict_frames(self, source, frames):

@@ -1,6 +1,7 @@
 """Raw image / video prediction with an export: same scores as preprocessing + SavedModel by hand, files, CLI."""
 import csv
 import os
+import re
 import subprocess
 import sys
 
@@ -71,6 +72,27 @@ def test_scores_equal_preprocessing_plus_the_savedmodel_by_hand(setup, tmp_path)
 def test_missing_input_is_a_clear_error(setup, tmp_path):
     with pytest.raises(ValueError, match="nothing.png: no such file"):
         predict.expand_inputs([str(tmp_path / "nothing.png")])
+
+
+def test_an_export_whose_info_disagrees_with_its_model_is_named(setup, tmp_path):
+    import json
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(setup / "model", copy)
+    info = json.loads((copy / export.INFO_FILE).read_text())
+    (copy / export.INFO_FILE).write_text(json.dumps(dict(info, image_size=N + 8)))
+    with pytest.raises(ValueError, match=re.escape(f"{copy / export.INFO_FILE}: image_size {N + 8} but the "
+                                                   f"SavedModel takes {N}x{N} crops")):
+        predict.Predictor(str(copy))
+
+
+def test_crops_the_model_refuses_are_a_value_error_naming_the_export(setup):
+    predictor = predict.Predictor(str(setup / "model"))
+    with pytest.raises(ValueError, match=re.escape(f"{setup / 'model'}: the SavedModel refused crops of shape "
+                                                   f"({N + 8}, {N + 8}, 3): physstd SavedModel: images must be a "
+                                                   f"batch of face crops of shape (batch, {N}, {N}, 3), RGB; got shape 2 {N + 8} {N + 8} 3")):
+        predictor.score_crops(np.zeros((2, N + 8, N + 8, 3), np.uint8))
 
 
 def test_run_predict_cli_exit_status(setup, tmp_path):
