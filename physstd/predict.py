@@ -9,6 +9,7 @@ Files written by `predict_paths` into the output folder:
     predictions.csv          source,frame,score,decision     (frame = -1: the video's mean score)
     NNN_<name>_traces.png        Fig. 8 layout per scored face: input, B, C, T, P, live reconstruction
     NNN_<name>_live.png          Fig. 9 layout: input, overall trace I - I_live, live reconstruction
+(each row of a figure titled with the face's frame for a video, its score and its decision).
 """
 import csv
 import dataclasses
@@ -156,16 +157,25 @@ def figure_name(path, index):
     return f"{index:03d}_{stem}"
 
 
+def face_title(face, is_video):
+    """The row title of a scored face in the figures: its frame (videos), score and decision."""
+    where = f"frame {face.frame}\n" if is_video else ""
+    return f"{where}score {face.score:.3f}\n{'ATTACK' if face.decision else 'bona fide'}"
+
+
 def write_figures(result, output_dir, stem, model_config, max_faces=8):
-    """Fig. 8 and Fig. 9 grids of the first `max_faces` faces of a SourceResult; returns the written paths."""
+    """Fig. 8 and Fig. 9 grids of the first `max_faces` faces of a SourceResult, each row titled with its score and
+    decision (face_title); returns the written paths."""
     faces = result.faces[:max_faces]
     images = np.stack([face.crop for face in faces]).astype(np.float32) / 255.0
     arrays = viz.with_bands({key: np.stack([face.outputs[key] for face in faces]) for key in faces[0].outputs},
                             model_config)
     size = images.shape[1]
+    rows = [face_title(face, result.is_video) for face in faces]
     paths = [os.path.join(output_dir, f"{stem}_traces.png"), os.path.join(output_dir, f"{stem}_live.png")]
-    viz.save_png(paths[0], viz.trace_components_grid(images, arrays), viz.FIG8_COLUMNS, size)
-    viz.save_png(paths[1], viz.disentanglement_grid(images, arrays["live"]), viz.FIG9_COLUMNS, size)
+    viz.save_png(paths[0], viz.trace_components_grid(images, arrays), viz.FIG8_COLUMNS, size, row_titles=rows)
+    viz.save_png(paths[1], viz.disentanglement_grid(images, arrays["live"]), viz.FIG9_COLUMNS, size,
+                 row_titles=rows)
     return paths
 
 

@@ -62,10 +62,18 @@ def test_scores_equal_preprocessing_plus_the_savedmodel_by_hand(setup, tmp_path)
     frame_scores = [float(r["score"]) for r in video_rows[:3]]
     assert float(video_rows[3]["score"]) == pytest.approx(np.mean(frame_scores), abs=1e-9)
     assert len(rows) == 1 + 4
-    # Figures: Fig. 8 (6 columns) and Fig. 9 (3 columns) with a title strip, one row per face.
+    # Figures: Fig. 8 (6 columns) and Fig. 9 (3 columns) with a title strip, one row per face titled with its score
+    # and decision (and frame, for a video).
+    assert predict.face_title(image.faces[0], False) == (f"score {image.faces[0].score:.3f}\n"
+                                                         f"{'ATTACK' if image.faces[0].decision else 'bona fide'}")
+    assert predict.face_title(video.faces[1], True).startswith(f"frame 1\nscore {video.faces[1].score:.3f}\n")
+    image_strip = viz.row_title_width([predict.face_title(image.faces[0], False)])
+    video_strip = viz.row_title_width([predict.face_title(face, True) for face in video.faces])
     width8, width9 = viz.PAD + 6 * (N + viz.PAD), viz.PAD + 3 * (N + viz.PAD)
-    assert png_size(tmp_path / "000_face_traces.png") == (width8, viz.TITLE_HEIGHT + viz.PAD + N + viz.PAD)
-    assert png_size(tmp_path / "001_clip_live.png") == (width9, viz.TITLE_HEIGHT + viz.PAD + 3 * (N + viz.PAD))
+    assert png_size(tmp_path / "000_face_traces.png") == (image_strip + width8,
+                                                          viz.TITLE_HEIGHT + viz.PAD + N + viz.PAD)
+    assert png_size(tmp_path / "001_clip_live.png") == (video_strip + width9,
+                                                        viz.TITLE_HEIGHT + viz.PAD + 3 * (N + viz.PAD))
     assert not os.path.exists(tmp_path / "002_blank_traces.png")
 
 
