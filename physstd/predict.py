@@ -186,6 +186,7 @@ def predict_paths(export_dir, paths, output_dir, every_k=1, max_frames=None, fig
     Returns the list of SourceResult.
     """
     inputs = expand_inputs(paths)   # a wrong path fails before the model loads
+    files.check_output_dir(output_dir)
     predictor = Predictor(export_dir, batch_size)
     os.makedirs(output_dir, exist_ok=True)
     results, rows = [], []
