@@ -7,7 +7,7 @@ import sys
 
 from absl import flags, logging
 
-from physstd import cli
+from physstd import cli, files
 from physstd.train import flags as train_flags
 
 train_flags.define_flags()
@@ -20,6 +20,7 @@ def main(argv):
     config, model_config = train_flags.configs_from_flags()
     if not config.run_dir:
         raise ValueError("--run_dir is required")
+    files.check_output_dir(config.run_dir)   # before the data and the networks load
     from physstd.train.loop import NonFiniteLossError, train
 
     if not flags.FLAGS["verbosity"].present:

@@ -272,13 +272,13 @@ def write_figures(run_dir, config, figure_dir):
     spoof = examples["label"] == 1
     figures = []
 
-    def save(name, caption, grid, titles):
+    def save(name, caption, grid, titles, rows=None):
         path = os.path.join(figure_dir, name)
-        viz.save_png(path, grid, titles, size)
+        viz.save_png(path, grid, titles, size, row_titles=rows)
         figures.append((caption, path))
 
     save("fig8_trace_components.png", "Fig. 8 layout: input, B, C, T, P, live reconstruction (one row per type)",
-         viz.trace_components_grid(images, arrays), viz.FIG8_COLUMNS)
+         viz.trace_components_grid(images, arrays), viz.FIG8_COLUMNS, viz.spoof_type_titles(examples["spoof_type"]))
     save("fig9_disentanglement.png", "Fig. 9 layout: input, overall trace I - I_live, live reconstruction",
          viz.disentanglement_grid(images, arrays["live"]), viz.FIG9_COLUMNS)
     stages = viz.progressive_removal(images[spoof], _select(out, spoof), model_config)
@@ -287,7 +287,7 @@ def write_figures(run_dir, config, figure_dir):
     truth = viz.image_grid([[images[i], viz.signed_display(examples["true_trace"][i]),
                              viz.signed_display(arrays["additive_trace"][i])] for i in np.flatnonzero(spoof)])
     save("trace_truth_vs_recovered.png", "synthetic truth: input, true T_A, recovered T_A (each scaled to its max)",
-         truth, ("input", "true T_A", "recovered T_A"))
+         truth, ("input", "true T_A", "recovered T_A"), viz.spoof_type_titles(examples["spoof_type"][spoof]))
     # Fig. 10: the spoof traces of each test spoof type moved onto each test live face.
     live = np.flatnonzero(~spoof)
     if live.size:

@@ -28,7 +28,10 @@ The module also carries `image_size`, `alpha0` and `threshold` as variables, and
 `physstd_export.json` (the same numbers, the model config, the calibration split, the source run).
 
 Wrong input fails at the boundary with a tf.debugging assertion naming the expected (batch, N, N, 3) shape
-(and the [0, 1] range for float32 input); a wrong dtype is refused by the signature itself.
+(and the [0, 1] range for float32 input). A wrong dtype given to `serve` (float64 from numpy, float16, an integer
+type other than uint8: REFUSED_DTYPES) fails the same way, with a message naming the two dtypes it takes; `serve`
+is traced for those dtypes only to say so (TensorFlow's own dispatch error is a page of TensorSpecs). The two
+signatures convert what they are given to their own dtype where TensorFlow can (numpy float64 to float32).
 """
 import os
 import shutil
@@ -44,6 +47,8 @@ INFO_FILE = "physstd_export.json"
 INFO_FORMAT_VERSION = 1
 # Float input may stray this far outside [0, 1] (resampling overshoot) before it is refused; it is then clipped.
 RANGE_TOLERANCE = 1e-3
+# Dtypes `serve` refuses with dtype_message (any other dtype gets TensorFlow's dispatch error).
+REFUSED_DTYPES = (tf.float16, tf.bfloat16, tf.float64, tf.int8, tf.int16, tf.int32, tf.int64, tf.uint16, tf.uint32)
 OUTPUT_KEYS = ("score", "decision", "depth", "B", "C", "T", "P", "I_P", "additive_trace", "live",
                "trace_magnitude", "depth_mean")
 
@@ -52,6 +57,13 @@ def shape_message(image_size):
     """The one sentence every input-shape error of an export carries."""
     return (f"physstd SavedModel: images must be a batch of face crops of shape (batch, {image_size}, "
             f"{image_size}, 3), RGB")
+
+
+def dtype_message(image_size, dtype):
+    """The message of `serve` given images of another dtype than uint8 or float32."""
+    return (f"physstd SavedModel: serve() takes uint8 images in 0..255 or float32 images in [0, 1] of shape "
+            f"(batch, {image_size}, {image_size}, 3); got {tf.as_dtype(dtype).name} (convert first, e.g. "
+            f"images.astype(np.float32))")
 
 
 def batch_statistics(out):
@@ -111,7 +123,16 @@ class PhySTDServing(tf.Module):
     def _serve_any(self, images):
         if images.dtype == tf.uint8:
             return self._serve_uint8(images)
-        return self._serve_float32(images)
+        if images.dtype == tf.float32:
+            return self._serve_float32(images)
+        return self._refused(images)
+
+    def _refused(self, images):
+        """A graph that fails with dtype_message whatever `images` holds (traced for each of REFUSED_DTYPES)."""
+        never = tf.equal(tf.size(images), -1)   # a run-time False: the message must come when called, not traced
+        check = tf.debugging.Assert(never, [dtype_message(self._size, images.dtype)])
+        with tf.control_dependencies([check]):
+            return {"score": tf.zeros(tf.shape(images)[:1], tf.float32)}
 
     # --- the model ----------------------------------------------------------------------------------------
     def _outputs(self, images):
@@ -131,8 +152,9 @@ class PhySTDServing(tf.Module):
         return result
 
     def trace_for_both_dtypes(self):
-        """Trace `serve` for float32 and uint8 so that the saved function dispatches on either."""
-        for dtype in (tf.float32, tf.uint8):
+        """Trace `serve` for float32 and uint8 so that the saved function dispatches on either, and for
+        REFUSED_DTYPES so that those fail with dtype_message."""
+        for dtype in (tf.float32, tf.uint8) + REFUSED_DTYPES:
             self.serve.get_concrete_function(tf.TensorSpec(None, dtype, name="images"))
 
 

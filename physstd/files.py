@@ -70,6 +70,14 @@ def make_temporary_dir(parent, name):
     return path
 
 
+def check_output_dir(path):
+    """Refuse (ValueError) an output folder path that exists but is not a folder, before any work is done."""
+    path = os.fspath(path)
+    if os.path.lexists(path) and not os.path.isdir(path):
+        raise ValueError(f"{path}: exists and is not a folder; expected a folder to write into (or a new path)")
+    return path
+
+
 def write_json_atomic(path, record, sort_keys=False):
     """Write `record` as indented JSON (NaN refused) to `path` atomically."""
     write_text_atomic(path, json.dumps(record, indent=2, allow_nan=False, sort_keys=sort_keys) + "\n")

@@ -9,6 +9,7 @@ Files written by `predict_paths` into the output folder:
     predictions.csv          source,frame,score,decision     (frame = -1: the video's mean score)
     NNN_<name>_traces.png        Fig. 8 layout per scored face: input, B, C, T, P, live reconstruction
     NNN_<name>_live.png          Fig. 9 layout: input, overall trace I - I_live, live reconstruction
+(each row of a figure titled with the face's frame for a video, its score and its decision).
 """
 import csv
 import dataclasses
@@ -67,6 +68,12 @@ class Predictor:
         self.info = export.read_export_info(export_dir)
         self.model_config = ModelConfig.from_dict(self.info["model"])
         self.model = export.load_export(export_dir)
+        self.export_dir = export_dir
+        saved_size = int(self.model.image_size.numpy())
+        if saved_size != int(self.info["image_size"]):
+            raise ValueError(f"{os.path.join(export_dir, export.INFO_FILE)}: image_size {self.info['image_size']} "
+                             f"but the SavedModel takes {saved_size}x{saved_size} crops; export it again with "
+                             f"run_export.py")
         self.signature = self.model.signatures[export.SIGNATURE_UINT8]
         kwargs = {} if detect_max_side is None else {"detect_max_side": detect_max_side}
         self.preprocessor = preprocess.FacePreprocessor(int(self.info["image_size"]), **kwargs)
@@ -75,9 +82,17 @@ class Predictor:
 
     def score_crops(self, crops):
         """Export outputs (dict of numpy arrays, one entry per crop) of (F, N, N, 3) uint8 crops."""
+        import tensorflow as tf
+
         crops = np.asarray(crops, np.uint8)
-        parts = [self.signature(images=crops[start:start + self.batch_size])
-                 for start in range(0, len(crops), self.batch_size)]
+        try:
+            parts = [self.signature(images=crops[start:start + self.batch_size])
+                     for start in range(0, len(crops), self.batch_size)]
+        except tf.errors.InvalidArgumentError as error:   # the export's input assertions (physstd.export)
+            found = re.search(r"assertion failed: ([^\n]*)", error.message)
+            reason = re.sub(r"[][]", "", found.group(1)) if found else error.message.splitlines()[0]
+            raise ValueError(f"{self.export_dir}: the SavedModel refused crops of shape {crops.shape[1:]}: "
+                             f"{reason}") from None
         return {key: np.concatenate([np.asarray(part[key]) for part in parts]) for key in parts[0]}
 
     def _predict_frames(self, source, frames):
@@ -142,16 +157,25 @@ def figure_name(path, index):
     return f"{index:03d}_{stem}"
 
 
+def face_title(face, is_video):
+    """The row title of a scored face in the figures: its frame (videos), score and decision."""
+    where = f"frame {face.frame}\n" if is_video else ""
+    return f"{where}score {face.score:.3f}\n{'ATTACK' if face.decision else 'bona fide'}"
+
+
 def write_figures(result, output_dir, stem, model_config, max_faces=8):
-    """Fig. 8 and Fig. 9 grids of the first `max_faces` faces of a SourceResult; returns the written paths."""
+    """Fig. 8 and Fig. 9 grids of the first `max_faces` faces of a SourceResult, each row titled with its score and
+    decision (face_title); returns the written paths."""
     faces = result.faces[:max_faces]
     images = np.stack([face.crop for face in faces]).astype(np.float32) / 255.0
     arrays = viz.with_bands({key: np.stack([face.outputs[key] for face in faces]) for key in faces[0].outputs},
                             model_config)
     size = images.shape[1]
+    rows = [face_title(face, result.is_video) for face in faces]
     paths = [os.path.join(output_dir, f"{stem}_traces.png"), os.path.join(output_dir, f"{stem}_live.png")]
-    viz.save_png(paths[0], viz.trace_components_grid(images, arrays), viz.FIG8_COLUMNS, size)
-    viz.save_png(paths[1], viz.disentanglement_grid(images, arrays["live"]), viz.FIG9_COLUMNS, size)
+    viz.save_png(paths[0], viz.trace_components_grid(images, arrays), viz.FIG8_COLUMNS, size, row_titles=rows)
+    viz.save_png(paths[1], viz.disentanglement_grid(images, arrays["live"]), viz.FIG9_COLUMNS, size,
+                 row_titles=rows)
     return paths
 
 
@@ -162,6 +186,7 @@ def predict_paths(export_dir, paths, output_dir, every_k=1, max_frames=None, fig
     Returns the list of SourceResult.
     """
     inputs = expand_inputs(paths)   # a wrong path fails before the model loads
+    files.check_output_dir(output_dir)
     predictor = Predictor(export_dir, batch_size)
     os.makedirs(output_dir, exist_ok=True)
     results, rows = [], []

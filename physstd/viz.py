@@ -1,8 +1,9 @@
 """Figures of seeds/001 as PNG files and as numpy image grids (for TensorBoard too).
 
 Every `*_grid` function returns a float32 (H, W, 3) array in [0, 1]; `tf.summary.image(name, grid[None], step)`
-shows it in TensorBoard, `save_png(path, grid, column_titles)` writes it. The layout is plain numpy
-(`image_grid`): panel (row r, column c) of size S x S starts at pixel (pad + r (S + pad), pad + c (S + pad)).
+shows it in TensorBoard, `save_png(path, grid, column_titles, panel_size, row_titles=...)` writes it with a
+title over each column and one left of each row (the spoof type of a sample, or its score and decision). The layout
+is plain numpy (`image_grid`): panel (row r, column c) of size S x S starts at pixel (pad + r (S + pad), pad + c (S + pad)).
 
     trace_components_grid   Fig. 8:  input | [B]n1 | [C]n2 | T | P | live reconstruction  (one row per sample)
     disentanglement_grid    Fig. 9:  input | overall trace I - I_live | live reconstruction
@@ -17,6 +18,7 @@ Component inputs are dicts of numpy arrays with the keys of a SavedModel output 
 I_P, live, ... plus B_band and C_band; `outputs_as_arrays` turns a GeneratorOutput into one, `with_bands` adds the
 bands to an export's outputs.
 """
+import collections
 import os
 
 import cv2
@@ -79,18 +81,58 @@ def image_grid(rows, pad=PAD, background=BACKGROUND):
     return grid
 
 
-def title_strip(titles, panel_width, pad=PAD, height=TITLE_HEIGHT):
-    """(height, W, 3) white strip with one centred title per grid column (cv2 Hershey font, black)."""
-    width = pad + len(titles) * (panel_width + pad)
-    strip = np.full((height, width, 3), 255, np.uint8)
-    scale = 0.35
-    for c, title in enumerate(titles):
-        text = str(title)
-        (text_width, text_height), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
-        x = pad + c * (panel_width + pad) + max(0, (panel_width - text_width) // 2)
-        cv2.putText(strip, text, (x, (height + text_height) // 2), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 1,
-                    cv2.LINE_AA)
-    return strip.astype(np.float32) / 255.0
+Label = collections.namedtuple("Label", "text x y width height")
+Label.__doc__ = "A title drawn by `titled`: its text and box (left, top, width, height) in pixels of the image."
+_FONT, _FONT_SCALE, _LINE_GAP = cv2.FONT_HERSHEY_SIMPLEX, 0.35, 3
+
+
+def _text_box(lines):
+    """(width, height) of lines of text stacked with _LINE_GAP, and the height of one line."""
+    sizes = [cv2.getTextSize(line, _FONT, _FONT_SCALE, 1)[0] for line in lines]
+    line_height = max(height for _, height in sizes)
+    return max(width for width, _ in sizes), len(lines) * (line_height + _LINE_GAP) - _LINE_GAP, line_height
+
+
+def row_title_width(row_titles, pad=PAD):
+    """Width in pixels of the strip `titled` puts left of a grid for these row titles ('\n' separates lines)."""
+    return 2 * pad + max(_text_box(str(title).split("\n"))[0] for title in row_titles)
+
+
+def titled(grid, column_titles=None, row_titles=None, panel_size=None, pad=PAD):
+    """(image uint8, [Label]): an `image_grid` of square panels with a strip of TITLE_HEIGHT above it (one title
+    centred over each column) and/or a strip left of it (one title per row, its lines centred on the row, e.g. a
+    sample's spoof type or its score and decision). Labels give each drawn title and its box."""
+    grid = to_uint8(grid) if np.asarray(grid).dtype != np.uint8 else np.asarray(grid)
+    if panel_size is None:
+        raise ValueError("titled: titles need panel_size (the panel width of the grid)")
+    step = panel_size + pad
+    num_rows, num_columns = (grid.shape[0] - pad) // step, (grid.shape[1] - pad) // step
+    for titles, count, what in ((column_titles, num_columns, "columns"), (row_titles, num_rows, "rows")):
+        if titles and len(titles) != count:
+            raise ValueError(f"{len(titles)} titles for a grid of {count} {what} of panel size {panel_size}")
+    top = TITLE_HEIGHT if column_titles else 0
+    left = row_title_width(row_titles, pad) if row_titles else 0
+    image = np.full((top + grid.shape[0], left + grid.shape[1], 3), 255, np.uint8)
+    image[top:, left:] = grid
+    labels = []
+
+    def draw(lines, x, y, width):   # lines centred in [x, x + width), the first line's top at y
+        text_width, text_height, line_height = _text_box(lines)
+        for k, line in enumerate(lines):
+            line_width = cv2.getTextSize(line, _FONT, _FONT_SCALE, 1)[0][0]
+            baseline = y + line_height + k * (line_height + _LINE_GAP)
+            cv2.putText(image, line, (x + max(0, (width - line_width) // 2), baseline), _FONT, _FONT_SCALE,
+                        (0, 0, 0), 1, cv2.LINE_AA)
+        return Label("\n".join(lines), x + max(0, (width - text_width) // 2), y, text_width, text_height)
+
+    for c, title in enumerate(column_titles or ()):
+        _, height, _ = _text_box([str(title)])
+        labels.append(draw([str(title)], left + pad + c * step, (top - height) // 2, panel_size))
+    for r, title in enumerate(row_titles or ()):
+        lines = str(title).split("\n")
+        _, height, _ = _text_box(lines)
+        labels.append(draw(lines, pad, top + pad + r * step + (panel_size - height) // 2, left - 2 * pad))
+    return image, labels
 
 
 def to_uint8(image):
@@ -98,22 +140,17 @@ def to_uint8(image):
     return np.round(np.clip(np.asarray(image, dtype=np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
-def save_png(path, image, column_titles=None, panel_size=None, pad=PAD):
-    """Write an RGB float [0, 1] (or uint8) image as PNG, atomically; with column_titles a title strip goes on top.
+def save_png(path, image, column_titles=None, panel_size=None, pad=PAD, row_titles=None):
+    """Write an RGB float [0, 1] (or uint8) image as PNG, atomically; with column_titles and/or row_titles the
+    grid gets title strips (`titled`, which needs panel_size).
 
     Returns the (H, W, 3) uint8 array written.
     """
     image = np.asarray(image)
     if image.dtype != np.uint8:
         image = to_uint8(image)
-    if column_titles:
-        if panel_size is None:
-            raise ValueError("save_png: column_titles need panel_size (the panel width of the grid)")
-        strip = to_uint8(title_strip(column_titles, panel_size, pad))
-        if strip.shape[1] != image.shape[1]:
-            raise ValueError(f"{len(column_titles)} titles of panel width {panel_size} span {strip.shape[1]} "
-                             f"pixels, the grid {image.shape[1]}")
-        image = np.concatenate([strip, image], axis=0)
+    if column_titles or row_titles:
+        image, _ = titled(image, column_titles, row_titles, panel_size, pad)
     path = os.fspath(path)
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
     if not ok:
@@ -122,6 +159,13 @@ def save_png(path, image, column_titles=None, panel_size=None, pad=PAD):
     os.makedirs(directory, exist_ok=True)
     files.write_bytes_atomic(path, encoded.tobytes())
     return image
+
+
+def spoof_type_titles(type_ids):
+    """Row titles naming each sample's spoof type (physstd.data.spoof_types ids; 'live' for bona fide)."""
+    from physstd.data import spoof_types
+
+    return [spoof_types.NAMES[int(type_id)] for type_id in type_ids]
 
 
 # --- model outputs ---------------------------------------------------------------------------------------------
@@ -247,12 +291,9 @@ def synthesize_pairs(live_images, live_landmarks, spoof_images, spoof_landmarks,
     return result
 
 
-def roc_det_figure(curves, title="", path=None):
-    """ROC (attack detection rate vs BPCER) and DET (APCER vs BPCER, normal-deviate axes) of {name: (labels, scores)}.
-
-    Returns the figure as an (ROC_DET_SIZE[1], ROC_DET_SIZE[0], 3) float32 array; writes a PNG when path is given.
-    Labels 1 = attack, scores higher = attack (physstd.eval.metrics).
-    """
+def roc_det_plot(curves, title=""):
+    """The matplotlib Figure (Agg) of roc_det_figure: ROC and DET of {name: (labels, scores)}, both axes of both in
+    percent (BPCER %, APCER % / attack detection rate 1 - APCER %); DET on normal-deviate scales."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -263,20 +304,20 @@ def roc_det_figure(curves, title="", path=None):
 
     dpi = 100
     figure = Figure(figsize=(ROC_DET_SIZE[0] / dpi, ROC_DET_SIZE[1] / dpi), dpi=dpi)
-    canvas = FigureCanvasAgg(figure)
+    FigureCanvasAgg(figure)
     roc_axes, det_axes = figure.subplots(1, 2)
     ticks = np.array([0.001, 0.01, 0.05, 0.2, 0.5, 0.8])
     clip = 1e-4
     for name, (labels, scores) in curves.items():
         bpcer, detected, _ = sk_metrics.roc_curve(labels, scores)
         auc = sk_metrics.auc(bpcer, detected)
-        roc_axes.plot(bpcer, detected, label=f"{name} (AUC {100 * auc:.1f}%)")
+        roc_axes.plot(100 * bpcer, 100 * detected, label=f"{name} (AUC {100 * auc:.1f}%)")
         det_bpcer, det_apcer, _ = sk_metrics.det_curve(labels, scores)
         det_axes.plot(norm.ppf(np.clip(det_bpcer, clip, 1 - clip)), norm.ppf(np.clip(det_apcer, clip, 1 - clip)),
                       label=name)
-    roc_axes.plot([0, 1], [0, 1], color="0.7", linestyle=":", linewidth=1)
-    roc_axes.set(xlabel="BPCER (bona fide rejected)", ylabel="attacks detected (1 - APCER)", xlim=(0, 1),
-                 ylim=(0, 1.01), title="ROC")
+    roc_axes.plot([0, 100], [0, 100], color="0.7", linestyle=":", linewidth=1)
+    roc_axes.set(xlabel="BPCER (%)", ylabel="attack detection rate, 1 - APCER (%)", xlim=(0, 100),
+                 ylim=(0, 101), title="ROC")
     roc_axes.legend(loc="lower right", fontsize=8)
     det_axes.set(xlabel="BPCER (%)", ylabel="APCER (%)", title="DET")
     det_axes.set_xticks(norm.ppf(ticks), [f"{100 * t:g}" for t in ticks])
@@ -287,8 +328,16 @@ def roc_det_figure(curves, title="", path=None):
     if title:
         figure.suptitle(title)
     figure.tight_layout()
-    canvas.draw()
-    image = np.asarray(canvas.buffer_rgba())[..., :3].astype(np.float32) / 255.0
+    return figure
+
+
+def roc_det_figure(curves, title="", path=None):
+    """ROC and DET curves (roc_det_plot) of {name: (labels, scores)} as an (ROC_DET_SIZE[1], ROC_DET_SIZE[0], 3)
+    float32 array; writes a PNG when path is given. Labels 1 = attack, scores higher = attack (physstd.eval.metrics).
+    """
+    figure = roc_det_plot(curves, title)
+    figure.canvas.draw()
+    image = np.asarray(figure.canvas.buffer_rgba())[..., :3].astype(np.float32) / 255.0
     if path is not None:
         save_png(path, image)
     return image

@@ -9,6 +9,7 @@ tf.data worker thread exactly as in run_train.py); a few cases run the commands 
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -145,8 +146,6 @@ def _first_batch_error(root, video_ids):
                          ids=[case[0] for case in DATA_CASES + INDEX_CASES])
 def test_a_malformed_prepared_dataset_fails_the_first_batch_naming_the_file(toy_root, tmp_path, name, breaker,
                                                                             named_file, expected):
-    import re
-
     root, before = _broken_copy(toy_root, tmp_path, breaker)
     # Only the broken video and one of the other class, so that the first batch must read the broken file.
     ids = ["live_0", "print_0"]
@@ -207,15 +206,17 @@ def test_run_train_on_a_bad_first_batch_exits_2_quickly_and_claims_no_run_direct
 
 def test_bad_flags_give_one_error_line_and_exit_2(tmp_path):
     """One process per command: absl flag errors, a flag value out of range, a missing required flag."""
+    (tmp_path / "a_file").write_text("x")
     cases = [
         (["run_train.py", "--learning_rate=-1e-3", f"--run_dir={tmp_path}/r"], "learning_rate"),
         (["run_export.py", "--bogus_flag=1"], "bogus_flag"),
+        (["run_train.py", f"--run_dir={tmp_path}/a_file"], "a_file: exists and is not a folder"),
     ]
     for args, named in cases:
         result, _ = _run([os.path.join(ROOT, args[0]), *args[1:]], cwd=str(tmp_path))
         assert result.returncode == 2, (args, result.stderr[-2000:])
         assert named in _error_line(result), args
-    assert not os.path.exists(tmp_path / "r")
+    assert not os.path.exists(tmp_path / "r") and (tmp_path / "a_file").read_text() == "x"
 
 
 @pytest.mark.parametrize("argv,named", [(["--image_size=60"], "60"), (["--batch_size=3"], "batch_size"),
@@ -332,6 +333,75 @@ def test_load_generator_falls_back_past_a_truncated_newest_checkpoint(tmp_path):
     restored, _ = load_generator(str(tmp_path))
     for got, expected in zip(restored.variables, first):
         np.testing.assert_array_equal(got.numpy(), expected)
+    _truncate(manager.checkpoints[0] + ".data-00000-of-00001", 100)   # no readable checkpoint left: named
+    with pytest.raises(ValueError, match=f"{checkpoints.CHECKPOINT_DIR}: no readable checkpoint among"):
+        load_generator(str(tmp_path))
+
+
+@pytest.mark.parametrize("change,named", [
+    ({"data_root": ""}, "--data_root and --protocol are required"),
+    ({"protocol": "p9"}, "no protocol 'p9' under"),
+    ({"image_size": 2 * N}, f"meta.json: prepared at image_size {N}, but --image_size={2 * N}"),
+    ({"width": 0.25}, "flags.json: this run was trained with model"),
+], ids=["no --data_root", "unknown protocol", "another --image_size than the data", "resumed with another --width"])
+def test_a_training_start_that_cannot_work_is_a_named_error_before_any_network_or_file(toy_root, tmp_path, change,
+                                                                                       named):
+    """What run_train.py's main calls (physstd.train.loop.train), in-process: the user error cli reports."""
+    import dataclasses
+
+    from physstd import cli
+    from physstd.models import ModelConfig
+    from physstd.train import loop
+    from physstd.train.config import TrainConfig
+
+    run_dir = tmp_path / "run"
+    model_config = ModelConfig(image_size=N, width=0.125)
+    if "width" in change:   # a run trained with width 0.125 exists
+        run_dir.mkdir()
+        loop.write_run_flags(str(run_dir), TrainConfig(), model_config, num_landmarks=140)
+    before = _snapshot(str(tmp_path))
+    config = TrainConfig(run_dir=str(run_dir), data_root=change.get("data_root", toy_root),
+                         protocol=change.get("protocol", "toy"), batch_size=4, num_steps=1)
+    model_config = dataclasses.replace(model_config, **{k: v for k, v in change.items() if k in ("image_size",
+                                                                                              "width")})
+    started = time.perf_counter()
+    with pytest.raises(ValueError) as raised:
+        loop.train(config, model_config)
+    assert time.perf_counter() - started < 30
+    message = str(cli.user_error(raised.value))
+    assert named in message and "\n" not in message, message
+    assert _snapshot(str(tmp_path)) == before        # no flags.json, no checkpoint, nothing changed
+
+
+def test_an_output_dir_that_is_a_file_is_refused_before_any_work(toy_root, tmp_path):
+    """run_predict.py --output_dir, run_test.py --output_dir, run_preprocess.py --output_dir and the protocols'
+    --output_dir, through the functions the commands call (run_train.py --run_dir: test_bad_flags...)."""
+    from physstd import predict
+    from physstd.data import prepared as prepared_module, protocols
+    from physstd.eval import evaluate
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("precious")
+    expected = re.escape(f"{a_file}: exists and is not a folder")
+    calls = [
+        lambda: predict.predict_paths(str(tmp_path / "no_export"), [_frame(toy_root)], str(a_file)),
+        lambda: evaluate.evaluate_models([str(tmp_path / "no_run")], str(a_file)),
+        lambda: prepared_module.DatasetWriter(str(a_file), "folder", N),
+        lambda: protocols.write_protocol(str(a_file), "p1", {None: {"train": {"a"}, "test": {"b"}}}, {}),
+    ]
+    for call in calls:
+        with pytest.raises(ValueError, match=expected):
+            call()
+    assert sorted(os.listdir(tmp_path)) == ["notes.txt"] and a_file.read_text() == "precious"
+
+
+def test_all_equal_given_landmarks_are_refused_not_divided_by(tmp_path):
+    """The crop's scale divides by the landmarks' span (a ZeroDivisionError before): the preprocessor refuses."""
+    from physstd.data import preprocess
+
+    rgb = np.zeros((80, 100, 3), np.uint8)
+    with pytest.raises(preprocess.InputError, match="span less than one pixel"):
+        preprocess.FacePreprocessor(N).process_landmarks(rgb, np.full((68, 2), 50.0))
 
 
 def test_train_config_refuses_values_outside_their_range():
@@ -349,7 +419,8 @@ def test_tables_refuse_nan_and_percentages_and_read_run_test_results(tmp_path, c
     for value in (float("nan"), 5.0, -0.1):
         with pytest.raises(ValueError, match=r"fractions in \[0, 1\]"):
             tables.render_table("oulu", {"ours": {"1": {"apcer": value}}})
-    metrics_ = {"apcer": 0.125, "bpcer": 0.25, "acer": 0.1875, "hter": 0.2, "eer": 0.15, "auc": 0.9, "tdr": 0.5}
+    metrics_ = {"apcer": 0.125, "bpcer": 0.25, "acer": 0.1875, "hter": 0.2, "eer": 0.15, "auc": 0.9, "tdr": 0.5,
+                "apcer_definition": "worst_species"}
     record = {"format_version": 1, "protocol": "p1", "level": "video",
               "folds": [{"fold": None, "num_samples": 8, "calibration": {"alpha0": 1.0, "threshold": 0.5},
                          "metrics": metrics_}]}
@@ -361,6 +432,24 @@ def test_tables_refuse_nan_and_percentages_and_read_run_test_results(tmp_path, c
     tables.main([str(path), "--table=oulu"])
     table = capsys.readouterr().out
     assert "12.5" in table and "25.0" in table and "18.8" in table   # APCER, BPCER, ACER of protocol 1 in %
+
+
+@pytest.mark.parametrize("record,key", [
+    ({"format_version": 1, "table": "oulu", "results": {"ours": {"1": {"acer": 0.1, "acr": 0.2}}}}, "acr"),
+    ({"format_version": 1, "protocol": "p1", "level": "video",
+      "folds": [{"fold": None, "num_samples": 8, "calibration": {"alpha0": 1.0, "threshold": 0.5},
+                 "metrics": {"apcer": 0.1, "bpcer": 0.1, "acer": 0.1, "apcer_definition": "worst_species",
+                             "ACER": 0.3}}]}, "ACER"),
+], ids=["table file", "run_test results.json"])
+def test_tables_refuse_an_unknown_metric_key_naming_the_file_and_the_key(tmp_path, record, key):
+    """The command itself (no TensorFlow: a second): one error line with the file and the key, exit status 2."""
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(record))
+    result, _ = _run(["-m", "physstd.eval.tables", str(path)], cwd=ROOT)
+    assert result.returncode == 2, result.stderr[-2000:]
+    line = _error_line(result)
+    assert str(path) in line and f"unknown metric key {key!r}" in line, line
+    assert result.stdout == ""
 
 
 def test_predict_refuses_an_empty_folder(tmp_path):

@@ -1,6 +1,7 @@
 """SavedModel export: round trip in a fresh TensorFlow-only process, clear input errors, calibration, atomic writes."""
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -99,14 +100,26 @@ def test_a_wrong_shape_names_the_expected_shape(loaded, shape):
 def test_float_images_outside_unit_range_and_wrong_dtypes_are_refused(loaded):
     with pytest.raises(tf.errors.InvalidArgumentError, match=r"must lie in \[0, 1\].*serving_uint8"):
         loaded.signatures["serving_default"](images=tf.fill((1, N, N, 3), 255.0))
-    with pytest.raises((TypeError, ValueError), match="float32|uint8"):
-        loaded.serve(tf.zeros((1, N, N, 3), tf.int32))
     with pytest.raises((tf.errors.InvalidArgumentError, TypeError), match="float"):
         loaded.signatures["serving_default"](images=tf.zeros((1, N, N, 3), tf.uint8))
     # Just inside the tolerance: accepted and clipped to [0, 1].
     edge = loaded.signatures["serving_default"](images=tf.fill((1, N, N, 3), 1.0 + export.RANGE_TOLERANCE / 2))
     ones = loaded.signatures["serving_default"](images=tf.ones((1, N, N, 3)))
     np.testing.assert_allclose(edge["score"], ones["score"], atol=1e-6)
+
+
+@pytest.mark.parametrize("images", [np.zeros((1, N, N, 3)), np.zeros((1, N, N, 3), np.float16),
+                                    tf.zeros((1, N, N, 3), tf.int32), np.zeros((N, N, 3), np.int64)],
+                         ids=["numpy float64", "float16", "int32", "int64 of the wrong rank"])
+def test_serve_with_another_dtype_names_the_two_it_takes(loaded, images):
+    expected = re.escape(f"serve() takes uint8 images in 0..255 or float32 images in [0, 1] of shape (batch, {N}, "
+                         f"{N}, 3); got {tf.as_dtype(images.dtype).name}")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=expected):
+        loaded.serve(images)
+    # The signature converts numpy float64 to its float32 and scores it like float32 input.
+    if images.dtype == np.float64:
+        np.testing.assert_allclose(loaded.signatures["serving_default"](images=images)["score"],
+                                   loaded.serve(images.astype(np.float32))["score"], atol=1e-6)
 
 
 def test_info_file_and_re_export_replaces_atomically(exported):

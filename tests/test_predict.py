@@ -1,6 +1,7 @@
 """Raw image / video prediction with an export: same scores as preprocessing + SavedModel by hand, files, CLI."""
 import csv
 import os
+import re
 import subprocess
 import sys
 
@@ -61,16 +62,45 @@ def test_scores_equal_preprocessing_plus_the_savedmodel_by_hand(setup, tmp_path)
     frame_scores = [float(r["score"]) for r in video_rows[:3]]
     assert float(video_rows[3]["score"]) == pytest.approx(np.mean(frame_scores), abs=1e-9)
     assert len(rows) == 1 + 4
-    # Figures: Fig. 8 (6 columns) and Fig. 9 (3 columns) with a title strip, one row per face.
+    # Figures: Fig. 8 (6 columns) and Fig. 9 (3 columns) with a title strip, one row per face titled with its score
+    # and decision (and frame, for a video).
+    assert predict.face_title(image.faces[0], False) == (f"score {image.faces[0].score:.3f}\n"
+                                                         f"{'ATTACK' if image.faces[0].decision else 'bona fide'}")
+    assert predict.face_title(video.faces[1], True).startswith(f"frame 1\nscore {video.faces[1].score:.3f}\n")
+    image_strip = viz.row_title_width([predict.face_title(image.faces[0], False)])
+    video_strip = viz.row_title_width([predict.face_title(face, True) for face in video.faces])
     width8, width9 = viz.PAD + 6 * (N + viz.PAD), viz.PAD + 3 * (N + viz.PAD)
-    assert png_size(tmp_path / "000_face_traces.png") == (width8, viz.TITLE_HEIGHT + viz.PAD + N + viz.PAD)
-    assert png_size(tmp_path / "001_clip_live.png") == (width9, viz.TITLE_HEIGHT + viz.PAD + 3 * (N + viz.PAD))
+    assert png_size(tmp_path / "000_face_traces.png") == (image_strip + width8,
+                                                          viz.TITLE_HEIGHT + viz.PAD + N + viz.PAD)
+    assert png_size(tmp_path / "001_clip_live.png") == (video_strip + width9,
+                                                        viz.TITLE_HEIGHT + viz.PAD + 3 * (N + viz.PAD))
     assert not os.path.exists(tmp_path / "002_blank_traces.png")
 
 
 def test_missing_input_is_a_clear_error(setup, tmp_path):
     with pytest.raises(ValueError, match="nothing.png: no such file"):
         predict.expand_inputs([str(tmp_path / "nothing.png")])
+
+
+def test_an_export_whose_info_disagrees_with_its_model_is_named(setup, tmp_path):
+    import json
+    import shutil
+
+    copy = tmp_path / "model"
+    shutil.copytree(setup / "model", copy)
+    info = json.loads((copy / export.INFO_FILE).read_text())
+    (copy / export.INFO_FILE).write_text(json.dumps(dict(info, image_size=N + 8)))
+    with pytest.raises(ValueError, match=re.escape(f"{copy / export.INFO_FILE}: image_size {N + 8} but the "
+                                                   f"SavedModel takes {N}x{N} crops")):
+        predict.Predictor(str(copy))
+
+
+def test_crops_the_model_refuses_are_a_value_error_naming_the_export(setup):
+    predictor = predict.Predictor(str(setup / "model"))
+    with pytest.raises(ValueError, match=re.escape(f"{setup / 'model'}: the SavedModel refused crops of shape "
+                                                   f"({N + 8}, {N + 8}, 3): physstd SavedModel: images must be a "
+                                                   f"batch of face crops of shape (batch, {N}, {N}, 3), RGB; got shape 2 {N + 8} {N + 8} 3")):
+        predictor.score_crops(np.zeros((2, N + 8, N + 8, 3), np.uint8))
 
 
 def test_run_predict_cli_exit_status(setup, tmp_path):

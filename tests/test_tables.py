@@ -169,6 +169,8 @@ def test_load_results_errors_name_the_file(tmp_path):
     ({"Ours": {"1": {"acer": [0.1]}}}, "at least two"),
     ({"Ours": {"1": {"acer": {"mean": 0.1}}}}, "keys 'mean' and 'std'"),
     ({"Ours": {"1": 0.1}}, "expected {metric: value}"),
+    ({"Ours": {"1": {"acer": 0.1, "acr": 0.1}}}, "entry '1': unknown metric key 'acr'"),
+    ({"Ours": {"1": {"APCER": 0.1}}}, "unknown metric key 'APCER'"),
     ({"PhySTD (paper)": {}}, "clashes with a published row"),
 ])
 def test_bad_results_raise(results, message):
@@ -197,3 +199,4 @@ def test_evaluate_output_renders_directly():
     assert cells[3] == f"{100 * per_type['print']['acer']:.1f}"
     assert cells[-1] == f"{100 * result['acer']:.1f}"
     assert set(SIWM_TYPES[:2]) == set(per_type)
+    assert set(result) == set(metrics.EVALUATE_KEYS)   # the keys the tables accept are those evaluate writes

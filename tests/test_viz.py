@@ -165,6 +165,52 @@ def test_png_files_have_the_grid_size_and_pixels(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["grid.png", "titled.png"]  # no temporary left
 
 
+def test_row_titles_name_each_row_beside_it_and_column_titles_sit_over_their_column():
+    size, pad = 24, viz.PAD
+    grid = viz.image_grid([[_constant(0.5, size)] * 3] * 3)
+    types = viz.spoof_type_titles([0, 1, 13])   # spoof_types ids: live, replay, partial_paper
+    assert types == ["live", "replay", "partial_paper"]
+    image, labels = viz.titled(grid, ("a", "b", "c"), types, size)
+    left = viz.row_title_width(types)
+    assert image.shape == (viz.TITLE_HEIGHT + grid.shape[0], left + grid.shape[1], 3)
+    np.testing.assert_array_equal(image[viz.TITLE_HEIGHT:, left:], viz.to_uint8(grid))   # the grid is unchanged
+    columns, rows = labels[:3], labels[3:]
+    assert [label.text for label in columns] == ["a", "b", "c"] and [label.text for label in rows] == types
+    for c, label in enumerate(columns):   # each column title above its column, centred on it
+        x0 = left + viz.panel_origin(0, c, size)[1]
+        assert x0 <= label.x and label.x + label.width <= x0 + size and label.y + label.height <= viz.TITLE_HEIGHT
+        assert abs((label.x + label.width / 2) - (x0 + size / 2)) <= 1
+    for r, label in enumerate(rows):      # each row title left of the grid, within its row's height
+        y0 = viz.TITLE_HEIGHT + viz.panel_origin(r, 0, size)[0]
+        assert y0 <= label.y and label.y + label.height <= y0 + size and label.x + label.width <= left
+        assert image[label.y:label.y + label.height, label.x:label.x + label.width].min() < 128   # drawn
+    # Two-line titles (a score and a decision) stack within the row.
+    image, labels = viz.titled(grid, None, ["score 0.125\nATTACK", "x\nbona fide", "y"], size)
+    assert image.shape[0] == grid.shape[0] and labels[0].text == "score 0.125\nATTACK"
+    one_line = viz.titled(grid, None, ["x", "y", "z"], size)[1][0].height
+    assert labels[0].height > 2 * one_line and labels[0].height <= size
+    with pytest.raises(ValueError, match="2 titles for a grid of 3 rows"):
+        viz.titled(grid, None, ["a", "b"], size)
+
+
+def test_roc_and_det_are_both_in_percent():
+    rng = np.random.default_rng(0)
+    labels = np.repeat([0, 1], 50)
+    scores = labels + rng.normal(0, 0.7, 100)
+    figure = viz.roc_det_plot({"fold 1": (labels, scores)}, "test")
+    roc, det = figure.axes
+    assert (roc.get_xlabel(), det.get_xlabel()) == ("BPCER (%)", "BPCER (%)")
+    assert roc.get_ylabel() == "attack detection rate, 1 - APCER (%)" and det.get_ylabel() == "APCER (%)"
+    assert roc.get_xlim() == (0, 100) and roc.get_ylim()[1] > 100
+    from sklearn import metrics as sk_metrics
+    bpcer, detected, _ = sk_metrics.roc_curve(labels, scores)
+    curve = roc.get_lines()[0]
+    np.testing.assert_allclose(curve.get_xdata(), 100 * bpcer)
+    np.testing.assert_allclose(curve.get_ydata(), 100 * detected)
+    assert [t.get_text() for t in det.get_xticklabels()] == ["0.1", "1", "5", "20", "50", "80"]   # percent too
+    assert [t.get_text() for t in det.get_yticklabels()] == ["0.1", "1", "5", "20", "50", "80"]
+
+
 def test_roc_det_figure_size_and_file(tmp_path):
     rng = np.random.default_rng(0)
     labels = np.repeat([0, 1], 50)

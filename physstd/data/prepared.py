@@ -151,7 +151,7 @@ class DatasetWriter:
 
     def __init__(self, root, dataset, image_size, depth_size=None, num_landmarks=face_model.NUM_LANDMARKS):
         depth_size = ImageSizes(image_size).depth_size if depth_size is None else int(depth_size)
-        self.root = root
+        self.root = files.check_output_dir(root)
         self.meta = {"format_version": FORMAT_VERSION, "dataset": dataset, "image_size": int(image_size),
                      "depth_size": depth_size, "num_landmarks": int(num_landmarks)}
         os.makedirs(root, exist_ok=True)

@@ -111,8 +111,7 @@ class FacePreprocessor:
         landmarks = np.asarray(landmarks, dtype=np.float64)
         if landmarks.shape not in ((face_model.NUM_DETECTED, 2), (face_model.NUM_LANDMARKS, 2)):
             raise ValueError(f"expected (68, 2) or (140, 2) landmarks, got {landmarks.shape}")
-        if not np.isfinite(landmarks).all():
-            raise ValueError("landmarks contain NaN or infinity")
+        check_landmarks_in_image(landmarks, np.shape(rgb), "given landmarks")   # all-equal ones divide by 0
         points68 = landmarks[:face_model.NUM_DETECTED]
         affine = crop_affine(points68, self.image_size)
         crop = warp_to_crop(np.ascontiguousarray(rgb), affine, self.image_size)

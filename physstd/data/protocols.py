@@ -139,7 +139,7 @@ def write_protocol(out_dir, protocol, splits, info, by_id=None, subject_disjoint
         if by_id is not None:
             info["counts"][str(fold) if fold is not None else "all"] = {
                 s: _counts(ids, by_id) for s, ids in subsets.items()}
-    os.makedirs(out_dir, exist_ok=True)
+    os.makedirs(files.check_output_dir(out_dir), exist_ok=True)
     final = os.path.join(out_dir, protocol)
     staging = files.make_temporary_dir(out_dir, protocol)   # the umask's folder mode, unlike mkdtemp's 0700
     try:

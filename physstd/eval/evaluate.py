@@ -399,6 +399,8 @@ def evaluate_models(model_paths, output_dir=None, data_root="", split_dir="", pr
     (results record, fold results). Output folder: `output_dir`, by default <run_dir>/eval/<protocol> for a single
     run directory (required otherwise); one fold_<k>/ per fold.
     """
+    if output_dir:
+        files.check_output_dir(output_dir)   # before minutes of scoring
     from physstd import viz
     from physstd.data import protocols
 

@@ -28,6 +28,9 @@ DEFAULT_FDR = 0.005
 WORST_SPECIES = "worst_species"
 POOLED = "pooled"
 APCER_DEFINITIONS = (WORST_SPECIES, POOLED)
+# The keys of the dict ``evaluate`` returns (the results schema of physstd.eval.tables, which refuses others).
+EVALUATE_KEYS = ("apcer", "bpcer", "acer", "apcer_definition", "apcer_per_species", "apcer_worst_species",
+                 "acer_worst_species", "hter", "eer", "auc", "tdr")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -7,8 +7,9 @@ Results schema (plain dicts, JSON-compatible), one per method:
 - ``entry``: a protocol ("1".."4"; ints are accepted), a SiW-M spoof type (spoof_types.SIWM_TYPES names),
   a cross-dataset direction or a cross-type test column; ``TABLES[name].entries`` lists them. An entry
   "overall" is the Overall/Average column of the SiW-M and cross-type tables.
-- ``metric``: "apcer", "bpcer", "acer", "eer", "tdr", "hter", "auc" (the keys physstd.eval.metrics.evaluate
-  returns; other keys are ignored, so an ``evaluate`` dict can be passed as it is).
+- ``metric``: "apcer", "bpcer", "acer", "eer", "tdr", "hter", "auc". A table prints the ones it has; the other
+  keys of physstd.eval.metrics.evaluate (metrics.EVALUATE_KEYS) are accepted and not printed, so an ``evaluate``
+  dict can be passed as it is; any other key (a typo such as "acr") is refused.
 - ``value``: a FRACTION in [0, 1] (printed in percent), or a list of per-fold fractions (printed as
   mean +- sample std, metrics.mean_std), or a metrics.MeanStd / {"mean": m, "std": s} already aggregated,
   or None (printed as a dash). Missing entries and metrics print as dashes too.
@@ -156,6 +157,14 @@ def _format(cell, fmt, decimals):
     return f"{100.0 * cell + 0.0:.{decimals}f}"  # + 0.0 turns -0.0 into 0.0
 
 
+def _check_metric_keys(values, where):
+    """Refuse a key of {metric: value} that metrics.evaluate does not write (a typo would print as a dash)."""
+    unknown = sorted(str(key) for key in values if key not in metrics.EVALUATE_KEYS)
+    if unknown:
+        raise ValueError(f"{where}: unknown metric key {unknown[0]!r}; expected some of "
+                         f"{', '.join(metrics.EVALUATE_KEYS)}")
+
+
 def _cells(spec, table, method, results):
     """{(entry, metric): cell} for one method, with a computed Overall where the paper has one; and notes."""
     if not isinstance(results, dict):
@@ -169,6 +178,7 @@ def _cells(spec, table, method, results):
                              f"expected some of {allowed}")
         if not isinstance(values, dict):
             raise ValueError(f"table {table!r}, method {method!r}, entry {entry!r}: expected {{metric: value}}")
+        _check_metric_keys(values, f"table {table!r}, method {method!r}, entry {entry!r}")
         for metric, _ in spec.metrics:
             cells[entry, metric] = _as_cell(values.get(metric), f"{table}/{method}/{entry}/{metric}")
     if spec.overall == "mean_std":
@@ -327,6 +337,9 @@ def evaluation_tables(path, table="", entry="", method="PhySTD (ours)"):
     record = files.read_json(path, "results")
     if not isinstance(record, dict) or not isinstance(record.get("folds"), list) or not record["folds"]:
         raise ValueError(f"{path}: expected the results.json of run_test.py or a table file of save_results")
+    for fold in record["folds"]:
+        if isinstance(fold, dict) and isinstance(fold.get("metrics"), dict):
+            _check_metric_keys(fold["metrics"], f"{path}: fold {fold.get('fold')!r}")
     if not table:
         return None, evaluate.summary_markdown(record["folds"])
     if table not in TABLES:
@@ -352,23 +365,38 @@ def main(argv=None):
                         help="add the paper's rows: all, or a comma-separated list such as PhySTD,STDN")
     parser.add_argument("--decimals", type=int, default=1)
     args = parser.parse_args(argv)
+    chosen = True if args.published == "all" else [m for m in args.published.split(",") if m]
     for path in args.results:
-        record = files.read_json(path, "results")
-        if isinstance(record, dict) and "folds" in record:    # run_test.py's results.json
+        try:
+            text = _file_table(path, args, chosen)
+        except ValueError as error:   # name the file in every message about its content
+            message = str(error)
+            named = message.startswith((f"{path}:", "--"))
+            raise ValueError(message if named else f"{path}: {message}") from None
+        print(text)
+
+
+def _file_table(path, args, chosen):
+    """The text main() prints for one file."""
+    record = files.read_json(path, "results")
+    if isinstance(record, dict) and "folds" in record:    # run_test.py's results.json
+        try:
             table, results = evaluation_tables(path, args.table, args.table_entry, args.method)
-            if table is None:
-                print(results)
-                continue
-        else:
-            table, results = load_results(path)
-        chosen = True if args.published == "all" else [m for m in args.published.split(",") if m]
-        print(render_table(table, results, fmt="latex" if args.latex else "markdown", published=chosen,
-                           decimals=args.decimals))
+        except (KeyError, TypeError, AttributeError) as error:   # a fold without the fields run_test.py writes
+            raise ValueError(f"expected the results.json of run_test.py; a fold lacks or mistypes {error}") from None
+        if table is None:
+            return results
+    else:
+        table, results = load_results(path)
+    if chosen is not True:
+        for method in chosen:
+            if method not in published_numbers.methods(table):
+                raise ValueError(f"--published={args.published}: table {table!r} has no published row {method!r}; "
+                                 f"expected some of {', '.join(published_numbers.methods(table))}")
+    return render_table(table, results, fmt="latex" if args.latex else "markdown", published=chosen,
+                        decimals=args.decimals)
 
 
 if __name__ == "__main__":
     from physstd import cli
-    try:
-        main()
-    except ValueError as error:
-        sys.exit(cli.report(error))
+    sys.exit(cli.guarded(main)(sys.argv[1:]))
