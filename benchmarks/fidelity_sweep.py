@@ -56,11 +56,13 @@ def score_run(run_dir):
     return record
 
 
-def _mean_std(values):
+def _mean_std(values, digits=3):
     values = [v for v in values if v is not None]
     if not values:
         return "-"
-    return f"{np.mean(values):.3f} ± {np.std(values):.3f}" if len(values) > 1 else f"{values[0]:.3f}"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
 
 
 def _counts(records, name, key):
@@ -77,7 +79,7 @@ def table(by_config):
     header += ["print+replay r>0 (p)", "print+replay beats other (p)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for config, records in by_config.items():
-        cells = [config, str(len(records)), _mean_std([100 * r["auc"] for r in records]).replace(".000", "")]
+        cells = [config, str(len(records)), _mean_std([100 * r["auc"] for r in records], digits=2)]
         for name in WHOLE_FACE + LOCAL:
             cells.append(f"{_mean_std([r['types'][name]['correlation'] for r in records])} "
                          f"({_counts(records, name, 'positive')}; {_counts(records, name, 'beats_other')})")
