@@ -89,6 +89,8 @@ class RunCheckpoints:
             path = self.manager.save(checkpoint_number=int(step))
         except (tf.errors.OpError, OSError) as error:
             cause = getattr(error, "message", None) or str(error)
+            # TensorFlow wraps the OS's words in the op's name: "{{function_node ...}} <file>; <cause> [Op:SaveV2]".
+            cause = re.sub(r"\s*\[Op:\w+\]\s*$", "", re.sub(r"\{\{.*?\}\}\s*", "", cause))
             self.failure = (f"{os.path.dirname(self.directory)}: could not save checkpoint "
                             f"{CHECKPOINT_PREFIX}-{int(step)} ({cause.strip().splitlines()[-1]}); "
                             f"the last good checkpoint is {self.manager.latest_checkpoint}")
