@@ -243,9 +243,16 @@ def test_stop_request_records_the_first_signal_and_restores_the_handlers():
     before = {s: signal.getsignal(s) for s in stopping.STOP_SIGNALS}
     with stopping.StopRequest() as stop:
         assert not stop.agreed()
-        os.kill(os.getpid(), signal.SIGINT)
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.01)  # Python runs handlers between bytecodes of the main thread
-        assert stop.requested and stop.agreed() and stop.signum == signal.SIGINT
-    assert {s: signal.getsignal(s) for s in stopping.STOP_SIGNALS} == before
+    assert {s: signal.getsignal(s) for s in stopping.STOP_SIGNALS} == before  # no stop: handlers restored
+    try:
+        with stopping.StopRequest() as stop:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.01)  # Python runs handlers between bytecodes of the main thread
+            assert stop.requested and stop.agreed() and stop.signum == signal.SIGINT
+        # After a stop, later signals are ignored while the process exits.
+        assert all(signal.getsignal(s) == signal.SIG_IGN for s in stopping.STOP_SIGNALS)
+    finally:
+        for signum, handler in before.items():
+            signal.signal(signum, handler)
     assert [stopping.signal_exit_status(s) for s in ("SIGINT", "SIGTERM", signal.SIGTERM)] == [130, 143, 143]

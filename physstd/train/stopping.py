@@ -62,8 +62,10 @@ class StopRequest:
         return self
 
     def __exit__(self, *exc_info):
+        # After a stop the process is on its way out: a later signal (a scheduler repeating SIGTERM while Python
+        # and TensorFlow shut down) is ignored rather than turning a clean stop, already saved, into a kill.
         for signum, handler in self._previous.items():
-            signal.signal(signum, handler)
+            signal.signal(signum, signal.SIG_IGN if self.requested else handler)
         self._previous = {}
 
     def _record(self, signum, frame):
