@@ -3,6 +3,12 @@
 Every hidden conv / transposed conv is followed by BatchNorm and LeakyReLU; the last layer of each network is
 a bare conv followed by its output nonlinearity. Kernels start from N(0, 0.02) (seeds/001 Sec. 4.1); seed them
 with `keras.utils.set_random_seed`.
+
+BatchNorm built under a tf.distribute strategy with more than one replica (MirroredStrategy over several GPUs,
+MultiWorkerMirroredStrategy) is Keras' synchronized BatchNormalization: the batch moments are all-reduced over
+the replicas, so training normalises with the global batch's statistics, as one process with that batch would,
+and every replica updates its copy of the moving statistics identically. Unsynchronised, each replica's moving
+statistics would follow its own share of the data and the checkpoint would hold the chief's alone.
 """
 import keras
 import tensorflow as tf
@@ -26,15 +32,17 @@ def output_conv(filters, kernel_size=3, name=None):
 class ConvBlock(keras.layers.Layer):
     """k x k conv (or stride-2 transposed conv) + BatchNorm + LeakyReLU(0.2), 'same' padding."""
 
-    def __init__(self, filters, kernel_size=3, strides=1, transpose=False, **kwargs):
+    def __init__(self, filters, kernel_size=3, strides=1, transpose=False, synchronized=None, **kwargs):
         super().__init__(**kwargs)
         self.filters, self.kernel_size, self.strides, self.transpose = filters, kernel_size, strides, transpose
+        if synchronized is None:  # the default: synchronised exactly when built for several replicas (module doc)
+            synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
         conv = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D
         # No conv bias: the BatchNorm offset that follows plays its role.
         self.conv = conv(filters, kernel_size, strides=strides, padding="same", use_bias=False,
                          kernel_initializer=kernel_initializer(), dtype=self.dtype_policy, name="conv")
-        self.norm = keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-5, dtype=self.dtype_policy,
-                                                    name="bn")
+        self.norm = keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-5, synchronized=bool(synchronized),
+                                                    dtype=self.dtype_policy, name="bn")
         self.activation = keras.layers.LeakyReLU(negative_slope=LEAKY_SLOPE, dtype=self.dtype_policy)
 
     def call(self, x, training=False):

@@ -2,10 +2,14 @@
 
 `train(config, model_config)` is resumable by construction: it restores the latest checkpoint of
 `<run_dir>/checkpoints` (if any) and continues from its step. Checkpoints are written every
-`checkpoint_every` steps and when the loop ends for any reason except non-finite numbers (Ctrl-C and SIGTERM
-included), so a killed run loses at most `checkpoint_every` steps. A NaN/Inf loss, or a non-finite variable at
-a save, stops the run with NonFiniteLossError naming the step and the loss, and saves nothing: the last good
-checkpoint stays the newest.
+`checkpoint_every` steps and at the end, so a killed run loses at most `checkpoint_every` steps.
+SIGTERM / SIGINT stop the loop at the next step boundary (physstd.train.stopping): the state after the last
+counted step is saved as ckpt-<that step> and train() returns with `stopped` set to the signal's name. Other
+errors save the state after the last counted step only when no step was under way and the run is on one
+process; a failed step (a lost worker's collective, say) may be partly applied and is never saved. A NaN/Inf
+loss, or a non-finite variable at a save, stops the run with NonFiniteLossError naming the step and the loss,
+and saves nothing: the last good checkpoint stays the newest. A failed save raises
+checkpoints.CheckpointSaveError once; nothing more is written.
 
 Data stream on resume: the pipeline draws every pair as a stateless function of (seed, pair index), but has
 no way to start at a pair index without computing the pairs before it. A run therefore draws its stream from
@@ -14,22 +18,16 @@ reproducible for a given kill/resume history, though not batch-for-batch the str
 """
 import dataclasses
 import os
-import signal
-import threading
 import time
 
 import numpy as np
 
 from physstd import files
 from physstd.train import checkpoints as ckpt
-from physstd.train import dev_eval, summaries
+from physstd.train import dev_eval, stopping, summaries
 
 class NonFiniteLossError(RuntimeError):
     """A loss or a variable became NaN/Inf; the run stops and keeps its last good checkpoint."""
-
-
-class _Terminated(Exception):
-    """SIGTERM, turned into an exception so that the loop saves before it exits."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -139,6 +137,7 @@ class _Run:
         self.config, self.model_config = config, model_config
         self.strategy = make_strategy(config.strategy)
         self.chief = is_chief(self.strategy)
+        self.multi_worker = stopping.is_multi_worker(self.strategy)
         if config.synthetic and self.chief:
             ensure_synthetic(config, model_config.image_size)
         check_run_model(config.run_dir, model_config)
@@ -146,6 +145,10 @@ class _Run:
         keras.utils.set_random_seed(config.seed)   # --seed fixes the initial weights (a resumed run restores its own)
         self.trainer = PhySTDTrainer(model_config, config, self.data.num_landmarks, self.strategy)
         self.checkpoints = ckpt.RunCheckpoints(self.trainer, config.run_dir, config.keep_checkpoints, self.chief)
+        removed = self.checkpoints.remove_leftovers()
+        if removed:
+            print(f"removed what interrupted saves left in {self.checkpoints.directory}: {', '.join(removed)}",
+                  flush=True)
         restored = self.checkpoints.restore_latest()
         self.start = int(self.trainer.step.numpy())
         self.saved_step = self.start if restored else None
@@ -166,9 +169,12 @@ class _Run:
         self._tf = tf
 
     def save(self, step):
-        """Checkpoint at `step`, unless it is already saved; refuses (NonFiniteLossError) a non-finite state."""
+        """Checkpoint the state after `step` as ckpt-<step>, unless it is already saved; refuses
+        (NonFiniteLossError) a non-finite state."""
         if self.saved_step == step:
             return
+        if int(self.trainer.step.numpy()) != step:  # a checkpoint's name is its step variable
+            raise RuntimeError(f"the loop is at step {step}, the trainer at {int(self.trainer.step.numpy())}")
         if not self.trainer.variables_finite():
             raise NonFiniteLossError(f"step {step}: a network or optimizer variable is NaN/Inf; not saved, "
                                      f"the last good checkpoint is {self.checkpoints.manager.latest_checkpoint}")
@@ -216,53 +222,53 @@ class _Run:
         return aucs
 
 
-def _raise_terminated(signum, frame):
-    raise _Terminated(f"signal {signum}")
-
-
-def _install_sigterm():
-    """Make SIGTERM raise _Terminated (main thread only); returns the previous handler or None."""
-    if threading.current_thread() is not threading.main_thread():
-        return None
-    return signal.signal(signal.SIGTERM, _raise_terminated)
-
-
 def train(config, model_config):
-    """Train (or resume) the run `config.run_dir`; returns {'step', 'losses', 'dev', 'seconds'}."""
+    """Train (or resume) the run `config.run_dir`; returns {'step', 'losses', 'dev', 'seconds', 'stopped'}:
+    `stopped` is None for a completed run, else the name of the signal that stopped it ('dev' is then None)."""
     started = time.perf_counter()
     run = _Run(config, model_config)
     c, step, losses = config, run.start, {}
     progress = summaries.ProgressLine(c.num_steps, step)
-    previous_handler = _install_sigterm()
-    try:
-        while step < c.num_steps:
-            losses = {k: float(v) for k, v in run.trainer.train_step(next(run.iterator)).items()}
-            step += 1
-            run.check_finite(step, losses)
-            logged = step % c.log_every == 0 or step in (run.start + 1, c.num_steps)
-            if logged or step % c.summary_every == 0:
-                rate = progress.steps_per_second(step)
-                if logged:
-                    print(progress.format(step, losses, rate, float(run.trainer.learning_rate())), flush=True)
-                if step % c.summary_every == 0 or step == c.num_steps:
-                    run.write_summaries(step, losses, rate)
-            if c.image_summary_every and (step % c.image_summary_every == 0 or step == c.num_steps):
-                run.write_images(step)
-            if step % c.checkpoint_every == 0:
+    in_step = False
+    with stopping.StopRequest(run.strategy) as stop:
+        try:
+            while step < c.num_steps and not stop.agreed():
+                batch = next(run.iterator)
+                in_step = True
+                losses = {k: float(v) for k, v in run.trainer.train_step(batch).items()}
+                step += 1
+                in_step = False
+                run.check_finite(step, losses)
+                logged = step % c.log_every == 0 or step in (run.start + 1, c.num_steps)
+                if logged or step % c.summary_every == 0:
+                    rate = progress.steps_per_second(step)
+                    if logged:
+                        print(progress.format(step, losses, rate, float(run.trainer.learning_rate())), flush=True)
+                    if step % c.summary_every == 0 or step == c.num_steps:
+                        run.write_summaries(step, losses, rate)
+                if c.image_summary_every and (step % c.image_summary_every == 0 or step == c.num_steps):
+                    run.write_images(step)
+                if step % c.checkpoint_every == 0:
+                    run.save(step)
+                if c.eval_every and step % c.eval_every == 0 and step < c.num_steps:
+                    run.evaluate(step)
+            if step < c.num_steps:  # stopped by a signal, at a step boundary
+                print(f"{stopping.signal_name(stop.signum)}: stopping after step {step}; saving", flush=True)
                 run.save(step)
-            if c.eval_every and step % c.eval_every == 0 and step < c.num_steps:
-                run.evaluate(step)
-    except NonFiniteLossError:
-        raise
-    except BaseException as error:  # Ctrl-C, SIGTERM, a data error: the state after `step` is consistent
-        print(f"stopped after step {step} ({type(error).__name__}: {error}); saving", flush=True)
+                return {"step": step, "losses": losses, "dev": None, "seconds": time.perf_counter() - started,
+                        "stopped": stopping.signal_name(stop.signum)}
+        except (NonFiniteLossError, ckpt.CheckpointSaveError):
+            raise
+        except Exception as error:  # a data or summary error: the state after `step` is consistent
+            if in_step or run.multi_worker:
+                print(f"failed during step {step + 1} ({type(error).__name__}); nothing saved after it", flush=True)
+            else:
+                print(f"stopped after step {step} ({type(error).__name__}: {error}); saving", flush=True)
+                run.save(step)
+            raise
+        finally:
+            run.summaries.flush()
         run.save(step)
-        raise
-    finally:
-        if previous_handler is not None:
-            signal.signal(signal.SIGTERM, previous_handler)
+        dev = run.evaluate(step)  # a signal now does not interrupt the evaluation of a completed run
         run.summaries.flush()
-    run.save(step)
-    dev = run.evaluate(step)
-    run.summaries.flush()
-    return {"step": step, "losses": losses, "dev": dev, "seconds": time.perf_counter() - started}
+    return {"step": step, "losses": losses, "dev": dev, "seconds": time.perf_counter() - started, "stopped": None}
