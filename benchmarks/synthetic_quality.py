@@ -16,12 +16,6 @@ least 0.95 of the photo's sharpness (as sharp as the photo) and at most 0.6 of i
 import numpy as np
 from absl import app, flags
 
-flags.DEFINE_integer("identities", 3, "sources (packaged photos with a face, in identity order)", lower_bound=1)
-flags.DEFINE_integer("videos", 32, "one-frame renders per kind and source", lower_bound=1)
-flags.DEFINE_integer("image_size", 64, "crop size N (multiple of 8)", lower_bound=16)
-flags.DEFINE_integer("seed", 0, "seed of the renders")
-FLAGS = flags.FLAGS
-
 KINDS = (("live", "live"), ("print twin", "print"), ("replay twin", "replay"), ("print frame", "print"),
          ("replay frame", "replay"))   # (label, rendered type); a "twin" is the bona fide frame of a spoof video
 SHARP, SOFT = 0.95, 0.6                # ratios to the photo's sharpness counted as "as sharp" and "soft"
@@ -68,19 +62,29 @@ def render_crops(source, kind, videos, image_size, seed=0, twin=True):
     return np.stack(crops)
 
 
+def define_flags():
+    """The command line's flags; defined only when run as a script, so that tests can import this module next to
+    other benchmarks (absl flags are global)."""
+    flags.DEFINE_integer("identities", 3, "sources (packaged photos with a face, in identity order)", lower_bound=1)
+    flags.DEFINE_integer("videos", 32, "one-frame renders per kind and source", lower_bound=1)
+    flags.DEFINE_integer("image_size", 64, "crop size N (multiple of 8)", lower_bound=16)
+    flags.DEFINE_integer("seed", 0, "seed of the renders")
+
+
 def main(argv):
     del argv
+    values = flags.FLAGS
     from physstd.data import synthetic
 
-    size = FLAGS.image_size
-    print(f"high-band RMS (Eq. 9, x - [x]N/2, luminance, 8-bit levels) of {FLAGS.videos} one-frame renders per "
+    size = values.image_size
+    print(f"high-band RMS (Eq. 9, x - [x]N/2, luminance, 8-bit levels) of {values.videos} one-frame renders per "
           f"kind at N = {size}, as a ratio to the packaged photo's own under the same crop")
     print(f"{'source':>13} {'photo':>6} {'kind':>13} {'median':>6} {'p10':>5} {'p90':>5} "
           f"{f'>={SHARP:g}':>6} {f'<={SOFT:g}':>5}")
-    for source in synthetic.find_faces(FLAGS.identities):
+    for source in synthetic.find_faces(values.identities):
         photo = high_frequency_rms(crop(source.image, source.landmarks, size)[None])[0]
         for label, kind in KINDS:
-            renders = render_crops(source, kind, FLAGS.videos, size, FLAGS.seed, twin=not label.endswith("frame"))
+            renders = render_crops(source, kind, values.videos, size, values.seed, twin=not label.endswith("frame"))
             ratio = high_frequency_rms(renders) / photo
             p10, p90 = np.percentile(ratio, [10, 90])
             print(f"{source.name:>13} {photo:>6.2f} {label:>13} {np.median(ratio):>6.2f} {p10:>5.2f} {p90:>5.2f} "
@@ -89,4 +93,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
