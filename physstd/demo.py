@@ -10,6 +10,8 @@ Stages, each timed, all written under --output_dir (default ./demo_output):
     export     the SavedModel (physstd.export)                                           -> saved_model/
     reload     the export loaded in a fresh Python process that imports only TensorFlow, its scores compared
                with the Keras model's
+    originals  the packaged original photos of the set's identities scored by the export as run_predict.py
+               scores an image file; reported, not a check                              -> original_photos.json
     figures    Fig. 8, 9, 10, 12 layouts, true vs recovered traces, ROC/DET            -> figures/
     report     report.md: what ran, metrics, checks, figures, timings
 Checks (exit status 1 when one fails): test AUC >= 0.95 (video level); the recovered T_A correlates positively
@@ -17,7 +19,8 @@ with the true one in more of the print and replay test videos than chance allows
 reloaded export reproduces the Keras scores to 1e-4. A failing stage stops the stages that need it, is named in
 report.md, and also gives exit status 1. Trace recovery of the other types is measured and reported, not gated:
 at the demo's scale (N = 64, quarter width, minutes of CPU training) it is weak for them, and the report says so
-rather than hide it behind a threshold.
+rather than hide it behind a threshold. So are the scores of the identities' original photos: the sharp
+originals of astronaut and Grace Hopper have scored as attacks, an open issue (original_photos_report says why).
 
 Trace recovery (physstd.eval.trace_recovery, which documents what is measured) runs on the test identities'
 spoof frames with the demo's generator as the scored TraceModel.
@@ -163,6 +166,23 @@ class Demo:
                    difference <= RELOAD_TOLERANCE, f"{difference:.2e}")
         return f"max |score difference| {difference:.2e}; {1000 * seconds:.1f} ms per face"
 
+    def originals(self):
+        from physstd import files
+        from physstd.data import prepared, protocols
+
+        rows, _ = prepared.read_index(self.config.data_root)
+        subject_of = {row["video_id"]: row["subject"] for row in rows}
+        split_dir = self.config.split_dir or os.path.join(self.config.data_root, "protocols")
+        subsets = {subset: sorted({subject_of[v] for v in protocols.load_split(split_dir, self.config.protocol,
+                                                                                 subset, self.config.fold or None)})
+                   for subset in protocols.SUBSETS}
+        scores, threshold = original_photo_scores(self.export_dir, sorted(set(subject_of.values())))
+        result = {"threshold": threshold, "scores": scores, "subsets": subsets}
+        files.write_json_atomic(os.path.join(self.output_dir, "original_photos.json"), result)
+        self.results["originals"] = result
+        return ", ".join(f"{subset} {sum(scores.get(n, np.inf) < threshold for n in names)}/{len(names)}"
+                         for subset, names in subsets.items()) + f" below threshold {threshold:.3f}"
+
     def figures_stage(self):
         self.figures = write_figures(self.run_dir, self.config, self.figure_dir)
         roc = os.path.join(self.eval_dir, "roc_det.png")
@@ -233,6 +253,65 @@ def reload_in_fresh_process(run_dir, export_dir, config, output_dir):
     for path in (crops_path, out_path):
         os.remove(path)
     return float(np.max(np.abs(scores - expected))), seconds
+
+
+# --- original photos ----------------------------------------------------------------------------------------------
+def original_photo_scores(export_dir, names):
+    """({name: score}, threshold): the packaged photos `names` (synthetic.packaged_photos: the identities before
+    pose, light, camera or attack) scored by the SavedModel as run_predict.py scores an image file
+    (predict.Predictor: the largest dlib face, the training crop, the uint8 signature), and the export's
+    threshold. A photo in which dlib finds no face gets no score."""
+    from physstd import predict
+    from physstd.data import synthetic
+
+    predictor = predict.Predictor(export_dir)
+    scores, wanted = {}, set(names)
+    for name, image in synthetic.packaged_photos():
+        if not wanted:
+            break
+        if name in wanted:
+            wanted.discard(name)
+            faces, _ = predictor._predict_frames(name, [(0, image)])   # noqa: SLF001 - predict_image minus the file
+            if faces:
+                scores[name] = faces[0].score
+    return scores, predictor.threshold
+
+
+def original_photos_report(result):
+    """Markdown lines of the original-photo scores: the sharp photos named, the rest counted per subset, and why
+    the sharp ones may score as attacks (an open issue, reported rather than gated)."""
+    from physstd.data import synthetic
+
+    scores, threshold = result["scores"], result["threshold"]
+    sharp = [name for name in synthetic.TRAIN_ONLY if name in scores]
+    attacks = [name for name in sharp if scores[name] >= threshold]
+    identities = set().union(*result["subsets"].values())
+    soft, faceless = len(identities - set(synthetic.TRAIN_ONLY)), len(identities - set(scores))
+    lines = ["## Original photos of the identities (reported, not a check)", "",
+             "The packaged photos the identities are rendered from (before pose, light, camera or attack), scored by "
+             f"the export as `run_predict.py` scores an image file; threshold {threshold:.3f}, a score at or above it "
+             "is an attack. Photos below the threshold: " + ", ".join(
+                 f"{subset} identities {sum(scores.get(n, np.inf) < threshold for n in names)} of {len(names)}"
+                 for subset, names in result["subsets"].items())
+             + (f" (dlib finds no face in {faceless} of the photos)." if faceless else "."), "",
+             "| sharp photo | score | decision |", "|---|---:|---|"]
+    lines += [f"| {name} | {scores[name]:.3f} | {'attack' if name in attacks else 'bona fide'} |" for name in sharp]
+    lines.append("")
+    if attacks:
+        plural = len(attacks) > 1
+        lines.append(f"**The detector scores the sharp original photo{'s' * plural} of {' and '.join(attacks)} as "
+                     f"{'attacks' if plural else 'an attack'}** ("
+                     + ", ".join(f"{scores[name]:.3f}" for name in attacks) + f" >= {threshold:.3f}). ")
+    else:
+        lines.append("In this run the sharp original photos score below the threshold. ")
+    lines[-1] += (f"Why this can happen, an open issue (issue 14, item 7): only {' and '.join(synthetic.TRAIN_ONLY)}"
+                  f" have fine facial detail; the other {soft} identities are 25 x 25 lfw faces blown up 8x, in which "
+                  "the only fine texture is what the spoof traces add (halftone, moire, paper grain), so a small "
+                  "detector can learn fine detail itself as a sign of attack. The renders' camera alone does not "
+                  "explain it: about a third of the sharp identities' live renders are as sharp as the photo "
+                  "(`python -m benchmarks.synthetic_quality`), and a camera model shared by live and spoof renders "
+                  "did not remove it. Not gated: these scores do not change the demo's exit status.")
+    return lines + [""]
 
 
 # --- figures ------------------------------------------------------------------------------------------------------
@@ -361,6 +440,8 @@ def write_report(demo, total_seconds):
                   f"process importing only TensorFlow; max score difference to the Keras model "
                   f"{reload['max_score_difference']:.2e}; {1000 * reload['seconds_per_face']:.1f} ms per face "
                   f"(batch {RELOAD_FACES}, this machine).", ""]
+    if "originals" in demo.results:
+        lines += original_photos_report(demo.results["originals"])
     if demo.figures:
         lines += ["## Figures", ""]
         lines += [f"- {caption}: `{os.path.relpath(path, demo.output_dir)}`" for caption, path in demo.figures]
@@ -403,6 +484,7 @@ def main(argv=None):
              ("evaluate", demo.evaluate, ("train",)), ("recovery", demo.recovery, ("train",)),
              ("classify", demo.classify, ("train",)),
              ("export", demo.export, ("evaluate",)), ("reload", demo.reload, ("export",)),
+             ("originals", demo.originals, ("export",)),
              ("figures", demo.figures_stage, ("train",))]
     done = set()
     for name, function, needs in order:

@@ -3,6 +3,7 @@ import json
 import os
 import re
 
+import cv2
 import numpy as np
 import pytest
 
@@ -29,11 +30,12 @@ def test_every_stage_runs_and_the_report_says_what_it_is(toy_demo):
     assert "synthetic smoke test" in report
     stages = dict(re.findall(r"^\| (\w+) \| (ok|FAILED|skipped) \|", report, flags=re.M))
     assert stages == {name: "ok" for name in ("generate", "train", "evaluate", "recovery", "classify", "export",
-                                              "reload", "figures")}
+                                              "reload", "originals", "figures")}
     assert "Spoof medium classification" in report
     checks = re.findall(r"^\| (.+?) \| (pass|FAIL) \| (.+?) \|$", report, flags=re.M)
     assert len(checks) == 3   # AUC, recovery on print and replay (the toy set has both), reload
-    # The exit status follows the checks: 0 only when all pass (2 training steps rarely reach AUC 0.95).
+    # The exit status follows these checks alone (the original photos are reported, not a check): 0 only when all
+    # pass (2 training steps rarely reach AUC 0.95).
     assert status == (1 if any(result == "FAIL" for _, result, _ in checks) else 0)
     reload_check = [c for c in checks if c[0].startswith("fresh-process")][0]
     assert reload_check[1] == "pass" and float(reload_check[2]) <= demo.RELOAD_TOLERANCE
@@ -67,6 +69,56 @@ def test_outputs_exist_in_their_documented_places(toy_demo):
         assert width > 32 and height > 32
 
 
+def test_original_photos_are_scored_as_run_predict_scores_them(toy_demo, tmp_path):
+    """original_photos.json holds, for every identity of the set, the score run_predict.py's code path
+    (predict.predict_paths) gives the packaged photo saved as a PNG file, the export's threshold, and the
+    protocol's identity subsets; the report has its section."""
+    from physstd import export, predict
+    from physstd.data import prepared, synthetic
+
+    output, _ = toy_demo
+    result = json.loads((output / "original_photos.json").read_text())
+    assert result["threshold"] == export.read_export_info(output / "saved_model")["threshold"]
+    subjects = {row["subject"] for row in prepared.read_index(str(output / "data" / "synthetic32"))[0]}
+    assert sorted(sum(result["subsets"].values(), [])) == sorted(subjects)
+    paths = []
+    for name, image in synthetic.packaged_photos():
+        if name in subjects:
+            paths.append(str(tmp_path / f"{name}.png"))
+            cv2.imwrite(paths[-1], cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+        if len(paths) == len(subjects):
+            break
+    results = predict.predict_paths(output / "saved_model", paths, str(tmp_path / "predictions"), figures=False,
+                                    log=lambda line: None)
+    expected = {os.path.splitext(os.path.basename(r.source))[0]: r.faces[0].score for r in results if r.faces}
+    assert {"astronaut", "grace_hopper"} <= set(expected)
+    assert sorted(result["scores"]) == sorted(expected)
+    for name, score in expected.items():
+        assert result["scores"][name] == pytest.approx(score, abs=1e-5)
+    assert "## Original photos of the identities (reported, not a check)" in (output / "report.md").read_text()
+
+
+def test_original_photos_report_says_when_sharp_photos_score_as_attacks():
+    """Hand-made scores (threshold 1.0): a sharp photo at or above it is named as an attack with its score; the
+    subsets count the photos below it (a photo without a face counts as not below); the open issue is stated."""
+    subsets = {"train": ["astronaut", "grace_hopper", "lfw_001"], "dev": ["lfw_002"], "test": ["lfw_003", "lfw_004"]}
+    scores = {"astronaut": 0.4, "grace_hopper": 1.0, "lfw_001": 0.2, "lfw_002": 1.7, "lfw_003": 0.9}
+    text = "\n".join(demo.original_photos_report({"threshold": 1.0, "scores": scores, "subsets": subsets}))
+    assert "train identities 2 of 3, dev identities 0 of 1, test identities 1 of 2 (dlib finds no face in 1 of" in text
+    assert "| astronaut | 0.400 | bona fide |" in text and "| grace_hopper | 1.000 | attack |" in text
+    assert "scores the sharp original photo of grace_hopper as an attack** (1.000 >= 1.000)" in text
+    assert "the other 4 identities" in text and "open issue" in text and "Not gated" in text
+    scores["grace_hopper"] = 0.99
+    text = "\n".join(demo.original_photos_report({"threshold": 1.0, "scores": scores, "subsets": subsets}))
+    assert "as an attack" not in text and "score below the threshold" in text
+    scores["astronaut"] = 1.5
+    text = "\n".join(demo.original_photos_report({"threshold": 1.0, "scores": scores, "subsets": subsets}))
+    assert "photo of astronaut as an attack** (1.500 >= 1.000)" in text
+    scores["grace_hopper"] = 2.0
+    text = "\n".join(demo.original_photos_report({"threshold": 1.0, "scores": scores, "subsets": subsets}))
+    assert "photos of astronaut and grace_hopper as attacks** (1.500, 2.000 >= 1.000)" in text
+
+
 def test_a_failing_stage_skips_its_dependents_and_exits_non_zero(toy_demo, monkeypatch):
     output, _ = toy_demo
 
@@ -76,7 +128,7 @@ def test_a_failing_stage_skips_its_dependents_and_exits_non_zero(toy_demo, monke
     assert demo.main([f"--output_dir={output}", *TOY]) == 1
     report = (output / "report.md").read_text()
     assert "| train | FAILED |" in report and "injected failure" in report
-    for name in ("evaluate", "recovery", "classify", "export", "reload", "figures"):
+    for name in ("evaluate", "recovery", "classify", "export", "reload", "originals", "figures"):
         assert f"| {name} | skipped |" in report
     assert "| generate | ok |" in report
 

@@ -4,7 +4,9 @@ physics of each trace, shared nuisance, protocols, determinism, the CLIs.
 One tiny set (N = 64, 3 identities, 1 live video + 6 spoof videos each, 2 frames per video) is generated
 once per session and shared by the tests."""
 import functools
+import glob
 import os
+import shutil
 import subprocess
 import sys
 import types
@@ -364,6 +366,33 @@ def test_user_errors_name_the_file(tmp_path):
         f.write("video_id,path\nx,y\n")
     with pytest.raises(synthetic.SyntheticFormatError, match="videos.csv"):
         synthetic.prepare_synthetic(raw, str(tmp_path / "out"))
+
+
+def test_videos_without_a_face_are_counted_in_one_line(synthetic_set, tmp_path):
+    """A raw video in none of whose frames dlib finds a face is left out and counted in one summary line per
+    run (per type), not reported as a failure; every other video is prepared as before."""
+    s = synthetic_set
+    raw = str(tmp_path / "raw")
+    shutil.copytree(s.raw, raw)
+    rows = sorted(s.raw_rows.values(), key=lambda row: row["video_id"])
+    blank = [next(row for row in rows if row["spoof_type"] == kind) for kind in ("live", "print", "replay")]
+    blank.append(next(row for row in rows if row["spoof_type"] == "print" and row not in blank))
+    for row in blank:
+        for path in glob.glob(os.path.join(raw, row["path"], "frames", "*.png")):
+            cv2.imwrite(path, np.full((synthetic.raw_size(SIZE),) * 2 + (3,), 128, np.uint8))
+    summary = synthetic.prepare_synthetic(raw, str(tmp_path / "prepared"), workers=1)
+    assert summary.ok and not summary.failures
+    assert sorted(row["video_id"] for row in summary.no_face) == sorted(row["video_id"] for row in blank)
+    assert summary.done == len(rows) - 4
+    assert sorted(PreparedDataset(str(tmp_path / "prepared")).video_ids) == \
+        sorted(set(s.raw_rows) - {row["video_id"] for row in blank})
+    text = summary.format()
+    assert "failed" not in text.replace("0 failed", "")
+    identities = len({row["subject"] for row in blank})
+    assert [line for line in text.splitlines() if "no face" in line] == [
+        f"  left out: 4 videos of {identities} identities in which dlib finds no face in any frame "
+        f"(expected, as with real videos) - live 1, print 2, replay 1"]
+    assert f"4 without a face, 0 failed of {len(rows)}" in text
 
 
 def test_preparing_the_raw_set_again_gives_the_same_prepared_set(synthetic_set, tmp_path):
