@@ -29,7 +29,7 @@ def write_fixture(root, with_truth=()):
     rng = np.random.default_rng(0)
     os.makedirs(root)
     with open(os.path.join(root, "meta.json"), "w") as f:
-        json.dump({"format_version": 1, "dataset": "fixture", "image_size": N, "depth_size": K,
+        json.dump({"format_version": 2, "dataset": "fixture", "image_size": N, "depth_size": K,
                    "num_landmarks": Q}, f)
     rows = []
     for video_id, (kind, frames) in VIDEOS.items():
@@ -38,9 +38,10 @@ def write_fixture(root, with_truth=()):
         for k in range(frames):
             image = rng.integers(0, 256, (N, N, 3), dtype=np.uint8)
             cv2.imwrite(os.path.join(root, path, "frames", f"{k:06d}.png"), image[:, :, ::-1])
+        face_depth = rng.uniform(0, 1, (frames, K, K)).astype(np.float32)
         np.savez(os.path.join(root, path, "arrays.npz"),
                  landmarks=np.stack([_landmarks(rng) for _ in range(frames)]),
-                 depth=rng.uniform(0, 1, (frames, K, K)).astype(np.float32) * (kind == "live"),
+                 depth=face_depth * (kind == "live"), face_depth=face_depth,
                  p0=rng.integers(0, 2, (frames, N, N), dtype=np.uint8),
                  frame_numbers=(np.arange(frames) * 2).astype(np.int32))
         if video_id in with_truth:
@@ -77,8 +78,8 @@ def test_train_batch_shapes_dtypes_and_labels(root):
     batch = _take(pipeline.train_dataset(root, list(VIDEOS), N, batch_pairs=4, seed=1), 1)[0]
     expected = {"image": ((4, N, N, 3), np.float32), "landmarks": ((4, Q, 2), np.float32),
                 "bary_index": ((4, N, N), np.int32), "bary_weights": ((4, N, N, 3), np.float32),
-                "depth": ((4, K, K, 1), np.float32), "p0": ((4, N, N, 1), np.float32),
-                "spoof_type": ((4,), np.int32), "label": ((4,), np.int32)}
+                "depth": ((4, K, K, 1), np.float32), "face_depth": ((4, K, K, 1), np.float32),
+                "p0": ((4, N, N, 1), np.float32), "spoof_type": ((4,), np.int32), "label": ((4,), np.int32)}
     for side in ("live", "spoof"):
         assert set(batch[side]) == set(expected)
         for key, (shape, dtype) in expected.items():
@@ -89,6 +90,7 @@ def test_train_batch_shapes_dtypes_and_labels(root):
     assert list(batch["spoof"]["label"]) == [1] * 4
     assert set(batch["spoof"]["spoof_type"]) <= {spoof_types.type_id(t) for t in ("print", "replay", "half_mask")}
     assert np.all(batch["spoof"]["depth"] == 0)
+    assert np.all(batch["spoof"]["face_depth"].reshape(4, -1).max(axis=1) > 0.5)   # spoof frames keep their face
 
 
 def test_balance_and_equal_spoof_type_sampling(root):
@@ -124,8 +126,10 @@ def test_flip_mirrors_image_and_reorders_landmarks(root):
                 assert s["flipped"][j] == bool(flip)
                 image, arrays = _raw(root, s["video_id"][j].decode(), s["frame"][j])
                 landmarks = arrays["landmarks"]
+                face_depth = arrays["face_depth"]
                 if flip:
                     image, depth, p0 = image[:, ::-1], arrays["depth"][:, ::-1], arrays["p0"][:, ::-1]
+                    face_depth = face_depth[:, ::-1]
                     # Landmark i of the flipped face is the mirror image of its semantic partner FLIP_140[i].
                     expected = np.stack([(N - 1) - landmarks[face_model.FLIP_140, 0],
                                          landmarks[face_model.FLIP_140, 1]], axis=1)
@@ -134,6 +138,7 @@ def test_flip_mirrors_image_and_reorders_landmarks(root):
                 np.testing.assert_allclose(s["image"][j], image / 255.0, atol=1e-6)
                 np.testing.assert_allclose(s["landmarks"][j], expected, atol=1e-5)
                 np.testing.assert_array_equal(s["depth"][j, ..., 0], depth)
+                np.testing.assert_array_equal(s["face_depth"][j, ..., 0], face_depth)
                 np.testing.assert_array_equal(s["p0"][j, ..., 0], p0)
                 if flip:   # outer eye corners 36 (image left) and 45 swap sides
                     assert s["landmarks"][j, 36, 0] == pytest.approx(N - 1 - landmarks[45, 0], abs=1e-5)
@@ -203,6 +208,8 @@ def test_eval_covers_every_frame_once(root):
             image, arrays = _raw(root, video, frame)
             np.testing.assert_allclose(batch["image"][j].numpy(), image / 255.0, atol=1e-6)
             np.testing.assert_allclose(batch["landmarks"][j].numpy(), arrays["landmarks"])
+            np.testing.assert_array_equal(batch["depth"][j, ..., 0].numpy(), arrays["depth"])
+            np.testing.assert_array_equal(batch["face_depth"][j, ..., 0].numpy(), arrays["face_depth"])
             assert int(batch["frame_number"][j]) == arrays["frame_numbers"] == 2 * frame
             assert int(batch["label"][j]) == int(VIDEOS[video][0] != "live")
             assert int(batch["spoof_type"][j]) == spoof_types.type_id(VIDEOS[video][0])

@@ -134,6 +134,20 @@ def render_depth(vertices, image_size, depth_size, triangles=None):
     return depth.astype(np.float32)
 
 
+
+def face_depth(landmarks, image_size, depth_size):
+    """The fitted face's depth map (K, K) float32 in [0, 1] for (140, 2) crop landmarks (DESIGN 4.2): the mean
+    face fitted to the 68 detected points gives each vertex its z; the vertices keep the landmarks' own (x, y),
+    so the map follows this face's outline. M0 of a live frame (seeds/001 Eq. 16); De-Spoof's DQ-Net target
+    for the reconstructed live face of every frame (seeds/003 Sec. 3.3)."""
+    landmarks = np.asarray(landmarks, dtype=np.float64)
+    if landmarks.shape != (face_model.NUM_LANDMARKS, 2):
+        raise ValueError(f"expected ({face_model.NUM_LANDMARKS}, 2) landmarks, got {landmarks.shape}")
+    fit = fit_weak_perspective(landmarks[:face_model.NUM_DETECTED])
+    z = face_model.derive_landmarks(fit.shape)[:, 2:]
+    return render_depth(np.concatenate([landmarks, z], axis=1), image_size, depth_size)
+
+
 # P0 boundaries along the face's vertical axis (eye centre -> mouth centre), in units of landmarks, so they
 # follow in-plane rotation: attacks over the eyes (funny eye, paper glasses) leave the face below the line
 # halfway between the eye centre and the nose tip untouched; attacks over the mouth (partial paper) leave

@@ -5,10 +5,11 @@ batch is half live, half spoof (seeds/001: batch 8 = 4 pairs). Spoof types are d
 random permutation of the types present, so every run of T consecutive pairs (T types) holds each type
 once ("spoof samples are equally sampled from different spoof types"); the video within a type, the live
 video and the frame are uniform. Each sample gets a horizontal flip (with the landmark re-ordering
-`face_model.flip_landmarks`, so index i keeps its meaning; depth M0 and P0 mirrored alike) and an additive
-brightness jitter, after the ECCV20 STDN data loader (flip with probability 0.5, brightness delta uniform in
-[-0.25, 0.25]); the image is clipped to [0, 1]. The per-pixel barycentric map of the (flipped) landmarks (`ops.triangle_barycentrics`)
-is built here, on the CPU, so that the 3D warping in the train step is an in-graph gather.
+`face_model.flip_landmarks`, so index i keeps its meaning; depth M0, face_depth and P0 mirrored alike) and an
+additive brightness jitter, after the ECCV20 STDN data loader (flip with probability 0.5, brightness delta
+uniform in [-0.25, 0.25]); the image is clipped to [0, 1]. The per-pixel barycentric map of the (flipped)
+landmarks (`ops.triangle_barycentrics`) is built here, on the CPU, so that the 3D warping in the train step
+is an in-graph gather.
 
 Every random choice is a stateless function of (seed, element index): the stream is identical across runs
 and independent of the number of parallel calls. Decoded frames, per-video arrays and barycentric maps are
@@ -69,8 +70,8 @@ class _ByteLRU:
 class PreparedVideos:
     """Cached access to the videos `video_ids` of a prepared dataset (read through prepared.PreparedDataset).
 
-    Frames are N x N RGB uint8; per-video arrays are landmarks (F,Q,2), depth (F,K,K), p0 (F,N,N) uint8,
-    frame_numbers (F,); truth.npz (synthetic set) gives the true trace and mask."""
+    Frames are N x N RGB uint8; per-video arrays are landmarks (F,Q,2), depth (F,K,K), face_depth (F,K,K),
+    p0 (F,N,N) uint8, frame_numbers (F,); truth.npz (synthetic set) gives the true trace and mask."""
 
     def __init__(self, root, video_ids, image_size=None, cache_bytes=DEFAULT_CACHE_BYTES):
         self.dataset = prepared.PreparedDataset(str(root))
@@ -105,7 +106,8 @@ class PreparedVideos:
         return self._cache.get(("frame", video, k), lambda: self.dataset.load_frame(self.video_ids[video], k))
 
     def arrays(self, video):
-        """landmarks (F,Q,2) float32, depth (F,K,K) float32, p0 (F,N,N) uint8, frame_numbers (F,) int32."""
+        """landmarks (F,Q,2) float32, depth (F,K,K) float32, face_depth (F,K,K) float32, p0 (F,N,N) uint8,
+        frame_numbers (F,) int32."""
         return self._cache.get(("arrays", video), lambda: self.dataset.load_video(self.video_ids[video]))
 
     def has_truth(self, video):
@@ -130,15 +132,17 @@ class PreparedVideos:
         return max(1, int(np.searchsorted(numbers, limit, side="left")))
 
     def train_sample(self, video, k, flip):
-        """One training frame: image uint8, landmarks, barycentric index/weights, depth, p0 (flipped if asked)."""
+        """One training frame: image uint8, landmarks, barycentric index/weights, depth, face_depth, p0
+        (flipped if asked)."""
         def load():
             arrays = self.arrays(video)
             image = self.frame(video, k)
-            landmarks, depth, p0 = arrays["landmarks"][k], arrays["depth"][k], arrays["p0"][k]
+            landmarks, p0 = arrays["landmarks"][k], arrays["p0"][k]
+            depth, face_depth = arrays["depth"][k], arrays["face_depth"][k]
             if flip:
                 image = image[:, ::-1]
                 landmarks = face_model.flip_landmarks(landmarks, self.image_size).astype(np.float32)
-                depth, p0 = depth[:, ::-1], p0[:, ::-1]
+                depth, face_depth, p0 = depth[:, ::-1], face_depth[:, ::-1], p0[:, ::-1]
             from physstd import ops
             try:
                 index, weights = ops.triangle_barycentrics(landmarks, self._triangles, self.image_size)
@@ -148,7 +152,8 @@ class PreparedVideos:
                                                    f"({error})") from None
             return (np.ascontiguousarray(image), np.ascontiguousarray(landmarks, np.float32),
                     np.asarray(index, np.int32), np.asarray(weights, np.float32),
-                    np.ascontiguousarray(depth, np.float32), np.ascontiguousarray(p0))
+                    np.ascontiguousarray(depth, np.float32), np.ascontiguousarray(face_depth, np.float32),
+                    np.ascontiguousarray(p0))
         return self._cache.get(("sample", video, k, bool(flip)), load)
 
 
@@ -164,7 +169,7 @@ def data_error(op_error):
 
 def _sample_spec(n, k, q):
     return [((n, n, 3), "uint8"), ((q, 2), "float32"), ((n, n), "int32"), ((n, n, 3), "float32"),
-            ((k, k), "float32"), ((n, n), "uint8")]
+            ((k, k), "float32"), ((k, k), "float32"), ((n, n), "uint8")]
 
 
 def train_dataset(root, video_ids, image_size, batch_pairs, seed, *, flip_probability=FLIP_PROBABILITY,
@@ -173,7 +178,8 @@ def train_dataset(root, video_ids, image_size, batch_pairs, seed, *, flip_probab
     """Endless dataset of {"live": sample, "spoof": sample} batches of `batch_pairs` pairs (see module doc).
 
     sample: image (B,N,N,3) float32 [0,1]; landmarks (B,Q,2) float32; bary_index (B,N,N) int32;
-    bary_weights (B,N,N,3) float32; depth (B,K,K,1) float32; p0 (B,N,N,1) float32; spoof_type (B,) int32;
+    bary_weights (B,N,N,3) float32; depth (B,K,K,1) float32 (M0: 0 for spoof); face_depth (B,K,K,1) float32
+    (the fitted face, spoof frames too); p0 (B,N,N,1) float32; spoof_type (B,) int32;
     label (B,) int32 (+ video_id (B,) string, frame (B,) int32, flipped (B,) bool when with_ids).
     frame_limit: only frames whose source frame number is < frame_limit (SiW protocol 1: 60)."""
     import tensorflow as tf
@@ -225,10 +231,11 @@ def train_dataset(root, video_ids, image_size, batch_pairs, seed, *, flip_probab
         return (*store.train_sample(int(lv), int(lk), bool(lf)), *store.train_sample(int(sv), int(sk), bool(sf)))
 
     def finish(arrays, video, frame, flipped, delta):
-        image, landmarks, bary_index, bary_weights, depth, p0 = arrays
+        image, landmarks, bary_index, bary_weights, depth, face_depth, p0 = arrays
         image = tf.clip_by_value(tf.cast(image, tf.float32) / 255.0 + delta, 0.0, 1.0)
         sample = {"image": image, "landmarks": landmarks, "bary_index": bary_index, "bary_weights": bary_weights,
-                  "depth": depth[..., None], "p0": tf.cast(p0, tf.float32)[..., None],
+                  "depth": depth[..., None], "face_depth": face_depth[..., None],
+                  "p0": tf.cast(p0, tf.float32)[..., None],
                   "spoof_type": tf.gather(type_ids_t, video), "label": tf.gather(labels_t, video)}
         if with_ids:
             sample.update(video_id=tf.gather(ids_t, video), frame=tf.cast(frame, tf.int32), flipped=flipped)
@@ -240,7 +247,8 @@ def train_dataset(root, video_ids, image_size, batch_pairs, seed, *, flip_probab
                                 stateful=False)
         for tensor, (shape, _) in zip(out, spec * 2):
             tensor.set_shape(shape)
-        return {"live": finish(out[:6], lv, lk, lf, ld), "spoof": finish(out[6:], sv, sk, sf, sd)}
+        half = len(spec)
+        return {"live": finish(out[:half], lv, lk, lf, ld), "spoof": finish(out[half:], sv, sk, sf, sd)}
 
     parallel = tf.data.AUTOTUNE if num_parallel_calls is None else num_parallel_calls
     dataset = tf.data.Dataset.counter(start=0, dtype=tf.int64).map(choose)
@@ -252,10 +260,11 @@ def eval_dataset(root, video_ids, image_size, batch_size, include_truth=False, c
                  num_parallel_calls=None):
     """Every kept frame of every video in `video_ids`, in order, batched (last batch may be smaller).
 
-    Yields image (B,N,N,3) float32, depth (B,K,K,1), p0 (B,N,N,1), landmarks (B,Q,2), label, spoof_type
-    (B,) int32, video_id (B,) string, frame (B,) int32 (index of the kept frame), frame_number (B,) int32
-    (index in the source video); with include_truth also true_trace (B,N,N,3) and true_mask (B,N,N,1) from
-    truth.npz (zeros for live videos that have none; a spoof video without one is an error)."""
+    Yields image (B,N,N,3) float32, depth (B,K,K,1), face_depth (B,K,K,1), p0 (B,N,N,1), landmarks (B,Q,2),
+    label, spoof_type (B,) int32, video_id (B,) string, frame (B,) int32 (index of the kept frame),
+    frame_number (B,) int32 (index in the source video); with include_truth also true_trace (B,N,N,3) and
+    true_mask (B,N,N,1) from truth.npz (zeros for live videos that have none; a spoof video without one is an
+    error)."""
     import tensorflow as tf
 
     store = PreparedVideos(root, video_ids, image_size, cache_bytes)
@@ -272,7 +281,7 @@ def eval_dataset(root, video_ids, image_size, batch_size, include_truth=False, c
         video, frame = int(video), int(frame)
         arrays = store.arrays(video)
         out = [store.frame(video, frame), arrays["landmarks"][frame], arrays["depth"][frame], arrays["p0"][frame],
-               arrays["frame_numbers"][frame]]
+               arrays["frame_numbers"][frame], arrays["face_depth"][frame]]
         if include_truth:
             truth = store.truth(video)
             if truth is None:
@@ -281,7 +290,8 @@ def eval_dataset(root, video_ids, image_size, batch_size, include_truth=False, c
                 out += [truth[0][frame], truth[1][frame]]
         return out
 
-    spec = [((n, n, 3), tf.uint8), ((q, 2), tf.float32), ((k, k), tf.float32), ((n, n), tf.uint8), ((), tf.int32)]
+    spec = [((n, n, 3), tf.uint8), ((q, 2), tf.float32), ((k, k), tf.float32), ((n, n), tf.uint8), ((), tf.int32),
+            ((k, k), tf.float32)]
     if include_truth:
         spec += [((n, n, 3), tf.float32), ((n, n), tf.float32)]
     labels_t = tf.constant(store.labels, tf.int32)
@@ -295,9 +305,9 @@ def eval_dataset(root, video_ids, image_size, batch_size, include_truth=False, c
         element = {"image": tf.cast(out[0], tf.float32) / 255.0, "landmarks": out[1], "depth": out[2][..., None],
                    "p0": tf.cast(out[3], tf.float32)[..., None], "label": tf.gather(labels_t, video),
                    "spoof_type": tf.gather(type_ids_t, video), "video_id": tf.gather(ids_t, video),
-                   "frame": tf.cast(frame, tf.int32), "frame_number": out[4]}
+                   "frame": tf.cast(frame, tf.int32), "frame_number": out[4], "face_depth": out[5][..., None]}
         if include_truth:
-            element.update(true_trace=out[5], true_mask=out[6][..., None])
+            element.update(true_trace=out[6], true_mask=out[7][..., None])
         return element
 
     parallel = tf.data.AUTOTUNE if num_parallel_calls is None else num_parallel_calls

@@ -1,11 +1,19 @@
 """The prepared-dataset layout on disk (CONTRACT "Prepared dataset on disk"): a writer and a reader.
 
-    <root>/meta.json      {"format_version": 1, "dataset", "image_size": N, "depth_size": K, "num_landmarks": Q}
+    <root>/meta.json      {"format_version": 2, "dataset", "image_size": N, "depth_size": K, "num_landmarks": Q}
     <root>/index.csv      one row per finished video: video_id,path,label,spoof_type,subject,num_frames,...
     <root>/<path>/frames/000000.png ...   N x N RGB crops (k-th kept frame)
-    <root>/<path>/arrays.npz              landmarks (F,Q,2) f32, depth (F,K,K) f32 (0 for spoof),
+    <root>/<path>/arrays.npz              landmarks (F,Q,2) f32, depth (F,K,K) f32 (M0: 0 for spoof),
+                                          face_depth (F,K,K) f32 (the fitted face, every frame),
                                           p0 (F,N,N) uint8, frame_numbers (F,) int32
     <root>/<path>/truth.npz               optional (synthetic set): trace, mask, content, live
+
+Format versions: 2 added `face_depth`, the fitted face depth of spoof frames too (De-Spoof asks the
+reconstructed live face of a spoof to have a face's shape, seeds/003 Sec. 3.3). Version 1 data is still read:
+its live frames' M0 is their face depth, and a spoof frame's is fitted again from its stored landmarks with
+`geometry.face_depth`, the function the preprocessing used (a few ms per frame, once per cached video; equal
+to what version 2 stores up to the float32 rounding of the stored landmarks, ~1e-6). A writer never adds
+videos to a folder of another version.
 
 A video is built in `<root>/.partial/<random>/`, moved into place with one os.replace, and only then gets its
 index row; index.csv itself is rewritten through a temporary file. So the index lists complete videos only,
@@ -26,16 +34,20 @@ from physstd import files
 from physstd.config import ImageSizes
 from physstd.data import face_model, geometry, spoof_types
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 META_FILE = "meta.json"
 INDEX_FILE = "index.csv"
 ARRAYS_FILE = "arrays.npz"
 TRUTH_FILE = "truth.npz"
 FRAMES_DIR = "frames"
 PARTIAL_DIR = ".partial"
+# How to get a dataset of this version, for the messages that refuse another one.
+PREPARE_AGAIN = (f"prepare it again (run_preprocess.py, or python -m physstd.data.synthetic) into a new output "
+                 f"folder to get format_version {FORMAT_VERSION}")
 RESERVED_NAMES = (META_FILE, INDEX_FILE, PARTIAL_DIR, "protocols")
 INDEX_COLUMNS = ("video_id", "path", "label", "spoof_type", "subject", "num_frames")
-ARRAY_KEYS = ("landmarks", "depth", "p0", "frame_numbers")
+ARRAY_KEYS = ("landmarks", "depth", "face_depth", "p0", "frame_numbers")
 # Per-frame trailing shape of each truth.npz array after (F, N, N).
 TRUTH_CHANNELS = {"trace": (3,), "mask": (), "content": (3,), "live": (3,)}
 
@@ -63,9 +75,9 @@ def read_meta(root):
     if not isinstance(meta, dict) or any(not isinstance(meta.get(k), t) for k, t in expected.items()):
         raise PreparedFormatError(f"{path}: expected an object with {', '.join(f'{k} ({t.__name__})' for k, t in expected.items())}, "
                                   f"got {meta!r}")
-    if meta["format_version"] != FORMAT_VERSION:
+    if meta["format_version"] not in READABLE_VERSIONS:
         raise PreparedFormatError(f"{path}: format_version {meta['format_version']} is not supported "
-                                  f"(this code reads version {FORMAT_VERSION})")
+                                  f"(this code reads versions {', '.join(map(str, READABLE_VERSIONS))})")
     return meta
 
 
@@ -147,7 +159,8 @@ class DatasetWriter:
     `write_video(record, frames, p0_region)` or, streaming frames, `with writer.open_video(...) as video:
     video.add(frame)`. A frame is anything with `crop` (N,N,3) uint8 RGB, `landmarks` (Q,2), `depth` (K,K)
     (the fitted face depth; the writer stores zeros for spoof videos, seeds/001 Sec. 3.6) and
-    `frame_number`. One writer process per root: a new writer deletes leftovers of interrupted ones."""
+    `frame_number`; it is stored as `face_depth` for every frame. One writer process per root: a new writer
+    deletes leftovers of interrupted ones."""
 
     def __init__(self, root, dataset, image_size, depth_size=None, num_landmarks=face_model.NUM_LANDMARKS):
         depth_size = ImageSizes(image_size).depth_size if depth_size is None else int(depth_size)
@@ -157,6 +170,10 @@ class DatasetWriter:
         os.makedirs(root, exist_ok=True)
         if os.path.exists(os.path.join(root, META_FILE)):
             existing = read_meta(root)
+            if existing["format_version"] != FORMAT_VERSION:
+                raise PreparedFormatError(f"{os.path.join(root, META_FILE)}: the existing dataset has format_version "
+                                          f"{existing['format_version']}, this run writes {FORMAT_VERSION}; use a new "
+                                          f"output folder")
             if existing != self.meta:
                 raise PreparedFormatError(f"{os.path.join(root, META_FILE)}: the existing dataset has {existing}, "
                                           f"this run writes {self.meta}; use another output folder")
@@ -280,12 +297,12 @@ class VideoWriter:
         if frames == 0:
             raise ValueError(f"video {video_id!r}: no frames to write")
         landmarks = np.stack(self._landmarks)
-        depth = np.stack(self._depth)
-        if self.record["label"] == 1:
-            depth = np.zeros_like(depth)   # M0 = 0 for spoof (seeds/001 Eq. 16)
+        face_depth = np.stack(self._depth)
+        # M0 = 0 for spoof (seeds/001 Eq. 16)
+        depth = np.zeros_like(face_depth) if self.record["label"] == 1 else face_depth
         p0 = np.stack([geometry.preliminary_mask(points, self.p0_region, size) for points in landmarks])
-        np.savez_compressed(os.path.join(self._temp, ARRAYS_FILE), landmarks=landmarks, depth=depth, p0=p0,
-                            frame_numbers=np.asarray(self._frame_numbers, np.int32))
+        np.savez_compressed(os.path.join(self._temp, ARRAYS_FILE), landmarks=landmarks, depth=depth,
+                            face_depth=face_depth, p0=p0, frame_numbers=np.asarray(self._frame_numbers, np.int32))
         if self.truth is not None:
             truth = {}
             for key, value in self.truth.items():
@@ -307,7 +324,8 @@ class VideoWriter:
 
 def _check_array_values(path, arrays, size):
     """The values of arrays.npz within their documented ranges: landmarks finite, inside the crop give or take
-    one crop width (the derived forehead points may leave it), and not all equal; depth M0 in [0, 1]; P0 0/1."""
+    one crop width (the derived forehead points may leave it), and not all equal; depth M0 and face_depth in
+    [0, 1]; P0 0/1."""
     landmarks, depth, p0 = arrays["landmarks"], arrays["depth"], arrays["p0"]
     if not np.all(np.isfinite(landmarks)) or landmarks.size and (landmarks.min() < -size or landmarks.max() > 2 * size):
         finite = landmarks[np.isfinite(landmarks)]
@@ -320,9 +338,11 @@ def _check_array_values(path, arrays, size):
         frame = int(np.argmax(spread < 1.0))
         raise PreparedFormatError(f"{path}: the landmarks of frame {frame} span less than one pixel; expected a "
                                   f"face's landmarks")
-    if not np.all(np.isfinite(depth)) or depth.size and (depth.min() < 0.0 or depth.max() > 1.0):
-        raise PreparedFormatError(f"{path}: depth (M0) must lie in [0, 1], got values in "
-                                  f"[{np.nanmin(depth):.6g}, {np.nanmax(depth):.6g}]")
+    for key, name in (("depth", "depth (M0)"), ("face_depth", "face_depth")):
+        value = arrays.get(key, np.zeros(0))
+        if not np.all(np.isfinite(value)) or value.size and (value.min() < 0.0 or value.max() > 1.0):
+            raise PreparedFormatError(f"{path}: {name} must lie in [0, 1], got values in "
+                                      f"[{np.nanmin(value):.6g}, {np.nanmax(value):.6g}]")
     if p0.size and p0.max() > 1:
         raise PreparedFormatError(f"{path}: p0 must be 0/1, got values up to {p0.max()}")
 
@@ -373,17 +393,38 @@ class PreparedDataset:
         return arrays
 
     def load_video(self, video_id):
-        """arrays.npz of a video: landmarks (F,Q,2) f32, depth (F,K,K) f32, p0 (F,N,N) uint8,
-        frame_numbers (F,) int32, shapes checked against meta.json and index.csv."""
+        """arrays.npz of a video: landmarks (F,Q,2) f32, depth (F,K,K) f32, face_depth (F,K,K) f32,
+        p0 (F,N,N) uint8, frame_numbers (F,) int32, shapes checked against meta.json and index.csv
+        (face_depth of version 1 data fitted on read, see the module doc)."""
         frames, size, depth = self.row(video_id)["num_frames"], self.image_size, self.depth_size
         expected = {"landmarks": ((frames, self.meta["num_landmarks"], 2), np.float32),
                     "depth": ((frames, depth, depth), np.float32),
+                    "face_depth": ((frames, depth, depth), np.float32),
                     "p0": ((frames, size, size), np.uint8),
                     "frame_numbers": ((frames,), np.int32)}
+        if self.meta["format_version"] == 1:
+            del expected["face_depth"]
         path = os.path.join(self.video_dir(video_id), ARRAYS_FILE)
-        arrays = self._load_npz(path, expected)
+        arrays = {key: value for key, value in self._load_npz(path, expected).items() if key in expected}
         _check_array_values(path, arrays, size)
+        if "face_depth" not in arrays:
+            arrays["face_depth"] = self._fitted_face_depth(path, self.row(video_id)["label"], arrays)
         return {key: arrays[key] for key in ARRAY_KEYS}
+
+    def _fitted_face_depth(self, path, label, arrays):
+        """face_depth of a version 1 video: M0 for live, fitted from the stored landmarks for spoof."""
+        if label == 0:
+            return arrays["depth"]
+        if self.meta["num_landmarks"] != face_model.NUM_LANDMARKS:
+            raise PreparedFormatError(f"{path}: format_version 1 data stores no face depth for spoof frames, and "
+                                      f"it can be fitted only from {face_model.NUM_LANDMARKS} landmarks (this set has "
+                                      f"{self.meta['num_landmarks']}); {PREPARE_AGAIN}")
+        try:
+            return np.stack([geometry.face_depth(points, self.image_size, self.depth_size)
+                             for points in arrays["landmarks"]])
+        except (ValueError, np.linalg.LinAlgError) as error:
+            raise PreparedFormatError(f"{path}: cannot fit the face depth of format_version 1 spoof frames to "
+                                      f"their landmarks ({error}); {PREPARE_AGAIN}") from None
 
     def load_truth(self, video_id):
         """truth.npz arrays (synthetic set) as float32, or None when the video has none."""

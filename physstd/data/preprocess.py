@@ -118,11 +118,7 @@ class FacePreprocessor:
         if len(landmarks) == face_model.NUM_DETECTED:
             landmarks = face_model.derive_landmarks(landmarks)
         in_crop = transform_points(landmarks, affine)
-        # M0 vertices: the detected (x, y), so the depth map follows this face's outline, with the z of the
-        # mean face fitted to them (weak perspective, DESIGN 4.2).
-        fit = geometry.fit_weak_perspective(in_crop[:face_model.NUM_DETECTED])
-        z = face_model.derive_landmarks(fit.shape)[:, 2:]
-        depth = geometry.render_depth(np.concatenate([in_crop, z], axis=1), self.image_size, self.depth_size)
+        depth = geometry.face_depth(in_crop, self.image_size, self.depth_size)
         return PreparedFrame(crop, in_crop.astype(np.float32), depth, affine, int(frame_number))
 
 
