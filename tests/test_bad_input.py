@@ -52,6 +52,12 @@ def _rewrite_arrays(path, **changes):
     np.savez_compressed(path, **arrays)
 
 
+def _drop_array(path, key):
+    arrays = dict(np.load(path))
+    del arrays[key]
+    np.savez_compressed(path, **arrays)
+
+
 def _truncate(path, size=300):
     with open(path, "r+b") as stream:
         stream.truncate(size)
@@ -99,6 +105,11 @@ DATA_CASES = [
      _arrays, r"landmarks must be \(2, 140, 2\) float32"),
     ("depth scaled x1e6", lambda r: _rewrite_arrays(_arrays(r), depth=np.load(_arrays(r))["depth"] * 1e6),
      _arrays, r"depth \(M0\) must lie in \[0, 1\]"),
+    ("arrays.npz without face_depth", lambda r: _drop_array(_arrays(r), "face_depth"), _arrays,
+     "lacks array 'face_depth'"),
+    ("face_depth scaled x1e6",
+     lambda r: _rewrite_arrays(_arrays(r), face_depth=np.load(_arrays(r))["face_depth"] * 1e6),
+     _arrays, r"face_depth must lie in \[0, 1\]"),
     ("wrong num_frames in index.csv", lambda r: _edit_index(r, "num_frames", "5"), _arrays,
      r"landmarks must be \(5, 140, 2\)"),
     ("missing frame PNG", lambda r: os.remove(_frame(r)), _frame, "missing or not a readable PNG"),

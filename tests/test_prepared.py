@@ -1,5 +1,7 @@
 import json
 import os
+import re
+import shutil
 import types
 
 import numpy as np
@@ -32,7 +34,7 @@ def test_round_trip_of_live_and_spoof_videos(tmp_path):
     writer.write_video(_record("v_eye", "funny_eye"), spoof)    # 'lower_face'
 
     data = prepared.PreparedDataset(str(tmp_path))
-    assert data.meta == {"format_version": 1, "dataset": "unit", "image_size": N, "depth_size": K,
+    assert data.meta == {"format_version": 2, "dataset": "unit", "image_size": N, "depth_size": K,
                          "num_landmarks": 140}
     assert data.video_ids == ["v_live", "v_print", "v_eye"]
     assert data.row("v_live") == {"video_id": "v_live", "path": "videos/v_live", "label": 0, "spoof_type": "live",
@@ -42,11 +44,13 @@ def test_round_trip_of_live_and_spoof_videos(tmp_path):
     np.testing.assert_array_equal(data.load_frames("v_live"), np.stack([f.crop for f in live]))   # PNG is lossless
     np.testing.assert_array_equal(arrays["landmarks"], np.stack([f.landmarks for f in live]))
     np.testing.assert_array_equal(arrays["depth"], np.stack([f.depth for f in live]))
+    np.testing.assert_array_equal(arrays["face_depth"], arrays["depth"])
     np.testing.assert_array_equal(arrays["frame_numbers"], [0, 3, 6])
     assert arrays["frame_numbers"].dtype == np.int32
     np.testing.assert_array_equal(arrays["p0"], np.zeros((3, N, N)))
     spoof_arrays = data.load_video("v_print")
     np.testing.assert_array_equal(spoof_arrays["depth"], np.zeros((2, K, K)))   # M0 = 0 for spoof
+    np.testing.assert_array_equal(spoof_arrays["face_depth"], np.stack([f.depth for f in spoof]))   # kept (v2)
     np.testing.assert_array_equal(spoof_arrays["p0"], np.ones((2, N, N)))
     eye = data.load_video("v_eye")
     for k, frame in enumerate(spoof):
@@ -161,6 +165,135 @@ def test_reader_errors_name_the_file(tmp_path):
         prepared.PreparedDataset(root)
 
     with open(os.path.join(root, prepared.META_FILE), "w") as f:
-        json.dump({"format_version": 2, "dataset": "unit", "image_size": N, "depth_size": K, "num_landmarks": 140}, f)
-    with pytest.raises(prepared.PreparedFormatError, match="meta.json: format_version 2 is not supported"):
+        json.dump({"format_version": 3, "dataset": "unit", "image_size": N, "depth_size": K, "num_landmarks": 140}, f)
+    with pytest.raises(prepared.PreparedFormatError, match="meta.json: format_version 3 is not supported "
+                                                           r"\(this code reads versions 1, 2\)"):
         prepared.PreparedDataset(root)
+
+
+def test_face_depth_errors_name_the_file(tmp_path):
+    root = str(tmp_path)
+    prepared.DatasetWriter(root, "unit", N).write_video(_record("a", "print"), _frames(2))
+    arrays_path = os.path.join(root, "videos", "a", prepared.ARRAYS_FILE)
+    good = dict(np.load(arrays_path))
+    cases = [({k: v for k, v in good.items() if k != "face_depth"}, "lacks array 'face_depth'"),
+             (dict(good, face_depth=good["face_depth"][:, :, :2]), r"face_depth must be \(2, 4, 4\) float32"),
+             (dict(good, face_depth=good["face_depth"].astype(np.float64)), r"face_depth must be \(2, 4, 4\) float32"),
+             (dict(good, face_depth=good["face_depth"] * 1e6), r"face_depth must lie in \[0, 1\]"),
+             (dict(good, face_depth=np.full_like(good["face_depth"], np.nan)), r"face_depth must lie in \[0, 1\]")]
+    for arrays, message in cases:
+        np.savez(arrays_path, **arrays)
+        with pytest.raises(prepared.PreparedFormatError, match=re.escape(arrays_path) + ": " + message):
+            prepared.PreparedDataset(root).load_video("a")
+
+
+# --- face_depth (format 2) and version 1 data ---------------------------------------------------------------
+FACE_N = 64   # K = 8: enough pixels for a face-shaped depth map
+
+
+def _fitted_frames(count, seed=0):
+    """PreparedFrames made the way run_preprocess.py makes them, from given landmarks of a rotated face."""
+    from physstd.data.preprocess import FacePreprocessor
+
+    rng = np.random.default_rng(seed)
+    processor = FacePreprocessor(FACE_N)
+    frames = []
+    for k in range(count):
+        angle = rng.uniform(-0.2, 0.2)
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        points = face_model.canonical_landmarks(100, face_model.NUM_DETECTED) @ rotation.T + rng.uniform(20, 40, 2)
+        image = rng.integers(0, 256, (160, 160, 3), dtype=np.uint8)
+        frames.append(processor.process_landmarks(image, points + rng.normal(0, 0.5, points.shape), k))
+    return frames
+
+
+def _reference_face_depth(landmarks, size, depth_size):
+    """The fitted face's depth composed here from the fit and the rasteriser: the detected (x, y) of all
+    140 points with the z of the mean face fitted to the first 68."""
+    fit = geometry.fit_weak_perspective(np.asarray(landmarks, np.float64)[:face_model.NUM_DETECTED])
+    z = face_model.derive_landmarks(fit.shape)[:, 2]
+    return geometry.render_depth(np.column_stack([landmarks, z]), size, depth_size)
+
+
+@pytest.fixture(scope="module")
+def fitted_set(tmp_path_factory):
+    """A format-2 set of one live and one spoof video of fitted frames, and those frames."""
+    root = str(tmp_path_factory.mktemp("fitted"))
+    frames = _fitted_frames(3)
+    writer = prepared.DatasetWriter(root, "unit", FACE_N)
+    writer.write_video(_record("live"), frames)
+    writer.write_video(_record("spoof", "replay"), frames)
+    return root, frames
+
+
+def test_spoof_face_depth_is_the_fitted_face(fitted_set):
+    root, frames = fitted_set
+    data = prepared.PreparedDataset(root)
+    live, spoof = data.load_video("live"), data.load_video("spoof")
+    k = FACE_N // 8
+    for f, frame in enumerate(frames):
+        # What the preprocessing fitted (from its float64 landmarks) is stored unchanged.
+        np.testing.assert_array_equal(spoof["face_depth"][f], frame.depth)
+        reference = _reference_face_depth(frame.landmarks.astype(np.float64), FACE_N, k)
+        np.testing.assert_allclose(spoof["face_depth"][f], reference, atol=1e-5)
+        # A face: nearest (1) at the nose tip's depth pixel, background 0 in the corners.
+        tip = np.round((frame.landmarks[30] + 0.5) * k / FACE_N - 0.5).astype(int)
+        assert spoof["face_depth"][f].max() == pytest.approx(1.0, abs=0.15)
+        assert spoof["face_depth"][f][tip[1], tip[0]] >= spoof["face_depth"][f].max() - 0.15
+        assert spoof["face_depth"][f][0, 0] == spoof["face_depth"][f][-1, -1] == 0.0
+    np.testing.assert_array_equal(spoof["depth"], 0.0)                          # M0 stays 0 for spoof
+    np.testing.assert_array_equal(live["depth"], spoof["face_depth"])          # the same face, live or spoof
+    np.testing.assert_array_equal(live["face_depth"], live["depth"])
+
+
+def _as_version_1(root):
+    """Turn a format-2 set into what the version 1 writer made: no face_depth, meta format_version 1."""
+    meta_path = os.path.join(root, prepared.META_FILE)
+    with open(meta_path) as f:
+        meta = json.load(f)
+    with open(meta_path, "w") as f:
+        json.dump(dict(meta, format_version=1), f)
+    for row in prepared.read_index(root)[0]:
+        path = os.path.join(root, row["path"], prepared.ARRAYS_FILE)
+        arrays = dict(np.load(path))
+        del arrays["face_depth"]
+        np.savez_compressed(path, **arrays)
+
+
+def test_version_1_data_gets_face_depth_fitted_from_its_landmarks(fitted_set, tmp_path):
+    root = str(tmp_path / "v1")
+    shutil.copytree(fitted_set[0], root)
+    _as_version_1(root)
+    version_2 = prepared.PreparedDataset(fitted_set[0])
+    data = prepared.PreparedDataset(root)
+    assert data.meta["format_version"] == 1
+    for video in ("live", "spoof"):
+        arrays, expected = data.load_video(video), version_2.load_video(video)
+        assert set(arrays) == set(prepared.ARRAY_KEYS) and arrays["face_depth"].dtype == np.float32
+        for key in ("landmarks", "depth", "p0", "frame_numbers"):
+            np.testing.assert_array_equal(arrays[key], expected[key])
+        # Fitted again from the float32 landmarks: equal up to their rounding.
+        np.testing.assert_allclose(arrays["face_depth"], expected["face_depth"], atol=1e-5)
+    np.testing.assert_array_equal(data.load_video("live")["face_depth"], version_2.load_video("live")["depth"])
+    # The writer adds no version 2 video to a version 1 folder.
+    with pytest.raises(prepared.PreparedFormatError, match="has format_version 1, this run writes 2; use a new"):
+        prepared.DatasetWriter(root, "unit", FACE_N)
+
+
+def test_version_1_data_without_140_landmarks_is_refused_clearly(tmp_path):
+    root = str(tmp_path)
+    points = face_model.canonical_landmarks(N, face_model.NUM_DETECTED).astype(np.float32)
+    frames = [types.SimpleNamespace(crop=np.zeros((N, N, 3), np.uint8), landmarks=points,
+                                    depth=np.zeros((K, K), np.float32), frame_number=0)]
+    writer = prepared.DatasetWriter(root, "unit", N, num_landmarks=face_model.NUM_DETECTED)
+    writer.write_video(_record("live"), frames)
+    writer.write_video(_record("spoof", "print"), frames)
+    _as_version_1(root)
+    data = prepared.PreparedDataset(root)
+    assert data.load_video("live")["face_depth"].shape == (1, K, K)   # live: its M0
+    with pytest.raises(prepared.PreparedFormatError) as error:
+        data.load_video("spoof")
+    message = str(error.value)
+    assert message.startswith(os.path.join(root, "videos", "spoof", prepared.ARRAYS_FILE) + ": format_version 1")
+    assert "only from 140 landmarks (this set has 68)" in message and "run_preprocess.py" in message
+    assert "\n" not in message

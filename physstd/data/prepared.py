@@ -341,8 +341,10 @@ def _check_array_values(path, arrays, size):
     for key, name in (("depth", "depth (M0)"), ("face_depth", "face_depth")):
         value = arrays.get(key, np.zeros(0))
         if not np.all(np.isfinite(value)) or value.size and (value.min() < 0.0 or value.max() > 1.0):
-            raise PreparedFormatError(f"{path}: {name} must lie in [0, 1], got values in "
-                                      f"[{np.nanmin(value):.6g}, {np.nanmax(value):.6g}]")
+            finite = value[np.isfinite(value)]
+            found = f"values in [{finite.min():.6g}, {finite.max():.6g}]" if finite.size else "no finite value"
+            raise PreparedFormatError(f"{path}: {name} must lie in [0, 1], got {found}"
+                                      f"{' and NaN/inf' if finite.size < value.size else ''}")
     if p0.size and p0.max() > 1:
         raise PreparedFormatError(f"{path}: p0 must be 0/1, got values up to {p0.max()}")
 
