@@ -216,6 +216,7 @@ CONSISTENT_ROWS = [("siwm_p2", "PhySTD", m) for m in ("apcer", "acer", "eer")] +
                   [("siwm_p2", "STDN", m) for m in ("apcer", "bpcer", "acer", "eer", "tdr")] + \
                   [("siwm_p3", "PhySTD", m) for m in ("acer", "eer")] + \
                   [("siwm_p3", "Auxiliary", m) for m in ("acer", "eer", "tdr")] + \
+                  [("siwm_p2", "Auxiliary", m) for m in ("apcer", "bpcer", "acer", "eer")] + \
                   [("cross_type_auc", method, "auc") for method in ("PhySTD", "CDCN")]
 
 

@@ -84,6 +84,10 @@ def test_published_siwm_p1_row_prints_as_in_the_paper():
             "55.8 | 98.1 | 100.0 | 99.8 | 91.2 |") in markdown
 
 
+# Rows a paper prints without some metric of its table: those cells print as dashes.
+NOT_PRINTED = {("siwm_p1", "Auxiliary"): {"tdr"}, ("siwm_p2", "Auxiliary"): {"tdr"}}
+
+
 @pytest.mark.parametrize("table", sorted(tables.TABLES))
 def test_published_rows_cover_every_column(table):
     spec = tables.TABLES[table]
@@ -92,12 +96,65 @@ def test_published_rows_cover_every_column(table):
     for method in published.methods(table):
         rows = published.PUBLISHED[table][method]
         assert sorted(rows) == sorted(entries), (table, method)
+        absent = NOT_PRINTED.get((table, method), set())
         for entry in entries:
-            for metric, _ in spec.metrics:
-                assert rows[entry][metric] is not None, (table, method, entry, metric)
+            assert set(rows[entry]) == {metric for metric, _ in spec.metrics} - absent, (table, method, entry)
+            assert None not in rows[entry].values(), (table, method, entry)
     rendered = tables.render_table(table, {}, published=True)
     published_lines = [line for line in rendered.splitlines() if "(paper) |" in line]
-    assert published_lines and all(" - " not in line for line in published_lines)
+    assert len(published_lines) == len(published.methods(table)) * (
+        len(spec.metrics) if spec.entries_are_columns else len(spec.entries))
+    not_printed = [(method, label) for (t, method), absent in NOT_PRINTED.items() if t == table
+                   for metric, label in spec.metrics if metric in absent]
+    assert len([line for line in published_lines if " - " in line]) == len(not_printed)
+    for method, label in not_printed:
+        assert set(_markdown_row(rendered, label, f"{method} (paper)")) == {"-"}
+
+
+def _markdown_row(rendered, block, method):
+    """The cells of `method`'s row in block `block` of a Markdown table (the block label is on its first row)."""
+    current = None
+    for line in rendered.splitlines():
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        if len(cells) > 2 and line.startswith("|") and cells[0] not in ("", "---"):
+            current = cells[0]
+        if current == block and len(cells) > 2 and cells[1] == method:
+            return cells[2:]
+    raise AssertionError(f"no row {method!r} in block {block!r}:\n{rendered}")
+
+
+def test_all_published_oulu_rows_print_with_the_papers_numbers():
+    """seeds/001 Tab. 1 (the Auxiliary and DeSpoof rows also seeds/003 Tab. 4) with our row below."""
+    ours = {"1": {"apcer": 0.01, "bpcer": 0.02, "acer": 0.015}}
+    rendered = tables.render_table("oulu", {"ours": ours}, published=True)
+    assert [line.split("|")[2].strip() for line in rendered.splitlines()[4:9]] == [
+        "PhySTD (paper)", "STDN (paper)", "Auxiliary (paper)", "DeSpoof (paper)", "ours"]
+    assert _markdown_row(rendered, "1", "Auxiliary (paper)") == ["1.6", "1.6", "1.6"]
+    assert _markdown_row(rendered, "1", "DeSpoof (paper)") == ["1.2", "1.7", "1.5"]
+    assert _markdown_row(rendered, "1", "ours") == ["1.0", "2.0", "1.5"]
+    assert _markdown_row(rendered, "2", "DeSpoof (paper)") == ["4.2", "4.4", "4.3"]
+    assert _markdown_row(rendered, "3", "DeSpoof (paper)") == ["4.0 ± 1.8", "3.8 ± 1.2", "3.6 ± 1.6"]
+    assert _markdown_row(rendered, "4", "Auxiliary (paper)") == ["9.3 ± 5.6", "10.4 ± 6.0", "9.5 ± 6.0"]
+    assert _markdown_row(rendered, "4", "DeSpoof (paper)") == ["5.1 ± 6.3", "6.1 ± 5.1", "5.6 ± 5.7"]
+    assert _markdown_row(rendered, "4", "ours") == ["-", "-", "-"]
+
+
+def test_chosen_published_rows_print_in_the_order_given():
+    rendered = tables.render_table("siwm_p2", {}, published=["Auxiliary", "PhySTD"])
+    methods = [line.split("|")[2].strip() for line in rendered.splitlines() if "(paper)" in line]
+    assert methods[:2] == ["Auxiliary (paper)", "PhySTD (paper)"] and set(methods) == set(methods[:2])
+    # seeds/001 Tab. 4 "Auxiliary [18]": APCER Replay .. Partial paper and Average; no TPR row in the paper.
+    assert _markdown_row(rendered, "APCER", "Auxiliary (paper)") == [
+        "23.7", "7.3", "27.7", "18.2", "97.8", "8.3", "16.2", "100.0", "18.0", "16.3", "91.8", "72.2", "0.4",
+        "38.3 ± 37.4"]
+    assert _markdown_row(rendered, "EER", "Auxiliary (paper)")[-1] == "17.0 ± 17.7"
+    assert _markdown_row(rendered, tables.TDR_LABEL, "Auxiliary (paper)") == ["-"] * 14
+    assert _markdown_row(rendered, tables.TDR_LABEL, "PhySTD (paper)")[-1] == "53.7 ± 31.8"
+    p1 = tables.render_table("siwm_p1", {}, published=["Auxiliary"])   # seeds/001 Tab. 3
+    assert _markdown_row(p1, "ACER", "Auxiliary (paper)")[-1] == "6.3"
+    assert _markdown_row(p1, "EER", "Auxiliary (paper)")[:3] == ["4.7", "0.0", "1.6"]
+    with pytest.raises(ValueError, match="table 'siwm_p1' has no published row 'DeSpoof'"):
+        tables.render_table("siwm_p1", {}, published=["DeSpoof"])
 
 
 def _relative_gain(old, new):

@@ -1,11 +1,18 @@
 """Published numbers, in percent exactly as printed, for printing next to ours (physstd.eval.tables).
 
-seeds/001 is PhySTD (TPAMI), seeds/000 is STDN+ (its arXiv version, same method). For each table we keep
-the proposed method ("PhySTD") and one comparison row: the preliminary STDN (ECCV 2020, printed "STDN
-[31]" or "SDTN [31]") where the table has it, else Auxiliary [18] (the depth baseline PhySTD's ablation
-starts from), and CDCN [57] for the cross-type table, which has neither. A "+-" entry is a MeanStd as
-printed; where the paper's mean +- std does not equal the statistics of its own per-type columns (seeds/001
-Tab. 4 BPCER and TDR of PhySTD, Tab. 5 TDR mean of PhySTD), the printed value is kept.
+seeds/001 is PhySTD (TPAMI), seeds/000 is STDN+ (its arXiv version, same method), seeds/003 is De-Spoof
+(ECCV 2018). For each table we keep the proposed method ("PhySTD"), the preliminary STDN (ECCV 2020, printed
+"STDN [31]" or "SDTN [31]") where the table has it, and the two baselines this project also trains (issue
+15) wherever a table prints them: "Auxiliary" (Auxiliary [18], the depth CNN PhySTD's ablation starts from)
+and "DeSpoof" (DeSpoof [24], seeds/003). CDCN [57] stands in for the cross-type table, which has none of
+these. The De-Spoof paper's own OULU-NPU table (seeds/003 Tab. 4, its "Ours" and "Auxiliary[18]" rows)
+prints exactly the values seeds/001 Tab. 1 copies, so one row serves both references.
+
+Where a paper prints no value (Auxiliary has no TPR row in seeds/001 Tab. 3 and 4) the metric is left out
+and prints as a dash. A "+-" entry is a MeanStd as printed; where the paper's numbers disagree with each
+other (seeds/001 Tab. 4 BPCER and TDR of PhySTD, Tab. 5 TDR mean of PhySTD: mean +- std not the statistics
+of the per-type columns; Tab. 1 P3 of DeSpoof: ACER 3.6 is not the mean of APCER 4.0 and BPCER 3.8), the
+printed value is kept.
 
 Keys follow the schema of physstd.eval.tables: {table: {method: {entry: {metric: value}}}}, with SiW-M
 entries named as in physstd.data.spoof_types.SIWM_TYPES (the papers' column order).
@@ -39,6 +46,18 @@ PUBLISHED = {
             "3": {"apcer": _MS(1.6, 1.6), "bpcer": _MS(4.0, 5.4), "acer": _MS(2.8, 3.3)},  # Tab. 1 P3
             "4": {"apcer": _MS(2.3, 3.6), "bpcer": _MS(5.2, 5.4), "acer": _MS(3.8, 4.2)},  # Tab. 1 P4
         },
+        "Auxiliary": {  # Tab. 1 "Auxiliary [18]" (= seeds/003 Tab. 4 "Auxiliary[18]")
+            "1": {"apcer": 1.6, "bpcer": 1.6, "acer": 1.6},  # Tab. 1 P1
+            "2": {"apcer": 2.7, "bpcer": 2.7, "acer": 2.7},  # Tab. 1 P2
+            "3": {"apcer": _MS(2.7, 1.3), "bpcer": _MS(3.1, 1.7), "acer": _MS(2.9, 1.5)},  # Tab. 1 P3
+            "4": {"apcer": _MS(9.3, 5.6), "bpcer": _MS(10.4, 6.0), "acer": _MS(9.5, 6.0)},  # Tab. 1 P4
+        },
+        "DeSpoof": {  # Tab. 1 "DeSpoof [24]" (= seeds/003 Tab. 4 "Ours")
+            "1": {"apcer": 1.2, "bpcer": 1.7, "acer": 1.5},  # Tab. 1 P1
+            "2": {"apcer": 4.2, "bpcer": 4.4, "acer": 4.3},  # Tab. 1 P2
+            "3": {"apcer": _MS(4.0, 1.8), "bpcer": _MS(3.8, 1.2), "acer": _MS(3.6, 1.6)},  # Tab. 1 P3
+            "4": {"apcer": _MS(5.1, 6.3), "bpcer": _MS(6.1, 5.1), "acer": _MS(5.6, 5.7)},  # Tab. 1 P4
+        },
     },
     "siw": {  # seeds/001 Tab. 2: SiW protocols 1-3
         "PhySTD": {
@@ -63,6 +82,10 @@ PUBLISHED = {
             eer=[2.1, 2.2, 0.0, 7.2, 0.1, 3.9, 4.8, 0.0, 0.0, 19.6, 5.3, 5.4, 0.0, 4.8],
             tdr=[90.1, 76.1, 80.7, 71.5, 62.3, 74.4, 85.0, 100, 100, 33.8, 49.6, 30.6, 97.7, 70.4],
         ),
+        "Auxiliary": _by_type(  # Tab. 3 "Auxiliary [18]" (no TPR row printed)
+            acer=[5.1, 5.0, 5.0, 10.2, 5.0, 9.8, 6.3, 19.6, 5.0, 26.5, 5.5, 5.2, 5.0, 6.3],
+            eer=[4.7, 0.0, 1.6, 10.5, 4.6, 10.0, 6.4, 12.7, 0.0, 19.6, 9.3, 7.5, 0.0, 6.7],
+        ),
     },
     "siwm_p2": {  # seeds/001 Tab. 4: SiW-M protocol II (leave one type out); column = the left-out type
         "PhySTD": _by_type(  # Tab. 4 "Ours"
@@ -78,6 +101,12 @@ PUBLISHED = {
             acer=[7.8, 7.3, 7.1, 12.9, 13.9, 4.3, 6.7, 53.2, 4.6, 19.5, 20.7, 21.0, 5.6, _MS(14.2, 13.2)],
             eer=[7.6, 3.8, 8.4, 13.8, 14.5, 5.3, 4.4, 35.4, 0.0, 19.3, 21.0, 20.8, 1.6, _MS(12.0, 10.0)],
             tdr=[45.0, 40.5, 45.7, 36.7, 11.7, 40.9, 74.0, 0.0, 67.5, 16.0, 13.4, 9.4, 62.8, _MS(35.7, 23.9)],
+        ),
+        "Auxiliary": _by_type(  # Tab. 4 "Auxiliary [18]" (no TPR row printed)
+            apcer=[23.7, 7.3, 27.7, 18.2, 97.8, 8.3, 16.2, 100.0, 18.0, 16.3, 91.8, 72.2, 0.4, _MS(38.3, 37.4)],
+            bpcer=[10.1, 6.5, 10.9, 11.6, 6.2, 7.8, 9.3, 11.6, 9.3, 7.1, 6.2, 8.8, 10.3, _MS(8.9, 2.0)],
+            acer=[16.8, 6.9, 19.3, 14.9, 52.1, 8.0, 12.8, 55.8, 13.7, 11.7, 49.0, 40.5, 5.3, _MS(23.6, 18.5)],
+            eer=[14.0, 4.3, 11.6, 12.4, 24.6, 7.8, 10.0, 72.3, 10.1, 9.4, 21.4, 18.6, 4.0, _MS(17.0, 17.7)],
         ),
     },
     "siwm_p3": {  # seeds/001 Tab. 5: SiW-M protocol III (open set); column = the type held out of training
