@@ -1,4 +1,6 @@
-"""Evaluate PhySTD on a protocol: `python run_test.py --run_dir=runs/<name> [--table=siwm_p1 --published]`.
+"""Evaluate PhySTD on a protocol: `python run_test.py --run_dir=runs/<name> [--table=siwm_p1 --published]`
+(--published: every row the paper prints for that table and physstd.eval.published keeps; --published_rows=
+Auxiliary,DeSpoof: only those, in that order).
 
 --run_dir takes a run directory or a SavedModel export, or one per fold (comma-separated) of a multi-fold protocol.
 alpha0 and the threshold are chosen on --calibration_split (dev, or train; never test) and saved as
@@ -33,7 +35,9 @@ flags.DEFINE_string("table_entry", "", "table column/block of this protocol: 1..
                     "casia_to_replay / replay_to_casia, or casia / replay / msu for cross_type_auc; "
                     "default: the protocol name without a leading 'p'")
 flags.DEFINE_string("method", "PhySTD (ours)", "row label of our results in the table")
-flags.DEFINE_bool("published", False, "print the paper's rows above ours")
+flags.DEFINE_bool("published", False, "print every published row of --table above ours")
+flags.DEFINE_list("published_rows", [], "print only these published rows of --table, in this order, e.g. "
+                  "Auxiliary,DeSpoof (implies --published)")
 flags.DEFINE_bool("latex", False, "print the table as LaTeX instead of Markdown")
 FLAGS = flags.FLAGS
 
@@ -47,6 +51,7 @@ def main(argv):
 
     tf.get_logger().setLevel("WARNING")
     try:
+        published = tables.published_choice(FLAGS.table, FLAGS.published, FLAGS.published_rows)   # before the work
         record, fold_results = evaluate.evaluate_models(
             FLAGS.run_dir, FLAGS.output_dir, FLAGS.data_root, FLAGS.split_dir, FLAGS.protocol, FLAGS.folds or None,
             FLAGS.calibration_split, FLAGS.frame_level, FLAGS.use_saved_calibration, FLAGS.batch_size,
@@ -59,8 +64,9 @@ def main(argv):
             table_path = record["files"]["results"].replace("results.json", "table.json")
             tables.save_results(table_path, FLAGS.table, results)
             print(tables.render_table(FLAGS.table, results, fmt="latex" if FLAGS.latex else "markdown",
-                                      published=FLAGS.published))
-            print(f"table: {table_path} (reprint: python -m physstd.eval.tables {table_path} --published)")
+                                      published=published))
+            rows = f"--published_rows={','.join(published)}" if isinstance(published, list) else "--published"
+            print(f"table: {table_path} (reprint: python -m physstd.eval.tables {table_path} {rows})")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

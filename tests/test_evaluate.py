@@ -226,11 +226,15 @@ def test_table_results_layouts():
 def test_run_test_cli_prints_metrics_and_the_paper_table(setup, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     command = [sys.executable, os.path.join(ROOT, "run_test.py"), f"--run_dir={setup['run']}",
-               f"--output_dir={tmp_path}", "--table=siwm_p1", "--published"]
+               f"--output_dir={tmp_path}", "--table=siwm_p1", "--published_rows=Auxiliary,PhySTD"]
     run = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "| ACER |" in run.stdout or "ACER" in run.stdout
-    assert "PhySTD (paper)" in run.stdout and "PhySTD (ours)" in run.stdout
+    assert "PhySTD (paper)" in run.stdout and "PhySTD (ours)" in run.stdout and "STDN (paper)" not in run.stdout
+    # seeds/001 Tab. 3 "Auxiliary [18]" ACER row, first of the block, above PhySTD's.
+    assert ("| ACER | Auxiliary (paper) | 5.1 | 5.0 | 5.0 | 10.2 | 5.0 | 9.8 | 6.3 | 19.6 | 5.0 | 26.5 | 5.5 | 5.2 | "
+            "5.0 | 6.3 |") in run.stdout
+    assert "--published_rows=Auxiliary,PhySTD)" in run.stdout   # the reprint command keeps the choice
     table, results = tables.load_results(tmp_path / "table.json")
     assert table == "siwm_p1" and set(results["PhySTD (ours)"]) == {"print", "replay", "overall"}
     # --table=siwm_p1 evaluates with the table's pooled APCER; results.json keeps the worst species beside it.
@@ -243,3 +247,8 @@ def test_run_test_cli_prints_metrics_and_the_paper_table(setup, tmp_path):
                           "--data_root=x", "--protocol=p1", f"--output_dir={tmp_path}/o"],
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "flags.json" in bad.stderr
+    unknown_row = subprocess.run(command[:-1] + ["--published_rows=Auxiliary,LGSC"], cwd=ROOT, env=env,
+                                 capture_output=True, text=True, timeout=120)
+    assert unknown_row.returncode == 2 and unknown_row.stderr.strip().splitlines()[-1] == (
+        "error: --published_rows=Auxiliary,LGSC: table 'siwm_p1' has no published row 'LGSC'; expected some of "
+        "PhySTD, STDN, Auxiliary")

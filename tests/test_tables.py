@@ -1,4 +1,5 @@
 import json
+import re
 
 import numpy as np
 import pytest
@@ -206,6 +207,27 @@ def test_results_round_trip_through_a_file(tmp_path, capsys):
     assert capsys.readouterr().out == rendered + "\n"
     tables.main([str(path), "--latex", "--published", "STDN"])
     assert r"3 & STDN (paper) & 1.6 $\pm$ 1.6" in capsys.readouterr().out
+    tables.main([str(path), "--published_rows=DeSpoof,Auxiliary"])
+    lines = capsys.readouterr().out.splitlines()
+    block = lines.index("| 3 | DeSpoof (paper) | 4.0 ± 1.8 | 3.8 ± 1.2 | 3.6 ± 1.6 |")
+    assert lines[block + 1:block + 3] == ["|  | Auxiliary (paper) | 2.7 ± 1.3 | 3.1 ± 1.7 | 2.9 ± 1.5 |",
+                                          "|  | Ours | 1.5 ± 0.7 | 1.0 ± 0.5 | 25.0 |"]
+    for argv, message in (([str(path), "--published_rows=DeSpoof,LGSC"],
+                           "--published_rows=DeSpoof,LGSC: table 'oulu' has no published row 'LGSC'"),
+                          ([str(path), "--published", "CDCN"], "--published=CDCN: table 'oulu' has no published row")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            tables.main(argv)
+
+
+def test_published_choice_of_the_command_line_flags():
+    assert tables.published_choice("oulu", False) is False
+    assert tables.published_choice("oulu", True, []) is True
+    assert tables.published_choice("oulu", False, ["DeSpoof", "", "PhySTD"]) == ["DeSpoof", "PhySTD"]
+    with pytest.raises(ValueError, match=r"--published_rows=Auxiliary: needs a paper table \(--table\)"):
+        tables.published_choice("", True, ["Auxiliary"])
+    with pytest.raises(ValueError, match="table 'siwm_p3' has no published row 'DeSpoof'; expected some of "
+                                         "PhySTD, Auxiliary"):
+        tables.published_choice("siwm_p3", True, ["DeSpoof"])
 
 
 def test_load_results_errors_name_the_file(tmp_path):

@@ -16,12 +16,13 @@ Results schema (plain dicts, JSON-compatible), one per method:
 
 ``save_results(path, table, results)`` / ``load_results(path)`` keep a table's results in a JSON file
 {"format_version": 1, "table": name, "results": ...}; ``python -m physstd.eval.tables FILE.json
-[--latex] [--published [PhySTD,STDN]]`` prints it.
+[--latex] [--published | --published_rows=Auxiliary,DeSpoof]`` prints it.
 
 Where the paper's Overall is a mean +- std over the per-type columns (SiW-M protocols II and III, the
 cross-type AUC) and a method gives no "overall" entry, it is computed from the per-type values present.
 The published rows (physstd.eval.published) are added above ours with ``published=True`` or a list of
-their method names.
+their method names. On the command line (here and in run_test.py) ``--published`` adds every published row of
+the table and ``--published_rows=A,B`` only those, in that order (`published_choice`).
 """
 import argparse
 import collections
@@ -291,6 +292,23 @@ def render_table(name, results, fmt="markdown", published=False, decimals=1):
     return (_latex if fmt == "latex" else _markdown)(spec, blocks, notes)
 
 
+def published_choice(table, published=False, rows=(), flag="--published_rows"):
+    """render_table's ``published`` from the command-line flags: the list ``rows`` (names in
+    physstd.eval.published.methods(table), in the order to print; an unknown one is an error naming ``flag``)
+    when given, else True (every published row) or False as ``published`` says."""
+    rows = [row for row in rows if row]
+    if not rows:
+        return bool(published)
+    if table not in TABLES:
+        raise ValueError(f"{flag}={','.join(rows)}: needs a paper table (--table); expected one of {sorted(TABLES)}")
+    available = published_numbers.methods(table)
+    for row in rows:
+        if row not in available:
+            raise ValueError(f"{flag}={','.join(rows)}: table {table!r} has no published row {row!r}; "
+                             f"expected some of {', '.join(available)}")
+    return rows
+
+
 RESULTS_FORMAT_VERSION = 1
 
 
@@ -350,7 +368,8 @@ def evaluation_tables(path, table="", entry="", method="PhySTD (ours)"):
 
 
 def main(argv=None):
-    """``python -m physstd.eval.tables FILE.json [...] [--latex] [--published]``: print each file's table. A file is
+    """``python -m physstd.eval.tables FILE.json [...] [--latex] [--published | --published_rows=A,B]``: print each
+    file's table. A file is
     a table file (save_results, run_test.py --table's table.json) or run_test.py's results.json (its per-fold
     summary, or with --table the paper table with our row)."""
     parser = argparse.ArgumentParser(prog="python -m physstd.eval.tables", description=main.__doc__)
@@ -362,13 +381,15 @@ def main(argv=None):
     parser.add_argument("--method", default="PhySTD (ours)", help="results.json: row label of the results")
     parser.add_argument("--latex", action="store_true", help="LaTeX (booktabs) instead of Markdown")
     parser.add_argument("--published", nargs="?", const="all", default="",
-                        help="add the paper's rows: all, or a comma-separated list such as PhySTD,STDN")
+                        help="add every published row of the table (or, as --published_rows, a comma-separated "
+                        "list such as PhySTD,STDN)")
+    parser.add_argument("--published_rows", default="",
+                        help="add these published rows, in this order, e.g. Auxiliary,DeSpoof (implies --published)")
     parser.add_argument("--decimals", type=int, default=1)
     args = parser.parse_args(argv)
-    chosen = True if args.published == "all" else [m for m in args.published.split(",") if m]
     for path in args.results:
         try:
-            text = _file_table(path, args, chosen)
+            text = _file_table(path, args)
         except ValueError as error:   # name the file in every message about its content
             message = str(error)
             named = message.startswith((f"{path}:", "--"))
@@ -376,7 +397,7 @@ def main(argv=None):
         print(text)
 
 
-def _file_table(path, args, chosen):
+def _file_table(path, args):
     """The text main() prints for one file."""
     record = files.read_json(path, "results")
     if isinstance(record, dict) and "folds" in record:    # run_test.py's results.json
@@ -388,11 +409,12 @@ def _file_table(path, args, chosen):
             return results
     else:
         table, results = load_results(path)
-    if chosen is not True:
-        for method in chosen:
-            if method not in published_numbers.methods(table):
-                raise ValueError(f"--published={args.published}: table {table!r} has no published row {method!r}; "
-                                 f"expected some of {', '.join(published_numbers.methods(table))}")
+    if args.published_rows:
+        chosen = published_choice(table, True, args.published_rows.split(","))
+    elif args.published == "all":
+        chosen = True
+    else:
+        chosen = published_choice(table, False, args.published.split(","), flag="--published")
     return render_table(table, results, fmt="latex" if args.latex else "markdown", published=chosen,
                         decimals=args.decimals)
 
