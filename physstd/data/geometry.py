@@ -134,7 +134,6 @@ def render_depth(vertices, image_size, depth_size, triangles=None):
     return depth.astype(np.float32)
 
 
-
 def face_depth(landmarks, image_size, depth_size):
     """The fitted face's depth map (K, K) float32 in [0, 1] for (140, 2) crop landmarks (DESIGN 4.2): the mean
     face fitted to the 68 detected points gives each vertex its z; the vertices keep the landmarks' own (x, y),

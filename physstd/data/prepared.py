@@ -12,7 +12,7 @@ Format versions: 2 added `face_depth`, the fitted face depth of spoof frames too
 reconstructed live face of a spoof to have a face's shape, seeds/003 Sec. 3.3). Version 1 data is still read:
 its live frames' M0 is their face depth, and a spoof frame's is fitted again from its stored landmarks with
 `geometry.face_depth`, the function the preprocessing used (a few ms per frame, once per cached video; equal
-to what version 2 stores up to the float32 rounding of the stored landmarks, ~1e-6). A writer never adds
+to what version 2 stores up to the float32 rounding of the stored landmarks, below 1e-5). A writer never adds
 videos to a folder of another version.
 
 A video is built in `<root>/.partial/<random>/`, moved into place with one os.replace, and only then gets its
