@@ -297,3 +297,19 @@ def test_version_1_data_without_140_landmarks_is_refused_clearly(tmp_path):
     assert message.startswith(os.path.join(root, "videos", "spoof", prepared.ARRAYS_FILE) + ": format_version 1")
     assert "only from 140 landmarks (this set has 68)" in message and "run_preprocess.py" in message
     assert "\n" not in message
+
+
+def test_toy_data_keeps_the_face_depth_of_its_spoof_frames(tmp_path):
+    from physstd.train.toy_data import random_batch, write_toy_dataset
+
+    write_toy_dataset(str(tmp_path), N, videos_per_class=1, frames_per_video=1)
+    data = prepared.PreparedDataset(str(tmp_path))
+    live, spoof = data.load_video("live_0"), data.load_video("print_0")
+    yy, xx = np.mgrid[0:K, 0:K] / (K - 1) - 0.5
+    bump = np.clip(1.0 - 4.0 * (xx ** 2 + yy ** 2), 0.0, 1.0).astype(np.float32)   # toy_data's face depth
+    np.testing.assert_array_equal(live["depth"][0], bump)
+    np.testing.assert_array_equal(spoof["face_depth"][0], bump)   # the same centred bump
+    np.testing.assert_array_equal(spoof["depth"], 0.0)
+    batch = random_batch(N, 2, as_tensors=False)
+    np.testing.assert_array_equal(batch["spoof"]["face_depth"], batch["live"]["depth"])
+    np.testing.assert_array_equal(batch["spoof"]["depth"], 0.0)
