@@ -28,3 +28,32 @@ def test_high_band_rms_ignores_the_crop_border():
     image = np.full((SIZE, SIZE, 3), 128, np.uint8)
     image[:, :2] = grating([40, -40])[:, :2]
     assert high_frequency_rms(image[None])[0] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_original_photo_copies():
+    """benchmarks.original_photos on a 256-pixel (+40, -40) grating: the photo unchanged; blur 1 (sigma 1 px at 256,
+    cv2's 7-tap kernel) scales the period-2 grating by sum_k w_k (-1)^k = 0.0142, +-0.57 levels, which the 8-bit
+    rounding makes +-1; the noise (sigma 2 levels, JPEG 75) stays
+    within a few levels; half size halves both sides."""
+    from benchmarks.original_photos import degraded_copies
+    from benchmarks.synthetic_quality import high_frequency_rms
+
+    image = np.broadcast_to(np.where(np.arange(256) % 2, 88, 168).astype(np.uint8)[None, :, None], (256, 256, 3))
+    copies = degraded_copies(image, np.random.default_rng(0))
+    assert copies["photo"] is image
+    assert copies["half size"].shape == (128, 128, 3)
+    sharp, blurred = high_frequency_rms(np.stack([image, copies["blur 1"]]))
+    assert sharp == pytest.approx(40.0, rel=1e-3) and blurred == pytest.approx(1.0, abs=1e-3)
+    difference = copies["noise+jpeg75"].astype(np.float64) - image
+    assert 0.5 < np.sqrt(np.mean(difference ** 2)) < 20.0
+
+
+def test_video_plan_balances_the_train_only_photos():
+    """The TRAIN_ONLY photos get one live video per spoof type (issue 14 item 7), the other identities --live_videos."""
+    from physstd.data import synthetic
+
+    rows = synthetic.video_plan(["astronaut", "lfw_000"], ("print", "replay", "cosmetic"), live_videos=2)
+    lives = {s: [r["video_id"] for r in rows if r["subject"] == s and r["label"] == 0] for s in ("astronaut", "lfw_000")}
+    assert lives == {"astronaut": ["astronaut_live_0", "astronaut_live_1", "astronaut_live_2"],
+                     "lfw_000": ["lfw_000_live_0", "lfw_000_live_1"]}
+    assert synthetic.live_video_count("grace_hopper", 8, ("print",)) == 8

@@ -82,6 +82,9 @@ TRAIN_FRACTION, DEV_FRACTION = 0.6, 0.2
 # 8x, so as a dev or test identity either would measure a resolution shift seen in one training identity at
 # most (a sharp live face then scores as a spoof, whose traces are the only other fine detail in the set).
 TRAIN_ONLY = ("astronaut", "grace_hopper")
+# ...and get as many live videos as spoof videos (issue 14 item 7): with two lives against six spoofs, fresh renders
+# of these two unlike-any-other faces scored as attacks half the time (the detector had memorised their few live
+# frames), and so did their original photos, blurred, noised or JPEG-compressed alike (benchmarks/README.md).
 
 
 class SyntheticFormatError(ValueError):
@@ -164,12 +167,18 @@ def raw_size(image_size):
     return int(8 * np.ceil(RAW_SCALE * raw_face_side(image_size) / 8))
 
 
+def live_video_count(subject, live_videos, spoof_type_names):
+    """Live videos of one subject: `live_videos`, or one per spoof type for the TRAIN_ONLY photos if that is more."""
+    return max(live_videos, len(spoof_type_names)) if subject in TRAIN_ONLY else live_videos
+
+
 def video_plan(subjects, spoof_type_names=SPOOF_TYPES, live_videos=DEFAULT_LIVE_VIDEOS):
-    """Index rows (without num_frames) of every video: per subject `live_videos` live videos and one per
+    """Index rows (without num_frames) of every video: per subject `live_video_count` live videos and one per
     spoof type. video_id = <subject>_<type>_<k>; path = <type>/<video_id>."""
     rows = []
     for subject in subjects:
-        kinds = [("live", k) for k in range(live_videos)] + [(name, 0) for name in spoof_type_names]
+        lives = live_video_count(subject, live_videos, spoof_type_names)
+        kinds = [("live", k) for k in range(lives)] + [(name, 0) for name in spoof_type_names]
         for kind, k in kinds:
             video_id = f"{subject}_{kind}_{k}"
             rows.append({"video_id": video_id, "path": f"{kind}/{video_id}", "label": int(kind != "live"),
@@ -306,7 +315,8 @@ def generate_raw(raw_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
     meta = {"format_version": FORMAT_VERSION, "generator": "physstd.data.synthetic", "seed": int(seed),
             "image_size": int(image_size), "raw_size": raw_size(image_size),
             "num_identities": int(num_identities), "frames_per_video": int(frames_per_video),
-            "live_videos": int(live_videos), "spoof_types": list(spoof_type_names),
+            "live_videos": int(live_videos), "balanced_live_subjects": list(TRAIN_ONLY),
+            "spoof_types": list(spoof_type_names),
             "subjects": [s.name for s in sources]}
     os.makedirs(raw_dir, exist_ok=True)
     meta_path = os.path.join(raw_dir, RAW_META_FILE)
