@@ -33,9 +33,8 @@ def test_every_stage_runs_and_the_report_says_what_it_is(toy_demo):
                                               "reload", "originals", "figures")}
     assert "Spoof medium classification" in report
     checks = re.findall(r"^\| (.+?) \| (pass|FAIL) \| (.+?) \|$", report, flags=re.M)
-    assert len(checks) == 3   # AUC, recovery on print and replay (the toy set has both), reload
-    # The exit status follows these checks alone (the original photos are reported, not a check): 0 only when all
-    # pass (2 training steps rarely reach AUC 0.95).
+    assert len(checks) == 4   # AUC, recovery on print and replay (the toy set has both), reload, original photos
+    # The exit status follows these checks: 0 only when all pass (2 training steps rarely reach AUC 0.95).
     assert status == (1 if any(result == "FAIL" for _, result, _ in checks) else 0)
     reload_check = [c for c in checks if c[0].startswith("fresh-process")][0]
     assert reload_check[1] == "pass" and float(reload_check[2]) <= demo.RELOAD_TOLERANCE
@@ -95,28 +94,29 @@ def test_original_photos_are_scored_as_run_predict_scores_them(toy_demo, tmp_pat
     assert sorted(result["scores"]) == sorted(expected)
     for name, score in expected.items():
         assert result["scores"][name] == pytest.approx(score, abs=1e-5)
-    assert "## Original photos of the identities (reported, not a check)" in (output / "report.md").read_text()
+    report = (output / "report.md").read_text()
+    assert "## Original photos of the identities" in report
+    below = sum(score < result["threshold"] for score in expected.values())
+    check = re.search(r"^\| original photos of the identities score below the threshold \| (pass|FAIL) \| (\d+)/(\d+) ",
+                      report, flags=re.M)
+    assert check.groups() == ("pass" if below == len(expected) else "FAIL", str(below), str(len(expected)))
 
 
-def test_original_photos_report_says_when_sharp_photos_score_as_attacks():
-    """Hand-made scores (threshold 1.0): a sharp photo at or above it is named as an attack with its score; the
-    subsets count the photos below it (a photo without a face counts as not below); the open issue is stated."""
+def test_original_photos_report_names_the_photos_scored_as_attacks():
+    """Hand-made scores (threshold 1.0): every photo at or above it is named with its score; the subsets count the
+    photos below it (a photo without a face counts as not below); the sharp photos get their own table rows."""
     subsets = {"train": ["astronaut", "grace_hopper", "lfw_001"], "dev": ["lfw_002"], "test": ["lfw_003", "lfw_004"]}
     scores = {"astronaut": 0.4, "grace_hopper": 1.0, "lfw_001": 0.2, "lfw_002": 1.7, "lfw_003": 0.9}
     text = "\n".join(demo.original_photos_report({"threshold": 1.0, "scores": scores, "subsets": subsets}))
     assert "train identities 2 of 3, dev identities 0 of 1, test identities 1 of 2 (dlib finds no face in 1 of" in text
     assert "| astronaut | 0.400 | bona fide |" in text and "| grace_hopper | 1.000 | attack |" in text
-    assert "scores the sharp original photo of grace_hopper as an attack** (1.000 >= 1.000)" in text
-    assert "the other 4 identities" in text and "open issue" in text and "Not gated" in text
-    scores["grace_hopper"] = 0.99
+    assert "original photos of grace_hopper, lfw_002 as attacks** (1.000, 1.700 >= 1.000): the check fails" in text
+    scores.update(grace_hopper=0.99, lfw_002=0.5)
     text = "\n".join(demo.original_photos_report({"threshold": 1.0, "scores": scores, "subsets": subsets}))
-    assert "as an attack" not in text and "score below the threshold" in text
+    assert "as an attack" not in text and "Every original photo scores below the threshold" in text
     scores["astronaut"] = 1.5
     text = "\n".join(demo.original_photos_report({"threshold": 1.0, "scores": scores, "subsets": subsets}))
-    assert "photo of astronaut as an attack** (1.500 >= 1.000)" in text
-    scores["grace_hopper"] = 2.0
-    text = "\n".join(demo.original_photos_report({"threshold": 1.0, "scores": scores, "subsets": subsets}))
-    assert "photos of astronaut and grace_hopper as attacks** (1.500, 2.000 >= 1.000)" in text
+    assert "original photo of astronaut as an attack** (1.500 >= 1.000)" in text
 
 
 def test_a_failing_stage_skips_its_dependents_and_exits_non_zero(toy_demo, monkeypatch):
