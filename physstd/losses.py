@@ -28,6 +28,7 @@ class LossWeights:
     trace_regularizer: float = 1e-4  # alpha4, L_R (Eq. 20)
     synthesis: float = 10.0         # alpha5, L_S (Eq. 21)
     hard_depth: float = 1.0         # alpha6, L_H (Eq. 22)
+    live_trace_regularizer: float = 0.0  # L_R of the live half on its own (0: Eq. 20 covers both halves)
 
     def to_dict(self):
         return dataclasses.asdict(self)
@@ -76,6 +77,14 @@ def inpainting_mask_loss(mask, additive_trace, preliminary_mask, beta=INPAINTING
 def trace_regularizer_loss(out):
     """Eq. 20: L_R = mean B^2 + mean C^2 + mean T^2 + mean P^2 (+ mean S^2 for the forms that predict S)."""
     return tf.add_n([tf.reduce_mean(tf.square(component)) for component in (out.B, out.C, out.T, out.P, out.S)])
+
+
+def split_trace_regularizer_losses(out_live, out_spoof):
+    """Eq. 20 per half, as the authors' released code weights it (spoof traces 1e-4, live traces 10, each a
+    per-element mean): {'trace_regularizer': L_R of the spoof half, 'live_trace_regularizer': L_R of the live
+    half}. The paper's Eq. 20 is one expectation over live and spoof faces with the single weight alpha4."""
+    return {"trace_regularizer": trace_regularizer_loss(out_spoof),
+            "live_trace_regularizer": trace_regularizer_loss(out_live)}
 
 
 def synthesis_loss(image, out, true_live, true_mask, sizes):

@@ -121,3 +121,14 @@ def test_synthesis_loss_compares_the_overall_effect_by_hand():
     # A live face (image = true live, P = 0) with zero traces has zero loss; its target is zero effect.
     zero = _output(size=16, I_P=i_p)
     assert float(losses.synthesis_loss(live, zero, live, tf.zeros((1, 16, 16, 1)), sizes)) == pytest.approx(0.0)
+
+
+def test_split_trace_regularizer_losses():
+    """--live_trace_weight: Eq. 20 per half; the halves' mean is the paper's one-expectation L_R of the batch."""
+    live, spoof = _output(B=0.5, P=1.0), _output(C=-0.2, T=0.1, S=0.3)
+    split = losses.split_trace_regularizer_losses(live, spoof)
+    assert float(split["live_trace_regularizer"]) == pytest.approx(0.25 + 1.0)
+    assert float(split["trace_regularizer"]) == pytest.approx(0.04 + 0.01 + 0.09)
+    both = GeneratorOutput(*(tf.concat([a, b], 0) for a, b in zip(live, spoof)))
+    assert float(losses.trace_regularizer_loss(both)) == pytest.approx(
+        (float(split["live_trace_regularizer"]) + float(split["trace_regularizer"])) / 2)

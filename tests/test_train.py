@@ -122,6 +122,28 @@ def test_one_generator_update_per_iteration_and_the_two_update_schedule():
             assert "synthesis_total" not in losses
 
 
+def test_live_trace_weight_regularizes_the_live_half_on_its_own():
+    """--live_trace_weight=10 (the released code): L_R of the live half weighted 10, a4 on the spoof half only."""
+    import tensorflow as tf
+
+    from physstd.losses import trace_regularizer_loss
+    from physstd.train.toy_data import random_batch
+
+    batch = random_batch(N, PAIRS, seed=3)
+    trainer = _make_trainer(live_trace_weight=10.0, steps="1")
+    out = trainer.generator(tf.concat([batch["live"]["image"], batch["spoof"]["image"]], 0), training=True)
+    halves = [type(out)(*(tf.split(x, 2, axis=0)[i] for x in out)) for i in (0, 1)]
+    losses = {k: float(v) for k, v in trainer.train_step(batch).items()}
+    w = trainer.loss_weights
+    assert w.live_trace_regularizer == 10.0
+    # Same weights, same batch, BatchNorm in training mode: the step's terms equal the ones computed here.
+    assert losses["live_trace_regularizer"] == pytest.approx(float(trace_regularizer_loss(halves[0])), rel=1e-4)
+    assert losses["trace_regularizer"] == pytest.approx(float(trace_regularizer_loss(halves[1])), rel=1e-4)
+    assert losses["generator_total"] == pytest.approx(
+        w.depth * losses["depth"] + w.inpainting_mask * losses["inpainting_mask"]
+        + w.trace_regularizer * losses["trace_regularizer"] + 10.0 * losses["live_trace_regularizer"], rel=1e-5)
+
+
 def test_learning_rates_follow_the_trainer_step(one_step):
     _, runs = one_step
     trainer = runs["full"]["trainer"]

@@ -51,6 +51,8 @@ class TrainConfig:
     generator_updates: int = 1       # 1: one generator update on all of Eq. 23 + 24 (Alg. 1 line 13); 2: two
     synthesis_target: str = "effect"  # L_S on the overall effect (Eq. 21) or per raw component
     match_real_band: bool = True     # live faces reach D1/D2 through the same Eq. 9 lowpass as I_low/I_mid
+    live_trace_weight: float = 0.0   # 0: Eq. 20 with a4 on live and spoof (the paper); > 0: a4 on the spoof half
+    #                                  and this weight on the live half (the released code: 10)
     # Bookkeeping.
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
@@ -82,9 +84,9 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be > 0, discriminator_lr_ratio >= 0 (0 freezes the discriminators) "
                              f"and lr_decay_factor in (0, 1], "
                              f"got {self.learning_rate}, {self.discriminator_lr_ratio}, {self.lr_decay_factor}")
-        weights = {name: getattr(self, name) for name in ("a1", "a2", "a3", "a4", "a5", "a6")}
+        weights = {name: getattr(self, name) for name in ("a1", "a2", "a3", "a4", "a5", "a6", "live_trace_weight")}
         if not all(value >= 0 for value in weights.values()) or not 0 < self.beta < 1:
-            raise ValueError(f"the loss weights a1..a6 must be >= 0 and beta in (0, 1), got {weights}, "
+            raise ValueError(f"the loss weights a1..a6, live_trace_weight must be >= 0 and beta in (0, 1), got {weights}, "
                              f"beta {self.beta}")
         if self.keep_checkpoints < 2:
             raise ValueError("keep_checkpoints must be >= 2 so that a bad newest checkpoint leaves a good one")
@@ -99,7 +101,8 @@ class TrainConfig:
         """alpha1..alpha6 of Eq. 23-24 as a physstd.losses.LossWeights."""
         from physstd.losses import LossWeights
         return LossWeights(depth=self.a1, adversarial=self.a2, inpainting_mask=self.a3,
-                           trace_regularizer=self.a4, synthesis=self.a5, hard_depth=self.a6)
+                           trace_regularizer=self.a4, synthesis=self.a5, hard_depth=self.a6,
+                           live_trace_regularizer=self.live_trace_weight)
 
     def to_dict(self):
         return dataclasses.asdict(self)

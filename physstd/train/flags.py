@@ -41,6 +41,8 @@ _HELP = {
                         "raw component B, C, T, P, I_P (components)",
     "match_real_band": "live faces reach D1/D2 through the same Eq. 9 lowpass as I_low/I_mid (--nomatch_real_band: "
                        "the full-band live face, the former reading)",
+    "live_trace_weight": "0: L_R (Eq. 20) on live and spoof traces with --a4 (the paper); > 0: --a4 on the spoof "
+                         "half and this weight on the live half's L_R (the authors' released code: 10)",
     "checkpoint_every": "save a checkpoint every this many steps (a killed run loses at most this many)",
     "keep_checkpoints": "checkpoints kept (>= 2)",
     "summary_every": "TensorBoard scalars every this many steps",

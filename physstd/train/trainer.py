@@ -32,14 +32,14 @@ import tensorflow as tf
 
 from physstd import trace
 from physstd.losses import (depth_loss, discriminator_loss, generator_adversarial_loss, hard_depth_loss,
-                            inpainting_mask_loss, synthesis_component_loss, synthesis_loss,
-                            trace_regularizer_loss)
+                            inpainting_mask_loss, split_trace_regularizer_losses, synthesis_component_loss,
+                            synthesis_loss, trace_regularizer_loss)
 from physstd.data import face_model
 from physstd.models import Generator, build_discriminators
 from physstd.train.config import learning_rate_at
 
 # Weighted terms of the two generator objectives (Eq. 23, Eq. 24), by LossWeights field.
-GENERATOR_TERMS = ("depth", "adversarial", "inpainting_mask", "trace_regularizer")
+GENERATOR_TERMS = ("depth", "adversarial", "inpainting_mask", "trace_regularizer", "live_trace_regularizer")
 SYNTHESIS_TERMS = ("synthesis", "hard_depth")
 
 
@@ -126,9 +126,12 @@ class PhySTDTrainer(tf.Module):
         GAN) L_G and L_D to `losses`; returns (SpoofSynthesis or None, the discriminators' tape or None)."""
         cfg = self.model_config
         out = self.generator(tf.concat([live["image"], spoof["image"]], 0), training=True)
-        _, out_spoof = _halves(out)
+        out_live, out_spoof = _halves(out)
         losses["depth"] = depth_loss(out.M, tf.concat([live["depth"], spoof["depth"]], 0))
-        losses["trace_regularizer"] = trace_regularizer_loss(out)
+        if self.config.live_trace_weight > 0:  # the released code's weighting (--live_trace_weight)
+            losses.update(split_trace_regularizer_losses(out_live, out_spoof))
+        else:  # Eq. 20: one expectation over live and spoof faces
+            losses["trace_regularizer"] = trace_regularizer_loss(out)
         if cfg.has_inpainting:
             losses["inpainting_mask"] = inpainting_mask_loss(
                 out_spoof.P, trace.additive_trace(out_spoof, cfg), spoof["p0"], self.config.beta)
