@@ -25,7 +25,7 @@ import tensorflow as tf
 
 from physstd import ops
 from physstd.models.config import COMPONENT_CHANNELS, GeneratorOutput, ModelConfig
-from physstd.models.layers import ConvBlock, SpatialAttention, output_conv
+from physstd.models.layers import ConvBlock, SpatialAttention, area_resize, output_conv
 
 INPUT_GAINS = (1.0, 15.0, 25.0)  # amplification of I_B, I_C, I_T (Eq. 9 and the text below it)
 ENCODER_CHANNELS = (64, 96, 128)  # F1, F2, F3 at width 1
@@ -40,14 +40,6 @@ def input_decomposition(image, sizes):
     """Eq. 9: concat[I_B, 15 I_C, 25 I_T] with (I_B, I_C, I_T) = ops.decompose(image, n1, n2); (B,N,N,9)."""
     bands = ops.decompose(image, sizes.n1, sizes.n2)
     return tf.concat([gain * band for gain, band in zip(INPUT_GAINS, bands)], axis=-1)
-
-
-def _area_resize(x, size):
-    """Average-pool NHWC `x` down to size x size (its side is an integer multiple of size)."""
-    factor = x.shape[1] // size
-    if factor == 1:
-        return x
-    return tf.nn.avg_pool2d(x, factor, factor, "VALID")
 
 
 @keras.saving.register_keras_serializable(package="physstd")
@@ -108,7 +100,7 @@ class Generator(keras.Model):
         raw = tf.cast(self.trace_out(self.trace_head(u3, training=training)), tf.float32)
 
         k = sizes.depth_size
-        attended = [_area_resize(attention(feature), k)
+        attended = [area_resize(attention(feature), k)
                     for attention, feature in zip(self.attention, (f1, f2, f3, u3))]
         d = tf.concat(attended, axis=-1)
         for block in self.depth_convs:

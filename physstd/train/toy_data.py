@@ -4,8 +4,9 @@ benchmarks.
 Faces are the canonical mean-face landmarks with a seeded jitter (so the barycentric maps and the warps are
 real); images are smooth random colour fields; each spoof is its live partner plus a fixed additive pattern
 (a low-frequency colour cast and a high-frequency grid), so live and spoof are separable and a few train
-steps measurably lower the losses. Depth targets: a centred bump for live, zeros for spoof; P0 for spoof is
-the image outside a centred square (the 'outside_face' prior), zeros for live.
+steps measurably lower the losses. Depth targets: a centred bump for live, zeros for spoof; `face_depth` is the
+bump for every frame (the fitted face shape of prepared-format v2, which De-Spoof's J_DQ reads for spoofs too);
+P0 for spoof is the image outside a centred square (the 'outside_face' prior), zeros for live.
 """
 import numpy as np
 
@@ -29,6 +30,7 @@ def _sample(rng, size, num_landmarks, spoof):
     k = sizes.depth_size
     yy, xx = np.mgrid[0:k, 0:k] / (k - 1) - 0.5
     depth = np.clip(1.0 - 4.0 * (xx ** 2 + yy ** 2), 0.0, 1.0)
+    face_depth = depth
     p0 = np.zeros((size, size), np.float32)
     if spoof:
         grid = 0.08 * np.sign(np.sin(np.arange(size) * np.pi / 2))[:, None, None] * np.ones((1, size, 3))
@@ -38,7 +40,8 @@ def _sample(rng, size, num_landmarks, spoof):
         p0[size // 4: 3 * size // 4, size // 4: 3 * size // 4] = 0.0
     return {"image": np.clip(image, 0.0, 1.0).astype(np.float32), "landmarks": landmarks,
             "bary_index": np.asarray(bary_index, np.int32), "bary_weights": np.asarray(bary_weights, np.float32),
-            "depth": depth[..., None].astype(np.float32), "p0": p0[..., None],
+            "depth": depth[..., None].astype(np.float32), "face_depth": face_depth[..., None].astype(np.float32),
+            "p0": p0[..., None],
             "spoof_type": np.int32(spoof_types.type_id("print") if spoof else 0), "label": np.int32(spoof)}
 
 
