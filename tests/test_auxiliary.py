@@ -24,6 +24,8 @@ def test_output_is_a_k_by_k_depth_map_and_hsv_is_added_inside():
     np.testing.assert_allclose(net(rgb_hsv(images)).numpy(), depth.numpy(), rtol=1e-6, atol=1e-7)
     hsv = tf.image.rgb_to_hsv(images)
     np.testing.assert_allclose(rgb_hsv(images)[..., 3:].numpy(), hsv.numpy())
+    rebuilt = AuxiliaryNet.from_config(net.get_config())
+    assert rebuilt.model_config == net.model_config and rebuilt.name == net.name
     for bad in ((2, N, N, 4), (2, N + 8, N + 8, 3)):
         with pytest.raises(ValueError, match="AuxiliaryNet expects"):
             net(tf.zeros(bad))

@@ -29,7 +29,7 @@ RGB+HSV already (De-Spoof feeds its reconstructed 6-channel live image, seeds/00
 import keras
 import tensorflow as tf
 
-from physstd.models.config import MIN_CHANNELS, ModelConfig
+from physstd.models.config import MIN_CHANNELS, ModelConfig, ModelConfigSerialization
 from physstd.models.layers import ConvBlock, area_resize, output_conv
 
 # conv3-0 .. conv3-9: (channels at width 1) per block; each block ends in a 2x2 pool.
@@ -57,8 +57,24 @@ def six_channel_input(image, name, image_size):
     return rgb_hsv(image) if image.shape[-1] == 3 else image
 
 
+def pooled_blocks(blocks, x, training):
+    """Run each block's conv layers, then a 2x2 max pool; returns the pooled output of every block."""
+    pooled = []
+    for block in blocks:
+        for layer in block:
+            x = layer(x, training=training)
+        x = tf.nn.max_pool2d(x, 2, 2, "VALID")
+        pooled.append(x)
+    return pooled
+
+
+def multiscale_features(pooled, size):
+    """The short-cut of Tab. 1: the pooled maps area-resized to size x size and concatenated."""
+    return tf.concat([area_resize(x, size) for x in pooled], axis=-1)
+
+
 @keras.saving.register_keras_serializable(package="physstd")
-class AuxiliaryNet(keras.Model):
+class AuxiliaryNet(ModelConfigSerialization, keras.Model):
     """D(I) -> pseudo depth map (batch, K, K, 1) float32 for images (batch, N, N, 3 RGB or 6 RGB+HSV)."""
 
     def __init__(self, config=None, **kwargs):
@@ -81,22 +97,7 @@ class AuxiliaryNet(keras.Model):
 
     def call(self, image, training=False):
         x = six_channel_input(image, "AuxiliaryNet", self.model_config.image_size)
-        k = self.model_config.sizes.depth_size
-        pooled = []
-        for block in self.blocks:
-            for layer in block:
-                x = layer(x, training=training)
-            x = tf.nn.max_pool2d(x, 2, 2, "VALID")
-            pooled.append(area_resize(x, k))
-        d = tf.concat(pooled, axis=-1)
+        d = multiscale_features(pooled_blocks(self.blocks, x, training), self.model_config.sizes.depth_size)
         for layer in self.head:
             d = layer(d, training=training)
         return tf.cast(self.depth_out(d), tf.float32)
-
-    def get_config(self):
-        return {"name": self.name, "config": self.model_config.to_dict()}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        return cls(ModelConfig.from_dict(config.pop("config")), **config)

@@ -38,9 +38,9 @@ What the paper leaves out or states inconsistently, and our choice:
 import keras
 import tensorflow as tf
 
-from physstd.models.auxiliary import six_channel_input, scaled_channels
-from physstd.models.config import ModelConfig
-from physstd.models.layers import ConvBlock, area_resize, kernel_initializer, output_conv
+from physstd.models.auxiliary import multiscale_features, pooled_blocks, scaled_channels, six_channel_input
+from physstd.models.config import ModelConfig, ModelConfigSerialization
+from physstd.models.layers import ConvBlock, kernel_initializer, output_conv
 
 ENCODER_BLOCKS = ((24, 20, 25, 20), (20, 25, 20), (20, 25, 20))  # conv1-0 .. conv1-9, each block then pooled
 ZERO_ONE_HEAD = (28, 16)                                        # conv1-10, conv1-11; conv1-12 is the map
@@ -57,7 +57,7 @@ def _elu_blocks(bases, width, policy, name, first_index):
 
 
 @keras.saving.register_keras_serializable(package="physstd")
-class DSNet(keras.Model):
+class DSNet(ModelConfigSerialization, keras.Model):
     """DS(I) -> (noise N (batch, N, N, 6) in [-1, 1], 0\\1 map (batch, N/8, N/8, 1)), float32.
 
     Images: (batch, N, N, 3) RGB (HSV is added here) or (batch, N, N, 6) RGB+HSV, in [0, 1].
@@ -81,14 +81,7 @@ class DSNet(keras.Model):
     def call(self, image, training=False):
         config = self.model_config
         x = six_channel_input(image, "DSNet", config.image_size)
-        k = config.sizes.depth_size
-        pooled = []
-        for block in self.encoder_blocks:
-            for layer in block:
-                x = layer(x, training=training)
-            x = tf.nn.max_pool2d(x, 2, 2, "VALID")
-            pooled.append(area_resize(x, k))
-        features = tf.concat(pooled, axis=-1)
+        features = multiscale_features(pooled_blocks(self.encoder_blocks, x, training), config.sizes.depth_size)
 
         z = features
         for layer in self.zero_one_head:
@@ -101,17 +94,9 @@ class DSNet(keras.Model):
         noise = tf.tanh(tf.cast(self.noise_out(d), tf.float32))
         return noise, zero_one_map
 
-    def get_config(self):
-        return {"name": self.name, "config": self.model_config.to_dict()}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        return cls(ModelConfig.from_dict(config.pop("config")), **config)
-
 
 @keras.saving.register_keras_serializable(package="physstd")
-class VQNet(keras.Model):
+class VQNet(ModelConfigSerialization, keras.Model):
     """VQ(I) -> logits (batch, 2) of (real, synthetic) for 6-channel RGB+HSV images (batch, N, N, 6)."""
 
     def __init__(self, config=None, **kwargs):
@@ -128,19 +113,7 @@ class VQNet(keras.Model):
         self.logits = keras.layers.Dense(2, kernel_initializer=kernel_initializer(), name="fc4_2")
 
     def call(self, image, training=False):
-        x = six_channel_input(image, "VQNet", self.model_config.image_size)
-        for block in self.blocks:
-            for layer in block:
-                x = layer(x, training=training)
-            x = tf.nn.max_pool2d(x, 2, 2, "VALID")
+        x = pooled_blocks(self.blocks, six_channel_input(image, "VQNet", self.model_config.image_size), training)[-1]
         x = tf.reshape(x, (-1, x.shape[1] * x.shape[2] * x.shape[3]))
         x = self.dropout(self.hidden(x), training=training)
         return tf.cast(self.logits(x), tf.float32)
-
-    def get_config(self):
-        return {"name": self.name, "config": self.model_config.to_dict()}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        return cls(ModelConfig.from_dict(config.pop("config")), **config)

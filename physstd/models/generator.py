@@ -24,7 +24,7 @@ import keras
 import tensorflow as tf
 
 from physstd import ops
-from physstd.models.config import COMPONENT_CHANNELS, GeneratorOutput, ModelConfig
+from physstd.models.config import COMPONENT_CHANNELS, GeneratorOutput, ModelConfig, ModelConfigSerialization
 from physstd.models.layers import ConvBlock, SpatialAttention, area_resize, output_conv
 
 INPUT_GAINS = (1.0, 15.0, 25.0)  # amplification of I_B, I_C, I_T (Eq. 9 and the text below it)
@@ -43,7 +43,7 @@ def input_decomposition(image, sizes):
 
 
 @keras.saving.register_keras_serializable(package="physstd")
-class Generator(keras.Model):
+class Generator(ModelConfigSerialization, keras.Model):
     """G(I) -> GeneratorOutput(B, C, T, P, I_P, M, S) for images (batch, N, N, 3) float32 in [0, 1].
 
     Mixed precision: hidden layers follow the Keras dtype policy; the input decomposition and the output
@@ -131,11 +131,3 @@ class Generator(keras.Model):
             "trace_decoder": count(self.upsample + [self.trace_head, self.trace_out]),
             "depth_network": count(self.attention + self.depth_convs + [self.depth_out]),
         }
-
-    def get_config(self):
-        return {"name": self.name, "config": self.model_config.to_dict()}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        return cls(ModelConfig.from_dict(config.pop("config")), **config)
