@@ -1,5 +1,9 @@
 """The Auxiliary depth CNN: the depth-supervised network of Liu et al. (CVPR18) as De-Spoof's DQ-Net
-(seeds/003 Sec. 3.3, Tab. 1, column "DQ Net", layers conv3-*); "Auxiliary" in seeds/001 Tab. 1-4.
+(seeds/003 Sec. 3.3, Tab. 1, column "DQ Net", layers conv3-*); "Auxiliary [18]" of seeds/001 Tab. 1-4, without
+its temporal module. Note seeds/001 Sec. 4.5: the "Auxiliary" baseline row of its Tab. 3 is PhySTD's own encoder
+and depth network trained on depth alone, and adding the Eq. 9 input decomposition to it gives "Step1"
+(`--steps=1`). This module is the CNN of [18] in the layout of seeds/003 Tab. 1: the same supervision (L1 to
+M0) and the same input-to-depth role, with that paper's layers.
 
 Layer structure at width 1 and N = 256 (all kernels 3x3, stride 1; every conv but the last is conv +
 BatchNorm + ELU; pools halve the side):

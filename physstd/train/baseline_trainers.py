@@ -31,8 +31,11 @@ from physstd.models.auxiliary import AuxiliaryNet, rgb_hsv
 from physstd.models.despoof import DSNet, VQNet
 from physstd.train.trainer import PhySTDTrainer, dtype_policy
 
-# The paper's settings (seeds/003 Sec. 4.1) for the registry's defaults: learning rate and batch (3 + 3).
-DESPOOF_DEFAULTS = {"learning_rate": 3e-5, "batch_size": 6}
+# The paper's settings (seeds/003 Sec. 4.1) for the registry's TrainConfig defaults: learning rate 3e-5, batch
+# 6 (3 live + 3 spoof), no learning-rate decay (none is mentioned). The DQ-Net (Auxiliary) is trained "with the
+# same ... data in each protocol"; we give it the same settings.
+DESPOOF_DEFAULTS = {"learning_rate": 3e-5, "batch_size": 6, "lr_decay_factor": 1.0}
+AUXILIARY_DEFAULTS = dict(DESPOOF_DEFAULTS)
 AUXILIARY_CHECKPOINT_KEY = "auxiliary"
 
 
@@ -151,8 +154,9 @@ def auxiliary_model_config(run_dir):
 class DeSpoofTrainer(_BaselineTrainer):
     """DS-Net, VQ-Net, the pre-trained DQ-Net, their optimizers and the step counter (seeds/003 Sec. 3-4.1).
 
-    dq_net: the DQ-Net, either a built AuxiliaryNet (at this image size) or the directory of a trained
-    Auxiliary run (`--dq_run`), whose weights are loaded into a DQ-Net built here; required.
+    dq_net: the DQ-Net, either an AuxiliaryNet at this image size (created in this strategy's scope) or the
+    directory of a trained Auxiliary run (`--dq_run`), whose weights are loaded into a DQ-Net built here
+    (with that run's width); required.
     weights: lb.DeSpoofWeights (lambda1..4 of Eq. 7); train_dq: train DQ-Net jointly (released code) instead
     of keeping it frozen (the paper).
     """
