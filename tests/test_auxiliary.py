@@ -96,6 +96,7 @@ def test_predict_visuals_and_checkpoint_objects(trained):
     trainer, batch, _ = trained
     out = trainer.predict(batch["spoof"]["image"])
     np.testing.assert_allclose(out["score"].numpy(), -tf.reduce_mean(out["M"], axis=(1, 2, 3)).numpy(), rtol=1e-6)
+    np.testing.assert_array_equal(out["depth_mean"].numpy(), -out["score"].numpy())
     visuals = trainer.visuals(batch)
     assert visuals["image"].shape == (2 * PAIRS, N, N, 3)
     assert visuals["M"].shape == visuals["depth_target"].shape == (2 * PAIRS, N // 8, N // 8, 1)

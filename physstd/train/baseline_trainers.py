@@ -107,9 +107,9 @@ class AuxiliaryTrainer(_BaselineTrainer):
         return {"depth": loss, "total": loss}
 
     def _predict(self, images):
-        """{'M': depth map (batch, K, K, 1), 'score': -mean(M)}."""
+        """{'M': depth map (batch, K, K, 1), 'depth_mean': mean(M), 'score': -mean(M)} per frame."""
         depth = self.network(images, training=False)
-        return {"M": depth, "score": lb.auxiliary_score(depth)}
+        return {"M": depth, "depth_mean": lb.depth_mean(depth), "score": lb.auxiliary_score(depth)}
 
     def _visuals(self, batch):
         images, _ = _inputs(batch)
