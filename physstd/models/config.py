@@ -125,3 +125,15 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"ModelConfig: unknown keys {unknown}; expected a subset of {sorted(known)}")
         return cls(**values)
+
+
+class ModelConfigSerialization:
+    """get_config / from_config of a keras.Model built from one ModelConfig (mixed in before keras.Model)."""
+
+    def get_config(self):
+        return {"name": self.name, "config": self.model_config.to_dict()}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        return cls(ModelConfig.from_dict(config.pop("config")), **config)

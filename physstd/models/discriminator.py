@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from physstd.models.config import ModelConfig
+from physstd.models.config import ModelConfig, ModelConfigSerialization
 from physstd.models.layers import ConvBlock, output_conv
 
 DISCRIMINATOR_CHANNELS = ((32, 2), (64, 2), (96, 2), (96, 1))  # (channels at width 1, stride)
@@ -51,7 +51,7 @@ def resize_for_discriminator(image, size):
 
 
 @keras.saving.register_keras_serializable(package="physstd")
-class Discriminator(keras.Model):
+class Discriminator(ModelConfigSerialization, keras.Model):
     """D(I) -> (batch, ceil(size/8), ceil(size/8), 1) float32 in [0, 1]; any input side is resized to `size`."""
 
     def __init__(self, config=None, input_size=None, **kwargs):
@@ -74,12 +74,7 @@ class Discriminator(keras.Model):
         return tf.sigmoid(tf.cast(self.out(x), tf.float32))
 
     def get_config(self):
-        return {"name": self.name, "config": self.model_config.to_dict(), "input_size": self.input_size}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        return cls(ModelConfig.from_dict(config.pop("config")), **config)
+        return dict(super().get_config(), input_size=self.input_size)
 
 
 def build_discriminators(config):

@@ -24,8 +24,8 @@ import keras
 import tensorflow as tf
 
 from physstd import ops
-from physstd.models.config import COMPONENT_CHANNELS, GeneratorOutput, ModelConfig
-from physstd.models.layers import ConvBlock, SpatialAttention, output_conv
+from physstd.models.config import COMPONENT_CHANNELS, GeneratorOutput, ModelConfig, ModelConfigSerialization
+from physstd.models.layers import ConvBlock, SpatialAttention, area_resize, output_conv
 
 INPUT_GAINS = (1.0, 15.0, 25.0)  # amplification of I_B, I_C, I_T (Eq. 9 and the text below it)
 ENCODER_CHANNELS = (64, 96, 128)  # F1, F2, F3 at width 1
@@ -42,16 +42,8 @@ def input_decomposition(image, sizes):
     return tf.concat([gain * band for gain, band in zip(INPUT_GAINS, bands)], axis=-1)
 
 
-def _area_resize(x, size):
-    """Average-pool NHWC `x` down to size x size (its side is an integer multiple of size)."""
-    factor = x.shape[1] // size
-    if factor == 1:
-        return x
-    return tf.nn.avg_pool2d(x, factor, factor, "VALID")
-
-
 @keras.saving.register_keras_serializable(package="physstd")
-class Generator(keras.Model):
+class Generator(ModelConfigSerialization, keras.Model):
     """G(I) -> GeneratorOutput(B, C, T, P, I_P, M, S) for images (batch, N, N, 3) float32 in [0, 1].
 
     Mixed precision: hidden layers follow the Keras dtype policy; the input decomposition and the output
@@ -108,7 +100,7 @@ class Generator(keras.Model):
         raw = tf.cast(self.trace_out(self.trace_head(u3, training=training)), tf.float32)
 
         k = sizes.depth_size
-        attended = [_area_resize(attention(feature), k)
+        attended = [area_resize(attention(feature), k)
                     for attention, feature in zip(self.attention, (f1, f2, f3, u3))]
         d = tf.concat(attended, axis=-1)
         for block in self.depth_convs:
@@ -139,11 +131,3 @@ class Generator(keras.Model):
             "trace_decoder": count(self.upsample + [self.trace_head, self.trace_out]),
             "depth_network": count(self.attention + self.depth_convs + [self.depth_out]),
         }
-
-    def get_config(self):
-        return {"name": self.name, "config": self.model_config.to_dict()}
-
-    @classmethod
-    def from_config(cls, config):
-        config = dict(config)
-        return cls(ModelConfig.from_dict(config.pop("config")), **config)

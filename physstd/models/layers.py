@@ -1,8 +1,8 @@
-"""Building blocks shared by the generator and the discriminators (seeds/001 Fig. 4, seeds/000 Fig. 4).
+"""Building blocks shared by the networks (seeds/001 Fig. 4, seeds/000 Fig. 4; seeds/003 Tab. 1).
 
-Every hidden conv / transposed conv is followed by BatchNorm and LeakyReLU; the last layer of each network is
-a bare conv followed by its output nonlinearity. Kernels start from N(0, 0.02) (seeds/001 Sec. 4.1); seed them
-with `keras.utils.set_random_seed`.
+Every hidden conv / transposed conv is followed by BatchNorm and LeakyReLU (ELU for the De-Spoof and Auxiliary
+networks of seeds/003 Tab. 1); the last layer of each network is a bare conv followed by its output
+nonlinearity. Kernels start from N(0, 0.02) (seeds/001 Sec. 4.1); seed them with `keras.utils.set_random_seed`.
 
 BatchNorm built under a tf.distribute strategy with more than one replica (MirroredStrategy over several GPUs,
 MultiWorkerMirroredStrategy) is Keras' synchronized BatchNormalization: the batch moments are all-reduced over
@@ -15,6 +15,7 @@ import tensorflow as tf
 
 LEAKY_SLOPE = 0.2
 WEIGHT_STDDEV = 0.02
+ACTIVATIONS = ("leaky_relu", "elu")
 
 
 def kernel_initializer():
@@ -28,13 +29,25 @@ def output_conv(filters, kernel_size=3, name=None):
                                name=name)
 
 
+def area_resize(x, size):
+    """Average-pool NHWC `x` down to size x size (its side is an integer multiple of size)."""
+    factor = x.shape[1] // size
+    if factor == 1:
+        return x
+    return tf.nn.avg_pool2d(x, factor, factor, "VALID")
+
+
 @keras.saving.register_keras_serializable(package="physstd")
 class ConvBlock(keras.layers.Layer):
-    """k x k conv (or stride-2 transposed conv) + BatchNorm + LeakyReLU(0.2), 'same' padding."""
+    """k x k conv (or stride-2 transposed conv) + BatchNorm + LeakyReLU(0.2) (or ELU), 'same' padding."""
 
-    def __init__(self, filters, kernel_size=3, strides=1, transpose=False, synchronized=None, **kwargs):
+    def __init__(self, filters, kernel_size=3, strides=1, transpose=False, synchronized=None,
+                 activation="leaky_relu", **kwargs):
         super().__init__(**kwargs)
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"ConvBlock activation must be one of {ACTIVATIONS}, got {activation!r}")
         self.filters, self.kernel_size, self.strides, self.transpose = filters, kernel_size, strides, transpose
+        self.activation_name = activation
         if synchronized is None:  # the default: synchronised exactly when built for several replicas (module doc)
             synchronized = tf.distribute.get_strategy().num_replicas_in_sync > 1
         conv = keras.layers.Conv2DTranspose if transpose else keras.layers.Conv2D
@@ -43,7 +56,10 @@ class ConvBlock(keras.layers.Layer):
                          kernel_initializer=kernel_initializer(), dtype=self.dtype_policy, name="conv")
         self.norm = keras.layers.BatchNormalization(momentum=0.99, epsilon=1e-5, synchronized=bool(synchronized),
                                                     dtype=self.dtype_policy, name="bn")
-        self.activation = keras.layers.LeakyReLU(negative_slope=LEAKY_SLOPE, dtype=self.dtype_policy)
+        if activation == "elu":
+            self.activation = keras.layers.ELU(dtype=self.dtype_policy)
+        else:
+            self.activation = keras.layers.LeakyReLU(negative_slope=LEAKY_SLOPE, dtype=self.dtype_policy)
 
     def call(self, x, training=False):
         return self.activation(self.norm(self.conv(x), training=training))
@@ -51,7 +67,7 @@ class ConvBlock(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
-                      transpose=self.transpose)
+                      transpose=self.transpose, activation=self.activation_name)
         return config
 
 

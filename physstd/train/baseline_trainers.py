@@ -1,0 +1,269 @@
+"""Trainers of the Auxiliary depth CNN and of De-Spoof (seeds/003), with PhySTDTrainer's interface.
+
+Each trainer is built from (model_config, config, num_landmarks, strategy) like physstd.train.trainer.
+PhySTDTrainer and offers the same members: `step`, `train_step(batch)` (ONE tf.function running the per-replica
+step with strategy.run, returning replica-averaged scalar losses), `learning_rate()`, `variables_finite()`,
+`visuals(batch)`, `predict(images)` and `checkpoint_objects()`. The optimizer update, the learning-rate
+schedule, the replica reduction and the finiteness check are PhySTDTrainer's own methods, reused here.
+
+Batches are {'live': sample, 'spoof': sample}; samples carry image (B, N, N, 3), depth (B, K, K, 1) = M0 and,
+for De-Spoof, face_depth (B, K, K, 1): the fitted face depth of every frame, spoofs included.
+
+AuxiliaryTrainer: the depth CNN on [I_live, I_spoof], L1 to M0, one Adam.
+
+DeSpoofTrainer: DS-Net estimates the noise N of every input and I_hat = I - N; per iteration (Sec. 3.3, 4.1)
+    DS-Net update on Eq. 7, J_T = J_z + 3 J_m + 0.005 J_r + 0.1 J_DQ + 0.016 J_VQ_test, with VQ-Net fixed;
+    VQ-Net update on Eq. 3 (real live faces against the reconstructions of every input), with DS-Net fixed.
+  Both updates read the same batch and the same forward pass (the paper alternates them over two batches;
+  the fakes are constants in VQ-Net's update because only its variables are updated from its tape). DQ-Net
+  is a pre-trained AuxiliaryNet, run in inference mode and never updated (Sec. 4.1: "trained separately and
+  remains fixed"); `train_dq=True` instead trains it jointly on L1 to M0 of the inputs, as the authors'
+  released code does. All three networks use the run's learning rate (the paper: 3e-5 for every network).
+"""
+import os
+
+import tensorflow as tf
+
+from physstd import losses_baselines as lb
+from physstd.data import face_model
+from physstd.models import ModelConfig
+from physstd.models.auxiliary import AuxiliaryNet, rgb_hsv
+from physstd.models.despoof import DSNet, VQNet
+from physstd.train.trainer import PhySTDTrainer, dtype_policy
+
+# The paper's settings (seeds/003 Sec. 4.1) for the registry's TrainConfig defaults: learning rate 3e-5, batch
+# 6 (3 live + 3 spoof), no learning-rate decay (none is mentioned). The DQ-Net (Auxiliary) is trained "with the
+# same ... data in each protocol"; we give it the same settings.
+DESPOOF_DEFAULTS = {"learning_rate": 3e-5, "batch_size": 6, "lr_decay_factor": 1.0}
+AUXILIARY_DEFAULTS = dict(DESPOOF_DEFAULTS)
+AUXILIARY_CHECKPOINT_KEY = "auxiliary"
+
+
+class _BaselineTrainer(tf.Module):
+    """Common members; the update, schedule, replica reduction and NaN check are PhySTDTrainer's methods."""
+
+    _update = PhySTDTrainer._update
+    _adam = PhySTDTrainer._adam
+    _distributed_step = PhySTDTrainer._distributed_step
+    learning_rate = PhySTDTrainer.learning_rate
+    variables_finite = PhySTDTrainer.variables_finite
+
+    def __init__(self, name, model_config, config, strategy):
+        super().__init__(name=name)
+        self.model_config, self.config = model_config, config
+        self.strategy = strategy or tf.distribute.get_strategy()
+
+    def _compile(self):
+        """The tf.functions of PhySTDTrainer's interface (built after the networks)."""
+        # autograph=False: every branch in the steps is on static configuration (plain Python).
+        self.train_step = tf.function(self._distributed_step, jit_compile=self.config.jit_compile, autograph=False)
+        self.predict = tf.function(self._predict, autograph=False)
+        self.visuals = tf.function(self._visuals, autograph=False)
+
+    def _networks(self):
+        raise NotImplementedError
+
+    def _optimizers(self):
+        raise NotImplementedError
+
+    def _float_variables(self):
+        every = [v for n in self._networks() for v in n.variables] + \
+                [v for o in self._optimizers() for v in o.variables]
+        return [v for v in every if tf.as_dtype(v.dtype).is_floating]
+
+
+def _inputs(batch):
+    """(images [I_live, I_spoof], is_spoof (2B,) 0/1) of one replica's batch."""
+    live, spoof = batch["live"]["image"], batch["spoof"]["image"]
+    images = tf.concat([live, spoof], 0)
+    is_spoof = tf.concat([tf.zeros(tf.shape(live)[:1]), tf.ones(tf.shape(spoof)[:1])], 0)
+    return images, is_spoof
+
+
+def _pair(batch, key):
+    return tf.concat([batch["live"][key], batch["spoof"][key]], 0)
+
+
+class AuxiliaryTrainer(_BaselineTrainer):
+    """The Auxiliary depth CNN, its Adam and the step counter; `train_step` is one L1-to-M0 update."""
+
+    def __init__(self, model_config, config, num_landmarks=face_model.NUM_LANDMARKS, strategy=None):
+        super().__init__("auxiliary_trainer", model_config, config, strategy)
+        with self.strategy.scope(), dtype_policy(config.mixed_precision):
+            self.network = AuxiliaryNet(model_config)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.optimizer = self._adam(1.0, "auxiliary_adam")
+            size = model_config.image_size
+            self.network(tf.zeros((2, size, size, 3)), training=False)
+            self.optimizer.build(self.network.trainable_variables)
+        self._compile()
+
+    def _train_step(self, batch):
+        images, _ = _inputs(batch)
+        with tf.GradientTape() as tape:
+            depth = self.network(images, training=True)
+            loss = lb.auxiliary_depth_loss(depth, _pair(batch, "depth"))
+        self._update(self.optimizer, tape, loss, self.network)
+        return {"depth": loss, "total": loss}
+
+    def _predict(self, images):
+        """{'M': depth map (batch, K, K, 1), 'depth_mean': mean(M), 'score': -mean(M)} per frame."""
+        depth = self.network(images, training=False)
+        return {"M": depth, "depth_mean": lb.depth_mean(depth), "score": lb.auxiliary_score(depth)}
+
+    def _visuals(self, batch):
+        images, _ = _inputs(batch)
+        return dict(image=images, M=self.network(images, training=False), depth_target=_pair(batch, "depth"))
+
+    def _networks(self):
+        return [self.network]
+
+    def _optimizers(self):
+        return [self.optimizer]
+
+    def checkpoint_objects(self):
+        from physstd.train.checkpoints import network_checkpoint
+
+        return {AUXILIARY_CHECKPOINT_KEY: network_checkpoint(self.network), "step": self.step,
+                "optimizer": self.optimizer}
+
+
+def restore_auxiliary(network, run_dir):
+    """Load the newest checkpoint of an Auxiliary run directory into `network` (an AuxiliaryNet already built)."""
+    from physstd.train.checkpoints import CHECKPOINT_DIR, network_checkpoint, restore_newest_readable
+
+    directory = os.path.join(run_dir, CHECKPOINT_DIR)
+    if tf.train.get_checkpoint_state(directory) is None:
+        raise ValueError(f"{directory}: no checkpoint found; the DQ-Net run must be a trained Auxiliary run "
+                         f"(run_train.py --method=auxiliary --run_dir={run_dir})")
+    checkpoint = tf.train.Checkpoint(**{AUXILIARY_CHECKPOINT_KEY: network_checkpoint(network)})
+    restore_newest_readable(checkpoint, directory, partial=True)
+
+
+def auxiliary_model_config(run_dir):
+    """ModelConfig of an Auxiliary run directory (its flags.json)."""
+    from physstd.train.checkpoints import FLAGS_FILE, read_run_flags
+
+    record = read_run_flags(run_dir)
+    try:
+        return ModelConfig.from_dict(record["model"])
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{os.path.join(run_dir, FLAGS_FILE)}: bad model config ({error})") from None
+
+
+class DeSpoofTrainer(_BaselineTrainer):
+    """DS-Net, VQ-Net, the pre-trained DQ-Net, their optimizers and the step counter (seeds/003 Sec. 3-4.1).
+
+    dq_net: the DQ-Net, either an AuxiliaryNet at this image size (created in this strategy's scope) or the
+    directory of a trained Auxiliary run (`--dq_run`), whose weights are loaded into a DQ-Net built here
+    (with that run's width); required.
+    weights: lb.DeSpoofWeights (lambda1..4 of Eq. 7); train_dq: train DQ-Net jointly (released code) instead
+    of keeping it frozen (the paper).
+    """
+
+    def __init__(self, model_config, config, num_landmarks=face_model.NUM_LANDMARKS, strategy=None, dq_net=None,
+                 weights=None, train_dq=False):
+        super().__init__("despoof_trainer", model_config, config, strategy)
+        if dq_net is None:
+            raise ValueError("De-Spoof needs a pre-trained DQ-Net: train an Auxiliary run first and pass its run "
+                             "directory (--dq_run=<auxiliary run dir>)")
+        self.weights = weights or lb.DeSpoofWeights()
+        self.train_dq = bool(train_dq)
+        self.repetitive_centre = int(round(lb.REPETITIVE_CENTRE_FRACTION * model_config.image_size))
+        size = model_config.image_size
+        with self.strategy.scope(), dtype_policy(config.mixed_precision):
+            self.ds_net, self.vq_net = DSNet(model_config), VQNet(model_config)
+            self.dq_net = self._dq_net(dq_net)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.ds_optimizer = self._adam(1.0, "ds_adam")
+            self.vq_optimizer = self._adam(1.0, "vq_adam")
+            self.dq_optimizer = self._adam(1.0, "dq_adam") if self.train_dq else None
+            dummy = tf.zeros((2, size, size, 6))
+            for network in (self.ds_net, self.vq_net, self.dq_net):
+                network(dummy, training=False)
+            self.ds_optimizer.build(self.ds_net.trainable_variables)
+            self.vq_optimizer.build(self.vq_net.trainable_variables)
+            if self.train_dq:
+                self.dq_optimizer.build(self.dq_net.trainable_variables)
+        self._compile()
+
+    def _dq_net(self, dq_net):
+        size = self.model_config.image_size
+        if isinstance(dq_net, AuxiliaryNet):
+            if dq_net.model_config.image_size != size:
+                raise ValueError(f"the DQ-Net takes {dq_net.model_config.image_size}-pixel images, De-Spoof {size}")
+            return dq_net
+        if not isinstance(dq_net, (str, os.PathLike)):
+            raise TypeError(f"dq_net must be an AuxiliaryNet or an Auxiliary run directory, got {type(dq_net)}")
+        run_dir = os.fspath(dq_net)
+        dq_config = auxiliary_model_config(run_dir)
+        if dq_config.image_size != size:
+            raise ValueError(f"{run_dir}: the Auxiliary run was trained at image size {dq_config.image_size}, "
+                             f"this De-Spoof run uses {size}")
+        network = AuxiliaryNet(dq_config)  # default name: the checkpoint keys are its variable paths
+        network(tf.zeros((1, size, size, 6)), training=False)
+        restore_auxiliary(network, run_dir)
+        return network
+
+    # --- the training iteration (Sec. 3.3-3.4, Eq. 2-7) --------------------------------------------------
+    def _train_step(self, batch):
+        images, is_spoof = _inputs(batch)
+        image6 = rgb_hsv(images)
+        live_count = tf.shape(batch["live"]["image"])[0]
+        losses = {}
+        with tf.GradientTape() as ds_tape, tf.GradientTape() as vq_tape:
+            noise, zero_one_map = self.ds_net(image6, training=True)
+            reconstruction = lb.reconstruct_live(image6, noise)
+            losses["zero_one_map"] = lb.zero_one_map_loss(zero_one_map, is_spoof)
+            losses["magnitude"] = lb.magnitude_loss(noise[:live_count])
+            losses["repetitive"] = lb.repetitive_loss(noise, is_spoof, self.repetitive_centre)
+            losses["depth_quality"] = lb.depth_quality_loss(self.dq_net(reconstruction, training=False),
+                                                            _pair(batch, "face_depth"))
+            # VQ-Net: real live faces against the reconstructions of every input, in one training-mode call.
+            logits = self.vq_net(tf.concat([image6[:live_count], reconstruction], 0), training=True)
+            real_logits, fake_logits = logits[:live_count], logits[live_count:]
+            losses["visual_quality"] = lb.visual_quality_generator_loss(fake_logits)
+            losses["total"] = lb.despoof_total_loss(losses, self.weights)
+            losses["vq"] = lb.visual_quality_discriminator_loss(real_logits, fake_logits)
+        self._update(self.ds_optimizer, ds_tape, losses["total"], self.ds_net)
+        self._update(self.vq_optimizer, vq_tape, losses["vq"], self.vq_net)
+        if self.train_dq:
+            with tf.GradientTape() as dq_tape:
+                losses["dq_depth"] = lb.auxiliary_depth_loss(self.dq_net(image6, training=True),
+                                                             _pair(batch, "depth"))
+            self._update(self.dq_optimizer, dq_tape, losses["dq_depth"], self.dq_net)
+        return losses
+
+    def _predict(self, images):
+        """Noise N (6 ch), its RGB additive trace, the 0\\1 map, the reconstruction I_hat (RGB) and DQ-Net's
+        depth of I_hat (M), and the two score components (physstd.losses_baselines module docstring)."""
+        image6 = rgb_hsv(images)
+        noise, zero_one_map = self.ds_net(image6, training=False)
+        reconstruction = lb.reconstruct_live(image6, noise)
+        depth = self.dq_net(reconstruction, training=False)
+        return {"noise": noise, "trace": lb.additive_trace(noise), "zero_one_map": zero_one_map,
+                "reconstruction": reconstruction[..., :3], "M": depth,
+                "noise_magnitude": lb.noise_magnitude(noise), "depth_mean": lb.depth_mean(depth)}
+
+    def _visuals(self, batch):
+        images, _ = _inputs(batch)
+        out = self._predict(images)
+        return dict(image=images, trace=out["trace"], reconstruction=out["reconstruction"], M=out["M"],
+                    zero_one_map=out["zero_one_map"], depth_target=_pair(batch, "face_depth"))
+
+    def _networks(self):
+        return [self.ds_net, self.vq_net, self.dq_net]
+
+    def _optimizers(self):
+        return [o for o in (self.ds_optimizer, self.vq_optimizer, self.dq_optimizer) if o is not None]
+
+    def checkpoint_objects(self):
+        """DS-, VQ- and DQ-Net (so a De-Spoof run predicts on its own), the optimizers, the step."""
+        from physstd.train.checkpoints import network_checkpoint
+
+        objects = {"ds_net": network_checkpoint(self.ds_net), "vq_net": network_checkpoint(self.vq_net),
+                   "dq_net": network_checkpoint(self.dq_net), "step": self.step,
+                   "ds_optimizer": self.ds_optimizer, "vq_optimizer": self.vq_optimizer}
+        if self.dq_optimizer is not None:
+            objects["dq_optimizer"] = self.dq_optimizer
+        return objects
