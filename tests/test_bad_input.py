@@ -285,7 +285,7 @@ def test_export_refuses_a_folder_that_is_not_a_physstd_export(tmp_path):
     (target / "chapter1.tex").write_text("precious")
     before = _snapshot(str(target))
     with pytest.raises(ValueError, match="thesis: exists and is not a physstd export"):
-        export.export_saved_model(None, ModelConfig(image_size=N, width=0.125), str(target), 1.0, 0.0)
+        export.export_saved_model(None, None, str(target), {"alpha0": 1.0}, 0.0)
     assert _snapshot(str(target)) == before
     a_file = tmp_path / "notes.txt"
     a_file.write_text("x")
@@ -314,7 +314,8 @@ def test_load_generator_falls_back_past_a_truncated_newest_checkpoint(tmp_path):
     import tensorflow as tf
 
     from physstd.models import Generator, ModelConfig
-    from physstd.train import checkpoints, load_generator
+    from physstd.methods.physstd import load_generator
+    from physstd.train import checkpoints
     from physstd.train.config import TrainConfig
     from physstd.train.loop import write_run_flags
 

@@ -13,6 +13,7 @@ from deploy_fixtures import make_run_dir, png_size, write_dataset
 from physstd import export, viz
 from physstd.data import prepared
 from physstd.eval import evaluate, metrics, scoring, tables
+from physstd.methods import physstd as physstd_method
 
 N = 32
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,7 +60,8 @@ def test_run_dir_and_export_give_the_same_frame_statistics(setup, tmp_path):
     expected = scoring.frame_statistics(out.B, out.C, out.T, out.P, out.M)
     from_run = evaluate.ScoringModel(setup["run"])
     assert from_run.kind == "run" and from_run.image_size == N
-    export.export_saved_model(setup["generator"], setup["config"], str(tmp_path / "model"), 1.0, 0.0, "dev")
+    export.export_saved_model(physstd_method.inference(setup["generator"], setup["config"]), physstd_method.METHOD,
+                              str(tmp_path / "model"), {"alpha0": 1.0}, 0.0, "dev")
     from_export = evaluate.ScoringModel(str(tmp_path / "model"))
     assert from_export.kind == "saved_model" and from_export.calibration_path is None
     for model in (from_run, from_export):
