@@ -165,3 +165,17 @@ def test_export_run_needs_the_calibration_and_uses_it(exported, tmp_path):
 def test_read_export_info_rejects_a_folder_that_is_not_an_export(tmp_path):
     with pytest.raises(ValueError, match="not a physstd SavedModel export"):
         export.read_export_info(str(tmp_path))
+
+
+def test_a_format_1_export_info_reads_as_a_physstd_export(tmp_path):
+    """physstd_export.json of an export written before the harness: alpha0 at the top, no method."""
+    (tmp_path / "saved_model.pb").write_bytes(b"")
+    (tmp_path / export.INFO_FILE).write_text(json.dumps({"format_version": 1, "image_size": N, "alpha0": 1.5,
+                                                         "threshold": 0.2, "calibration_split": "dev",
+                                                         "outputs": ["score", "decision"]}))
+    info = export.read_export_info(str(tmp_path))
+    assert (info["method"], info["params"], info["score_terms"]) == \
+        ("physstd", {"alpha0": 1.5}, ["trace_magnitude", "depth_mean"])
+    (tmp_path / export.INFO_FILE).write_text(json.dumps({"format_version": 3}))
+    with pytest.raises(ValueError, match=r"physstd_export.json: expected format_version 2 \(or 1\)"):
+        export.read_export_info(str(tmp_path))

@@ -161,6 +161,27 @@ def test_the_registry_names_the_choices_for_an_unknown_method():
         methods.register(type("Clash", (Method,), {"name": "physstd"})())
 
 
+def test_a_method_s_train_defaults_apply_where_no_flag_was_given():
+    from absl import flags as absl_flags
+
+    from physstd.train import flags as train_flags
+
+    method = type("Defaults", (MeanMapMethod,), {"name": "defaults_test", "train_defaults": {"learning_rate": 1e-3,
+                                                                                            "a1": 7.0}})()
+    methods.register(method)
+    try:
+        for argv, expected in ((["--method=defaults_test"], (1e-3, 7.0)),
+                               (["--method=defaults_test", "--learning_rate=2e-4"], (2e-4, 7.0)),
+                               ([], (5e-5, 100.0))):   # PhySTD: the paper's defaults
+            values = absl_flags.FlagValues()
+            train_flags.define_flags(values)
+            values(["run_train.py", *argv])
+            config, _ = train_flags.configs_from_flags(values)
+            assert (config.learning_rate, config.a1) == expected, argv
+    finally:
+        methods.unregister("defaults_test")
+
+
 def test_a_run_without_a_method_is_a_physstd_run(tmp_path):
     from physstd.train.config import TrainConfig
 

@@ -3,7 +3,9 @@
 A method is one module in physstd/methods/ that defines `METHOD`, an instance of a `Method` subclass, and one line
 in physstd.methods.MODULES. The shared code only ever calls the members below; it never tests a method's name.
 
-Training (physstd.train.loop):
+Training (physstd.train.loop, physstd.train.flags):
+    train_defaults: {TrainConfig field: value} the method uses where the paper's PhySTD default does not fit
+        (learning rate, loss weights...); a flag given on the command line or in a flagfile still wins.
     trainer(model_config, config, num_landmarks, strategy)
         the method's trainer: a tf.Module with `.step` (int64 variable), `.train_step(batch)` -> {name: scalar loss},
         `.learning_rate()`, `.variables_finite()`, `.visuals(batch)` -> {name: image tensor}, `.predict(images)`
@@ -56,6 +58,7 @@ class Method:
     score_terms = ()
     score_formula = ""
     figure_outputs = ()
+    train_defaults = {}
 
     # --- training ---------------------------------------------------------------------------------------------
     def trainer(self, model_config, config, num_landmarks, strategy):

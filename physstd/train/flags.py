@@ -89,9 +89,15 @@ def define_flags(flag_values=flags.FLAGS):
 
 
 def configs_from_flags(values=None):
-    """(TrainConfig, ModelConfig) from parsed flags."""
+    """(TrainConfig, ModelConfig) from parsed flags; the method's train_defaults replace the defaults of the flags
+    that were not given (on the command line or in a flagfile)."""
+    from physstd import methods
+
     values = values or flags.FLAGS
-    train = TrainConfig(**{f.name: getattr(values, f.name) for f in dataclasses.fields(TrainConfig)})
+    chosen = {f.name: getattr(values, f.name) for f in dataclasses.fields(TrainConfig)}
+    defaults = methods.get(values.method).train_defaults
+    chosen.update({name: value for name, value in defaults.items() if not values[name].present})
+    train = TrainConfig(**chosen)
     trace_form = values.trace_form
     if values.single_trace:
         if trace_form not in ("physstd", "single"):
