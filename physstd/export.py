@@ -243,7 +243,8 @@ def export_run(run_dir, export_dir):
     if path is None:
         path = os.path.join(run_dir, scoring.CALIBRATION_FILENAME)
         raise ValueError(f"{path}: no calibration (score parameters, threshold); run `python run_test.py "
-                         f"--run_dir={run_dir}` first, which fits them on the dev (or train) split and writes this file")
+                         f"--run_dir={run_dir}` first, which fits them on the dev (or train) split and writes "
+                         f"this file")
     calibration = scoring.load_calibration(path)
     if calibration["method"] != method.name:
         raise ValueError(f"{path}: a calibration of method {calibration['method']!r}, but the run trained "

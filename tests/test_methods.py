@@ -258,6 +258,8 @@ def test_evaluate_calibrate_and_export_the_registered_method(trained, tmp_path):
     # The export scores like the run directory.
     from_export = evaluate.ScoringModel(str(tmp_path / "model"))
     assert from_export.method.name == NAME
+    assert from_export.saved_calibration() == {"method": NAME, "params": {"scale": scale},
+                                               "threshold": pytest.approx(calibration["threshold"]), "split": "dev"}
     np.testing.assert_allclose(from_export.statistics(frames)["map_mean"], expected / scale, atol=1e-6)
 
 

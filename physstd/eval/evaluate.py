@@ -77,7 +77,8 @@ class ScoringModel:
 
             self.kind = "saved_model"
             self.info = export.read_export_info(self.path)
-            self.method = methods.get(self.info["method"], os.path.join(self.path, export.INFO_FILE))
+            self.info_path = os.path.join(self.path, export.INFO_FILE)
+            self.method = methods.get(self.info["method"], self.info_path)
             self.image_size = int(self.info["image_size"])
             signature = export.load_export(self.path).signatures[export.SIGNATURE_FLOAT32]
 
@@ -116,7 +117,8 @@ class ScoringModel:
     def saved_calibration(self):
         """{'method', 'params', 'threshold', 'split'} saved with the model, or None."""
         if self.kind == "saved_model":
-            return {"method": self.method.name, "params": dict(self.info["params"]),
+            params = self.method.check_params(self.info["params"], self.info_path)
+            return {"method": self.method.name, "params": params,
                     "threshold": float(self.info["threshold"]), "split": self.info.get("calibration_split", "")}
         path = scoring.run_calibration_path(self.path)
         if path is None:

@@ -355,7 +355,8 @@ class _Parser(argparse.ArgumentParser):
 def main(argv=None):
     """`python -m physstd.eval.trace_recovery` (module doc); returns the exit status."""
     parser = _Parser(prog="python -m physstd.eval.trace_recovery", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run_dir", default="", help="a run directory (written by run_train.py) of a method with an additive trace")
+    parser.add_argument("--run_dir", default="",
+                        help="a run directory (written by run_train.py) of a method with an additive trace")
     parser.add_argument("--data_root", default="", help="prepared synthetic set with truth.npz (default: the run's)")
     parser.add_argument("--split_dir", default="", help="protocol split lists (default: the run's, else "
                         "<data_root>/protocols)")

@@ -21,7 +21,8 @@ Evaluation and export (physstd.eval.evaluate, physstd.export, trace recovery and
         checkpoint, in float32, built from the run's flags.json record.
     score_terms: names of the per-frame score terms every Inference output holds as (batch,) tensors.
     score(terms, params): the frame score, higher = attack, from the terms and the fitted parameters. Plain
-        arithmetic, so that it runs on numpy arrays (evaluation) and on tensors (inside the SavedModel).
+        arithmetic, so that it runs on numpy arrays (evaluation) and on tensors (inside the SavedModel). Linear in
+        the terms: a video's score is the score of its frames' mean terms (physstd.eval.evaluate.video_samples).
     fit_score(labels, terms) -> params {name: float}: the parameters chosen on a train/dev set (never test).
     check_params(params, where) -> params: validated parameters read from a file (ValueError naming `where`).
     score_formula: the score in words, written into the calibration file and the export.
