@@ -1,6 +1,7 @@
 """Export a trained run as a TensorFlow SavedModel: `python run_export.py --run_dir=runs/<name> --export_dir=<dir>`.
 
-The export holds the generator of the latest checkpoint with the calibration of <run_dir>/alpha0.json (written by
+The export holds the inference network(s) of the run's method (its flags.json; PhySTD for runs that name none) at
+the latest checkpoint, with the calibration of <run_dir>/calibration.json (or a former alpha0.json; written by
 run_test.py), and runs with TensorFlow alone; physstd/export.py documents its signatures and outputs.
 """
 import sys
@@ -9,7 +10,7 @@ from absl import app, flags
 
 from physstd import cli
 
-flags.DEFINE_string("run_dir", None, "run directory (flags.json, checkpoints/, alpha0.json)")
+flags.DEFINE_string("run_dir", None, "run directory (flags.json, checkpoints/, calibration.json)")
 flags.DEFINE_string("export_dir", None, "SavedModel folder to write (replaced if it exists); "
                     "default <run_dir>/saved_model")
 FLAGS = flags.FLAGS
@@ -32,7 +33,8 @@ def main(argv):
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"exported {FLAGS.run_dir} -> {export_dir}: N = {info['image_size']}, alpha0 = {info['alpha0']:.6g}, "
+    params = ", ".join(f"{name} = {value:.6g}" for name, value in info["params"].items())
+    print(f"exported {FLAGS.run_dir} -> {export_dir}: method {info['method']}, N = {info['image_size']}, {params}, "
           f"threshold = {info['threshold']:.6g} (chosen on {info['calibration_split']}); "
           f"signatures {', '.join(info['signatures'])}")
     return 0

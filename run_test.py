@@ -1,10 +1,12 @@
-"""Evaluate PhySTD on a protocol: `python run_test.py --run_dir=runs/<name> [--table=siwm_p1 --published]`
+"""Evaluate a trained model on a protocol: `python run_test.py --run_dir=runs/<name> [--table=siwm_p1 --published]`
 (--published: every row the paper prints for that table and physstd.eval.published keeps; --published_rows=
 Auxiliary,DeSpoof: only those, in that order).
 
---run_dir takes a run directory or a SavedModel export, or one per fold (comma-separated) of a multi-fold protocol.
-alpha0 and the threshold are chosen on --calibration_split (dev, or train; never test) and saved as
-<run_dir>/alpha0.json; the test split is scored per video (mean frame score) or per frame (--frame_level).
+--run_dir takes a run directory or a SavedModel export, or one per fold (comma-separated) of a multi-fold protocol;
+the method (physstd.methods) is the one the run trained (its flags.json; PhySTD for runs that name none).
+The method's score parameters (PhySTD: alpha0) and the threshold are chosen on --calibration_split (dev, or train;
+never test) and saved as <run_dir>/calibration.json; the test split is scored per video (mean frame score) or per
+frame (--frame_level). --row_label names our row in a --table (it was --method before the harness).
 Writes <output_dir>/[fold_<k>/]scores.csv and frame_scores.csv, results.json and roc_det.png
 (physstd/eval/evaluate.py documents the formats), then prints the metrics and, with --table, the paper's layout.
 """
@@ -22,11 +24,12 @@ flags.DEFINE_string("split_dir", "", "protocol split lists folder (default: the 
 flags.DEFINE_string("protocol", "", "protocol folder name (default: the run's --protocol)")
 flags.DEFINE_list("folds", [], "fold of each --run_dir entry (default: each run's training --fold)")
 flags.DEFINE_enum("calibration_split", "dev", ["dev", "train"],
-                  "split on which alpha0 and the threshold are chosen (dev falls back to train when the protocol "
-                  "has no dev list); never test")
+                  "split on which the score parameters (PhySTD: alpha0) and the threshold are chosen (dev falls "
+                  "back to train when the protocol has no dev list); never test")
 flags.DEFINE_bool("frame_level", False, "score every frame on its own instead of one mean score per video")
 flags.DEFINE_bool("use_saved_calibration", False,
-                  "use the saved alpha0/threshold (<run_dir>/alpha0.json, or the export's) instead of choosing them "
+                  "use the saved calibration (<run_dir>/calibration.json or a former alpha0.json, or the export's) "
+                  "instead of choosing it "
                   "again, e.g. for cross-dataset tests whose threshold comes from the training dataset")
 flags.DEFINE_integer("batch_size", 32, "evaluation batch size")
 flags.DEFINE_string("output_dir", None, "output folder (default <run_dir>/eval/<protocol> for one run directory)")
@@ -34,7 +37,10 @@ flags.DEFINE_enum("table", "", TABLE_NAMES, "also print this paper table (physst
 flags.DEFINE_string("table_entry", "", "table column/block of this protocol: 1..4 (oulu), 1..3 (siw), "
                     "casia_to_replay / replay_to_casia, or casia / replay / msu for cross_type_auc; "
                     "default: the protocol name without a leading 'p'")
-flags.DEFINE_string("method", "PhySTD (ours)", "row label of our results in the table")
+flags.DEFINE_string("row_label", "PhySTD (ours)", "row label of our results in the table")
+# Before the harness --method was the row label; the method now comes from the run, so the old spelling is refused.
+flags.DEFINE_string("method", None, "not a flag of run_test.py any more: the row label is --row_label, and the "
+                    "method is read from the run's flags.json")
 flags.DEFINE_bool("published", False, "print every published row of --table above ours")
 flags.DEFINE_list("published_rows", [], "print only these published rows of --table, in this order, e.g. "
                   "Auxiliary,DeSpoof (implies --published)")
@@ -45,6 +51,9 @@ FLAGS = flags.FLAGS
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"unexpected arguments: {' '.join(argv[1:])}")
+    if FLAGS.method is not None:
+        raise app.UsageError(f"--method={FLAGS.method}: run_test.py takes the method from the run's flags.json; "
+                             f"the table row label is now --row_label")
     import tensorflow as tf
 
     from physstd.eval import evaluate, tables
@@ -60,7 +69,7 @@ def main(argv):
         if FLAGS.table:
             protocol = record["protocol"]
             entry = FLAGS.table_entry or (protocol[1:] if protocol[:1] == "p" and protocol[1:].isdigit() else protocol)
-            results = {FLAGS.method: evaluate.table_results(FLAGS.table, fold_results, entry)}
+            results = {FLAGS.row_label: evaluate.table_results(FLAGS.table, fold_results, entry)}
             table_path = record["files"]["results"].replace("results.json", "table.json")
             tables.save_results(table_path, FLAGS.table, results)
             print(tables.render_table(FLAGS.table, results, fmt="latex" if FLAGS.latex else "markdown",

@@ -54,6 +54,7 @@ def main(argv):
     tf.get_logger().setLevel("ERROR")
 
     from physstd import export
+    from physstd.methods import physstd as physstd_method
     from physstd.models import Generator, ModelConfig
 
     device = tf.config.list_logical_devices("GPU")
@@ -77,7 +78,8 @@ def main(argv):
           + ", ".join(f"{gflops:.1f} ({name})" for name, gflops in peaks.items()))
     with tempfile.TemporaryDirectory() as folder:
         export_dir = os.path.join(folder, "model")
-        export.export_saved_model(generator, model_config, export_dir, alpha0=1.0, threshold=0.0)
+        export.export_saved_model(physstd_method.inference(generator, model_config), physstd_method.METHOD,
+                                  export_dir, params={"alpha0": 1.0}, threshold=0.0)
         serve = tf.saved_model.load(export_dir).signatures[export.SIGNATURE_FLOAT32]
         rng = np.random.default_rng(FLAGS.seed)
         print("| batch | ms / call | faces / s | GFLOP/s | fraction of peak |")

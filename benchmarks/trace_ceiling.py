@@ -90,7 +90,7 @@ def main(argv):
     from physstd.data import prepared, protocols
     from physstd.eval.trace_recovery import BANDS, format_correlation, physstd_trace_model, recovery_on_split
     from physstd.models import ModelConfig
-    from physstd.train import load_generator
+    from physstd.methods.physstd import load_generator
 
     image_size = prepared.read_meta(FLAGS.data_root)["image_size"]
     split_dir = os.path.join(FLAGS.data_root, "protocols")

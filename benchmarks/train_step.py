@@ -2,6 +2,7 @@
 
     python -m benchmarks.train_step                        # N=256, width 1, batch 8, all variants
     python -m benchmarks.train_step --image_size=64 --width=0.25 --variants=fp32,xla
+    python -m benchmarks.train_step --method=<name>       # another method of physstd.methods
 
 Each variant runs in its own subprocess (so its peak memory is its own): build the trainer, run --warmup
 steps (tracing / XLA compilation; reported as "first step"), then time --steps steps on a fixed random batch
@@ -27,6 +28,7 @@ flags.DEFINE_integer("steps", 3, "timed steps per variant")
 flags.DEFINE_integer("warmup", 1, "untimed steps first (tracing / compilation)")
 flags.DEFINE_list("variants", ["fp32", "mixed", "xla"], f"any of {', '.join(VARIANTS)}")
 flags.DEFINE_string("alg_steps", "123", "Alg. 1 steps in the train step (1, 12, 123)")
+flags.DEFINE_string("method", "physstd", "method whose trainer is timed (physstd.methods)")
 flags.DEFINE_string("_child", "", "internal: run one variant and print its JSON result")
 FLAGS = flags.FLAGS
 
@@ -37,24 +39,25 @@ def _measure(variant):
     import numpy as np
     import tensorflow as tf
 
+    from physstd import methods
+    from physstd.data import face_model
     from physstd.models import ModelConfig
     from physstd.train.config import TrainConfig
     from physstd.train.toy_data import random_batch
-    from physstd.train.trainer import PhySTDTrainer
 
-    config = TrainConfig(batch_size=FLAGS.batch_size, steps=FLAGS.alg_steps, **VARIANTS[variant])
-    trainer = PhySTDTrainer(ModelConfig(image_size=FLAGS.image_size, width=FLAGS.width), config)
+    config = TrainConfig(method=FLAGS.method, batch_size=FLAGS.batch_size, steps=FLAGS.alg_steps,
+                         **VARIANTS[variant])
+    trainer = methods.get(config.method).trainer(ModelConfig(image_size=FLAGS.image_size, width=FLAGS.width), config,
+                                                 face_model.NUM_LANDMARKS, tf.distribute.get_strategy())
     batch = random_batch(FLAGS.image_size, config.pairs_per_batch, seed=0)
     start = time.perf_counter()
     for _ in range(FLAGS.warmup):
-        losses = trainer.train_step(batch)
-        float(losses["depth"])
+        losses = {name: float(value) for name, value in trainer.train_step(batch).items()}
     first = time.perf_counter() - start
     times = []
     for _ in range(FLAGS.steps):
         start = time.perf_counter()
-        losses = trainer.train_step(batch)
-        float(losses["depth"])  # wait for the step
+        losses = {name: float(value) for name, value in trainer.train_step(batch).items()}  # waits for the step
         times.append(time.perf_counter() - start)
     gpus = tf.config.list_logical_devices("GPU")
     if gpus:
@@ -63,7 +66,7 @@ def _measure(variant):
         peak, where = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "RSS"
     step = float(np.median(times))
     return {"variant": variant, "first_step_s": first, "step_s": step, "images_per_s": FLAGS.batch_size / step,
-            "peak_mib": peak, "memory": where, "finite": bool(np.isfinite(float(losses["generator_total"])))}
+            "peak_mib": peak, "memory": where, "finite": bool(np.isfinite(list(losses.values())).all())}
 
 
 def main(argv):
@@ -78,7 +81,8 @@ def main(argv):
     for variant in FLAGS.variants:
         argv = [sys.executable, "-m", "benchmarks.train_step", f"--_child={variant}",
                 f"--image_size={FLAGS.image_size}", f"--width={FLAGS.width}", f"--batch_size={FLAGS.batch_size}",
-                f"--steps={FLAGS.steps}", f"--warmup={FLAGS.warmup}", f"--alg_steps={FLAGS.alg_steps}"]
+                f"--steps={FLAGS.steps}", f"--warmup={FLAGS.warmup}", f"--alg_steps={FLAGS.alg_steps}",
+                f"--method={FLAGS.method}"]
         child = subprocess.run(argv, capture_output=True, text=True)
         lines = [line for line in child.stdout.splitlines() if line.startswith("RESULT ")]
         if child.returncode or not lines:
@@ -90,7 +94,7 @@ def main(argv):
     import tensorflow as tf
 
     device = "GPU" if tf.config.list_physical_devices("GPU") else f"CPU ({os.cpu_count()} cores, {platform.machine()})"
-    print(f"train step, Alg. 1 steps {FLAGS.alg_steps}: N={FLAGS.image_size}, width={FLAGS.width}, "
+    print(f"train step of {FLAGS.method}, Alg. 1 steps {FLAGS.alg_steps}: N={FLAGS.image_size}, width={FLAGS.width}, "
           f"batch {FLAGS.batch_size}, {FLAGS.steps} timed steps after {FLAGS.warmup} warm-up, on {device}")
     print("| variant | first step (s) | step (s) | images/s | peak memory (MiB) | finite |")
     print("| --- | ---: | ---: | ---: | ---: | --- |")

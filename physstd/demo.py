@@ -3,7 +3,7 @@
 Stages, each timed, all written under --output_dir (default ./demo_output):
     generate   the embedded synthetic set (physstd.data.synthetic via the training loop's ensure_synthetic)
     train      flags/demo.flags (physstd.train.loop.train, in this process)            -> run/
-    evaluate   run_test's evaluation on the protocol's test identities                  -> eval/, run/alpha0.json
+    evaluate   run_test's evaluation on the protocol's test identities                  -> eval/, run/calibration.json
     recovery   recovered vs true additive trace T_A per spoof type (truth.npz; physstd.eval.trace_recovery)
                                                                                         -> trace_recovery.json
     classify   Sec. 4.4: a small CNN on the frozen generator's traces vs on the raw images  -> trace_classification.json
@@ -157,7 +157,8 @@ class Demo:
         from physstd import export
 
         info = export.export_run(self.run_dir, self.export_dir)
-        return f"N = {info['image_size']}, alpha0 = {info['alpha0']:.4g}, threshold = {info['threshold']:.4g}"
+        params = ", ".join(f"{name} = {value:.4g}" for name, value in info["params"].items())
+        return f"N = {info['image_size']}, {params}, threshold = {info['threshold']:.4g}"
 
     def reload(self):
         difference, seconds = reload_in_fresh_process(self.run_dir, self.export_dir, self.config, self.output_dir)
@@ -242,8 +243,9 @@ def reload_in_fresh_process(run_dir, export_dir, config, output_dir):
     ids = protocols.load_split(split_dir, config.protocol, "test", config.fold or None)
     batch = next(iter(pipeline.eval_dataset(config.data_root, ids, model.image_size, RELOAD_FACES)))
     crops = np.round(batch["image"].numpy() * 255).astype(np.uint8)
-    calibration = scoring.load_calibration(os.path.join(run_dir, scoring.CALIBRATION_FILENAME))
-    expected = scoring.spoof_score(*model.statistics(crops.astype(np.float32) / 255.0), calibration["alpha0"])
+    calibration = scoring.load_calibration(scoring.run_calibration_path(run_dir))
+    terms = model.statistics(crops.astype(np.float32) / 255.0)
+    expected = np.asarray(model.method.score(terms, calibration["params"]), np.float64)
     crops_path = os.path.join(output_dir, "reload_crops.npy")
     out_path = os.path.join(output_dir, "reload_scores.npz")
     np.save(crops_path, crops)
@@ -341,7 +343,7 @@ def write_figures(run_dir, config, figure_dir):
     import tensorflow as tf
 
     from physstd import viz
-    from physstd.train import load_generator
+    from physstd.methods.physstd import load_generator
 
     generator, model_config = load_generator(run_dir)
     size = model_config.image_size

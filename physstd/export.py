@@ -1,4 +1,5 @@
-"""SavedModel export of a trained PhySTD generator with its score (Eq. 10), traces and live reconstruction.
+"""SavedModel export of a trained model of any method (physstd.methods): its score, decision and maps (PhySTD:
+Eq. 10, the traces and the live reconstruction).
 
 The export is a `tf.Module` saved with `tf.saved_model.save`; it loads and runs with TensorFlow alone (no
 physstd import) in any process:
@@ -10,7 +11,13 @@ physstd import) in any process:
 
 Two signatures because a serving signature has one input dtype; `serve` is a tf.function traced for both
 dtypes, so Python callers need not choose. Inputs are face crops made by physstd's preprocessing
-(physstd.data.preprocess.FacePreprocessor at the exported N). Each output is a dict of tensors:
+(physstd.data.preprocess.FacePreprocessor at the exported N). Each output is a dict of tensors. Every method
+(physstd.methods) exports the two COMMON_OUTPUTS:
+
+    score            (batch,) float32   the method's score with its fitted parameters; higher = attack
+    decision         (batch,) int32     1 = attack (score >= threshold), 0 = bona fide
+
+plus its score terms and maps (its Inference outputs). PhySTD's:
 
     score            (batch,) float32   Eq. 10 with consistent signs: alpha0 * trace_magnitude - depth_mean
     decision         (batch,) int32     1 = attack (score >= threshold), 0 = bona fide
@@ -24,8 +31,10 @@ dtypes, so Python callers need not choose. Inputs are face crops made by physstd
     depth_mean       (batch,) float32   ||M||_1 / K^2
     S                (batch, N, N, 3)   only for the 'stdn' and 'multiplicative' trace forms
 
-The module also carries `image_size`, `alpha0` and `threshold` as variables, and the export folder holds
-`physstd_export.json` (the same numbers, the model config, the calibration split, the source run).
+The module also carries `image_size`, `threshold` and each fitted score parameter (PhySTD: `alpha0`) as variables,
+and the export folder holds `physstd_export.json` (format 2: the method, the same numbers, the model config, the
+calibration split, the source run, the output names). Format-1 info files (PhySTD exports written before the
+harness) are still read, as PhySTD exports.
 
 Wrong input fails at the boundary with a tf.debugging assertion naming the expected (batch, N, N, 3) shape
 (and the [0, 1] range for float32 input). A wrong dtype given to `serve` (float64 from numpy, float16, an integer
@@ -38,19 +47,18 @@ import shutil
 
 import tensorflow as tf
 
-from physstd import files, trace
+from physstd import files, runs
 from physstd.eval import scoring
 
 SIGNATURE_FLOAT32 = "serving_default"
 SIGNATURE_UINT8 = "serving_uint8"
 INFO_FILE = "physstd_export.json"
-INFO_FORMAT_VERSION = 1
+INFO_FORMAT_VERSION = 2
 # Float input may stray this far outside [0, 1] (resampling overshoot) before it is refused; it is then clipped.
 RANGE_TOLERANCE = 1e-3
 # Dtypes `serve` refuses with dtype_message (any other dtype gets TensorFlow's dispatch error).
 REFUSED_DTYPES = (tf.float16, tf.bfloat16, tf.float64, tf.int8, tf.int16, tf.int32, tf.int64, tf.uint16, tf.uint32)
-OUTPUT_KEYS = ("score", "decision", "depth", "B", "C", "T", "P", "I_P", "additive_trace", "live",
-               "trace_magnitude", "depth_mean")
+COMMON_OUTPUTS = ("score", "decision")
 
 
 def shape_message(image_size):
@@ -66,24 +74,24 @@ def dtype_message(image_size, dtype):
             f"images.astype(np.float32))")
 
 
-def batch_statistics(out):
-    """In-graph twin of scoring.frame_statistics: per-frame trace magnitude and depth mean (Eq. 10 terms)."""
-    size = tf.cast(tf.shape(out.B)[1] * tf.shape(out.B)[2], tf.float32)
-    l1 = sum(tf.reduce_sum(tf.abs(getattr(out, name)), axis=(1, 2, 3)) for name in ("B", "C", "T", "P"))
-    return l1 / size, tf.reduce_mean(out.M, axis=(1, 2, 3))
+class ServingModule(tf.Module):
+    """A method's Inference plus its fitted score parameters and threshold, with the serving functions of the
+    module docstring."""
 
-
-class PhySTDServing(tf.Module):
-    """A generator plus alpha0 and threshold, with the serving functions of the module docstring."""
-
-    def __init__(self, generator, model_config, alpha0, threshold, name="physstd_serving"):
+    def __init__(self, inference, method, params, threshold, name="physstd_serving"):
         super().__init__(name=name)
-        self.generator = generator
-        self.model_config = model_config  # a frozen dataclass: not tracked, only used while tracing
-        self.image_size = tf.Variable(model_config.image_size, trainable=False, dtype=tf.int32, name="image_size")
-        self.alpha0 = tf.Variable(float(alpha0), trainable=False, dtype=tf.float32, name="alpha0")
+        self.inference = inference
+        self._method = method   # not trackable: only used while tracing
+        self.image_size = tf.Variable(inference.image_size, trainable=False, dtype=tf.int32, name="image_size")
         self.threshold = tf.Variable(float(threshold), trainable=False, dtype=tf.float32, name="threshold")
-        self._size = model_config.image_size
+        self.params = {}
+        for key, value in params.items():
+            if hasattr(self, key):
+                raise ValueError(f"score parameter {key!r} of method {method.name!r} clashes with an attribute of "
+                                 f"the export")
+            self.params[key] = tf.Variable(float(value), trainable=False, dtype=tf.float32, name=key)
+            setattr(self, key, self.params[key])   # model.alpha0, as before the harness
+        self._size = inference.image_size
         self.serve_float32 = tf.function(self._serve_float32,
                                          input_signature=[tf.TensorSpec(None, tf.float32, name="images")])
         self.serve_uint8 = tf.function(self._serve_uint8,
@@ -136,20 +144,15 @@ class PhySTDServing(tf.Module):
 
     # --- the model ----------------------------------------------------------------------------------------
     def _outputs(self, images):
-        out = self.generator(images, training=False)
-        trace_magnitude, depth_mean = batch_statistics(out)
-        score = self.alpha0 * trace_magnitude - depth_mean  # scoring.spoof_score, in-graph
-        result = {
-            "score": score,
-            "decision": tf.cast(score >= self.threshold, tf.int32),  # scoring: attack if score >= threshold
-            "depth": out.M, "B": out.B, "C": out.C, "T": out.T, "P": out.P, "I_P": out.I_P,
-            "additive_trace": trace.additive_trace(out, self.model_config),
-            "live": trace.reconstruct_live(images, out, self.model_config),
-            "trace_magnitude": trace_magnitude, "depth_mean": depth_mean,
-        }
-        if "S" in self.model_config.components:
-            result["S"] = out.S
-        return result
+        result = dict(self.inference(images))
+        clash = set(COMMON_OUTPUTS) & set(result)
+        if clash:
+            raise ValueError(f"method {self._method.name!r} outputs {sorted(clash)}, which the export computes itself")
+        terms = {term: result[term] for term in self._method.score_terms}
+        params = {key: self.params[key] for key in self.params}
+        score = tf.cast(self._method.score(terms, params), tf.float32)
+        # scoring: attack if score >= threshold
+        return {"score": score, "decision": tf.cast(score >= self.threshold, tf.int32), **result}
 
     def trace_for_both_dtypes(self):
         """Trace `serve` for float32 and uint8 so that the saved function dispatches on either, and for
@@ -183,34 +186,36 @@ def _replace_dir(source, destination):
         shutil.rmtree(old, ignore_errors=True)
 
 
-def export_saved_model(generator, model_config, export_dir, alpha0, threshold, calibration_split="",
-                       source=""):
-    """Save the serving module to `export_dir` (written in a temporary folder, then renamed into place).
+def export_saved_model(inference, method, export_dir, params, threshold, calibration_split="", source=""):
+    """Save the serving module of a method's Inference to `export_dir` (written in a temporary folder, then renamed
+    into place).
 
-    `alpha0`, `threshold`: the calibration of scoring.calibrate (chosen on `calibration_split`, never test).
-    Returns the info record written to <export_dir>/physstd_export.json.
+    `params`, `threshold`: the calibration (physstd.eval.evaluate.calibrate; chosen on `calibration_split`, never
+    test). Returns the info record written to <export_dir>/physstd_export.json.
     """
     export_dir = os.path.abspath(os.fspath(export_dir))
     check_replaceable(export_dir)
     parent = os.path.dirname(export_dir)
     os.makedirs(parent, exist_ok=True)
-    module = PhySTDServing(generator, model_config, alpha0, threshold)
+    params = method.check_params(dict(params), f"{export_dir}: score parameters")
+    module = ServingModule(inference, method, params, threshold)
     module.trace_for_both_dtypes()
-    sizes = model_config.sizes
+    outputs = module.serve_float32.get_concrete_function().structured_outputs
     info = {
         "format_version": INFO_FORMAT_VERSION,
-        "image_size": model_config.image_size,
-        "depth_size": sizes.depth_size,
-        "alpha0": float(alpha0),
+        "method": method.name,
+        "image_size": int(inference.image_size),
+        "params": {key: float(value) for key, value in params.items()},
         "threshold": float(threshold),
         "calibration_split": calibration_split,
-        "score": "alpha0 * trace_magnitude - depth_mean (seeds/001 Eq. 10, signs made consistent)",
+        "score_terms": list(method.score_terms),
+        "score": method.score_formula,
         "decision": "attack (1) if score >= threshold",
-        "model": model_config.to_dict(),
+        "model": inference.config,
         "source": os.fspath(source),
         "signatures": {SIGNATURE_FLOAT32: "images float32 (batch, N, N, 3) in [0, 1]",
                        SIGNATURE_UINT8: "images uint8 (batch, N, N, 3) in 0..255"},
-        "outputs": list(OUTPUT_KEYS) + (["S"] if "S" in model_config.components else []),
+        "outputs": list(COMMON_OUTPUTS) + sorted(set(outputs) - set(COMMON_OUTPUTS)),
     }
     temporary = files.make_temporary_dir(parent, os.path.basename(export_dir))
     try:
@@ -225,21 +230,27 @@ def export_saved_model(generator, model_config, export_dir, alpha0, threshold, c
 
 
 def export_run(run_dir, export_dir):
-    """Export the latest checkpoint of a run directory with the calibration in <run_dir>/alpha0.json.
+    """Export the latest checkpoint of a run directory, of its method (flags.json), with the run's calibration
+    (<run_dir>/calibration.json, or a former alpha0.json).
 
     The calibration is written by run_test.py (physstd.eval.evaluate.calibrate_model); a run without it raises a
     ValueError saying so.
     """
-    from physstd.train import load_generator
+    from physstd import methods
 
-    path = os.path.join(run_dir, scoring.CALIBRATION_FILENAME)
-    if not os.path.exists(path):
-        raise ValueError(f"{path}: no calibration (alpha0, threshold); run `python run_test.py --run_dir={run_dir}` "
-                         f"first, which chooses them on the dev (or train) split and writes this file")
+    method = methods.of_run(run_dir)
+    path = scoring.run_calibration_path(run_dir)
+    if path is None:
+        path = os.path.join(run_dir, scoring.CALIBRATION_FILENAME)
+        raise ValueError(f"{path}: no calibration (score parameters, threshold); run `python run_test.py "
+                         f"--run_dir={run_dir}` first, which fits them on the dev (or train) split and writes "
+                         f"this file")
     calibration = scoring.load_calibration(path)
+    if calibration["method"] != method.name:
+        raise ValueError(f"{path}: a calibration of method {calibration['method']!r}, but the run trained "
+                         f"{method.name!r}; run run_test.py again")
     check_replaceable(os.path.abspath(os.fspath(export_dir)))   # before minutes of loading and tracing
-    generator, model_config = load_generator(run_dir)
-    return export_saved_model(generator, model_config, export_dir, calibration["alpha0"],
+    return export_saved_model(method.load(run_dir), method, export_dir, calibration["params"],
                               calibration["threshold"], calibration["split"], source=os.path.abspath(run_dir))
 
 
@@ -250,8 +261,12 @@ def read_export_info(export_dir):
         raise ValueError(f"{export_dir}: not a physstd SavedModel export (expected saved_model.pb and {INFO_FILE}); "
                          f"write one with run_export.py")
     info = files.read_json(path, "export info")
-    if not isinstance(info, dict) or info.get("format_version") != INFO_FORMAT_VERSION:
-        raise ValueError(f"{path}: expected format_version {INFO_FORMAT_VERSION}")
+    version = info.get("format_version") if isinstance(info, dict) else None
+    if version == 1:   # a PhySTD export written before the harness: its score parameter is alpha0
+        info = dict(info, method=runs.DEFAULT_METHOD, params={"alpha0": info["alpha0"]},
+                    score_terms=["trace_magnitude", "depth_mean"])
+    elif version != INFO_FORMAT_VERSION:
+        raise ValueError(f"{path}: expected format_version {INFO_FORMAT_VERSION} (or 1)")
     return info
 
 

@@ -62,11 +62,17 @@ class Predictor:
     """A loaded export plus a face preprocessor at its crop size."""
 
     def __init__(self, export_dir, batch_size=16, detect_max_side=None):
-        from physstd import export
-        from physstd.models import ModelConfig
+        from physstd import export, methods
 
         self.info = export.read_export_info(export_dir)
-        self.model_config = ModelConfig.from_dict(self.info["model"])
+        method = methods.get(self.info["method"], os.path.join(export_dir, export.INFO_FILE))
+        # The Fig. 8/9 figures need the maps the method names (PhySTD's traces); other methods get none.
+        wanted = set(method.figure_outputs)
+        self.model_config = None
+        if wanted and wanted <= set(self.info["outputs"]):
+            from physstd.models import ModelConfig
+
+            self.model_config = ModelConfig.from_dict(self.info["model"])
         self.model = export.load_export(export_dir)
         self.export_dir = export_dir
         saved_size = int(self.model.image_size.numpy())
@@ -209,7 +215,7 @@ def predict_paths(export_dir, paths, output_dir, every_k=1, max_frames=None, fig
             log(f"{path}: video score {mean:.4f} over {len(result.faces)} of {result.frames_read} frames -> "
                 f"{'ATTACK' if decision else 'bona fide'}")
             rows.append([path, VIDEO_FRAME, repr(mean), decision])
-        if figures:
+        if figures and predictor.model_config is not None:
             for figure in write_figures(result, output_dir, figure_name(path, index), predictor.model_config):
                 log(f"  figure: {figure}")
     buffer = io.StringIO()

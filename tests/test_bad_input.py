@@ -296,7 +296,7 @@ def test_export_refuses_a_folder_that_is_not_a_physstd_export(tmp_path):
     (target / "chapter1.tex").write_text("precious")
     before = _snapshot(str(target))
     with pytest.raises(ValueError, match="thesis: exists and is not a physstd export"):
-        export.export_saved_model(None, ModelConfig(image_size=N, width=0.125), str(target), 1.0, 0.0)
+        export.export_saved_model(None, None, str(target), {"alpha0": 1.0}, 0.0)
     assert _snapshot(str(target)) == before
     a_file = tmp_path / "notes.txt"
     a_file.write_text("x")
@@ -325,7 +325,8 @@ def test_load_generator_falls_back_past_a_truncated_newest_checkpoint(tmp_path):
     import tensorflow as tf
 
     from physstd.models import Generator, ModelConfig
-    from physstd.train import checkpoints, load_generator
+    from physstd.methods.physstd import load_generator
+    from physstd.train import checkpoints
     from physstd.train.config import TrainConfig
     from physstd.train.loop import write_run_flags
 
@@ -406,6 +407,22 @@ def test_an_output_dir_that_is_a_file_is_refused_before_any_work(toy_root, tmp_p
     assert sorted(os.listdir(tmp_path)) == ["notes.txt"] and a_file.read_text() == "precious"
 
 
+def test_the_former_method_flag_of_run_test_and_an_unknown_method_get_one_error_line(tmp_path):
+    """run_test.py --method (the row label before the harness) names --row_label; run_train.py and tables too."""
+    result, _ = _run([os.path.join(ROOT, "run_test.py"), f"--run_dir={tmp_path}", "--method=Ours"], cwd=ROOT)
+    assert result.returncode == 2
+    line = _error_line(result)
+    assert "--method=Ours" in line and "--row_label" in line and "flags.json" in line, line
+    result, _ = _run(["-m", "physstd.eval.tables", str(tmp_path / "results.json"), "--method=Ours"], cwd=ROOT)
+    assert result.returncode == 2 and "--row_label" in _error_line(result)
+    result, _ = _run([os.path.join(ROOT, "run_train.py"), "--method=lgsc_v9", f"--run_dir={tmp_path / 'run'}",
+                      "--data_root=x", "--protocol=p1"], cwd=ROOT)
+    assert result.returncode == 2
+    line = _error_line(result)
+    assert "--method: unknown method 'lgsc_v9'; expected one of" in line and "physstd" in line, line
+    assert not os.path.exists(tmp_path / "run")
+
+
 def test_all_equal_given_landmarks_are_refused_not_divided_by(tmp_path):
     """The crop's scale divides by the landmarks' span (a ZeroDivisionError before): the preprocessor refuses."""
     from physstd.data import preprocess
@@ -439,7 +456,7 @@ def test_tables_refuse_nan_and_percentages_and_read_run_test_results(tmp_path, c
     path.write_text(json.dumps(record))
     tables.main([str(path)])
     summary = capsys.readouterr().out
-    assert "| - | 8 | 1 | 0.5 | 12.50 | 25.00 | 18.75 |" in summary
+    assert "| - | 8 | alpha0 = 1 | 0.5 | 12.50 | 25.00 | 18.75 |" in summary   # a results.json of before the harness
     tables.main([str(path), "--table=oulu"])
     table = capsys.readouterr().out
     assert "12.5" in table and "25.0" in table and "18.8" in table   # APCER, BPCER, ACER of protocol 1 in %

@@ -43,7 +43,7 @@ def test_every_stage_runs_and_the_report_says_what_it_is(toy_demo):
 def test_outputs_exist_in_their_documented_places(toy_demo):
     output, _ = toy_demo
     assert os.path.isfile(output / "saved_model" / "saved_model.pb")
-    assert os.path.isfile(output / "run" / "alpha0.json")
+    assert os.path.isfile(output / "run" / "calibration.json")
     assert os.path.isfile(output / "eval" / "scores.csv") and os.path.isfile(output / "eval" / "results.json")
     classification = json.loads((output / "trace_classification.json").read_text())
     for name in ("traces", "images"):

@@ -13,6 +13,7 @@ from deploy_fixtures import make_run_dir, png_size, write_dataset
 from physstd import export, viz
 from physstd.data import prepared
 from physstd.eval import evaluate, metrics, scoring, tables
+from physstd.methods import physstd as physstd_method
 
 N = 32
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,11 +60,15 @@ def test_run_dir_and_export_give_the_same_frame_statistics(setup, tmp_path):
     expected = scoring.frame_statistics(out.B, out.C, out.T, out.P, out.M)
     from_run = evaluate.ScoringModel(setup["run"])
     assert from_run.kind == "run" and from_run.image_size == N
-    export.export_saved_model(setup["generator"], setup["config"], str(tmp_path / "model"), 1.0, 0.0, "dev")
+    export.export_saved_model(physstd_method.inference(setup["generator"], setup["config"]), physstd_method.METHOD,
+                              str(tmp_path / "model"), {"alpha0": 1.0}, 0.0, "dev")
     from_export = evaluate.ScoringModel(str(tmp_path / "model"))
     assert from_export.kind == "saved_model" and from_export.calibration_path is None
     for model in (from_run, from_export):
-        for got, want in zip(model.statistics(images), expected):
+        assert model.method.name == "physstd"   # make_run_dir's flags.json names no method: a PhySTD run
+        got = model.statistics(images)
+        assert list(got) == ["trace_magnitude", "depth_mean"]
+        for got, want in zip(got.values(), expected):
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
 
 
@@ -79,7 +84,8 @@ def test_evaluate_fold_calibrates_on_dev_and_scores_videos_by_their_mean_frame_s
     assert saved["split"] == "dev" and result["calibration"]["split"] == "dev"
     # The saved alpha0 is a best one on dev (float32 vs float64 statistics may break exact ties differently) and
     # the threshold is the dev EER threshold of its scores.
-    alpha0 = saved["alpha0"]
+    assert (saved["method"], list(saved["params"])) == ("physstd", ["alpha0"])
+    alpha0 = saved["params"]["alpha0"]
     best = max(metrics.auc(labels, scoring.spoof_score(dev_trace, dev_depth, a))
                for a in scoring.default_alpha0_grid(dev_trace, dev_depth))
     assert metrics.auc(labels, scoring.spoof_score(dev_trace, dev_depth, alpha0)) == pytest.approx(best, abs=1e-9)
@@ -115,10 +121,11 @@ def test_evaluate_fold_calibrates_on_dev_and_scores_videos_by_their_mean_frame_s
 def test_frame_level_and_saved_calibration(setup, tmp_path):
     model = evaluate.ScoringModel(setup["run"])
     split_dir = os.path.join(setup["data"], "protocols")
-    scoring.save_calibration(model.calibration_path, 2.0, -0.5, "dev")
+    scoring.save_calibration(model.calibration_path, "physstd", {"alpha0": 2.0}, -0.5, "dev")
     result = evaluate.evaluate_fold(model, setup["data"], split_dir, "p1", frame_level=True,
                                     use_saved_calibration=True, output_dir=str(tmp_path))
-    assert result["calibration"] == {"alpha0": 2.0, "threshold": -0.5, "split": "dev", "source": "saved"}
+    assert result["calibration"] == {"method": "physstd", "params": {"alpha0": 2.0}, "threshold": -0.5,
+                                     "split": "dev", "source": "saved"}
     frames = _reference_frames(setup, "test")
     labels, scores = result["_curve"]
     assert len(scores) == len(frames) == result["num_samples"]
@@ -137,11 +144,11 @@ def test_siwm_protocols_pool_the_apcer_and_keep_the_worst_species_beside_it(setu
     assert evaluate.protocol_apcer(str(siwm), "p1") == metrics.POOLED
     assert evaluate.protocol_apcer(plain, "p1") == metrics.WORST_SPECIES   # no protocol.json
     # A threshold between the two lowest attack scores: one of the 4 test attacks (2 print, 2 replay) accepted.
-    scoring.save_calibration(model.calibration_path, 2.0, 0.0, "dev")
+    scoring.save_calibration(model.calibration_path, "physstd", {"alpha0": 2.0}, 0.0, "dev")
     labels, scores = evaluate.evaluate_fold(model, setup["data"], plain, "p1", use_saved_calibration=True)["_curve"]
     attacks = np.sort(scores[labels == 1])
     threshold = float(attacks[:2].mean())
-    scoring.save_calibration(model.calibration_path, 2.0, threshold, "dev")
+    scoring.save_calibration(model.calibration_path, "physstd", {"alpha0": 2.0}, threshold, "dev")
     bpcer = float(np.mean(scores[labels == 0] >= threshold))
     pooled = evaluate.evaluate_fold(model, setup["data"], str(siwm), "p1", use_saved_calibration=True)
     worst = evaluate.evaluate_fold(model, setup["data"], plain, "p1", use_saved_calibration=True)

@@ -13,6 +13,7 @@ import tensorflow as tf
 from deploy_fixtures import make_run_dir
 from physstd import export, trace
 from physstd.eval import scoring
+from physstd.methods import physstd as physstd_method
 
 N = 32
 ALPHA0, THRESHOLD = 3.0, -0.45
@@ -23,7 +24,8 @@ def exported(tmp_path_factory):
     base = tmp_path_factory.mktemp("export")
     generator, model_config = make_run_dir(str(base / "run"), str(base / "data"), "p1", size=N)
     export_dir = str(base / "model")
-    info = export.export_saved_model(generator, model_config, export_dir, ALPHA0, THRESHOLD, "dev",
+    info = export.export_saved_model(physstd_method.inference(generator, model_config), physstd_method.METHOD,
+                                     export_dir, {"alpha0": ALPHA0}, THRESHOLD, "dev",
                                      source=str(base / "run"))
     images = np.random.default_rng(1).uniform(0, 1, (3, N, N, 3)).astype(np.float32)
     return {"generator": generator, "config": model_config, "dir": export_dir, "info": info, "images": images,
@@ -70,7 +72,7 @@ def test_round_trip_in_a_fresh_tensorflow_only_process_matches_keras(exported, t
     assert "physstd imported: False" in run.stdout
     out = np.load(tmp_path / "out.npz")
     reference = _keras_reference(exported["generator"], exported["config"], images)
-    assert set(k[2:] for k in out.files if k.startswith("f_")) == set(export.OUTPUT_KEYS)
+    assert set(k[2:] for k in out.files if k.startswith("f_")) == set(reference) == set(exported["info"]["outputs"])
     for key, value in reference.items():
         np.testing.assert_allclose(out["f_" + key], value, atol=1e-4, err_msg=key)
         np.testing.assert_allclose(out["g_" + key], value, atol=1e-4, err_msg=key)
@@ -125,11 +127,14 @@ def test_serve_with_another_dtype_names_the_two_it_takes(loaded, images):
 def test_info_file_and_re_export_replaces_atomically(exported):
     info = export.read_export_info(exported["dir"])
     assert info == exported["info"]
-    assert (info["image_size"], info["depth_size"], info["alpha0"], info["threshold"]) == (N, N // 8, ALPHA0, THRESHOLD)
-    assert info["calibration_split"] == "dev"
+    assert (info["method"], info["image_size"], info["params"], info["threshold"]) == \
+        ("physstd", N, {"alpha0": ALPHA0}, THRESHOLD)
+    assert (info["calibration_split"], info["score_terms"]) == ("dev", ["trace_magnitude", "depth_mean"])
+    assert info["outputs"][:2] == ["score", "decision"]
     with open(os.path.join(exported["dir"], export.INFO_FILE)) as stream:
         assert json.load(stream)["model"] == exported["config"].to_dict()
-    export.export_saved_model(exported["generator"], exported["config"], exported["dir"], 1.0, 0.25, "train")
+    export.export_saved_model(physstd_method.inference(exported["generator"], exported["config"]),
+                              physstd_method.METHOD, exported["dir"], {"alpha0": 1.0}, 0.25, "train")
     assert export.read_export_info(exported["dir"])["threshold"] == 0.25
     leftovers = [name for name in os.listdir(os.path.dirname(exported["dir"])) if name.startswith(".")]
     assert leftovers == []
@@ -137,15 +142,40 @@ def test_info_file_and_re_export_replaces_atomically(exported):
 
 def test_export_run_needs_the_calibration_and_uses_it(exported, tmp_path):
     run_dir = str(exported["base"] / "run")
-    with pytest.raises(ValueError, match="alpha0.json.*run_test.py"):
+    with pytest.raises(ValueError, match="calibration.json.*run_test.py"):
         export.export_run(run_dir, str(tmp_path / "a"))
-    scoring.save_calibration(os.path.join(run_dir, scoring.CALIBRATION_FILENAME), 0.5, -0.2, "dev")
+    # A run evaluated before the harness has a format-1 alpha0.json (and its flags.json names no method).
+    legacy = os.path.join(run_dir, scoring.LEGACY_CALIBRATION_FILENAME)
+    with open(legacy, "w") as stream:
+        json.dump({"format_version": 1, "alpha0": 0.75, "threshold": 0.1, "split": "train",
+                   "score": "alpha0 * trace_magnitude - depth_mean", "decision": "attack if score >= threshold"},
+                  stream)
+    info = export.export_run(run_dir, str(tmp_path / "old"))
+    assert (info["method"], info["params"], info["threshold"], info["calibration_split"]) == \
+        ("physstd", {"alpha0": 0.75}, 0.1, "train")
+    scoring.save_calibration(os.path.join(run_dir, scoring.CALIBRATION_FILENAME), "physstd", {"alpha0": 0.5}, -0.2,
+                             "dev")
     info = export.export_run(run_dir, str(tmp_path / "b"))
-    assert (info["alpha0"], info["threshold"], info["calibration_split"]) == (0.5, -0.2, "dev")
+    assert (info["params"], info["threshold"], info["calibration_split"]) == ({"alpha0": 0.5}, -0.2, "dev")
     assert info["source"] == os.path.abspath(run_dir)
     os.remove(os.path.join(run_dir, scoring.CALIBRATION_FILENAME))
+    os.remove(legacy)
 
 
 def test_read_export_info_rejects_a_folder_that_is_not_an_export(tmp_path):
     with pytest.raises(ValueError, match="not a physstd SavedModel export"):
+        export.read_export_info(str(tmp_path))
+
+
+def test_a_format_1_export_info_reads_as_a_physstd_export(tmp_path):
+    """physstd_export.json of an export written before the harness: alpha0 at the top, no method."""
+    (tmp_path / "saved_model.pb").write_bytes(b"")
+    (tmp_path / export.INFO_FILE).write_text(json.dumps({"format_version": 1, "image_size": N, "alpha0": 1.5,
+                                                         "threshold": 0.2, "calibration_split": "dev",
+                                                         "outputs": ["score", "decision"]}))
+    info = export.read_export_info(str(tmp_path))
+    assert (info["method"], info["params"], info["score_terms"]) == \
+        ("physstd", {"alpha0": 1.5}, ["trace_magnitude", "depth_mean"])
+    (tmp_path / export.INFO_FILE).write_text(json.dumps({"format_version": 3}))
+    with pytest.raises(ValueError, match=r"physstd_export.json: expected format_version 2 \(or 1\)"):
         export.read_export_info(str(tmp_path))

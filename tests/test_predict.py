@@ -12,6 +12,7 @@ import tensorflow as tf
 
 from deploy_fixtures import make_run_dir, png_size
 from physstd import export, predict, viz
+from physstd.methods import physstd as physstd_method
 from physstd.data import preprocess
 
 N = 32
@@ -24,7 +25,8 @@ def setup(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("predict")
     generator, model_config = make_run_dir(str(base / "run"), str(base / "data"), "p1", size=N)
-    export.export_saved_model(generator, model_config, str(base / "model"), 2.0, -0.4, "dev")
+    export.export_saved_model(physstd_method.inference(generator, model_config), physstd_method.METHOD,
+                              str(base / "model"), {"alpha0": 2.0}, -0.4, "dev")
     face = data.astronaut()   # a packaged RGB photo with one frontal face
     cv2.imwrite(str(base / "face.png"), cv2.cvtColor(face, cv2.COLOR_RGB2BGR))
     cv2.imwrite(str(base / "blank.png"), np.full((200, 200, 3), 128, np.uint8))

@@ -83,20 +83,30 @@ def _edit_saved_calibration(path, **changes):
     path.write_text(json.dumps(record))
 
 
+def _legacy_alpha0_json(path, alpha0, threshold, split):
+    """A format-1 alpha0.json exactly as PhySTD runs evaluated before the harness have it."""
+    path.write_text(json.dumps({"format_version": 1, "alpha0": alpha0, "threshold": threshold, "split": split,
+                                "score": "alpha0 * trace_magnitude - depth_mean",
+                                "decision": "attack if score >= threshold"}))
+
+
 def test_calibration_reads_only_one_set_and_refuses_test(tmp_path):
     # The selection API takes one labelled set and nothing that could be a test set.
     for function in (scoring.choose_alpha0, scoring.calibrate):
         assert list(inspect.signature(function).parameters) == ["labels", "trace_magnitude", "depth_mean", "grid"]
     for split in ("test", "Test", "test_fold3", "oulu-P1-test"):
         with pytest.raises(ValueError, match="train or dev"):
-            scoring.save_calibration(tmp_path / "alpha0.json", 1.0, 0.0, split)
+            scoring.save_calibration(tmp_path / "calibration.json", "physstd", {"alpha0": 1.0}, 0.0, split)
     assert not os.listdir(tmp_path)
-    # A file edited by hand to claim a test split is refused when read.
-    path = tmp_path / "alpha0.json"
-    scoring.save_calibration(path, 1.0, 0.0, "dev")
+    # A file edited by hand to claim a test split is refused when read, in both formats.
+    path = tmp_path / "calibration.json"
+    scoring.save_calibration(path, "physstd", {"alpha0": 1.0}, 0.0, "dev")
     _edit_saved_calibration(path, split="test")
-    with pytest.raises(ValueError, match="alpha0.json.*not on 'test'"):
+    with pytest.raises(ValueError, match="calibration.json.*not on 'test'"):
         scoring.load_calibration(path)
+    _legacy_alpha0_json(tmp_path / "alpha0.json", 1.0, 0.0, "test")
+    with pytest.raises(ValueError, match="alpha0.json.*not on 'test'"):
+        scoring.load_calibration(tmp_path / "alpha0.json")
 
 
 def test_calibrate_then_apply_to_another_set(tmp_path):
@@ -105,8 +115,13 @@ def test_calibrate_then_apply_to_another_set(tmp_path):
     dev_scores = scoring.spoof_score(trace, depth, alpha0)
     assert threshold == metrics.eer(labels, dev_scores)[1]
     path = tmp_path / scoring.CALIBRATION_FILENAME
-    scoring.save_calibration(path, alpha0, threshold, "dev")
-    assert scoring.load_calibration(path) == {"alpha0": alpha0, "threshold": threshold, "split": "dev"}
+    scoring.save_calibration(path, "physstd", {"alpha0": alpha0}, threshold, "dev")
+    assert scoring.load_calibration(path) == {"method": "physstd", "params": {"alpha0": alpha0},
+                                              "threshold": threshold, "split": "dev"}
+    assert json.loads(path.read_text()) == {"format_version": 2, "method": "physstd", "params": {"alpha0": alpha0},
+                                            "threshold": threshold, "split": "dev",
+                                            "score": "alpha0 * trace_magnitude - depth_mean",
+                                            "decision": "attack if score >= threshold"}
     assert os.listdir(tmp_path) == [scoring.CALIBRATION_FILENAME]  # no temporary file left behind
     # On a shifted "test" set the stored threshold is applied unchanged.
     result = metrics.apcer_bpcer_acer(labels, dev_scores + 0.05, threshold)
@@ -114,22 +129,43 @@ def test_calibrate_then_apply_to_another_set(tmp_path):
     assert result["bpcer"] == expected_bpcer
 
 
+def test_a_former_alpha0_json_reads_as_a_physstd_calibration(tmp_path):
+    assert scoring.run_calibration_path(tmp_path) is None
+    _legacy_alpha0_json(tmp_path / "alpha0.json", 2.5, -0.25, "train")
+    assert scoring.run_calibration_path(tmp_path) == str(tmp_path / "alpha0.json")
+    assert scoring.load_calibration(tmp_path / "alpha0.json") == {"method": "physstd", "params": {"alpha0": 2.5},
+                                                                  "threshold": -0.25, "split": "train"}
+    # A new calibration.json takes precedence over the former file.
+    scoring.save_calibration(tmp_path / "calibration.json", "physstd", {"alpha0": 0.5}, 0.1, "dev")
+    assert scoring.run_calibration_path(tmp_path) == str(tmp_path / "calibration.json")
+
+
 def test_load_calibration_errors_name_the_file(tmp_path):
-    path = tmp_path / "alpha0.json"
-    with pytest.raises(ValueError, match=r"alpha0.json: calibration \(alpha0, threshold\) file not found"):
+    path = tmp_path / "calibration.json"
+    with pytest.raises(ValueError, match=r"calibration.json: calibration \(score parameters, threshold\) file not "
+                                         r"found"):
         scoring.load_calibration(path)
     path.write_text("{not json")
-    with pytest.raises(ValueError, match="alpha0.json: not valid JSON"):
+    with pytest.raises(ValueError, match="calibration.json: not valid JSON"):
         scoring.load_calibration(path)
     path.write_text(json.dumps({"alpha0": 1.0, "threshold": 0.1}))
-    with pytest.raises(ValueError, match="alpha0.json: expected a JSON object with keys"):
+    with pytest.raises(ValueError, match="calibration.json: expected a JSON object with keys"):
         scoring.load_calibration(path)
-    scoring.save_calibration(path, 1.0, 0.1, "train")
+    scoring.save_calibration(path, "physstd", {"alpha0": 1.0}, 0.1, "train")
     _edit_saved_calibration(path, threshold="high")
-    with pytest.raises(ValueError, match="alpha0.json: threshold must be a finite number"):
+    with pytest.raises(ValueError, match="calibration.json: threshold must be a finite number"):
         scoring.load_calibration(path)
-    with pytest.raises(ValueError, match="threshold must be finite"):
-        scoring.save_calibration(path, 1.0, np.inf, "dev")
+    _edit_saved_calibration(path, threshold=0.1, method="lgsc")
+    with pytest.raises(ValueError, match="calibration.json: method: unknown method 'lgsc'; expected one of"):
+        scoring.load_calibration(path)
+    _edit_saved_calibration(path, method="physstd", params={"alpha0": 1.0, "beta": 2.0})
+    with pytest.raises(ValueError, match=r"calibration.json: PhySTD's score parameters are \{'alpha0': number\}"):
+        scoring.load_calibration(path)
+    _edit_saved_calibration(path, params={"alpha0": -1.0})
+    with pytest.raises(ValueError, match="calibration.json: alpha0 must be a finite number >= 0"):
+        scoring.load_calibration(path)
+    with pytest.raises(ValueError, match="threshold must be a finite number"):
+        scoring.save_calibration(path, "physstd", {"alpha0": 1.0}, np.inf, "dev")
 
 
 def test_video_scores_average_frames_in_order_of_appearance():

@@ -47,7 +47,11 @@ def test_run_on_a_frozen_model_reports_traces_and_images(tmp_path):
     data = str(tmp_path / "data")
     write_dataset(data, size=N)
     generator, model_config = make_run_dir(str(tmp_path / "run"), data, "p1", size=N)
-    features, names = tc.collect_inputs(generator, data, ["s4_print", "s4_live"], N)
+    def traces_of(images):
+        out = generator(images, training=False)
+        return tf.concat([out.B, out.C, out.T], -1)
+
+    features, names = tc.collect_inputs(traces_of, data, ["s4_print", "s4_live"], N)
     out = generator(tc.as_float(features["images"]), training=False)
     np.testing.assert_allclose(features["traces"].astype(np.float32),
                                tf.concat([out.B, out.C, out.T], -1).numpy(), atol=2e-3)   # float16 storage

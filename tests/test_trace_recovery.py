@@ -237,7 +237,7 @@ def _check_other_video_pairing(result, root, ids, traces, masks):
 # --- the CLI ------------------------------------------------------------------------------------------------------
 def test_cli_scores_a_run_and_writes_json_and_markdown(synthetic_root, tmp_path, capsys):
     from physstd.data import protocols
-    from physstd.train import load_generator
+    from physstd.methods.physstd import load_generator
 
     run = str(tmp_path / "run")
     make_run_dir(run, synthetic_root, "identity", size=N)

@@ -94,7 +94,7 @@ def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous(saved_run, t
 
 
 def test_load_generator_returns_the_checkpointed_generator(saved_run):
-    from physstd.train import load_generator
+    from physstd.methods.physstd import load_generator
 
     generator, model_config = load_generator(saved_run["run_dir"])
     assert model_config == saved_run["a"].model_config
@@ -104,7 +104,7 @@ def test_load_generator_returns_the_checkpointed_generator(saved_run):
 
 
 def test_load_generator_names_the_missing_file(tmp_path):
-    from physstd.train import load_generator
+    from physstd.methods.physstd import load_generator
 
     with pytest.raises(ValueError, match="flags.json"):
         load_generator(str(tmp_path))

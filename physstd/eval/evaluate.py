@@ -1,13 +1,13 @@
-"""Protocol evaluation of a trained PhySTD: calibrate alpha0 and the threshold, score the test split, metrics.
+"""Protocol evaluation of a trained model of any method (physstd.methods): calibrate, score the test split, metrics.
 
 One fold (`evaluate_fold`):
 1. run the model over the calibration split (dev, or train for protocols without one; never test) and collect the
-   two terms of Eq. 10 per frame (scoring.frame_statistics: trace magnitude, depth mean);
-2. choose alpha0 and the EER threshold there (scoring.calibrate) at the evaluation level, and save them with a run
-   directory as <run_dir>/alpha0.json (scoring.save_calibration);
-3. score the test split: frame score = alpha0 * trace_magnitude - depth_mean; video score = the mean of its frame
-   scores (the default) or every frame on its own (`frame_level`); metrics.evaluate at the calibration threshold,
-   per attack species too (metrics.evaluate_per_species).
+   method's score terms per frame (PhySTD: the two terms of Eq. 10, trace magnitude and depth mean);
+2. fit the method's score parameters (PhySTD: alpha0) and the EER threshold there (`calibrate`) at the evaluation
+   level, and save them with a run directory as <run_dir>/calibration.json (scoring.save_calibration);
+3. score the test split with the method's score (PhySTD: alpha0 * trace_magnitude - depth_mean); video score = the
+   mean of its frame scores (the default) or every frame on its own (`frame_level`); metrics.evaluate at the
+   calibration threshold, per attack species too (metrics.evaluate_per_species).
 
 APCER over several attack species (metrics module doc): SiW-M protocols (protocol.json dataset "siw_m") report the
 pooled APCER, as the paper's SiW-M tables do (seeds/001 Tab. 3 Overall 2.8 beside cosmetic's 18.5 cannot come
@@ -15,17 +15,19 @@ from a worst species; Tab. 5's folds mix known and unknown types and are pooled 
 (OULU-NPU, SiW, ...) reports the worst species, as their protocols define it. The worst-species APCER and ACER
 are always in the metrics too ("apcer_worst_species", "acer_worst_species"), never in place of "apcer"/"acer".
 
-Calibration level: the score is linear in the two terms, so a video's score is alpha0 * mean(trace) - mean(depth)
-and the calibration runs on per-video means when the evaluation is per video. The threshold in alpha0.json is
+Calibration level: every method's score is linear in its terms (PhySTD: a video's score is
+alpha0 * mean(trace) - mean(depth)), so the calibration runs on per-video means of the terms when the evaluation is
+per video. The threshold in calibration.json is
 therefore a video-level threshold after a video-level run_test (the SavedModel applies it to single faces).
 
-A model is a run directory (physstd.train.load_generator) or a SavedModel export (physstd.export); both give the
+A model is a run directory (restored by its method's `load`) or a SavedModel export (physstd.export); both give the
 same frame statistics (tests/test_evaluate.py).
 
 Files of one fold (written atomically):
     scores.csv        video_id,frame,label,spoof_type,score      the samples the metrics use; frame = -1 marks a
                                                                  video-level score (the mean of its frames)
-    frame_scores.csv  video_id,frame,label,spoof_type,score,trace_magnitude,depth_mean   every test frame
+    frame_scores.csv  video_id,frame,label,spoof_type,score,<the method's score terms>    every test frame
+                      (PhySTD: trace_magnitude,depth_mean)
 """
 import csv
 import dataclasses
@@ -41,7 +43,6 @@ from physstd.eval import metrics, scoring
 RESULTS_FORMAT_VERSION = 1
 VIDEO_FRAME = -1  # the `frame` of a video-level row in scores.csv
 SCORE_COLUMNS = ("video_id", "frame", "label", "spoof_type", "score")
-FRAME_COLUMNS = SCORE_COLUMNS + ("trace_magnitude", "depth_mean")
 SUMMARY_METRICS = ("apcer", "bpcer", "acer", "hter", "eer", "auc", "tdr")
 WORST_SPECIES_METRICS = ("apcer_worst_species", "acer_worst_species")
 # Datasets whose paper tables pool the attack species into one APCER (module doc); the rest use the worst one.
@@ -58,14 +59,17 @@ def is_saved_model(path):
 
 
 class ScoringModel:
-    """The part of a model evaluation needs: image size, per-frame Eq. 10 terms, calibration, run flags.
+    """The part of a model evaluation needs: its method, image size, per-frame score terms, calibration, run flags.
 
-    kind 'run': a run directory, restored with physstd.train.load_generator; calibration saved to alpha0.json.
+    kind 'run': a run directory, restored by its method (physstd.methods, named in flags.json; PhySTD when it names
+    none); calibration saved to <run_dir>/calibration.json.
     kind 'saved_model': a physstd export; its calibration is the one baked into it (physstd_export.json).
     """
 
     def __init__(self, path):
         import tensorflow as tf
+
+        from physstd import methods
 
         self.path = os.fspath(path)
         if is_saved_model(self.path):
@@ -73,75 +77,82 @@ class ScoringModel:
 
             self.kind = "saved_model"
             self.info = export.read_export_info(self.path)
+            self.info_path = os.path.join(self.path, export.INFO_FILE)
+            self.method = methods.get(self.info["method"], self.info_path)
             self.image_size = int(self.info["image_size"])
             signature = export.load_export(self.path).signatures[export.SIGNATURE_FLOAT32]
 
             def statistics(images):
                 out = signature(images=images)
-                return out["trace_magnitude"], out["depth_mean"]
+                return {term: out[term] for term in self.method.score_terms}
         else:
-            from physstd import export
-            from physstd.train import load_generator
-
             self.kind = "run"
             self.info = None
-            generator, model_config = load_generator(self.path)
-            self.image_size = model_config.image_size
-            size = self.image_size
+            self.method = methods.of_run(self.path)
+            inference = self.method.load(self.path)
+            self.image_size = size = inference.image_size
+            terms = self.method.score_terms
 
             # autograph=False: tracing then parses no source while the input pipeline's threads run (files.py).
             @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)], autograph=False)
             def statistics(images):
-                return export.batch_statistics(generator(images, training=False))
+                out = inference(images)
+                return {term: out[term] for term in terms}
 
         self._statistics = statistics
 
     def statistics(self, images):
-        """(trace_magnitude, depth_mean) float64 (batch,) numpy arrays of float32 images (batch, N, N, 3)."""
-        trace_magnitude, depth_mean = self._statistics(images)
-        return np.asarray(trace_magnitude, np.float64), np.asarray(depth_mean, np.float64)
+        """{score term: float64 (batch,) numpy array} of float32 images (batch, N, N, 3)."""
+        return {term: np.asarray(value, np.float64) for term, value in self._statistics(images).items()}
 
     def run_flags(self):
         """flags.json of the run (of the source run for an export, when it is still there); None if unknown."""
-        from physstd.train import read_run_flags
+        from physstd import runs
 
         run_dir = self.path if self.kind == "run" else self.info.get("source", "")
-        if run_dir and os.path.isfile(os.path.join(run_dir, "flags.json")):
-            return read_run_flags(run_dir)
+        if run_dir and os.path.isfile(os.path.join(run_dir, runs.FLAGS_FILE)):
+            return runs.read_run_flags(run_dir)
         return None
 
     def saved_calibration(self):
-        """{'alpha0', 'threshold', 'split'} saved with the model, or None."""
+        """{'method', 'params', 'threshold', 'split'} saved with the model, or None."""
         if self.kind == "saved_model":
-            return {"alpha0": float(self.info["alpha0"]), "threshold": float(self.info["threshold"]),
-                    "split": self.info.get("calibration_split", "")}
-        path = self.calibration_path
-        return scoring.load_calibration(path) if os.path.exists(path) else None
+            params = self.method.check_params(self.info["params"], self.info_path)
+            return {"method": self.method.name, "params": params,
+                    "threshold": float(self.info["threshold"]), "split": self.info.get("calibration_split", "")}
+        path = scoring.run_calibration_path(self.path)
+        if path is None:
+            return None
+        calibration = scoring.load_calibration(path)
+        if calibration["method"] != self.method.name:
+            raise ValueError(f"{path}: a calibration of method {calibration['method']!r}, but the run trained "
+                             f"{self.method.name!r}; run run_test.py without --use_saved_calibration")
+        return calibration
 
     @property
     def calibration_path(self):
-        """Where a run directory keeps its calibration (None for an export, which is never rewritten)."""
+        """Where a run directory saves its calibration (None for an export, which is never rewritten)."""
         return os.path.join(self.path, scoring.CALIBRATION_FILENAME) if self.kind == "run" else None
 
 
 # --- frame statistics ---------------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class Samples:
-    """Per-sample (frame or video) columns; `frame` is VIDEO_FRAME for video-level samples."""
+    """Per-sample (frame or video) columns; `frame` is VIDEO_FRAME for video-level samples; `terms`: {score term:
+    values} of the model's method."""
 
     video_id: np.ndarray
     frame: np.ndarray
     label: np.ndarray
     spoof_type: np.ndarray
-    trace_magnitude: np.ndarray
-    depth_mean: np.ndarray
+    terms: dict
 
     def __len__(self):
         return len(self.label)
 
-    def scores(self, alpha0):
-        """Eq. 10 scores (scoring.spoof_score) of every sample."""
-        return scoring.spoof_score(self.trace_magnitude, self.depth_mean, alpha0)
+    def scores(self, method, params):
+        """The method's frame scores (higher = attack) of every sample with the fitted `params`."""
+        return np.asarray(method.score(self.terms, params), np.float64)
 
 
 def collect_frames(model, data_root, video_ids, batch_size=32):
@@ -150,24 +161,27 @@ def collect_frames(model, data_root, video_ids, batch_size=32):
 
     if not video_ids:
         raise ValueError(f"{data_root}: no videos to evaluate (empty split list)")
-    columns = {name: [] for name in ("video_id", "frame", "label", "spoof_type", "trace_magnitude", "depth_mean")}
+    columns = {name: [] for name in ("video_id", "frame", "label", "spoof_type")}
+    terms = {term: [] for term in model.method.score_terms}
     for batch in pipeline.eval_dataset(data_root, list(video_ids), model.image_size, batch_size):
-        trace_magnitude, depth_mean = model.statistics(batch["image"])
+        for term, values in model.statistics(batch["image"]).items():
+            terms[term].append(values)
         columns["video_id"].append([v.decode("utf-8") for v in batch["video_id"].numpy()])
         columns["frame"].append(batch["frame"].numpy())
         columns["label"].append(batch["label"].numpy())
         columns["spoof_type"].append([spoof_types.NAMES[t] for t in batch["spoof_type"].numpy()])
-        columns["trace_magnitude"].append(trace_magnitude)
-        columns["depth_mean"].append(depth_mean)
-    return Samples(**{name: np.concatenate(values) for name, values in columns.items()})
+    return Samples(**{name: np.concatenate(values) for name, values in columns.items()},
+                   terms={term: np.concatenate(values) for term, values in terms.items()})
 
 
 def video_samples(frames):
-    """One sample per video: the mean of its frames' Eq. 10 terms (so its score is the mean frame score)."""
-    ids, trace_magnitude, labels, species = scoring.video_scores(frames.video_id, frames.trace_magnitude,
-                                                                 frames.label, frames.spoof_type)
-    _, depth_mean, _, _ = scoring.video_scores(frames.video_id, frames.depth_mean)
-    return Samples(ids, np.full(len(ids), VIDEO_FRAME), labels, species, trace_magnitude, depth_mean)
+    """One sample per video: the mean of its frames' score terms (for a score linear in its terms, as every method's
+    here is, its score is then the mean frame score)."""
+    terms = {}
+    for term, values in frames.terms.items():
+        ids, terms[term], labels, species = scoring.video_scores(frames.video_id, values, frames.label,
+                                                                 frames.spoof_type)
+    return Samples(ids, np.full(len(ids), VIDEO_FRAME), labels, species, terms)
 
 
 def at_level(frames, frame_level):
@@ -176,15 +190,16 @@ def at_level(frames, frame_level):
 
 # --- files --------------------------------------------------------------------------------------------------------
 def write_scores_csv(path, samples, scores, extra=False):
-    """scores.csv (SCORE_COLUMNS) or, with extra, frame_scores.csv (FRAME_COLUMNS); atomic."""
+    """scores.csv (SCORE_COLUMNS) or, with extra, frame_scores.csv (SCORE_COLUMNS and the method's score terms);
+    atomic."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(FRAME_COLUMNS if extra else SCORE_COLUMNS)
+    terms = list(samples.terms) if extra else []
+    writer.writerow(SCORE_COLUMNS + tuple(terms))
     for i in range(len(samples)):
         row = [samples.video_id[i], int(samples.frame[i]), int(samples.label[i]), samples.spoof_type[i],
                repr(float(scores[i]))]
-        if extra:
-            row += [repr(float(samples.trace_magnitude[i])), repr(float(samples.depth_mean[i]))]
+        row += [repr(float(samples.terms[term][i])) for term in terms]
         writer.writerow(row)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     files.write_text_atomic(path, buffer.getvalue())
@@ -235,19 +250,29 @@ def calibration_ids(split_dir, protocol, fold, calibration_split):
         return protocols.load_split(split_dir, protocol, "train", fold), "train"
 
 
+def calibrate(method, samples):
+    """{'params', 'threshold'} of a method on one train/dev set of Samples: the method's fitted score parameters,
+    then the EER threshold of its scores there (the usual operating point of the FAS protocols: it balances APCER
+    and BPCER on the set it is chosen on)."""
+    params = method.fit_score(samples.label, samples.terms)
+    _, threshold = metrics.eer(samples.label, samples.scores(method, params))
+    return {"params": params, "threshold": float(threshold)}
+
+
 def calibrate_model(model, data_root, split_dir, protocol, fold=None, calibration_split="dev", frame_level=False,
                     batch_size=32, save=True):
-    """Choose alpha0 and the threshold on the calibration split; saved to <run_dir>/alpha0.json for a run.
+    """Fit the method's score parameters and the threshold on the calibration split; saved to
+    <run_dir>/calibration.json for a run.
 
-    Returns {'alpha0', 'threshold', 'split', 'source': 'calibrated', 'samples'}.
+    Returns {'method', 'params', 'threshold', 'split', 'source': 'calibrated', 'samples'}.
     """
     ids, subset = calibration_ids(split_dir, protocol, fold, calibration_split)
     samples = at_level(collect_frames(model, data_root, ids, batch_size), frame_level)
-    alpha0, threshold = scoring.calibrate(samples.label, samples.trace_magnitude, samples.depth_mean)
+    fitted = calibrate(model.method, samples)
     if save and model.calibration_path:
-        scoring.save_calibration(model.calibration_path, alpha0, threshold, subset)
-    return {"alpha0": alpha0, "threshold": threshold, "split": subset, "source": "calibrated",
-            "samples": len(samples)}
+        scoring.save_calibration(model.calibration_path, model.method.name, fitted["params"], fitted["threshold"],
+                                 subset)
+    return {"method": model.method.name, **fitted, "split": subset, "source": "calibrated", "samples": len(samples)}
 
 
 def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_split="dev", frame_level=False,
@@ -267,7 +292,7 @@ def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_
         calibration = model.saved_calibration()
         if calibration is None:
             raise ValueError(f"{model.path}: no saved calibration ({scoring.CALIBRATION_FILENAME}); run without "
-                             f"--use_saved_calibration to choose alpha0 and the threshold on the dev/train split")
+                             f"--use_saved_calibration to fit the score and the threshold on the dev/train split")
         calibration = dict(calibration, source="saved")
     else:
         calibration = calibrate_model(model, data_root, split_dir, protocol, fold, calibration_split, frame_level,
@@ -276,9 +301,9 @@ def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_
     apcer = apcer or protocol_apcer(split_dir, protocol)
     frames = collect_frames(model, data_root, test_ids, batch_size)
     samples = at_level(frames, frame_level)
-    scores = samples.scores(calibration["alpha0"])
+    scores = samples.scores(model.method, calibration["params"])
     result = {
-        "model": os.path.abspath(model.path), "model_kind": model.kind, "fold": fold,
+        "model": os.path.abspath(model.path), "model_kind": model.kind, "method": model.method.name, "fold": fold,
         "level": "frame" if frame_level else "video", "calibration": calibration,
         "num_videos": int(len(set(frames.video_id.tolist()))), "num_frames": int(len(frames)),
         "num_samples": int(len(samples)),
@@ -291,7 +316,8 @@ def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_
         paths = {"scores": os.path.join(output_dir, "scores.csv"),
                  "frame_scores": os.path.join(output_dir, "frame_scores.csv")}
         write_scores_csv(paths["scores"], samples, scores)
-        write_scores_csv(paths["frame_scores"], frames, frames.scores(calibration["alpha0"]), extra=True)
+        write_scores_csv(paths["frame_scores"], frames, frames.scores(model.method, calibration["params"]),
+                         extra=True)
         result["files"] = paths
     return result
 
@@ -344,6 +370,12 @@ def table_results(table, fold_results, entry=""):
     return {entry: {name: [result["metrics"][name] for result in fold_results] for name in SUMMARY_METRICS}}
 
 
+def _parameters_cell(calibration):
+    """'alpha0 = 1.5' from a calibration record (a results.json written before the harness holds alpha0 alone)."""
+    params = calibration.get("params", {name: calibration[name] for name in ("alpha0",) if name in calibration})
+    return ", ".join(f"{name} = {value:.4g}" for name, value in sorted(params.items()))
+
+
 def summary_markdown(fold_results):
     """A Markdown table: one row per fold (and mean ± std), columns SUMMARY_METRICS in percent; where the APCER is
     pooled, also the worst-species APCER and ACER (WORST_SPECIES_METRICS), which then differ from APCER and ACER."""
@@ -351,12 +383,12 @@ def summary_markdown(fold_results):
     if any(result["metrics"]["apcer_definition"] == metrics.POOLED for result in fold_results):
         columns += WORST_SPECIES_METRICS
     labels = [m.upper() if m in SUMMARY_METRICS else m.split("_")[0].upper() + " (worst species)" for m in columns]
-    header = "| fold | samples | alpha0 | threshold | " + " | ".join(labels) + " |"
+    header = "| fold | samples | score parameters | threshold | " + " | ".join(labels) + " |"
     lines = [header, "|" + "---|" * (4 + len(columns))]
     for result in fold_results:
         cells = [f"{100 * result['metrics'][m]:.2f}" for m in columns]
         lines.append(f"| {result['fold'] if result['fold'] is not None else '-'} | {result['num_samples']} | "
-                     f"{result['calibration']['alpha0']:.4g} | {result['calibration']['threshold']:.4g} | "
+                     f"{_parameters_cell(result['calibration'])} | {result['calibration']['threshold']:.4g} | "
                      + " | ".join(cells) + " |")
     if len(fold_results) > 1:
         summary = summarize(fold_results)

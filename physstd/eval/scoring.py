@@ -14,8 +14,10 @@ the paper's alpha0 does (and weights B, C, T, P per element equally, as the pape
 "mean(|B|+|C|+|T|+|P|)" in the team contract means this: the per-pixel sum over all ten channels,
 averaged over the N x N pixels.
 
-The calibration file ``<run_dir>/alpha0.json`` stores alpha0 and the decision threshold with the split
-they were chosen on; test splits are refused, so a threshold can never be tuned on test data.
+The calibration file ``<run_dir>/calibration.json`` (format 2) holds, for any method (physstd.methods), the
+method's name, its fitted score parameters (PhySTD: {"alpha0": ...}), the decision threshold and the split they
+were chosen on; test splits are refused, so a threshold can never be tuned on test data. Runs evaluated before
+the harness have ``<run_dir>/alpha0.json`` (format 1, PhySTD only); it is still read, as a PhySTD calibration.
 """
 import os
 import re
@@ -25,10 +27,13 @@ import numpy as np
 from physstd import files
 from physstd.eval import metrics
 
-CALIBRATION_FILENAME = "alpha0.json"
-CALIBRATION_FORMAT_VERSION = 1
-_CALIBRATION_KEYS = ("format_version", "alpha0", "threshold", "split", "score", "decision")
-_SCORE_FORMULA = "alpha0 * trace_magnitude - depth_mean"
+CALIBRATION_FILENAME = "calibration.json"
+CALIBRATION_FORMAT_VERSION = 2
+_CALIBRATION_KEYS = ("format_version", "method", "params", "threshold", "split", "score", "decision")
+# Format 1: alpha0.json of PhySTD runs evaluated before the harness (read only).
+LEGACY_CALIBRATION_FILENAME = "alpha0.json"
+_LEGACY_KEYS = ("format_version", "alpha0", "threshold", "split", "score", "decision")
+_LEGACY_METHOD = "physstd"
 _DECISION_RULE = "attack if score >= threshold"
 
 
@@ -51,7 +56,7 @@ def frame_statistics(B, C, T, P, M):
     return trace_magnitude, depth_mean
 
 
-def _checked_alpha0(alpha0, where="alpha0"):
+def checked_alpha0(alpha0, where="alpha0"):
     if isinstance(alpha0, bool) or not isinstance(alpha0, (int, float, np.number)) \
             or not (np.isfinite(alpha0) and alpha0 >= 0):
         raise ValueError(f"{where} must be a finite number >= 0; got {alpha0!r}")
@@ -60,7 +65,7 @@ def _checked_alpha0(alpha0, where="alpha0"):
 
 def spoof_score(trace_magnitude, depth_mean, alpha0):
     """Eq. 10 with consistent signs: alpha0 * trace_magnitude - depth_mean (higher = attack)."""
-    alpha0 = _checked_alpha0(alpha0)
+    alpha0 = checked_alpha0(alpha0)
     return alpha0 * np.asarray(trace_magnitude, dtype=np.float64) - np.asarray(depth_mean, dtype=np.float64)
 
 
@@ -159,38 +164,62 @@ def _check_split_name(split_name, path):
     if not isinstance(split_name, str) or not split_name:
         raise ValueError(f"{path}: split name must be a non-empty string such as 'dev' or 'train'")
     if "test" in re.split(r"[^a-z0-9]+", split_name.lower()):
-        raise ValueError(f"{path}: alpha0 and the threshold must be chosen on a train or dev split, "
+        raise ValueError(f"{path}: the score parameters and the threshold must be chosen on a train or dev split, "
                          f"not on {split_name!r}")
 
 
-def save_calibration(path, alpha0, threshold, split_name):
-    """Write alpha0 and the decision threshold (chosen on ``split_name``, never a test split) as JSON, atomically."""
+def _checked_threshold(threshold, path):
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) \
+            or not np.isfinite(threshold):
+        raise ValueError(f"{path}: threshold must be a finite number; found {threshold!r}")
+    return float(threshold)
+
+
+def run_calibration_path(run_dir):
+    """The calibration file of a run directory to read: calibration.json, else a former alpha0.json, else None."""
+    for name in (CALIBRATION_FILENAME, LEGACY_CALIBRATION_FILENAME):
+        path = os.path.join(os.fspath(run_dir), name)
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def save_calibration(path, method_name, params, threshold, split_name):
+    """Write a method's fitted score parameters and the decision threshold (chosen on ``split_name``, never a test
+    split) as a format-2 calibration JSON, atomically. ``params`` are checked by the method (physstd.methods)."""
+    from physstd import methods
+
     path = os.fspath(path)
     _check_split_name(split_name, path)
-    alpha0, threshold = _checked_alpha0(alpha0, f"{path}: alpha0"), float(threshold)
-    if not np.isfinite(threshold):
-        raise ValueError(f"{path}: threshold must be finite; got {threshold}")
-    record = {"format_version": CALIBRATION_FORMAT_VERSION, "alpha0": alpha0, "threshold": threshold,
-              "split": split_name, "score": _SCORE_FORMULA, "decision": _DECISION_RULE}
+    method = methods.get(method_name, path)
+    params = method.check_params(params, path)
+    record = {"format_version": CALIBRATION_FORMAT_VERSION, "method": method.name, "params": params,
+              "threshold": _checked_threshold(threshold, path), "split": split_name,
+              "score": method.score_formula, "decision": _DECISION_RULE}
     files.write_json_atomic(path, record)
 
 
 def load_calibration(path):
-    """Read a calibration JSON; returns {"alpha0", "threshold", "split"} or a ValueError naming the file."""
+    """Read a calibration JSON (format 2, or a format-1 alpha0.json of PhySTD); returns {"method", "params",
+    "threshold", "split"}, or a ValueError naming the file."""
+    from physstd import methods
+
     path = os.fspath(path)
-    record = files.read_json(path, "calibration (alpha0, threshold)")
-    if not isinstance(record, dict) or set(record) != set(_CALIBRATION_KEYS):
+    record = files.read_json(path, "calibration (score parameters, threshold)")
+    version = record.get("format_version") if isinstance(record, dict) else None
+    keys = _LEGACY_KEYS if version == 1 else _CALIBRATION_KEYS
+    if not isinstance(record, dict) or set(record) != set(keys):
         found = sorted(record) if isinstance(record, dict) else type(record).__name__
-        raise ValueError(f"{path}: expected a JSON object with keys {list(_CALIBRATION_KEYS)}; found {found}")
-    if record["format_version"] != CALIBRATION_FORMAT_VERSION:
-        raise ValueError(f"{path}: format_version {record['format_version']!r}, "
-                         f"expected {CALIBRATION_FORMAT_VERSION}")
-    if record["score"] != _SCORE_FORMULA or record["decision"] != _DECISION_RULE:
+        raise ValueError(f"{path}: expected a JSON object with keys {list(_CALIBRATION_KEYS)} (or a format-1 "
+                         f"alpha0.json); found {found}")
+    if version == 1:
+        record = dict(record, method=_LEGACY_METHOD, params={"alpha0": record["alpha0"]})
+    elif version != CALIBRATION_FORMAT_VERSION:
+        raise ValueError(f"{path}: format_version {version!r}, expected {CALIBRATION_FORMAT_VERSION} (or 1)")
+    method = methods.get(record["method"], f"{path}: method")
+    if record["score"] != method.score_formula or record["decision"] != _DECISION_RULE:
         raise ValueError(f"{path}: written for score {record['score']!r} / {record['decision']!r}; "
-                         f"expected {_SCORE_FORMULA!r} / {_DECISION_RULE!r}")
+                         f"expected {method.score_formula!r} / {_DECISION_RULE!r}")
     _check_split_name(record["split"], path)
-    threshold = record["threshold"]
-    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not np.isfinite(threshold):
-        raise ValueError(f"{path}: threshold must be a finite number; found {threshold!r}")
-    return {"alpha0": _checked_alpha0(record["alpha0"], f"{path}: alpha0"), "threshold": float(threshold),
-            "split": record["split"]}
+    return {"method": method.name, "params": method.check_params(record["params"], path),
+            "threshold": _checked_threshold(record["threshold"], path), "split": record["split"]}

@@ -378,7 +378,8 @@ def main(argv=None):
                         + ", ".join(sorted(TABLES)))
     parser.add_argument("--table_entry", default="", help="results.json with --table: the table column/block "
                         "(as run_test.py --table_entry)")
-    parser.add_argument("--method", default="PhySTD (ours)", help="results.json: row label of the results")
+    parser.add_argument("--row_label", default="PhySTD (ours)", help="results.json: row label of the results")
+    parser.add_argument("--method", default=None, help=argparse.SUPPRESS)   # the former spelling of --row_label
     parser.add_argument("--latex", action="store_true", help="LaTeX (booktabs) instead of Markdown")
     parser.add_argument("--published", nargs="?", const="all", default="",
                         help="add every published row of the table (or, as --published_rows, a comma-separated "
@@ -387,6 +388,9 @@ def main(argv=None):
                         help="add these published rows, in this order, e.g. Auxiliary,DeSpoof (implies --published)")
     parser.add_argument("--decimals", type=int, default=1)
     args = parser.parse_args(argv)
+    if args.method is not None:
+        raise ValueError(f"--method={args.method}: the row label is now --row_label (the method of a run comes from "
+                         f"its flags.json)")
     for path in args.results:
         try:
             text = _file_table(path, args)
@@ -402,7 +406,7 @@ def _file_table(path, args):
     record = files.read_json(path, "results")
     if isinstance(record, dict) and "folds" in record:    # run_test.py's results.json
         try:
-            table, results = evaluation_tables(path, args.table, args.table_entry, args.method)
+            table, results = evaluation_tables(path, args.table, args.table_entry, args.row_label)
         except (KeyError, TypeError, AttributeError) as error:   # a fold without the fields run_test.py writes
             raise ValueError(f"expected the results.json of run_test.py; a fold lacks or mistypes {error}") from None
         if table is None:

@@ -94,8 +94,11 @@ def train_and_test(train_x, train_y, test_x, test_y, num_classes, epochs=30, bat
     return float(np.trace(matrix) / matrix.sum()), matrix, predicted
 
 
-def collect_inputs(generator, data_root, video_ids, image_size, frames_per_video=0, batch_size=32):
-    """{'traces': (F, N, N, 9) concat[B, C, T] float16, 'images': (F, N, N, 3) uint8}, and spoof type names (F,).
+def collect_inputs(traces_of, data_root, video_ids, image_size, frames_per_video=0, batch_size=32):
+    """{'traces': (F, N, N, c) float16, 'images': (F, N, N, 3) uint8}, and spoof type names (F,).
+
+    traces_of: float32 images -> the traces the classifier learns from (a method's classification_traces of its
+    Inference outputs; PhySTD: concat[B, C, T], 9 channels).
 
     frames_per_video > 0 keeps only the first that many frames of each video (the traces are 9 x N x N each).
     """
@@ -103,10 +106,8 @@ def collect_inputs(generator, data_root, video_ids, image_size, frames_per_video
 
     from physstd.data import pipeline
 
-    @tf.function(input_signature=[tf.TensorSpec([None, image_size, image_size, 3], tf.float32)], autograph=False)
-    def additive_components(images):
-        out = generator(images, training=False)
-        return tf.concat([out.B, out.C, out.T], axis=-1)
+    additive_components = tf.function(traces_of, autograph=False,
+                                      input_signature=[tf.TensorSpec([None, image_size, image_size, 3], tf.float32)])
 
     traces, images, names = [], [], []
     for batch in pipeline.eval_dataset(data_root, list(video_ids), image_size, batch_size):
@@ -131,25 +132,35 @@ def as_float(x):
 
 def run(run_dir, data_root="", split_dir="", protocol="", fold="", scheme="category", inputs=INPUTS, epochs=30,
         frames_per_video=0, batch_size=32, seed=0, log=print):
-    """Sec. 4.4 on a run: CNNs on the training split's traces (and images), tested on the test split.
+    """Sec. 4.4 on a run of any method with a trace (its classification_traces): CNNs on the training split's traces
+    (and images), tested on the test split.
 
     data_root, split_dir, protocol, fold default to the run's own (flags.json). Returns a JSON-ready dict:
     classes, scheme, counts, and per input {accuracy, confusion (rows = true class)}.
     """
-    from physstd.data import protocols
-    from physstd.train import load_generator, read_run_flags
+    import tensorflow as tf
 
-    flags = read_run_flags(run_dir)["train"]
+    from physstd import methods, runs
+    from physstd.data import protocols
+
+    method = methods.of_run(run_dir)
+    flags = runs.read_run_flags(run_dir)["train"]
     data_root = data_root or flags["data_root"]
     split_dir = split_dir or flags.get("split_dir") or os.path.join(data_root, "protocols")
     protocol = protocol or flags["protocol"]
     fold = fold or flags.get("fold") or None
-    generator, model_config = load_generator(run_dir)
-    size = model_config.image_size
+    inference = method.load(run_dir)
+    size = inference.image_size
+    if method.classification_traces(inference(tf.zeros((1, size, size, 3)))) is None:
+        raise ValueError(f"{run_dir}: method {method.name!r} estimates no spoof trace to classify")
+
+    def traces_of(images):
+        return method.classification_traces(inference(images))
+
     data = {}
     for subset in ("train", "test"):
         ids = protocols.load_split(split_dir, protocol, subset, fold)
-        data[subset] = collect_inputs(generator, data_root, ids, size, frames_per_video, batch_size)
+        data[subset] = collect_inputs(traces_of, data_root, ids, size, frames_per_video, batch_size)
         log(f"{subset}: {len(data[subset][1])} frames")
     names = class_names(data["train"][1], scheme)
     unseen = sorted({class_of(t, scheme) for t in data["test"][1]} - set(names))
@@ -195,7 +206,7 @@ def main(argv):
 def _define_flags():
     from absl import flags
 
-    flags.DEFINE_string("run_dir", None, "trained PhySTD run directory (frozen)")
+    flags.DEFINE_string("run_dir", None, "trained run directory of a method with a spoof trace (frozen)")
     flags.DEFINE_string("data_root", "", "prepared dataset (default: the run's)")
     flags.DEFINE_string("split_dir", "", "protocol split lists (default: the run's, else <data_root>/protocols)")
     flags.DEFINE_string("protocol", "", "protocol whose train/test splits are used (default: the run's)")

@@ -75,13 +75,15 @@ def physstd_trace_model(generator, model_config):
 
 
 def recovery_of_run(run_dir, data_root="", split_dir="", protocol="", split="test", fold="", batch_size=32):
-    """(recovery_on_split of a PhySTD run directory on a split, {data_root, split_dir, protocol, fold, split}).
+    """(recovery_on_split of a run directory on a split, {data_root, split_dir, protocol, fold, split}).
 
-    data_root, split_dir, protocol and fold default to the run's own (flags.json)."""
+    The run's method (flags.json; PhySTD when it names none) gives the TraceModel; a method without an additive
+    trace is refused. data_root, split_dir, protocol and fold default to the run's own (flags.json)."""
+    from physstd import methods, runs
     from physstd.data import protocols
-    from physstd.train import load_generator, read_run_flags
 
-    flags = read_run_flags(run_dir)["train"]
+    method = methods.of_run(run_dir)
+    flags = runs.read_run_flags(run_dir)["train"]
     data_root = data_root or flags.get("data_root", "")
     protocol = protocol or flags.get("protocol", "")
     if not data_root or not protocol:
@@ -89,8 +91,11 @@ def recovery_of_run(run_dir, data_root="", split_dir="", protocol="", split="tes
     split_dir = split_dir or flags.get("split_dir") or os.path.join(data_root, "protocols")
     fold = fold or flags.get("fold") or None
     video_ids = protocols.load_split(split_dir, protocol, split, fold)
-    generator, model_config = load_generator(run_dir)
-    result = recovery_on_split(physstd_trace_model(generator, model_config), data_root, video_ids, batch_size)
+    trace_model = method.trace_model(method.load(run_dir))
+    if trace_model is None:
+        raise ValueError(f"{run_dir}: method {method.name!r} estimates no additive spoof trace; trace recovery "
+                         f"scores methods that do")
+    result = recovery_on_split(trace_model, data_root, video_ids, batch_size)
     return result, {"data_root": os.path.abspath(data_root), "split_dir": os.path.abspath(split_dir),
                     "protocol": protocol, "fold": fold, "split": split}
 
@@ -350,7 +355,8 @@ class _Parser(argparse.ArgumentParser):
 def main(argv=None):
     """`python -m physstd.eval.trace_recovery` (module doc); returns the exit status."""
     parser = _Parser(prog="python -m physstd.eval.trace_recovery", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--run_dir", default="", help="a PhySTD run directory (written by run_train.py)")
+    parser.add_argument("--run_dir", default="",
+                        help="a run directory (written by run_train.py) of a method with an additive trace")
     parser.add_argument("--data_root", default="", help="prepared synthetic set with truth.npz (default: the run's)")
     parser.add_argument("--split_dir", default="", help="protocol split lists (default: the run's, else "
                         "<data_root>/protocols)")

@@ -10,12 +10,25 @@ the replicas, so training normalises with the global batch's statistics, as one 
 and every replica updates its copy of the moving statistics identically. Unsynchronised, each replica's moving
 statistics would follow its own share of the data and the checkpoint would hold the chief's alone.
 """
+import contextlib
+
 import keras
 import tensorflow as tf
 
 LEAKY_SLOPE = 0.2
 WEIGHT_STDDEV = 0.02
 ACTIVATIONS = ("leaky_relu", "elu")
+
+
+@contextlib.contextmanager
+def dtype_policy(mixed_precision):
+    """Layers built inside use 'mixed_float16' when asked (else float32); the global policy is restored after."""
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
 
 
 def kernel_initializer():

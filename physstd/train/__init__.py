@@ -8,8 +8,7 @@ _LAZY = {
     "PhySTDTrainer": "physstd.train.trainer",
     "train": "physstd.train.loop",
     "NonFiniteLossError": "physstd.train.loop",
-    "load_generator": "physstd.train.checkpoints",
-    "read_run_flags": "physstd.train.checkpoints",
+    "read_run_flags": "physstd.runs",
 }
 
 

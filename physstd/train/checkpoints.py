@@ -1,4 +1,4 @@
-"""The run directory: flags.json, training checkpoints, and `load_generator` for evaluation and export.
+"""Training checkpoints of a run directory (reading a run, for evaluation too, is physstd.runs).
 
     <run_dir>/flags.json          {"train": TrainConfig fields, "model": ModelConfig fields, "num_landmarks": Q}
     <run_dir>/checkpoints/        tf.train.CheckpointManager: `checkpoint` (state file), ckpt-<step>.index/.data-*
@@ -16,7 +16,6 @@ temporary copy) is never listed by the manager; `remove_leftovers` deletes those
 that fails (disk full, permission) raises CheckpointSaveError once, naming the run directory and the cause, and
 leaves the listed checkpoints as they were.
 """
-import logging
 import os
 import re
 import shutil
@@ -24,11 +23,10 @@ import tempfile
 
 import tensorflow as tf
 
-from physstd import files
+from physstd.runs import (CHECKPOINT_DIR, FLAGS_FILE, network_checkpoint, read_run_flags,  # noqa: F401
+                          restore_newest_readable)
 
-CHECKPOINT_DIR = "checkpoints"
 TENSORBOARD_DIR = "tensorboard"
-FLAGS_FILE = "flags.json"
 CHECKPOINT_PREFIX = "ckpt"   # tf.train.CheckpointManager's default checkpoint_name
 # Files of a CheckpointManager save (ckpt-<n>.index, ckpt-<n>.data-<i>-of-<k>, the ckpt-<n>_temp/ shard folder)
 # and the temporary copy of its state file (file_io.atomic_write_string_to_file: `checkpoint.tmp<uuid hex>`).
@@ -40,28 +38,6 @@ class CheckpointSaveError(RuntimeError):
     """A checkpoint could not be written (disk full, permission...); the listed checkpoints are untouched."""
 
 
-def network_checkpoint(network):
-    """A trackable holding every variable of a Keras network under its variable path ('generator/stem/conv/kernel').
-
-    Keras 3 layers kept in Python lists (the encoder stages, the decoder, D's blocks) are invisible to
-    tf.train.Checkpoint's object graph: checkpointing the model object itself silently drops their weights
-    and BatchNorm statistics. Keying the variables by path saves all of them, whatever the layer structure.
-    """
-    by_path = {}
-    for variable in network.variables:
-        if variable.path in by_path:
-            raise ValueError(f"{network.name}: two variables share the path {variable.path!r}")
-        by_path[variable.path] = variable
-    return tf.train.Checkpoint(**by_path)
-
-
-def read_run_flags(run_dir):
-    """The flags.json record of a run directory; one clear ValueError when it is missing or malformed."""
-    path = os.path.join(run_dir, FLAGS_FILE)
-    record = files.read_json(path, "run flags (a run directory written by run_train.py)")
-    if not isinstance(record, dict) or not {"train", "model"} <= set(record):
-        raise ValueError(f"{path}: expected a JSON object with keys 'train' and 'model'")
-    return record
 
 
 class RunCheckpoints:
@@ -128,47 +104,3 @@ class RunCheckpoints:
     def restore_latest(self):
         """Restore the newest readable checkpoint; returns its path, or None when the run has none."""
         return restore_newest_readable(self.checkpoint, self.directory)
-
-
-def restore_newest_readable(checkpoint, directory, partial=False):
-    """Restore `checkpoint` from the newest readable checkpoint in `directory`, falling back to older ones when
-    the newest is damaged; returns its path, or None when there is none. partial: the file may hold more objects
-    than `checkpoint` (expect_partial)."""
-    state = tf.train.get_checkpoint_state(directory)
-    paths = list(state.all_model_checkpoint_paths) if state else []
-    for path in reversed(paths):
-        try:
-            status = checkpoint.restore(path)
-            (status.expect_partial() if partial else status).assert_existing_objects_matched()
-            return path
-        except Exception as error:  # a damaged file fails in many ways (OpError, IndexError, ValueError...)
-            logging.warning("checkpoint %s is unreadable (%s); trying an older one", path, error)
-    if paths:
-        raise ValueError(f"{directory}: no readable checkpoint among {paths}")
-    return None
-
-
-def load_generator(run_dir):
-    """(generator, model_config) of a run directory, restored from its latest checkpoint.
-
-    Only the generator is read (expect_partial: the discriminators and optimizers stay in the file). The
-    generator is built in float32 whatever the training precision (mixed-precision variables are float32).
-    """
-    from physstd.models import Generator, ModelConfig
-    from physstd.train.trainer import dtype_policy
-
-    record = read_run_flags(run_dir)
-    try:
-        model_config = ModelConfig.from_dict(record["model"])
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{os.path.join(run_dir, FLAGS_FILE)}: bad model config ({error})") from None
-    directory = os.path.join(run_dir, CHECKPOINT_DIR)
-    if tf.train.get_checkpoint_state(directory) is None:
-        raise ValueError(f"{directory}: no checkpoint found; train first with run_train.py --run_dir={run_dir}")
-    with dtype_policy(mixed_precision=False):
-        generator = Generator(model_config)
-    size = model_config.image_size
-    generator(tf.zeros((1, size, size, 3)), training=False)
-    checkpoint = tf.train.Checkpoint(generator=network_checkpoint(generator))
-    restore_newest_readable(checkpoint, directory, partial=True)
-    return generator, model_config

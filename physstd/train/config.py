@@ -3,7 +3,8 @@
 Defaults are the paper's: Adam at 5e-5, batch 8 (4 live + 4 spoof), 150k iterations, learning rate x0.1 every
 45k, discriminators at half the generator's learning rate, {a1..a6} = {100, 5, 1, 1e-4, 10, 1}, beta = 0.1.
 The paper does not give Adam's betas; the authors' STDN code uses TensorFlow's defaults (0.9, 0.999), so do we.
-The record is written to `<run_dir>/flags.json` and read back by `load_generator`.
+The record is written to `<run_dir>/flags.json` and read back by evaluation, export and the method's loader;
+`method` names the method the run trains (physstd.methods; a flags.json without it is a PhySTD run).
 """
 import dataclasses
 
@@ -18,6 +19,8 @@ SYNTHESIS_TARGETS = ("effect", "components")
 class TrainConfig:
     """Everything `train()` needs apart from the model architecture (ModelConfig)."""
 
+    # Method (physstd.methods): its trainer, score, loader and export.
+    method: str = "physstd"
     # Data.
     data_root: str = ""
     split_dir: str = ""              # protocol split lists; "" -> <data_root>/protocols
@@ -68,6 +71,9 @@ class TrainConfig:
     strategy: str = "auto"
 
     def __post_init__(self):
+        from physstd import methods
+
+        methods.check_name(self.method)
         if self.steps not in STEP_CHOICES:
             raise ValueError(f"steps must be one of {STEP_CHOICES}, got {self.steps!r}")
         if self.strategy not in STRATEGIES:

@@ -1,16 +1,15 @@
 """Frame-level dev-split AUCs during and after training: a quick check that the model separates the classes.
 
-Three scores, all "higher = attack" (physstd.eval.scoring, Eq. 10 with consistent signs):
+The scores are the method's dev_scores (physstd.methods.base), each "higher = attack", with the method's score
+parameters fitted on these same dev frames (optimistic; the proper protocol evaluation, with a threshold from dev,
+is run_test.py). PhySTD's (physstd.eval.scoring, Eq. 10 with consistent signs):
   depth      -mean(M)                         nothing fitted (alpha0 = 0)
   trace      mean(|B| + |C| + |T| + |P|)       the trace magnitude alone
-  eq10       alpha0 * trace - mean(M)         alpha0 chosen on these same dev frames (optimistic; the proper
-                                              protocol evaluation with a threshold from dev is run_test.py)
+  eq10       alpha0 * trace - mean(M)         alpha0 fitted on these frames
 """
 import numpy as np
 
-from physstd.eval import metrics, scoring
-
-AUC_NAMES = ("depth", "trace", "eq10")
+from physstd.eval import metrics
 
 
 def select_videos(video_ids, labels, max_videos):
@@ -27,26 +26,19 @@ def select_videos(video_ids, labels, max_videos):
     return sorted(chosen, key=list(video_ids).index)
 
 
-def frame_statistics_of(predict, dataset):
-    """(labels, trace_magnitude, depth_mean) over every frame of an eval dataset (predict: images -> output)."""
-    labels, traces, depths = [], [], []
+def frame_terms_of(method, predict, dataset):
+    """(labels, {score term: values}) over every frame of an eval dataset (predict: the trainer's images -> output;
+    method.prediction_terms turns its output into the score terms)."""
+    labels, terms = [], {}
     for batch in dataset:
-        out = predict(batch["image"])
-        trace_magnitude, depth_mean = scoring.frame_statistics(out.B.numpy(), out.C.numpy(), out.T.numpy(),
-                                                               out.P.numpy(), out.M.numpy())
+        for term, values in method.prediction_terms(predict(batch["image"])).items():
+            terms.setdefault(term, []).append(np.asarray(values, np.float64))
         labels.append(batch["label"].numpy())
-        traces.append(trace_magnitude)
-        depths.append(depth_mean)
-    return np.concatenate(labels), np.concatenate(traces), np.concatenate(depths)
+    return np.concatenate(labels), {term: np.concatenate(values) for term, values in terms.items()}
 
 
-def dev_aucs(labels, trace_magnitude, depth_mean):
-    """{'depth', 'trace', 'eq10', 'alpha0', 'frames'}: frame-level AUCs of the three scores (module doc)."""
-    alpha0 = scoring.choose_alpha0(labels, trace_magnitude, depth_mean)
-    return {
-        "depth": metrics.auc(labels, scoring.spoof_score(trace_magnitude, depth_mean, 0.0)),
-        "trace": metrics.auc(labels, trace_magnitude),
-        "eq10": metrics.auc(labels, scoring.spoof_score(trace_magnitude, depth_mean, alpha0)),
-        "alpha0": alpha0,
-        "frames": int(len(labels)),
-    }
+def dev_aucs(method, labels, terms):
+    """({name: frame-level AUC} of the method's dev_scores, {fitted score parameters}) (module doc)."""
+    params = method.fit_score(labels, terms)
+    aucs = {name: metrics.auc(labels, scores) for name, scores in method.dev_scores(terms, params).items()}
+    return aucs, params

@@ -11,6 +11,7 @@ from physstd.models.config import TRACE_FORMS, ModelConfig
 from physstd.train.config import STEP_CHOICES, STRATEGIES, SYNTHESIS_TARGETS, TrainConfig
 
 _HELP = {
+    "method": "method to train (physstd.methods): {}; run_test/run_export/run_predict read it from the run",
     "data_root": "prepared dataset root (meta.json, index.csv, videos); the synthetic set with --synthetic",
     "split_dir": "folder holding <protocol>/[fold_<k>/]{train,dev,test}.txt; default <data_root>/protocols",
     "protocol": "protocol folder name under --split_dir (e.g. p1)",
@@ -64,6 +65,10 @@ def define_flags(flag_values=flags.FLAGS):
     kw = {"flag_values": flag_values}
     for field in dataclasses.fields(TrainConfig):
         name, default, help_text = field.name, field.default, _HELP[field.name]
+        if name == "method":
+            from physstd import methods
+
+            help_text = help_text.format(", ".join(methods.names()))
         if name in _ENUMS:
             flags.DEFINE_enum(name, default, _ENUMS[name], help_text, **kw)
         elif field.type is bool or isinstance(default, bool):
@@ -86,9 +91,15 @@ def define_flags(flag_values=flags.FLAGS):
 
 
 def configs_from_flags(values=None):
-    """(TrainConfig, ModelConfig) from parsed flags."""
+    """(TrainConfig, ModelConfig) from parsed flags; the method's train_defaults replace the defaults of the flags
+    that were not given (on the command line or in a flagfile)."""
+    from physstd import methods
+
     values = values or flags.FLAGS
-    train = TrainConfig(**{f.name: getattr(values, f.name) for f in dataclasses.fields(TrainConfig)})
+    chosen = {f.name: getattr(values, f.name) for f in dataclasses.fields(TrainConfig)}
+    defaults = methods.get(values.method).train_defaults
+    chosen.update({name: value for name, value in defaults.items() if not values[name].present})
+    train = TrainConfig(**chosen)
     trace_form = values.trace_form
     if values.single_trace:
         if trace_form not in ("physstd", "single"):

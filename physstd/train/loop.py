@@ -1,5 +1,8 @@
 """The training run behind run_train.py: data, strategy, resume, the loop, NaN guard, checkpoints, summaries.
 
+Shared by every method: the trainer, its dev-split score terms and its image grid come from the method named by
+`config.method` (physstd.methods); nothing here depends on which method it is.
+
 `train(config, model_config)` is resumable by construction: it restores the latest checkpoint of
 `<run_dir>/checkpoints` (if any) and continues from its step. Checkpoints are written every
 `checkpoint_every` steps and at the end, so a killed run loses at most `checkpoint_every` steps.
@@ -22,7 +25,7 @@ import time
 
 import numpy as np
 
-from physstd import files
+from physstd import files, methods, runs
 from physstd.train import checkpoints as ckpt
 from physstd.train import dev_eval, stopping, summaries
 
@@ -108,11 +111,16 @@ def stream_seed(seed, start_step):
     return int(np.random.SeedSequence([int(seed), int(start_step)]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
-def check_run_model(run_dir, model_config):
-    """A run directory cannot be resumed with a different architecture: one clear error naming flags.json."""
+def check_run_model(run_dir, model_config, method=runs.DEFAULT_METHOD):
+    """A run directory cannot be resumed with a different method or architecture: one clear error naming
+    flags.json."""
     path = os.path.join(run_dir, ckpt.FLAGS_FILE)
     if os.path.exists(path):
-        previous = ckpt.read_run_flags(run_dir)["model"]
+        record = ckpt.read_run_flags(run_dir)
+        if runs.run_method(record) != method:
+            raise ValueError(f"{path}: this run trained method {runs.run_method(record)!r}, but --method={method}; "
+                             f"use a new --run_dir")
+        previous = record["model"]
         if previous != model_config.to_dict():
             raise ValueError(f"{path}: this run was trained with model {previous}, but the flags ask for "
                              f"{model_config.to_dict()}; use a new --run_dir")
@@ -132,18 +140,18 @@ class _Run:
         import tensorflow as tf
 
         from physstd.data import pipeline
-        from physstd.train.trainer import PhySTDTrainer
 
         self.config, self.model_config = config, model_config
+        self.method = methods.get(config.method)
         self.strategy = make_strategy(config.strategy)
         self.chief = is_chief(self.strategy)
         self.multi_worker = stopping.is_multi_worker(self.strategy)
         if config.synthetic and self.chief:
             ensure_synthetic(config, model_config.image_size)
-        check_run_model(config.run_dir, model_config)
+        check_run_model(config.run_dir, model_config, config.method)
         self.data = load_splits(config, model_config.image_size)
         keras.utils.set_random_seed(config.seed)   # --seed fixes the initial weights (a resumed run restores its own)
-        self.trainer = PhySTDTrainer(model_config, config, self.data.num_landmarks, self.strategy)
+        self.trainer = self.method.trainer(model_config, config, self.data.num_landmarks, self.strategy)
         self.checkpoints = ckpt.RunCheckpoints(self.trainer, config.run_dir, config.keep_checkpoints, self.chief)
         removed = self.checkpoints.remove_leftovers()
         if removed:
@@ -198,8 +206,10 @@ class _Run:
 
     def write_images(self, step):
         visuals = {k: v.numpy() for k, v in self.trainer.visuals(self.visual_batch).items()}
-        self.summaries.image(step, "train/traces", summaries.image_grid(visuals),
-                             description="columns: " + ", ".join(summaries.GRID_COLUMNS))
+        grid = self.method.image_grid(visuals)
+        if grid is not None:
+            image, description = grid
+            self.summaries.image(step, "train/traces", image, description=description)
 
     def evaluate(self, step):
         """Dev AUCs at `step`: printed, written to TensorBoard and to <run_dir>/dev_eval.json."""
@@ -210,12 +220,14 @@ class _Run:
                                      self.config.eval_max_videos)
         dataset = pipeline.eval_dataset(self.data.root, ids, self.model_config.image_size,
                                         self.config.eval_batch_size)
-        aucs = dev_eval.dev_aucs(*dev_eval.frame_statistics_of(self.trainer.predict, dataset))
-        print(f"step {step}: {self.data.dev_subset}-split frame AUC over {aucs['frames']} frames: "
-              f"depth {aucs['depth']:.4f} | trace {aucs['trace']:.4f} | Eq.10 {aucs['eq10']:.4f} "
-              f"(alpha0 {aucs['alpha0']:.3g} fitted on these frames)", flush=True)
-        self.summaries.scalars(step, {f"{self.data.dev_subset}/auc_{name}": aucs[name]
-                                      for name in dev_eval.AUC_NAMES})
+        labels, terms = dev_eval.frame_terms_of(self.method, self.trainer.predict, dataset)
+        aucs, params = dev_eval.dev_aucs(self.method, labels, terms)
+        print(f"step {step}: {self.data.dev_subset}-split frame AUC over {len(labels)} frames: "
+              + " | ".join(f"{name} {value:.4f}" for name, value in aucs.items())
+              + " (" + ", ".join(f"{name} {value:.3g}" for name, value in params.items())
+              + " fitted on these frames)", flush=True)
+        self.summaries.scalars(step, {f"{self.data.dev_subset}/auc_{name}": value for name, value in aucs.items()})
+        aucs = {**aucs, **params, "frames": int(len(labels))}
         self.eval_history.append({"step": step, "subset": self.data.dev_subset, **aucs})
         if self.chief:
             files.write_json_atomic(os.path.join(self.config.run_dir, "dev_eval.json"), self.eval_history)

@@ -103,6 +103,8 @@ class ProgressLine:
 
     def format(self, step, losses, rate, learning_rate):
         parts = [f"step {step}/{self.total}", f"{rate:.2f} steps/s"]
-        parts += [f"{label} {losses[name]:.4g}" for name, label in CONSOLE_LOSSES if name in losses]
+        shown = [(name, label) for name, label in CONSOLE_LOSSES if name in losses]
+        # A method whose losses have other names (physstd.methods) shows all of them, by name.
+        parts += [f"{label} {losses[name]:.4g}" for name, label in shown or [(name, name) for name in losses]]
         parts.append(f"lr {learning_rate:.2e}")
         return " | ".join(parts[:2]) + " | " + " ".join(parts[2:-1]) + " | " + parts[-1]

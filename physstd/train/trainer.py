@@ -25,8 +25,6 @@ BatchNorm statistics of a network move only when that network runs forward in tr
 run in training mode, once per iteration on the concatenated real and fake batch (as in the authors' STDN
 code); the generator's statistics move in steps 1 and 3.
 """
-import contextlib
-
 import keras
 import tensorflow as tf
 
@@ -36,22 +34,13 @@ from physstd.losses import (depth_loss, discriminator_loss, generator_adversaria
                             synthesis_loss, trace_regularizer_loss)
 from physstd.data import face_model
 from physstd.models import Generator, build_discriminators
+from physstd.models.layers import dtype_policy
+from physstd.runs import network_checkpoint
 from physstd.train.config import learning_rate_at
 
 # Weighted terms of the two generator objectives (Eq. 23, Eq. 24), by LossWeights field.
 GENERATOR_TERMS = ("depth", "adversarial", "inpainting_mask", "trace_regularizer", "live_trace_regularizer")
 SYNTHESIS_TERMS = ("synthesis", "hard_depth")
-
-
-@contextlib.contextmanager
-def dtype_policy(mixed_precision):
-    """Layers built inside use 'mixed_float16' when asked (else float32); the global policy is restored after."""
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
 
 
 def _halves(out):
@@ -260,8 +249,6 @@ class PhySTDTrainer(tf.Module):
 
     def checkpoint_objects(self):
         """What a training checkpoint holds: every network variable by path, both optimizers, the step."""
-        from physstd.train.checkpoints import network_checkpoint
-
         objects = {"generator": network_checkpoint(self.generator), "step": self.step,
                    "generator_optimizer": self.generator_optimizer,
                    "discriminator_optimizer": self.discriminator_optimizer}

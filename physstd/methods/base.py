@@ -1,0 +1,97 @@
+"""What a method gives the shared harness (training loop, evaluation, calibration, export, predict).
+
+A method is one module in physstd/methods/ that defines `METHOD`, an instance of a `Method` subclass, and one line
+in physstd.methods.MODULES. The shared code only ever calls the members below; it never tests a method's name.
+
+Training (physstd.train.loop, physstd.train.flags):
+    train_defaults: {TrainConfig field: value} the method uses where the paper's PhySTD default does not fit
+        (learning rate, loss weights...); a flag given on the command line or in a flagfile still wins.
+    trainer(model_config, config, num_landmarks, strategy)
+        the method's trainer: a tf.Module with `.step` (int64 variable), `.train_step(batch)` -> {name: scalar loss},
+        `.learning_rate()`, `.variables_finite()`, `.visuals(batch)` -> {name: image tensor}, `.predict(images)`
+        -> what the method's inference network returns, `.checkpoint_objects()` -> {key: trackable}.
+    prediction_terms(prediction)
+        the per-frame score terms {term: float64 (F,) numpy} of one `trainer.predict(images)` result (dev AUCs).
+    image_grid(visuals)
+        (grid (1, H, W, 3) float32 in [0, 1], description) of the numpy `trainer.visuals(batch)`, or None for
+        a method without an image summary.
+
+Evaluation and export (physstd.eval.evaluate, physstd.export, trace recovery and classification):
+    load(run_dir) -> an `Inference` (below): the method's inference network(s) restored from the run's newest
+        checkpoint, in float32, built from the run's flags.json record.
+    score_terms: names of the per-frame score terms every Inference output holds as (batch,) tensors.
+    score(terms, params): the frame score, higher = attack, from the terms and the fitted parameters. Plain
+        arithmetic, so that it runs on numpy arrays (evaluation) and on tensors (inside the SavedModel). Linear in
+        the terms: a video's score is the score of its frames' mean terms (physstd.eval.evaluate.video_samples).
+    fit_score(labels, terms) -> params {name: float}: the parameters chosen on a train/dev set (never test).
+    check_params(params, where) -> params: validated parameters read from a file (ValueError naming `where`).
+    score_formula: the score in words, written into the calibration file and the export.
+    dev_scores(terms, params) -> {name: scores}: the scores whose AUCs training reports on the dev split
+        (each higher = attack); the default is the fitted score alone, as "score".
+    trace_model(inference) -> physstd.eval.trace_recovery.TraceModel, or None for a method without an additive
+        spoof trace (trace recovery then refuses the run).
+    classification_traces(outputs) -> (F, N, N, c) tensor the Sec. 4.4 trace classifier learns from, or None.
+    figure_outputs: the output keys physstd.predict's Fig. 8/9 figures need (empty: the method draws none).
+"""
+import typing
+
+
+class Inference(typing.Protocol):
+    """The evaluation-time view of a trained method: a tf.Module (so that an export tracks its variables) with
+
+    image_size: N of the face crops it takes;
+    config: a JSON-ready dict of its architecture (written into the export's info file);
+    __call__(images): float32 (batch, N, N, 3) in [0, 1] -> {name: tensor}: every entry of the method's
+        score_terms as a (batch,) float32 tensor, plus the method's maps (depth, traces...). Inference mode.
+    """
+
+    image_size: int
+    config: dict
+
+    def __call__(self, images): ...
+
+
+class Method:
+    """Base of every method (module doc). Subclasses set `name`, `score_terms`, `score_formula` and implement the
+    members that raise NotImplementedError here."""
+
+    name = ""
+    score_terms = ()
+    score_formula = ""
+    figure_outputs = ()
+    train_defaults = {}
+
+    # --- training ---------------------------------------------------------------------------------------------
+    def trainer(self, model_config, config, num_landmarks, strategy):
+        raise NotImplementedError
+
+    def prediction_terms(self, prediction):
+        raise NotImplementedError
+
+    def image_grid(self, visuals):
+        return None
+
+    # --- evaluation -------------------------------------------------------------------------------------------
+    def load(self, run_dir):
+        raise NotImplementedError
+
+    def score(self, terms, params):
+        raise NotImplementedError
+
+    def fit_score(self, labels, terms):
+        raise NotImplementedError
+
+    def check_params(self, params, where):
+        raise NotImplementedError
+
+    def dev_scores(self, terms, params):
+        return {"score": self.score(terms, params)}
+
+    def trace_model(self, inference):
+        return None
+
+    def classification_traces(self, outputs):
+        return None
+
+    def __repr__(self):
+        return f"<method {self.name}>"
