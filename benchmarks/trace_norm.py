@@ -14,7 +14,7 @@ import numpy as np
 from physstd import trace
 from physstd.data import pipeline, protocols
 from physstd.eval import metrics, scoring
-from physstd.train import load_generator
+from physstd.methods.physstd import load_generator
 
 
 def norms_on_split(generator, model_config, data_root, split):
