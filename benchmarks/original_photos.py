@@ -1,5 +1,5 @@
 """Why does a demo export score an identity's original photo as an attack? (`python -m benchmarks.original_photos
---saved_model=demo_output/export`). Not a timing.
+--saved_model=demo_output/saved_model`). Not a timing.
 
 For each of the first --identities sources (astronaut, grace_hopper, then lfw faces) it scores, with the export and
 the crop run_predict.py uses, the packaged photo and degraded copies of it (Gaussian blur, sensor noise + JPEG at
@@ -40,7 +40,7 @@ def fresh_renders(source, count, image_size, seed):
 
 def define_flags():
     """Defined only when run as a script (absl flags are global; tests import this module)."""
-    flags.DEFINE_string("saved_model", "demo_output/export", "SavedModel folder written by run_export.py")
+    flags.DEFINE_string("saved_model", "demo_output/saved_model", "SavedModel folder (make demo writes this one)")
     flags.DEFINE_integer("identities", 4, "sources (packaged photos with a face, in identity order)", lower_bound=1)
     flags.DEFINE_integer("renders", 16, "fresh live renders per source", lower_bound=0)
     flags.DEFINE_integer("seed", 12345, "seed of the fresh renders and the added noise")
