@@ -143,6 +143,7 @@ class _Run:
 
         self.config, self.model_config = config, model_config
         self.method = methods.get(config.method)
+        self.method.check_config(config, model_config)
         self.strategy = make_strategy(config.strategy)
         self.chief = is_chief(self.strategy)
         self.multi_worker = stopping.is_multi_worker(self.strategy)
