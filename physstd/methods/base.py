@@ -7,8 +7,9 @@ Training (physstd.train.loop, physstd.train.flags):
     train_defaults: {TrainConfig field: value} the method uses where the paper's PhySTD default does not fit
         (learning rate, loss weights...); a flag given on the command line or in a flagfile still wins.
     check_config(config, model_config): raises one ValueError naming the flag when the method cannot train with
-        these configs (e.g. De-Spoof without --dq_run); called when the flags are read and when training starts,
-        before any data loads. The default accepts everything.
+        these configs (e.g. De-Spoof without --dq_run); physstd.train.train calls it first, before any data loads
+        (reading the flags does not, so that flagfiles parse without the runs they name). The default accepts
+        everything.
     trainer(model_config, config, num_landmarks, strategy)
         the method's trainer: a tf.Module with `.step` (int64 variable), `.train_step(batch)` -> {name: scalar loss},
         `.learning_rate()`, `.variables_finite()`, `.visuals(batch)` -> {name: image tensor}, `.predict(images)`

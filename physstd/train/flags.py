@@ -111,5 +111,4 @@ def configs_from_flags(values=None):
         trace_form = "single"
     model = ModelConfig(image_size=values.image_size, width=values.width, trace_form=trace_form,
                         discriminator_width=values.discriminator_width or None)
-    methods.get(train.method).check_config(train, model)
     return train, model
