@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from physstd import methods, runs
-from physstd.methods import auxiliary, despoof
 
 N = 32
 WIDTH = 0.125
