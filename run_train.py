@@ -8,7 +8,7 @@ import sys
 
 from absl import flags, logging
 
-from physstd import cli, files
+from physstd import cli, files, methods
 from physstd.train import flags as train_flags
 
 train_flags.define_flags()
@@ -22,6 +22,7 @@ def main(argv):
     if not config.run_dir:
         raise ValueError("--run_dir is required")
     files.check_output_dir(config.run_dir)   # before the data and the networks load
+    methods.get(config.method).check_config(config, model_config)   # e.g. De-Spoof's --dq_run, before TensorFlow
     import tensorflow as tf
 
     from physstd.train import stopping

@@ -10,6 +10,8 @@ DEFAULT = "physstd"
 # name -> module defining METHOD
 MODULES = {
     "physstd": "physstd.methods.physstd",
+    "auxiliary": "physstd.methods.auxiliary",
+    "despoof": "physstd.methods.despoof",
 }
 NAMES = tuple(MODULES)   # the built-in methods (names() adds the registered ones)
 _REGISTERED = {}

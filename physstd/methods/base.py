@@ -6,6 +6,10 @@ in physstd.methods.MODULES. The shared code only ever calls the members below; i
 Training (physstd.train.loop, physstd.train.flags):
     train_defaults: {TrainConfig field: value} the method uses where the paper's PhySTD default does not fit
         (learning rate, loss weights...); a flag given on the command line or in a flagfile still wins.
+    check_config(config, model_config): raises one ValueError naming the flag when the method cannot train with
+        these configs (e.g. De-Spoof without --dq_run); physstd.train.train calls it first, before any data loads
+        (reading the flags does not, so that flagfiles parse without the runs they name). The default accepts
+        everything.
     trainer(model_config, config, num_landmarks, strategy)
         the method's trainer: a tf.Module with `.step` (int64 variable), `.train_step(batch)` -> {name: scalar loss},
         `.learning_rate()`, `.variables_finite()`, `.visuals(batch)` -> {name: image tensor}, `.predict(images)`
@@ -62,6 +66,9 @@ class Method:
     train_defaults = {}
 
     # --- training ---------------------------------------------------------------------------------------------
+    def check_config(self, config, model_config):
+        pass
+
     def trainer(self, model_config, config, num_landmarks, strategy):
         raise NotImplementedError
 

@@ -25,18 +25,18 @@ import os
 import tensorflow as tf
 
 from physstd import losses_baselines as lb
+from physstd import runs
 from physstd.data import face_model
-from physstd.models import ModelConfig
+from physstd.methods import auxiliary, despoof
 from physstd.models.auxiliary import AuxiliaryNet, rgb_hsv
 from physstd.models.despoof import DSNet, VQNet
-from physstd.train.trainer import PhySTDTrainer, dtype_policy
+from physstd.models.layers import dtype_policy
+from physstd.train.trainer import PhySTDTrainer
 
-# The paper's settings (seeds/003 Sec. 4.1) for the registry's TrainConfig defaults: learning rate 3e-5, batch
-# 6 (3 live + 3 spoof), no learning-rate decay (none is mentioned). The DQ-Net (Auxiliary) is trained "with the
-# same ... data in each protocol"; we give it the same settings.
-DESPOOF_DEFAULTS = {"learning_rate": 3e-5, "batch_size": 6, "lr_decay_factor": 1.0}
-AUXILIARY_DEFAULTS = dict(DESPOOF_DEFAULTS)
-AUXILIARY_CHECKPOINT_KEY = "auxiliary"
+# The paper's settings (seeds/003 Sec. 4.1), the methods' train_defaults (physstd.methods.auxiliary, .despoof).
+DESPOOF_DEFAULTS = despoof.TRAIN_DEFAULTS
+AUXILIARY_DEFAULTS = auxiliary.TRAIN_DEFAULTS
+AUXILIARY_CHECKPOINT_KEY = auxiliary.CHECKPOINT_KEY
 
 
 class _BaselineTrainer(tf.Module):
@@ -122,33 +122,8 @@ class AuxiliaryTrainer(_BaselineTrainer):
         return [self.optimizer]
 
     def checkpoint_objects(self):
-        from physstd.train.checkpoints import network_checkpoint
-
-        return {AUXILIARY_CHECKPOINT_KEY: network_checkpoint(self.network), "step": self.step,
+        return {AUXILIARY_CHECKPOINT_KEY: runs.network_checkpoint(self.network), "step": self.step,
                 "optimizer": self.optimizer}
-
-
-def restore_auxiliary(network, run_dir):
-    """Load the newest checkpoint of an Auxiliary run directory into `network` (an AuxiliaryNet already built)."""
-    from physstd.train.checkpoints import CHECKPOINT_DIR, network_checkpoint, restore_newest_readable
-
-    directory = os.path.join(run_dir, CHECKPOINT_DIR)
-    if tf.train.get_checkpoint_state(directory) is None:
-        raise ValueError(f"{directory}: no checkpoint found; the DQ-Net run must be a trained Auxiliary run "
-                         f"(run_train.py --method=auxiliary --run_dir={run_dir})")
-    checkpoint = tf.train.Checkpoint(**{AUXILIARY_CHECKPOINT_KEY: network_checkpoint(network)})
-    restore_newest_readable(checkpoint, directory, partial=True)
-
-
-def auxiliary_model_config(run_dir):
-    """ModelConfig of an Auxiliary run directory (its flags.json)."""
-    from physstd.train.checkpoints import FLAGS_FILE, read_run_flags
-
-    record = read_run_flags(run_dir)
-    try:
-        return ModelConfig.from_dict(record["model"])
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"{os.path.join(run_dir, FLAGS_FILE)}: bad model config ({error})") from None
 
 
 class DeSpoofTrainer(_BaselineTrainer):
@@ -196,13 +171,14 @@ class DeSpoofTrainer(_BaselineTrainer):
         if not isinstance(dq_net, (str, os.PathLike)):
             raise TypeError(f"dq_net must be an AuxiliaryNet or an Auxiliary run directory, got {type(dq_net)}")
         run_dir = os.fspath(dq_net)
-        dq_config = auxiliary_model_config(run_dir)
+        dq_config = auxiliary.run_model_config(run_dir, method=None)
         if dq_config.image_size != size:
             raise ValueError(f"{run_dir}: the Auxiliary run was trained at image size {dq_config.image_size}, "
                              f"this De-Spoof run uses {size}")
-        network = AuxiliaryNet(dq_config)  # default name: the checkpoint keys are its variable paths
+        # Built in this strategy scope and precision; its default name keys the checkpoint by variable path.
+        network = AuxiliaryNet(dq_config)
         network(tf.zeros((1, size, size, 6)), training=False)
-        restore_auxiliary(network, run_dir)
+        runs.restore_networks(run_dir, {AUXILIARY_CHECKPOINT_KEY: network})
         return network
 
     # --- the training iteration (Sec. 3.3-3.4, Eq. 2-7) --------------------------------------------------
@@ -236,14 +212,12 @@ class DeSpoofTrainer(_BaselineTrainer):
 
     def _predict(self, images):
         """Noise N (6 ch), its RGB additive trace, the 0\\1 map, the reconstruction I_hat (RGB) and DQ-Net's
-        depth of I_hat (M), and the two score components (physstd.losses_baselines module docstring)."""
-        image6 = rgb_hsv(images)
-        noise, zero_one_map = self.ds_net(image6, training=False)
-        reconstruction = lb.reconstruct_live(image6, noise)
-        depth = self.dq_net(reconstruction, training=False)
-        return {"noise": noise, "trace": lb.additive_trace(noise), "zero_one_map": zero_one_map,
-                "reconstruction": reconstruction[..., :3], "M": depth,
-                "noise_magnitude": lb.noise_magnitude(noise), "depth_mean": lb.depth_mean(depth)}
+        depth of I_hat (M), and the two score components (physstd.methods.despoof.outputs, renamed for the
+        image summaries)."""
+        out = despoof.outputs(self.ds_net, self.dq_net, images)
+        return {"noise": out["noise"], "trace": out["additive_trace"], "zero_one_map": out["zero_one_map"],
+                "reconstruction": out["live"], "M": out["depth"],
+                "noise_magnitude": out["noise_magnitude"], "depth_mean": out["depth_mean"]}
 
     def _visuals(self, batch):
         images, _ = _inputs(batch)
@@ -259,10 +233,8 @@ class DeSpoofTrainer(_BaselineTrainer):
 
     def checkpoint_objects(self):
         """DS-, VQ- and DQ-Net (so a De-Spoof run predicts on its own), the optimizers, the step."""
-        from physstd.train.checkpoints import network_checkpoint
-
-        objects = {"ds_net": network_checkpoint(self.ds_net), "vq_net": network_checkpoint(self.vq_net),
-                   "dq_net": network_checkpoint(self.dq_net), "step": self.step,
+        objects = {"ds_net": runs.network_checkpoint(self.ds_net), "vq_net": runs.network_checkpoint(self.vq_net),
+                   "dq_net": runs.network_checkpoint(self.dq_net), "step": self.step,
                    "ds_optimizer": self.ds_optimizer, "vq_optimizer": self.vq_optimizer}
         if self.dq_optimizer is not None:
             objects["dq_optimizer"] = self.dq_optimizer

@@ -65,6 +65,9 @@ class TrainConfig:
     eval_every: int = 0              # 0: evaluate on the dev split only at the end
     eval_batch_size: int = 32
     eval_max_videos: int = 0         # 0: every dev video
+    # De-Spoof (physstd.methods.despoof): its DQ-Net.
+    dq_run: str = ""                 # the trained Auxiliary run used as DQ-Net (required by --method=despoof)
+    train_dq: bool = False           # train DQ-Net jointly (the authors' released code) instead of keeping it frozen
     # Performance.
     mixed_precision: bool = False
     jit_compile: bool = False

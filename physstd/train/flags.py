@@ -52,6 +52,10 @@ _HELP = {
     "eval_every": "dev-split AUC every this many steps (0: only at the end)",
     "eval_batch_size": "batch size of the dev evaluation",
     "eval_max_videos": "evaluate on at most this many dev videos, evenly chosen per class (0: all)",
+    "dq_run": "De-Spoof (--method=despoof): run directory of the trained Auxiliary run (--method=auxiliary, same "
+              "--image_size and --width) whose network is the DQ-Net (seeds/003 Sec. 3.3, 4.1); required there",
+    "train_dq": "De-Spoof: train the DQ-Net jointly on L1 to M0 (the authors' released code) instead of keeping it "
+                "frozen (the paper, Sec. 4.1)",
     "mixed_precision": "mixed_float16 layers with loss scaling (traces, losses, warping stay float32)",
     "jit_compile": "compile the train step with XLA",
     "strategy": "auto (MirroredStrategy when several GPUs are visible), default, mirrored, multi_worker",

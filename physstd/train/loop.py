@@ -143,6 +143,7 @@ class _Run:
 
         self.config, self.model_config = config, model_config
         self.method = methods.get(config.method)
+        self.method.check_config(config, model_config)
         self.strategy = make_strategy(config.strategy)
         self.chief = is_chief(self.strategy)
         self.multi_worker = stopping.is_multi_worker(self.strategy)
@@ -224,8 +225,8 @@ class _Run:
         aucs, params = dev_eval.dev_aucs(self.method, labels, terms)
         print(f"step {step}: {self.data.dev_subset}-split frame AUC over {len(labels)} frames: "
               + " | ".join(f"{name} {value:.4f}" for name, value in aucs.items())
-              + " (" + ", ".join(f"{name} {value:.3g}" for name, value in params.items())
-              + " fitted on these frames)", flush=True)
+              + (" (" + ", ".join(f"{name} {value:.3g}" for name, value in params.items())
+                 + " fitted on these frames)" if params else ""), flush=True)
         self.summaries.scalars(step, {f"{self.data.dev_subset}/auc_{name}": value for name, value in aucs.items()})
         aucs = {**aucs, **params, "frames": int(len(labels))}
         self.eval_history.append({"step": step, "subset": self.data.dev_subset, **aucs})

@@ -1,0 +1,263 @@
+"""The Auxiliary and De-Spoof methods on the shared harness: an Auxiliary run and a De-Spoof run on top of it
+(--dq_run) trained through the real loop on a tiny synthetic set, evaluated and calibrated, exported and reloaded
+with TensorFlow alone, and the De-Spoof noise scored by trace recovery; every number against the networks restored
+straight from the checkpoints (no harness code in the references).
+
+One synthetic set (N = 32, 3 identities, 2 frames per video) and the two runs (3 steps each) are made once."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from physstd import methods, runs
+
+N = 32
+WIDTH = 0.125
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _train(config_fields, model_config):
+    from physstd.train import train
+    from physstd.train.config import TrainConfig
+
+    config = TrainConfig(protocol="identity", batch_size=2, learning_rate=1e-3, num_steps=3, checkpoint_every=3,
+                         summary_every=1, image_summary_every=0, log_every=1, **config_fields)
+    return train(config, model_config)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """{root, aux, despoof: run dirs, results}: Auxiliary 3 steps, then De-Spoof 3 steps with it as DQ-Net."""
+    from physstd.data import synthetic
+    from physstd.models import ModelConfig
+
+    base = tmp_path_factory.mktemp("baselines")
+    root = str(base / "synthetic32")
+    synthetic.generate(root, N, num_identities=3, frames_per_video=2, live_videos=1, seed=0, workers=1)
+    model_config = ModelConfig(image_size=N, width=WIDTH)
+    aux_run, despoof_run = str(base / "auxiliary"), str(base / "despoof")
+    aux_result = _train(dict(method="auxiliary", data_root=root, run_dir=aux_run), model_config)
+    despoof_result = _train(dict(method="despoof", data_root=root, run_dir=despoof_run, dq_run=aux_run),
+                            model_config)
+    return {"root": root, "aux": aux_run, "despoof": despoof_run, "base": base, "model_config": model_config,
+            "results": {"auxiliary": aux_result, "despoof": despoof_result}}
+
+
+def _networks(trained):
+    """The trained networks restored straight from the checkpoints: aux, ds_net, dq_net (De-Spoof's copy)."""
+    from physstd.models.auxiliary import AuxiliaryNet
+    from physstd.models.despoof import DSNet
+
+    model_config = trained["model_config"]
+    aux, ds_net, dq_net = AuxiliaryNet(model_config), DSNet(model_config), AuxiliaryNet(model_config)
+    for network in (aux, ds_net, dq_net):
+        network(np.zeros((1, N, N, 3), np.float32))
+    runs.restore_networks(trained["aux"], {"auxiliary": aux})
+    runs.restore_networks(trained["despoof"], {"ds_net": ds_net, "dq_net": dq_net})
+    return aux, ds_net, dq_net
+
+
+def _noise(ds_net, images):
+    """(RGB+HSV images, DS-Net's noise N) as float64 numpy (HSV from TensorFlow's rgb_to_hsv)."""
+    import tensorflow as tf
+
+    images = np.asarray(images, np.float32)
+    image6 = np.concatenate([images, tf.image.rgb_to_hsv(images).numpy()], -1)
+    return image6, np.asarray(ds_net(image6)[0], np.float64)
+
+
+def _reference_terms(networks, images):
+    """{method: {term: (F,) float64}} with numpy on the networks' raw outputs, and 'trace': N's RGB channels."""
+    aux, ds_net, dq_net = networks
+    image6, noise = _noise(ds_net, images)
+    depth = np.asarray(dq_net((image6 - noise).astype(np.float32)), np.float64)
+    return {"auxiliary": {"depth_mean": np.asarray(aux(images), np.float64).mean(axis=(1, 2, 3))},
+            "despoof": {"noise_magnitude": np.abs(noise).sum(axis=(1, 2, 3)) / (N * N),
+                        "depth_mean": depth.mean(axis=(1, 2, 3))},
+            "trace": noise[..., :3]}
+
+
+def _video_terms(trained, networks, split):
+    """(video labels, {method: {term: per-video mean}}) of a split of the synthetic set."""
+    from physstd.data import prepared, protocols
+
+    dataset = prepared.PreparedDataset(trained["root"])
+    index = {row["video_id"]: row for row in prepared.read_index(trained["root"])[0]}
+    ids = protocols.load_split(os.path.join(trained["root"], "protocols"), "identity", split)
+    labels, terms = [], {"auxiliary": {"depth_mean": []}, "despoof": {"noise_magnitude": [], "depth_mean": []}}
+    for video in ids:
+        labels.append(int(index[video]["label"]))
+        frames = _reference_terms(networks, dataset.load_frames(video).astype(np.float32) / 255.0)
+        for name in terms:
+            for term in terms[name]:
+                terms[name][term].append(frames[name][term].mean())
+    return np.array(labels), {name: {t: np.array(v) for t, v in values.items()} for name, values in terms.items()}
+
+
+def test_both_runs_train_through_the_loop_and_de_spoof_keeps_the_auxiliary_dq_net_frozen(trained):
+    for name, run_dir in (("auxiliary", trained["aux"]), ("despoof", trained["despoof"])):
+        result = trained["results"][name]
+        assert result["step"] == 3 and all(np.isfinite(v) for v in result["losses"].values()), (name, result)
+        assert runs.read_run_flags(run_dir)["train"]["method"] == name
+        assert methods.of_run(run_dir).name == name
+    assert {"zero_one_map", "magnitude", "repetitive", "depth_quality", "visual_quality", "total", "vq"} <= \
+        set(trained["results"]["despoof"]["losses"])
+    # Frozen DQ-Net (Sec. 4.1) in inference mode: De-Spoof's copy holds the Auxiliary run's weights and BN statistics.
+    aux, _, dq_net = _networks(trained)
+    assert len(aux.variables) == len(dq_net.variables) > 0
+    for a, d in zip(aux.variables, dq_net.variables):
+        np.testing.assert_array_equal(a.numpy(), d.numpy(), err_msg=a.path)
+    # The dev AUCs the loop reports: Auxiliary its one score, De-Spoof depth / noise / fused.
+    for run_dir, keys in ((trained["aux"], {"score"}), (trained["despoof"], {"depth", "noise", "fused", "weight"})):
+        with open(os.path.join(run_dir, "dev_eval.json")) as stream:
+            assert keys <= set(json.load(stream)[-1]), run_dir
+
+
+def test_evaluation_calibrates_each_method_on_dev_and_scores_test_videos(trained, tmp_path):
+    from physstd.eval import evaluate, metrics, scoring
+
+    networks = _networks(trained)
+    dev_labels, dev_terms = _video_terms(trained, networks, "dev")
+    test_labels, test_terms = _video_terms(trained, networks, "test")
+    weight = scoring.choose_alpha0(dev_labels, dev_terms["despoof"]["noise_magnitude"],
+                                   dev_terms["despoof"]["depth_mean"])
+    expected = {"auxiliary": ({}, lambda t: -t["depth_mean"]),
+                "despoof": ({"weight": weight}, lambda t: weight * t["noise_magnitude"] - t["depth_mean"])}
+    for name, run_dir in (("auxiliary", trained["aux"]), ("despoof", trained["despoof"])):
+        params, score = expected[name]
+        output = tmp_path / name
+        evaluate.evaluate_models([run_dir], str(output), protocol="identity", calibration_split="dev")
+        calibration = scoring.load_calibration(os.path.join(run_dir, scoring.CALIBRATION_FILENAME))
+        assert (calibration["method"], calibration["split"]) == (name, "dev")
+        assert calibration["params"] == pytest.approx(params)
+        assert calibration["threshold"] == pytest.approx(metrics.eer(dev_labels, score(dev_terms[name]))[1],
+                                                         abs=1e-5)
+        labels, scores, _ = evaluate.read_scores_csv(output / "scores.csv")
+        np.testing.assert_array_equal(labels, test_labels)
+        np.testing.assert_allclose(scores, score(test_terms[name]), atol=1e-5, err_msg=name)
+
+
+def test_exports_reload_with_tensorflow_alone_and_match_the_keras_path(trained, tmp_path):
+    import tensorflow as tf
+
+    from physstd import export
+    from physstd.eval import evaluate, scoring
+
+    images = np.random.default_rng(3).uniform(0, 1, (3, N, N, 3)).astype(np.float32)
+    np.save(tmp_path / "images.npy", images)
+    exports = {}
+    for name, run_dir in (("auxiliary", trained["aux"]), ("despoof", trained["despoof"])):
+        if not os.path.exists(os.path.join(run_dir, scoring.CALIBRATION_FILENAME)):   # this test alone
+            evaluate.evaluate_models([run_dir], str(tmp_path / f"eval_{name}"), protocol="identity")
+        exports[name] = str(tmp_path / name)
+        info = export.export_run(run_dir, exports[name])
+        maps = {"auxiliary": ["depth"], "despoof": ["noise", "additive_trace", "zero_one_map", "live", "depth"]}
+        assert info["method"] == name and set(info["outputs"]) == \
+            {"score", "decision", *methods.get(name).score_terms, *maps[name]}, info["outputs"]
+    script = textwrap.dedent(f"""
+        import sys
+        import numpy as np
+        import tensorflow as tf
+        images = tf.constant(np.load({str(tmp_path / 'images.npy')!r}))
+        outputs = {{}}
+        for name, path in {exports!r}.items():
+            out = tf.saved_model.load(path).signatures["serving_default"](images=images)
+            outputs.update({{name + "/" + k: v.numpy() for k, v in out.items()}})
+        np.savez({str(tmp_path / 'out.npz')!r}, **outputs)
+        print("physstd imported:", any(m.split(".")[0] == "physstd" for m in sys.modules))
+    """)
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH="")
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "physstd imported: False" in run.stdout
+    out = np.load(tmp_path / "out.npz")
+    reference = _reference_terms(_networks(trained), images)
+    for name, run_dir in (("auxiliary", trained["aux"]), ("despoof", trained["despoof"])):
+        method = methods.get(name)
+        calibration = scoring.load_calibration(os.path.join(run_dir, scoring.CALIBRATION_FILENAME))
+        score = method.score(reference[name], calibration["params"])
+        np.testing.assert_allclose(out[f"{name}/score"], score, atol=1e-4, err_msg=name)
+        np.testing.assert_array_equal(out[f"{name}/decision"], (score >= calibration["threshold"]).astype(np.int32))
+        # ... and the Keras path (the method's Inference) gives the same outputs as the reloaded export.
+        keras_out = method.load(run_dir)(tf.constant(images))
+        for key in keras_out:
+            np.testing.assert_allclose(out[f"{name}/{key}"], keras_out[key].numpy(), atol=1e-4, err_msg=key)
+    np.testing.assert_allclose(out["despoof/additive_trace"], reference["trace"], atol=1e-5)
+    assert methods.get("despoof").classification_traces(keras_out).shape == (3, N, N, 6)
+
+
+def test_trace_recovery_scores_the_de_spoof_noise_and_refuses_the_auxiliary_run(trained):
+    from physstd.data import protocols
+    from physstd.eval import trace_recovery
+
+    result, where = trace_recovery.recovery_of_run(trained["despoof"], split="test")
+    assert where["split"] == "test"
+    # The same numbers as a TraceModel made here from the checkpointed DS-Net: the RGB noise, no region.
+    _, ds_net, _ = _networks(trained)
+    model_config = trained["model_config"]
+    hand = trace_recovery.TraceModel(lambda images: (_noise(ds_net, images)[1][..., :3].astype(np.float32), None),
+                                     N, tuple(model_config.trace_bands))
+    ids = protocols.load_split(os.path.join(trained["root"], "protocols"), "identity", "test")
+    expected = trace_recovery.recovery_on_split(hand, trained["root"], ids)
+    assert list(result) == list(expected) and "all spoof types" in result
+    for name, values in expected.items():
+        assert result[name]["frames"] == values["frames"] > 0, name
+        assert result[name]["correlation"] == pytest.approx(values["correlation"], abs=1e-5), name
+        assert "mask" not in result[name]
+    with pytest.raises(ValueError, match="method 'auxiliary' estimates no additive spoof trace"):
+        trace_recovery.recovery_of_run(trained["aux"], split="test")
+
+
+def test_dq_run_is_required_and_must_be_an_auxiliary_run_of_the_same_size(trained, tmp_path):
+    from absl import flags as absl_flags
+
+    from physstd.models import ModelConfig
+    from physstd.train import flags as train_flags
+
+    # run_train.py without --dq_run: one error line, status 2, before any data or network loads.
+    run = subprocess.run([sys.executable, os.path.join(ROOT, "run_train.py"), "--method=despoof",
+                          f"--run_dir={tmp_path / 'run'}", "--data_root=nowhere", "--protocol=p1"],
+                         cwd=tmp_path, env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2"),
+                         capture_output=True, text=True, timeout=120)
+    lines = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
+    assert run.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: --dq_run is required"), \
+        run.stderr
+    from physstd.train.config import TrainConfig
+
+    method = methods.get("despoof")
+
+    with pytest.raises(ValueError, match=r"--dq_run: .*flags.json: a run of method 'despoof'; expected a "
+                                         r"'auxiliary' run"):
+        method.check_config(TrainConfig(method="despoof", dq_run=trained["despoof"]), trained["model_config"])
+    with pytest.raises(ValueError, match="--dq_run: the Auxiliary run .* has image_size 32, this De-Spoof run 64"):
+        method.check_config(TrainConfig(method="despoof", dq_run=trained["aux"]), ModelConfig(64, WIDTH))
+    with pytest.raises(ValueError, match="--dq_run: .*flags.json"):
+        method.check_config(TrainConfig(method="despoof", dq_run=str(tmp_path / "missing")), ModelConfig(N, WIDTH))
+    # The flags: De-Spoof's paper settings (Sec. 4.1) where no flag was given.
+    values = absl_flags.FlagValues()
+    train_flags.define_flags(values)
+    values(["run_train.py", "--method=despoof", f"--dq_run={trained['aux']}", f"--image_size={N}",
+            f"--width={WIDTH}", "--train_dq"])
+    config, _ = train_flags.configs_from_flags(values)
+    assert (config.learning_rate, config.batch_size, config.lr_decay_factor, config.dq_run, config.train_dq) == \
+        (3e-5, 6, 1.0, trained["aux"], True)
+    assert methods.get("auxiliary").train_defaults == {"learning_rate": 3e-5, "batch_size": 6, "lr_decay_factor": 1.0}
+
+
+def test_score_parameters_are_checked():
+    assert methods.get("auxiliary").check_params({}, "f") == {}
+    with pytest.raises(ValueError, match="f: the Auxiliary score -depth_mean has no parameters"):
+        methods.get("auxiliary").check_params({"alpha0": 1.0}, "f")
+    method = methods.get("despoof")
+    assert method.check_params({"weight": 2}, "f") == {"weight": 2.0}
+    for bad in ({"alpha0": 1.0}, {"weight": -1.0}, {"weight": float("nan")}):
+        with pytest.raises(ValueError, match="f"):
+            method.check_params(bad, "f")
+    terms = {"noise_magnitude": np.array([0.5, 0.1]), "depth_mean": np.array([0.2, 0.4])}
+    np.testing.assert_allclose(method.score(terms, {"weight": 2.0}), [0.8, -0.2])
+    np.testing.assert_allclose(methods.get("auxiliary").score(terms, {}), [-0.2, -0.4])
