@@ -196,7 +196,9 @@ def test_trace_recovery_scores_the_de_spoof_noise_and_refuses_the_auxiliary_run(
     from physstd.eval import trace_recovery
 
     result, where = trace_recovery.recovery_of_run(trained["despoof"], split="test")
-    assert where["split"] == "test"
+    assert where["split"] == "test" and where["trace"] == "Recovered trace = the RGB part of De-Spoof's noise N"
+    assert trace_recovery.recovery_report(result, "test", where["trace"])[2].startswith(
+        "Recovered trace = the RGB part of De-Spoof's noise N against the true T_A")
     # The same numbers as a TraceModel made here from the checkpointed DS-Net: the RGB noise, no region.
     _, ds_net, _ = _networks(trained)
     model_config = trained["model_config"]

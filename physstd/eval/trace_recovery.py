@@ -45,6 +45,9 @@ ALL_TYPES = "all spoof types"
 RECORD_FORMAT_VERSION = 1
 
 
+PHYSTD_TRACE_NAME = "Recovered T_A = [B]n1 + [C]n2 + T"
+
+
 class TraceModel(typing.NamedTuple):
     """A method's trace estimate, as trace recovery scores it.
 
@@ -54,10 +57,12 @@ class TraceModel(typing.NamedTuple):
         method without one. Tensors or arrays.
     image_size: N of the images it takes (the data must be prepared at that size).
     bands: (n1, n2) of the Eq. 9 split at which the per-band correlations are taken.
+    name: what the recovered trace is, for the report's first sentence.
     """
     estimate: typing.Callable
     image_size: int
     bands: tuple
+    name: str = PHYSTD_TRACE_NAME
 
 
 def physstd_trace_model(generator, model_config):
@@ -97,7 +102,7 @@ def recovery_of_run(run_dir, data_root="", split_dir="", protocol="", split="tes
                          f"scores methods that do")
     result = recovery_on_split(trace_model, data_root, video_ids, batch_size)
     return result, {"data_root": os.path.abspath(data_root), "split_dir": os.path.abspath(split_dir),
-                    "protocol": protocol, "fold": fold, "split": split}
+                    "protocol": protocol, "fold": fold, "split": split, "trace": trace_model.name}
 
 
 def recovery_on_split(trace_model, data_root, video_ids, batch_size=32):
@@ -275,10 +280,11 @@ def format_correlation(value):
     return "-" if value is None else f"{value:.3f}"
 
 
-def recovery_report(recovery, split="test"):
-    """Markdown lines of a recovery_on_split result on `split` (the demo's report.md section, trace_recovery.md)."""
+def recovery_report(recovery, split="test", trace_name=PHYSTD_TRACE_NAME):
+    """Markdown lines of a recovery_on_split result on `split` (the demo's report.md section, trace_recovery.md);
+    trace_name: the TraceModel's name of the recovered trace."""
     lines = [f"## Trace recovery on the {split} spoofs (outside the true inpainting region)", "",
-             "Recovered T_A = [B]n1 + [C]n2 + T against the true T_A = S - L of the synthetic set. Correlation: "
+             f"{trace_name} against the true T_A = S - L of the synthetic set. Correlation: "
              "Pearson over the pixels, channels and frames of a type; per band: the same after splitting both "
              "traces into the bands of Eq. 9 (low = [x]n1, mid = [x]n2 - [x]n1, high = x - [x]n2). PSNR: of the "
              "recovered trace against the true one (peak 1), next to leaving the trace in (T_A = 0). Other video: "
@@ -336,7 +342,7 @@ def write_outputs(output_dir, run_dir, result, where):
     if whole is not None:
         lines += [f"Print and replay ({', '.join(whole['types'])}) pooled: {whole['positive']} of {whole['videos']} "
                   f"videos correlate positively (sign test p = {whole['sign_p']:.2g}).", ""]
-    lines += recovery_report(result, where["split"])
+    lines += recovery_report(result, where["split"], where.get("trace", PHYSTD_TRACE_NAME))
     os.makedirs(output_dir, exist_ok=True)
     paths = {"json": os.path.join(output_dir, "trace_recovery.json"),
              "markdown": os.path.join(output_dir, "trace_recovery.md")}
@@ -379,7 +385,7 @@ def main(argv=None):
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print("\n".join(recovery_report(result, args.split)))
+    print("\n".join(recovery_report(result, args.split, where["trace"])))
     print(f"written {paths['json']} and {paths['markdown']}")
     return 0
 

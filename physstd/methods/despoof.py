@@ -150,7 +150,7 @@ class DeSpoof(Method):
             return inference(images)["additive_trace"]
 
         return trace_recovery.TraceModel(lambda images: (estimate(images), None), inference.image_size,
-                                         inference.trace_bands)
+                                         inference.trace_bands, "Recovered trace = the RGB part of De-Spoof's noise N")
 
     def classification_traces(self, outputs):
         return outputs["noise"]
