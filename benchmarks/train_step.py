@@ -29,6 +29,8 @@ flags.DEFINE_integer("warmup", 1, "untimed steps first (tracing / compilation)")
 flags.DEFINE_list("variants", ["fp32", "mixed", "xla"], f"any of {', '.join(VARIANTS)}")
 flags.DEFINE_string("alg_steps", "123", "Alg. 1 steps in the train step (1, 12, 123)")
 flags.DEFINE_string("method", "physstd", "method whose trainer is timed (physstd.methods)")
+flags.DEFINE_string("dq_run", "", "despoof: the Auxiliary run used as DQ-Net; empty: a freshly initialised "
+                    "AuxiliaryNet (a step costs the same whatever the frozen DQ-Net's weights)")
 flags.DEFINE_string("_child", "", "internal: run one variant and print its JSON result")
 FLAGS = flags.FLAGS
 
@@ -45,10 +47,20 @@ def _measure(variant):
     from physstd.train.config import TrainConfig
     from physstd.train.toy_data import random_batch
 
-    config = TrainConfig(method=FLAGS.method, batch_size=FLAGS.batch_size, steps=FLAGS.alg_steps,
+    config = TrainConfig(method=FLAGS.method, batch_size=FLAGS.batch_size, steps=FLAGS.alg_steps, dq_run=FLAGS.dq_run,
                          **VARIANTS[variant])
-    trainer = methods.get(config.method).trainer(ModelConfig(image_size=FLAGS.image_size, width=FLAGS.width), config,
-                                                 face_model.NUM_LANDMARKS, tf.distribute.get_strategy())
+    model_config = ModelConfig(image_size=FLAGS.image_size, width=FLAGS.width)
+    if config.method == "despoof" and not config.dq_run:   # timing only: an untrained DQ-Net, no Auxiliary run needed
+        from physstd.models.auxiliary import AuxiliaryNet
+        from physstd.train.baseline_trainers import DeSpoofTrainer
+
+        strategy = tf.distribute.get_strategy()
+        with strategy.scope():
+            dq_net = AuxiliaryNet(model_config)
+        trainer = DeSpoofTrainer(model_config, config, face_model.NUM_LANDMARKS, strategy, dq_net=dq_net)
+    else:
+        trainer = methods.get(config.method).trainer(model_config, config, face_model.NUM_LANDMARKS,
+                                                     tf.distribute.get_strategy())
     batch = random_batch(FLAGS.image_size, config.pairs_per_batch, seed=0)
     start = time.perf_counter()
     for _ in range(FLAGS.warmup):
