@@ -113,3 +113,22 @@ def png_size(path):
     assert header[:8] == b"\x89PNG\r\n\x1a\n", f"{path} is not a PNG"
     assert header[12:16] == b"IHDR"
     return int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")
+
+
+def run_with_tensorflow_only(body, tmp_path):
+    """Run `body` (Python source that fills a dict `outputs` of numpy arrays; numpy as np and tensorflow as tf are
+    imported) in a fresh interpreter whose path does not hold this project, and assert that it succeeds without
+    importing physstd. Returns the saved outputs (an NpzFile)."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = "import sys\nimport numpy as np\nimport tensorflow as tf\noutputs = {}\n" + textwrap.dedent(body) + (
+        f"\nnp.savez({str(tmp_path / 'out.npz')!r}, **outputs)\n"
+        "print('physstd imported:', any(m.split('.')[0] == 'physstd' for m in sys.modules))\n")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH="")
+    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "physstd imported: False" in run.stdout
+    return np.load(tmp_path / "out.npz")

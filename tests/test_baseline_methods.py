@@ -8,11 +8,11 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
 
+from deploy_fixtures import run_with_tensorflow_only
 from physstd import methods, runs
 
 N = 32
@@ -158,24 +158,12 @@ def test_exports_reload_with_tensorflow_alone_and_match_the_keras_path(trained, 
         maps = {"auxiliary": ["depth"], "despoof": ["noise", "additive_trace", "zero_one_map", "live", "depth"]}
         assert info["method"] == name and set(info["outputs"]) == \
             {"score", "decision", *methods.get(name).score_terms, *maps[name]}, info["outputs"]
-    script = textwrap.dedent(f"""
-        import sys
-        import numpy as np
-        import tensorflow as tf
+    out = run_with_tensorflow_only(f"""
         images = tf.constant(np.load({str(tmp_path / 'images.npy')!r}))
-        outputs = {{}}
         for name, path in {exports!r}.items():
             out = tf.saved_model.load(path).signatures["serving_default"](images=images)
             outputs.update({{name + "/" + k: v.numpy() for k, v in out.items()}})
-        np.savez({str(tmp_path / 'out.npz')!r}, **outputs)
-        print("physstd imported:", any(m.split(".")[0] == "physstd" for m in sys.modules))
-    """)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH="")
-    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=120)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "physstd imported: False" in run.stdout
-    out = np.load(tmp_path / "out.npz")
+    """, tmp_path)
     reference = _reference_terms(_networks(trained), images)
     for name, run_dir in (("auxiliary", trained["aux"]), ("despoof", trained["despoof"])):
         method = methods.get(name)

@@ -2,15 +2,12 @@
 import json
 import os
 import re
-import subprocess
-import sys
-import textwrap
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from deploy_fixtures import make_run_dir
+from deploy_fixtures import make_run_dir, run_with_tensorflow_only
 from physstd import export, trace
 from physstd.eval import scoring
 from physstd.methods import physstd as physstd_method
@@ -47,14 +44,10 @@ def _keras_reference(generator, model_config, images):
 def test_round_trip_in_a_fresh_tensorflow_only_process_matches_keras(exported, tmp_path):
     images = exported["images"]
     np.save(tmp_path / "images.npy", images)
-    script = textwrap.dedent(f"""
-        import sys
-        import numpy as np
-        import tensorflow as tf
+    out = run_with_tensorflow_only(f"""
         model = tf.saved_model.load({exported['dir']!r})
         images = np.load({str(tmp_path / 'images.npy')!r})
         as_uint8 = np.round(images * 255).astype(np.uint8)
-        outputs = {{}}
         for prefix, out in (("f_", model.signatures["serving_default"](images=tf.constant(images))),
                             ("u_", model.signatures["serving_uint8"](images=tf.constant(as_uint8))),
                             ("d_", model.serve(as_uint8)), ("g_", model.serve(images))):
@@ -62,15 +55,7 @@ def test_round_trip_in_a_fresh_tensorflow_only_process_matches_keras(exported, t
         outputs["alpha0"] = model.alpha0.numpy()
         outputs["threshold"] = model.threshold.numpy()
         outputs["image_size"] = model.image_size.numpy()
-        np.savez({str(tmp_path / 'out.npz')!r}, **outputs)
-        print("physstd imported:", any(m.split(".")[0] == "physstd" for m in sys.modules))
-    """)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH="")
-    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,
-                         timeout=120)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "physstd imported: False" in run.stdout
-    out = np.load(tmp_path / "out.npz")
+    """, tmp_path)
     reference = _keras_reference(exported["generator"], exported["config"], images)
     assert set(k[2:] for k in out.files if k.startswith("f_")) == set(reference) == set(exported["info"]["outputs"])
     for key, value in reference.items():
