@@ -4,7 +4,7 @@ Each trainer is built from (model_config, config, num_landmarks, strategy) like 
 PhySTDTrainer and offers the same members: `step`, `train_step(batch)` (ONE tf.function running the per-replica
 step with strategy.run, returning replica-averaged scalar losses), `learning_rate()`, `variables_finite()`,
 `visuals(batch)`, `predict(images)` and `checkpoint_objects()`. The optimizer update, the learning-rate
-schedule, the replica reduction and the finiteness check are PhySTDTrainer's own methods, reused here.
+schedule, the replica reduction and the finiteness check come from their common base, physstd.train.trainer.Trainer.
 
 Batches are {'live': sample, 'spoof': sample}; samples carry image (B, N, N, 3), depth (B, K, K, 1) = M0 and,
 for De-Spoof, face_depth (B, K, K, 1): the fitted face depth of every frame, spoofs included.
@@ -31,45 +31,12 @@ from physstd.methods import auxiliary, despoof
 from physstd.models.auxiliary import AuxiliaryNet, rgb_hsv
 from physstd.models.despoof import DSNet, VQNet
 from physstd.models.layers import dtype_policy
-from physstd.train.trainer import PhySTDTrainer
+from physstd.train.trainer import Trainer
 
 # The paper's settings (seeds/003 Sec. 4.1), the methods' train_defaults (physstd.methods.auxiliary, .despoof).
 DESPOOF_DEFAULTS = despoof.TRAIN_DEFAULTS
 AUXILIARY_DEFAULTS = auxiliary.TRAIN_DEFAULTS
 AUXILIARY_CHECKPOINT_KEY = auxiliary.CHECKPOINT_KEY
-
-
-class _BaselineTrainer(tf.Module):
-    """Common members; the update, schedule, replica reduction and NaN check are PhySTDTrainer's methods."""
-
-    _update = PhySTDTrainer._update
-    _adam = PhySTDTrainer._adam
-    _distributed_step = PhySTDTrainer._distributed_step
-    learning_rate = PhySTDTrainer.learning_rate
-    variables_finite = PhySTDTrainer.variables_finite
-
-    def __init__(self, name, model_config, config, strategy):
-        super().__init__(name=name)
-        self.model_config, self.config = model_config, config
-        self.strategy = strategy or tf.distribute.get_strategy()
-
-    def _compile(self):
-        """The tf.functions of PhySTDTrainer's interface (built after the networks)."""
-        # autograph=False: every branch in the steps is on static configuration (plain Python).
-        self.train_step = tf.function(self._distributed_step, jit_compile=self.config.jit_compile, autograph=False)
-        self.predict = tf.function(self._predict, autograph=False)
-        self.visuals = tf.function(self._visuals, autograph=False)
-
-    def _networks(self):
-        raise NotImplementedError
-
-    def _optimizers(self):
-        raise NotImplementedError
-
-    def _float_variables(self):
-        every = [v for n in self._networks() for v in n.variables] + \
-                [v for o in self._optimizers() for v in o.variables]
-        return [v for v in every if tf.as_dtype(v.dtype).is_floating]
 
 
 def _inputs(batch):
@@ -84,7 +51,7 @@ def _pair(batch, key):
     return tf.concat([batch["live"][key], batch["spoof"][key]], 0)
 
 
-class AuxiliaryTrainer(_BaselineTrainer):
+class AuxiliaryTrainer(Trainer):
     """The Auxiliary depth CNN, its Adam and the step counter; `train_step` is one L1-to-M0 update."""
 
     def __init__(self, model_config, config, num_landmarks=face_model.NUM_LANDMARKS, strategy=None):
@@ -126,7 +93,7 @@ class AuxiliaryTrainer(_BaselineTrainer):
                 "optimizer": self.optimizer}
 
 
-class DeSpoofTrainer(_BaselineTrainer):
+class DeSpoofTrainer(Trainer):
     """DS-Net, VQ-Net, the pre-trained DQ-Net, their optimizers and the step counter (seeds/003 Sec. 3-4.1).
 
     dq_net: the DQ-Net, either an AuxiliaryNet at this image size (created in this strategy's scope) or the

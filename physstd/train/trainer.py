@@ -58,7 +58,81 @@ def _weighted_sum(losses, weights, terms):
     return tf.add_n([getattr(weights, name) * losses[name] for name in terms if name in losses])
 
 
-class PhySTDTrainer(tf.Module):
+class Trainer(tf.Module):
+    """What every method's trainer shares: the per-replica step run with strategy.run, the optimizer update, the
+    learning-rate schedule and its Adams, the finiteness check, and the tf.functions of the trainer interface.
+
+    A subclass sets `step` and its networks and optimizers in __init__, defines `_train_step(batch)` (one
+    replica's step, returning its losses), `_predict(images)`, `_visuals(batch)`, `_networks()`, `_optimizers()`
+    and `checkpoint_objects()`, then calls `_compile()`.
+    """
+
+    def __init__(self, name, model_config, config, strategy):
+        super().__init__(name=name)
+        self.model_config, self.config = model_config, config
+        self.strategy = strategy or tf.distribute.get_strategy()
+
+    def _compile(self):
+        """The tf.functions of the trainer interface (built after the networks)."""
+        # autograph=False: every branch in the steps is on static configuration (plain Python).
+        self.train_step = tf.function(self._distributed_step, jit_compile=self.config.jit_compile, autograph=False)
+        self.predict = tf.function(self._predict, autograph=False)
+        self.visuals = tf.function(self._visuals, autograph=False)
+
+    def _distributed_step(self, batch):
+        """strategy.run of the per-replica step, losses averaged over replicas, then step += 1."""
+        per_replica = self.strategy.run(self._train_step, args=(batch,))
+        losses = {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
+                  for name, value in per_replica.items()}
+        self.step.assign_add(1)
+        return losses
+
+    def _update(self, optimizer, tape, loss, *networks):
+        """One optimizer step on the networks' trainable variables from d loss / d variables.
+
+        The optimizer sums gradients over replicas, so each replica's (batch-mean) loss is divided by their
+        number; in mixed precision the gradient is taken of the loss times the dynamic loss scale, which
+        LossScaleOptimizer divides out (and skips the update on inf/nan gradients).
+        """
+        variables = [v for network in networks for v in network.trainable_variables]
+        scale = 1.0 / self.strategy.num_replicas_in_sync
+        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            scale = optimizer.scale_loss(scale)
+        gradients = tape.gradient(loss, variables, output_gradients=tf.cast(scale, loss.dtype))
+        optimizer.apply_gradients(zip(gradients, variables))
+
+    def learning_rate(self):
+        """Learning rate at the current step: the staircase schedule of Sec. 4.1."""
+        c = self.config
+        return learning_rate_at(tf.cast(self.step, tf.float32), c.learning_rate, float(c.lr_decay_every),
+                                c.lr_decay_factor)
+
+    def _adam(self, ratio, name):
+        """Adam whose learning rate is ratio x the schedule at the trainer's step (not the optimizer's own
+        iteration count, which counts two per iteration with --generator_updates=2)."""
+        c = self.config
+        adam = keras.optimizers.Adam(learning_rate=lambda: ratio * self.learning_rate(), beta_1=c.adam_beta1,
+                                     beta_2=c.adam_beta2, name=name)
+        return keras.optimizers.LossScaleOptimizer(adam, name=f"{name}_loss_scale") if c.mixed_precision else adam
+
+    def variables_finite(self):
+        """Whether every variable of the networks and optimizers is finite (checked before each save)."""
+        checks = [tf.reduce_all(tf.math.is_finite(v)) for v in self._float_variables()]
+        return bool(tf.reduce_all(checks))
+
+    def _float_variables(self):
+        every = [v for n in self._networks() for v in n.variables] + \
+                [v for o in self._optimizers() for v in o.variables]
+        return [v for v in every if tf.as_dtype(v.dtype).is_floating]
+
+    def _networks(self):
+        raise NotImplementedError
+
+    def _optimizers(self):
+        raise NotImplementedError
+
+
+class PhySTDTrainer(Trainer):
     """Generator, D1..D4, their optimizers and the step counter; `train_step(batch)` runs one Alg. 1 iteration.
 
     model_config: physstd.models.ModelConfig; config: physstd.train.TrainConfig; num_landmarks: Q of the data
@@ -67,9 +141,7 @@ class PhySTDTrainer(tf.Module):
     """
 
     def __init__(self, model_config, config, num_landmarks=face_model.NUM_LANDMARKS, strategy=None):
-        super().__init__(name="physstd_trainer")
-        self.model_config, self.config = model_config, config
-        self.strategy = strategy or tf.distribute.get_strategy()
+        super().__init__("physstd_trainer", model_config, config, strategy)
         self.loss_weights = config.loss_weights
         self.triangles = tf.constant(face_model.face_triangles(num_landmarks), dtype=tf.int32)
         with self.strategy.scope(), dtype_policy(config.mixed_precision):
@@ -79,10 +151,7 @@ class PhySTDTrainer(tf.Module):
             self.generator_optimizer = self._adam(1.0, "generator_adam")
             self.discriminator_optimizer = self._adam(config.discriminator_lr_ratio, "discriminator_adam")
             self._build()
-        # autograph=False: every branch in the step is on static configuration (plain Python).
-        self.train_step = tf.function(self._distributed_step, jit_compile=config.jit_compile, autograph=False)
-        self.predict = tf.function(lambda images: self.generator(images, training=False), autograph=False)
-        self.visuals = tf.function(self._visuals, autograph=False)
+        self._compile()
 
     # --- the training iteration (Alg. 1) ---------------------------------------------------------------
     def _train_step(self, batch):
@@ -153,13 +222,8 @@ class PhySTDTrainer(tf.Module):
                 out_hard, _concat(trace.no_trace(live["image"], cfg), hard.traces))
         losses["hard_depth"] = hard_depth_loss(_halves(out_hard)[1].M)
 
-    def _distributed_step(self, batch):
-        """strategy.run of the per-replica step, losses averaged over replicas, then step += 1."""
-        per_replica = self.strategy.run(self._train_step, args=(batch,))
-        losses = {name: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None)
-                  for name, value in per_replica.items()}
-        self.step.assign_add(1)
-        return losses
+    def _predict(self, images):
+        return self.generator(images, training=False)
 
     def _visuals(self, batch):
         """The panels of the TensorBoard image grid for one (non-distributed) batch, in inference mode: rows are
@@ -182,20 +246,6 @@ class PhySTDTrainer(tf.Module):
                   for d, real, fake in zip(self.discriminators, reals, fakes)]
         return [s[0] for s in scores], [s[1] for s in scores]
 
-    def _update(self, optimizer, tape, loss, *networks):
-        """One optimizer step on the networks' trainable variables from d loss / d variables.
-
-        The optimizer sums gradients over replicas, so each replica's (batch-mean) loss is divided by their
-        number; in mixed precision the gradient is taken of the loss times the dynamic loss scale, which
-        LossScaleOptimizer divides out (and skips the update on inf/nan gradients).
-        """
-        variables = [v for network in networks for v in network.trainable_variables]
-        scale = 1.0 / self.strategy.num_replicas_in_sync
-        if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
-            scale = optimizer.scale_loss(scale)
-        gradients = tape.gradient(loss, variables, output_gradients=tf.cast(scale, loss.dtype))
-        optimizer.apply_gradients(zip(gradients, variables))
-
     def _replica_seed(self):
         """Stateless seed of step 3's random trace weights: (seed, step * replicas + replica id)."""
         context = tf.distribute.get_replica_context()
@@ -204,20 +254,6 @@ class PhySTDTrainer(tf.Module):
                          self.step * self.strategy.num_replicas_in_sync + replica])
 
     # --- construction ----------------------------------------------------------------------------------
-    def learning_rate(self):
-        """Generator learning rate at the current step: the staircase schedule of Sec. 4.1."""
-        c = self.config
-        return learning_rate_at(tf.cast(self.step, tf.float32), c.learning_rate, float(c.lr_decay_every),
-                                c.lr_decay_factor)
-
-    def _adam(self, ratio, name):
-        """Adam whose learning rate is ratio x the schedule at the trainer's step (not the optimizer's own
-        iteration count, which counts two per iteration with --generator_updates=2)."""
-        c = self.config
-        adam = keras.optimizers.Adam(learning_rate=lambda: ratio * self.learning_rate(), beta_1=c.adam_beta1,
-                                     beta_2=c.adam_beta2, name=name)
-        return keras.optimizers.LossScaleOptimizer(adam, name=f"{name}_loss_scale") if c.mixed_precision else adam
-
     def _build(self):
         """Create every variable now (networks on a dummy batch, optimizer slots) so restore is exact."""
         size = self.model_config.image_size
@@ -231,16 +267,11 @@ class PhySTDTrainer(tf.Module):
         if any(id(v) in generator_ids for v in self.discriminator_variables):
             raise RuntimeError("generator and discriminators share a variable")
 
-    def variables_finite(self):
-        """Whether every variable of the networks and optimizers is finite (checked before each save)."""
-        checks = [tf.reduce_all(tf.math.is_finite(v)) for v in self._float_variables()]
-        return bool(tf.reduce_all(checks))
+    def _networks(self):
+        return [self.generator, *self.discriminators]
 
-    def _float_variables(self):
-        networks = [self.generator, *self.discriminators]
-        optimizers = [self.generator_optimizer, self.discriminator_optimizer]
-        every = [v for n in networks for v in n.variables] + [v for o in optimizers for v in o.variables]
-        return [v for v in every if tf.as_dtype(v.dtype).is_floating]
+    def _optimizers(self):
+        return [self.generator_optimizer, self.discriminator_optimizer]
 
     @property
     def discriminator_variables(self):
