@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from run_events import read_events
+
 N = 32
 STEP_TENSOR = "step/.ATTRIBUTES/VARIABLE_VALUE"
 LOSS_TAGS = {"loss/depth", "loss/trace_regularizer", "loss/inpainting_mask", "loss/generator_total"}
@@ -67,14 +69,10 @@ def _step_variable(run_dir, name):
 
 def _summary_steps(run_dir):
     """{step: set of tags} of every scalar written to the run's event files."""
-    import tensorflow as tf
-
     steps = {}
-    log_dir = os.path.join(run_dir, "tensorboard")
-    for name in os.listdir(log_dir):
-        for event in tf.compat.v1.train.summary_iterator(os.path.join(log_dir, name)):
-            for value in event.summary.value:
-                steps.setdefault(event.step, set()).add(value.tag)
+    for tag, by_step in read_events(run_dir).items():
+        for step in by_step:
+            steps.setdefault(step, set()).add(tag)
     return steps
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from physstd.train.config import TrainConfig
+from run_events import read_events
 
 N = 32
 
@@ -26,20 +27,6 @@ def _configs(root, run_dir, **overrides):
                   num_steps=4, checkpoint_every=2, summary_every=1, image_summary_every=2, log_every=1)
     values.update(overrides)
     return TrainConfig(**values), ModelConfig(image_size=N, width=0.125)
-
-
-def _events(run_dir):
-    """{tag: {step: value or image bytes}} read back from the TensorBoard event files."""
-    import tensorflow as tf
-
-    tags = {}
-    log_dir = os.path.join(run_dir, "tensorboard")
-    for name in os.listdir(log_dir):
-        for event in tf.compat.v1.train.summary_iterator(os.path.join(log_dir, name)):
-            for value in event.summary.value:
-                tensor = tf.make_ndarray(value.tensor)
-                tags.setdefault(value.tag, {})[event.step] = (value.metadata.plugin_data.plugin_name, tensor)
-    return tags
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +55,7 @@ def test_summaries_hold_every_loss_the_learning_rates_and_the_image_grid(first_r
     from physstd.train import summaries
 
     run_dir, result = first_run
-    tags = _events(run_dir)
+    tags = read_events(run_dir)
     for name, value in result["losses"].items():
         plugin, tensor = tags[f"loss/{name}"][4]
         assert plugin == "scalars" and float(tensor) == pytest.approx(value, rel=1e-6)
