@@ -59,11 +59,11 @@ def main(argv):
         rng = np.random.default_rng(values.seed)
         cells = []
         for name, image in degraded_copies(source.image, rng).items():
-            faces, _ = predictor._predict_frames(name, [(0, image)])   # noqa: SLF001 - predict_image minus the file
-            cells.append(f"{name} {faces[0].score:.3f}" if faces else f"{name} (no face)")
+            face = predictor.predict_rgb(name, image)
+            cells.append(f"{name} {face.score:.3f}" if face is not None else f"{name} (no face)")
         renders = fresh_renders(source, values.renders, size, values.seed)
-        scores = [faces[0].score for faces, _ in
-                  (predictor._predict_frames(f"render {i}", [(0, r)]) for i, r in enumerate(renders)) if faces]
+        faces = (predictor.predict_rgb(f"render {i}", render) for i, render in enumerate(renders))
+        scores = [face.score for face in faces if face is not None]
         attacks = sum(s >= threshold for s in scores)
         print(f"{source.name:>13}: " + ", ".join(cells)
               + f"; fresh live renders: {attacks}/{len(scores)} scored as attacks"

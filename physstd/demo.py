@@ -277,9 +277,9 @@ def original_photo_scores(export_dir, names):
             break
         if name in wanted:
             wanted.discard(name)
-            faces, _ = predictor._predict_frames(name, [(0, image)])   # noqa: SLF001 - predict_image minus the file
-            if faces:
-                scores[name] = faces[0].score
+            face = predictor.predict_rgb(name, image)
+            if face is not None:
+                scores[name] = face.score
     return scores, predictor.threshold
 
 

@@ -119,6 +119,11 @@ class Predictor:
                  for i in range(len(crops))]
         return faces, read
 
+    def predict_rgb(self, source, rgb):
+        """FacePrediction of the largest face of an (H, W, 3) uint8 RGB array named `source`, or None."""
+        faces, _ = self._predict_frames(source, [(0, rgb)])
+        return faces[0] if faces else None
+
     def predict_image(self, path):
         """SourceResult of one image file (its largest face)."""
         try:
