@@ -10,6 +10,7 @@ frame (--frame_level). --row_label names our row in a --table (it was --method b
 Writes <output_dir>/[fold_<k>/]scores.csv and frame_scores.csv, results.json and roc_det.png
 (physstd/eval/evaluate.py documents the formats), then prints the metrics and, with --table, the paper's layout.
 """
+import shlex
 import sys
 
 from absl import app, flags
@@ -74,8 +75,9 @@ def main(argv):
             tables.save_results(table_path, FLAGS.table, results)
             print(tables.render_table(FLAGS.table, results, fmt="latex" if FLAGS.latex else "markdown",
                                       published=published))
-            rows = f"--published_rows={','.join(published)}" if isinstance(published, list) else "--published"
-            print(f"table: {table_path} (reprint: python -m physstd.eval.tables {table_path} {rows})")
+            rows = (shlex.quote(f"--published_rows={','.join(published)}") if isinstance(published, list)
+                    else "--published")   # quoted: Tab. 3's ablation row names have spaces
+            print(f"table: {table_path} (reprint: python -m physstd.eval.tables {shlex.quote(table_path)} {rows})")
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -258,4 +258,4 @@ def test_run_test_cli_prints_metrics_and_the_paper_table(setup, tmp_path):
                                  capture_output=True, text=True, timeout=120)
     assert unknown_row.returncode == 2 and unknown_row.stderr.strip().splitlines()[-1] == (
         "error: --published_rows=Auxiliary,LGSC: table 'siwm_p1' has no published row 'LGSC'; expected some of "
-        "PhySTD, STDN, Auxiliary")
+        "PhySTD, STDN, Auxiliary, Step1, Step1+Step2 w/ single trace, Step1+Step2")

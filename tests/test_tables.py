@@ -85,6 +85,21 @@ def test_published_siwm_p1_row_prints_as_in_the_paper():
             "55.8 | 98.1 | 100.0 | 99.8 | 91.2 |") in markdown
 
 
+def test_published_siwm_p1_ablation_rows_print_as_in_the_paper():
+    ablation = ["Step1", "Step1+Step2 w/ single trace", "Step1+Step2"]
+    assert tables.published_choice("siwm_p1", rows=ablation) == ablation
+    markdown = tables.render_table("siwm_p1", {}, published=ablation)
+    # seeds/001 Tab. 3, ACER block "Step1" and EER block "Step1+Step2 w/ single trace", "Step1+Step2" TPR row.
+    assert ("| ACER | Step1 (paper) | 6.1 | 5.4 | 5.4 | 5.4 | 5.4 | 5.4 | 5.4 | 22.7 | 5.4 | 26.8 | 5.4 | 5.5 | 5.4 | "
+            "10.9 |") in markdown
+    assert ("|  | Step1+Step2 w/ single trace (paper) | 6.7 | 5.3 | 0.8 | 1.5 | 1.4 | 3.3 | 3.2 | 21.5 | 1.0 | "
+            "27.1 | 6.5 | 6.1 | 1.5 | 5.8 |") in markdown
+    assert ("|  | Step1+Step2 (paper) | 84.7 | 74.7 | 100.0 | 70.1 | 96.6 | 77.5 | 89.6 | 36.9 | 100.0 | "
+            "40.1 | 96.3 | 99.4 | 99.4 | 89.7 |") in markdown
+    rows = [line.split(" | ")[1] for line in markdown.splitlines() if "(paper) |" in line]
+    assert rows == [f"{name} (paper)" for name in ablation] * 3   # ACER, EER and TDR blocks, in the order asked for
+
+
 # Rows a paper prints without some metric of its table: those cells print as dashes.
 NOT_PRINTED = {("siwm_p1", "Auxiliary"): {"tdr"}, ("siwm_p2", "Auxiliary"): {"tdr"}}
 

@@ -5,7 +5,8 @@ seeds/001 is PhySTD (TPAMI), seeds/000 is STDN+ (its arXiv version, same method)
 "STDN [31]" or "SDTN [31]") where the table has it, and the two baselines this project also trains (issue
 15) wherever a table prints them: "Auxiliary" (Auxiliary [18], the depth CNN PhySTD's ablation starts from)
 and "DeSpoof" (DeSpoof [24], seeds/003). CDCN [57] stands in for the cross-type table, which has none of
-these. The De-Spoof paper's own OULU-NPU table (seeds/003 Tab. 4, its "Ours" and "Auxiliary[18]" rows)
+these. Tab. 3 also gets its ablation rows ("Step1", "Step1+Step2 w/ single trace", "Step1+Step2"), the
+configurations flags/siwm_p1_step1, siwm_p1_step12_single and siwm_p1_step12 train. The De-Spoof paper's own OULU-NPU table (seeds/003 Tab. 4, its "Ours" and "Auxiliary[18]" rows)
 prints exactly the values seeds/001 Tab. 1 copies, so one row serves both references.
 
 Where a paper prints no value (Auxiliary has no TPR row in seeds/001 Tab. 3 and 4) the metric is left out
@@ -85,6 +86,22 @@ PUBLISHED = {
         "Auxiliary": _by_type(  # Tab. 3 "Auxiliary [18]" (no TPR row printed)
             acer=[5.1, 5.0, 5.0, 10.2, 5.0, 9.8, 6.3, 19.6, 5.0, 26.5, 5.5, 5.2, 5.0, 6.3],
             eer=[4.7, 0.0, 1.6, 10.5, 4.6, 10.0, 6.4, 12.7, 0.0, 19.6, 9.3, 7.5, 0.0, 6.7],
+        ),
+        # Tab. 3's ablation rows (flags/siwm_p1_step1, _step12_single, _step12 train them).
+        "Step1": _by_type(  # Tab. 3 "Step1"
+            acer=[6.1, 5.4, 5.4, 5.4, 5.4, 5.4, 5.4, 22.7, 5.4, 26.8, 5.4, 5.5, 5.4, 10.9],
+            eer=[3.8, 2.7, 1.5, 2.7, 1.9, 1.8, 2.4, 15.1, 0.7, 28.7, 4.1, 4.9, 1.0, 4.3],
+            tdr=[43.8, 43.3, 47.2, 44.5, 62.9, 54.8, 55.4, 16.7, 90.6, 31.5, 60.3, 56.7, 77.1, 59.3],
+        ),
+        "Step1+Step2 w/ single trace": _by_type(  # Tab. 3 "Step1+Step2 w/ single trace"
+            acer=[8.7, 7.8, 7.8, 7.8, 7.8, 7.8, 7.8, 25.0, 7.9, 28.8, 7.8, 7.8, 7.8, 13.8],
+            eer=[6.7, 5.3, 0.8, 1.5, 1.4, 3.3, 3.2, 21.5, 1.0, 27.1, 6.5, 6.1, 1.5, 5.8],
+            tdr=[58.9, 76.8, 97.6, 94.2, 94.9, 66.3, 78.3, 13.3, 94.1, 49.1, 62.4, 58.5, 92.1, 74.8],
+        ),
+        "Step1+Step2": _by_type(  # Tab. 3 "Step1+Step2"
+            acer=[4.1, 3.9, 3.9, 3.9, 4.0, 3.9, 4.0, 13.5, 4.0, 25.1, 3.9, 3.9, 3.9, 4.6],
+            eer=[2.4, 3.1, 0.4, 2.6, 1.2, 3.0, 2.4, 9.5, 0.4, 23.5, 1.1, 0.5, 0.6, 2.8],
+            tdr=[84.7, 74.7, 100, 70.1, 96.6, 77.5, 89.6, 36.9, 100, 40.1, 96.3, 99.4, 99.4, 89.7],
         ),
     },
     "siwm_p2": {  # seeds/001 Tab. 4: SiW-M protocol II (leave one type out); column = the left-out type
