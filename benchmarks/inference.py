@@ -35,7 +35,8 @@ flags.DEFINE_float("width", 1.0, "Generator width multiplier (paper: 1).")
 flags.DEFINE_list("batch_sizes", ["1", "32"], "Batch sizes to time.")
 flags.DEFINE_integer("repeats", 5, "Timed calls per measurement (median reported).")
 flags.DEFINE_integer("matmul_size", MATMUL_PEAK_SIZE, "Side of the square float32 matmul that measures the peak.")
-flags.DEFINE_integer("conv_size", CONV_PEAK_SIZE, "Side of the feature maps of the 3 x 3 convolution that measures the peak.")
+flags.DEFINE_integer("conv_size", CONV_PEAK_SIZE,
+                     "Side of the feature maps of the 3 x 3 convolution that measures the peak.")
 flags.DEFINE_integer("seed", 0, "Seed of the weights and the input faces.")
 
 

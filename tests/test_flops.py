@@ -89,3 +89,23 @@ def test_a_conditional_counts_its_costlier_branch():
         return tf.cond(tf.reduce_max(x) > 0.0, lambda: tf.nn.conv2d(y, w_true, strides=2, padding="SAME"),
                        lambda: tf.nn.conv2d(y, w_false, strides=2, padding="SAME"))
     assert convolution_flops(_graph(branches, _CONV_SHAPE)) == _FORWARD + 8 * 288
+
+
+def test_a_train_step_costs_three_forward_passes_less_the_image_gradient():
+    """The Auxiliary CNN's train step (benchmarks.train_step counts the same graph): every convolution runs
+    forward, back to its input and back to its filter, except the first one's gradient to the image, which no
+    update needs."""
+    from physstd.models import ModelConfig
+    from physstd.models.auxiliary import scaled_channels
+    from physstd.train.baseline_trainers import AuxiliaryTrainer
+    from physstd.train.config import TrainConfig
+    from physstd.train.toy_data import random_batch
+
+    size, batch = 32, 4
+    trainer = AuxiliaryTrainer(ModelConfig(image_size=size, width=0.25), TrainConfig(method="auxiliary",
+                                                                                      batch_size=batch))
+    step = trainer.train_step.get_concrete_function(random_batch(size, batch // 2)).graph
+    forward = _graph(lambda x: trainer.network(x, training=True), (batch, size, size, 3))
+    # conv3-0: RGB + HSV (6 channels) -> 16 channels, 3 x 3, on batch x N^2 pixels.
+    first = 2 * batch * size * size * 9 * 6 * scaled_channels(64, 0.25)
+    assert convolution_flops(step) == 3 * convolution_flops(forward) - first
