@@ -25,8 +25,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
-from benchmarks.flops import (CONV_PEAK_BATCH, CONV_PEAK_CHANNELS, convolution_flops, convolution_peak,  # noqa: E402
-                              matmul_peak, profiler_flops)
+from benchmarks.flops import (CONV_PEAK_SIZE, MATMUL_PEAK_SIZE, convolution_flops, describe_peak,  # noqa: E402
+                              measured_peak, profiler_flops)
 from benchmarks.timing import median_seconds  # noqa: E402
 
 FLAGS = flags.FLAGS
@@ -34,8 +34,9 @@ flags.DEFINE_integer("image_size", 256, "N: face crops are N x N (paper: 256).")
 flags.DEFINE_float("width", 1.0, "Generator width multiplier (paper: 1).")
 flags.DEFINE_list("batch_sizes", ["1", "32"], "Batch sizes to time.")
 flags.DEFINE_integer("repeats", 5, "Timed calls per measurement (median reported).")
-flags.DEFINE_integer("matmul_size", 4096, "Side of the square float32 matmul that measures the peak.")
-flags.DEFINE_integer("conv_size", 64, "Side of the feature maps of the 3 x 3 convolution that measures the peak.")
+flags.DEFINE_integer("matmul_size", MATMUL_PEAK_SIZE, "Side of the square float32 matmul that measures the peak.")
+flags.DEFINE_integer("conv_size", CONV_PEAK_SIZE,
+                     "Side of the feature maps of the 3 x 3 convolution that measures the peak.")
 flags.DEFINE_integer("seed", 0, "Seed of the weights and the input faces.")
 
 
@@ -70,12 +71,8 @@ def main(argv):
     flops_profiler, flops_conv = profiler_flops(graph), convolution_flops(graph)
     print(f"generator N = {size}, width {FLAGS.width}: {parameters / 1e6:.2f} M parameters; per face "
           f"{flops_profiler / 1e9:.2f} GFLOP (TF profiler), {flops_conv / 1e9:.2f} GFLOP in convolutions (analytic)")
-    peaks = {f"{FLAGS.matmul_size}^2 matmul": matmul_peak(FLAGS.matmul_size, FLAGS.repeats),
-             f"3x3 conv {CONV_PEAK_CHANNELS} ch on {CONV_PEAK_BATCH} x {FLAGS.conv_size}^2":
-                 convolution_peak(FLAGS.conv_size, FLAGS.repeats)}
-    peak = max(peaks.values())
-    print(f"float32 peak: {peak:.1f} GFLOP/s, the higher of "
-          + ", ".join(f"{gflops:.1f} ({name})" for name, gflops in peaks.items()))
+    peak, peaks = measured_peak(FLAGS.matmul_size, FLAGS.conv_size, FLAGS.repeats)
+    print(describe_peak(peak, peaks))
     with tempfile.TemporaryDirectory() as folder:
         export_dir = os.path.join(folder, "model")
         export.export_saved_model(physstd_method.inference(generator, model_config), physstd_method.METHOD,
