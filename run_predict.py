@@ -1,10 +1,10 @@
-"""Score raw images or videos with an exported PhySTD:
+"""Score raw images or videos with an exported model of any method:
 `python run_predict.py --saved_model=<export_dir> face.jpg clip.mp4 folder_of_images/ [--output_dir=predictions]`.
 
 Faces are detected and cropped as in training (dlib, 68 landmarks), scored by the SavedModel (run_export.py), and
 printed one line per face (and per video: the mean frame score). Writes <output_dir>/predictions.csv and, per
-input, the Fig. 8 / Fig. 9 trace figures (physstd/predict.py documents the files). Exit status 1 when an input
-could not be scored (unreadable, no face).
+input, the method's trace figure and the Fig. 9 layout (physstd/predict.py documents the files; the Auxiliary
+draws none). Exit status 1 when an input could not be scored (unreadable, no face).
 """
 import sys
 

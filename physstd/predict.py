@@ -7,9 +7,13 @@ mean of its frame scores (as run_test.py scores videos), its decision that mean 
 
 Files written by `predict_paths` into the output folder:
     predictions.csv          source,frame,score,decision     (frame = -1: the video's mean score)
-    NNN_<name>_traces.png        Fig. 8 layout per scored face: input, B, C, T, P, live reconstruction
-    NNN_<name>_live.png          Fig. 9 layout: input, overall trace I - I_live, live reconstruction
-(each row of a figure titled with the face's frame for a video, its score and its decision).
+    NNN_<name>_traces.png        the method's trace figure (Method.trace_figure), one row per scored face:
+                                 PhySTD Fig. 8 (input, B, C, T, P, live reconstruction), De-Spoof input, noise N,
+                                 0\\1 map, depth of I_hat, I_hat
+    NNN_<name>_live.png          Fig. 9 layout: input, overall trace I - I_live, live reconstruction (any method
+                                 whose export has a `live` output)
+(each row of a figure titled with the face's frame for a video, its score and its decision). A method without a
+trace (Auxiliary) draws neither.
 """
 import csv
 import dataclasses
@@ -65,14 +69,11 @@ class Predictor:
         from physstd import export, methods
 
         self.info = export.read_export_info(export_dir)
-        method = methods.get(self.info["method"], os.path.join(export_dir, export.INFO_FILE))
-        # The Fig. 8/9 figures need the maps the method names (PhySTD's traces); other methods get none.
-        wanted = set(method.figure_outputs)
-        self.model_config = None
-        if wanted and wanted <= set(self.info["outputs"]):
-            from physstd.models import ModelConfig
-
-            self.model_config = ModelConfig.from_dict(self.info["model"])
+        self.method = methods.get(self.info["method"], os.path.join(export_dir, export.INFO_FILE))
+        # The figures need the maps the method names for its trace figure, and the live reconstruction for Fig. 9.
+        outputs = set(self.info["outputs"])
+        self.draws_traces = bool(self.method.figure_outputs) and set(self.method.figure_outputs) <= outputs
+        self.draws_live = "live" in outputs
         self.model = export.load_export(export_dir)
         self.export_dir = export_dir
         saved_size = int(self.model.image_size.numpy())
@@ -174,19 +175,24 @@ def face_title(face, is_video):
     return f"{where}score {face.score:.3f}\n{'ATTACK' if face.decision else 'bona fide'}"
 
 
-def write_figures(result, output_dir, stem, model_config, max_faces=8):
-    """Fig. 8 and Fig. 9 grids of the first `max_faces` faces of a SourceResult, each row titled with its score and
-    decision (face_title); returns the written paths."""
+def write_figures(result, output_dir, stem, predictor, max_faces=8):
+    """The trace figure of the predictor's method and the Fig. 9 grid of the first `max_faces` faces of a
+    SourceResult, each row titled with its score and decision (face_title); returns the written paths (none for a
+    method that draws neither)."""
     faces = result.faces[:max_faces]
     images = np.stack([face.crop for face in faces]).astype(np.float32) / 255.0
-    arrays = viz.with_bands({key: np.stack([face.outputs[key] for face in faces]) for key in faces[0].outputs},
-                            model_config)
+    arrays = {key: np.stack([face.outputs[key] for face in faces]) for key in faces[0].outputs}
     size = images.shape[1]
     rows = [face_title(face, result.is_video) for face in faces]
-    paths = [os.path.join(output_dir, f"{stem}_traces.png"), os.path.join(output_dir, f"{stem}_live.png")]
-    viz.save_png(paths[0], viz.trace_components_grid(images, arrays), viz.FIG8_COLUMNS, size, row_titles=rows)
-    viz.save_png(paths[1], viz.disentanglement_grid(images, arrays["live"]), viz.FIG9_COLUMNS, size,
-                 row_titles=rows)
+    paths = []
+    if predictor.draws_traces:
+        grid, columns = predictor.method.trace_figure(images, arrays, predictor.info["model"])
+        paths.append(os.path.join(output_dir, f"{stem}_traces.png"))
+        viz.save_png(paths[-1], grid, columns, size, row_titles=rows)
+    if predictor.draws_live:
+        paths.append(os.path.join(output_dir, f"{stem}_live.png"))
+        viz.save_png(paths[-1], viz.disentanglement_grid(images, arrays["live"]), viz.FIG9_COLUMNS, size,
+                     row_titles=rows)
     return paths
 
 
@@ -199,6 +205,8 @@ def predict_paths(export_dir, paths, output_dir, every_k=1, max_frames=None, fig
     inputs = expand_inputs(paths)   # a wrong path fails before the model loads
     files.check_output_dir(output_dir)
     predictor = Predictor(export_dir, batch_size)
+    if figures and not (predictor.draws_traces or predictor.draws_live):
+        log(f"no figures: method {predictor.method.name!r} outputs no spoof trace or live reconstruction")
     os.makedirs(output_dir, exist_ok=True)
     results, rows = [], []
     for index, path in enumerate(inputs):
@@ -220,8 +228,8 @@ def predict_paths(export_dir, paths, output_dir, every_k=1, max_frames=None, fig
             log(f"{path}: video score {mean:.4f} over {len(result.faces)} of {result.frames_read} frames -> "
                 f"{'ATTACK' if decision else 'bona fide'}")
             rows.append([path, VIDEO_FRAME, repr(mean), decision])
-        if figures and predictor.model_config is not None:
-            for figure in write_figures(result, output_dir, figure_name(path, index), predictor.model_config):
+        if figures:
+            for figure in write_figures(result, output_dir, figure_name(path, index), predictor):
                 log(f"  figure: {figure}")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

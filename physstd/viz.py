@@ -6,6 +6,7 @@ title over each column and one left of each row (the spoof type of a sample, or 
 is plain numpy (`image_grid`): panel (row r, column c) of size S x S starts at pixel (pad + r (S + pad), pad + c (S + pad)).
 
     trace_components_grid   Fig. 8:  input | [B]n1 | [C]n2 | T | P | live reconstruction  (one row per sample)
+    noise_grid              De-Spoof's (seeds/003 Fig. 1, 6): input | noise N (RGB) | 0\\1 map | depth of I_hat | I_hat
     disentanglement_grid    Fig. 9:  input | overall trace I - I_live | live reconstruction
     synthesis_grid          Fig. 10: top row source spoofs, left column target lives, body the synthesized spoofs
     removal_grid            Fig. 12: I | I - [B] | I - [B] - [C] | I - T_A | live reconstruction
@@ -13,7 +14,8 @@ is plain numpy (`image_grid`): panel (row r, column c) of size S x S starts at p
 
 B and C are shown as the bands that enter T_A (Eq. 5): [B]n1 and [C]n2, what the live reconstruction removes
 (the raw outputs may carry energy outside their band, which has no effect). Signed traces are shown as 0.5 + 0.5 x / max|x| per panel, so that faint traces stay
-visible (grey = 0); P is shown as grey levels; the depth map is not part of these figures.
+visible (grey = 0); P is shown as grey levels; PhySTD's depth map is not part of these figures. De-Spoof's 0\\1 map
+and depth (N/8 x N/8) are shown as grey levels scaled up to N by nearest neighbour.
 Component inputs are dicts of numpy arrays with the keys of a SavedModel output (physstd.export): B, C, T, P,
 I_P, live, ... plus B_band and C_band; `outputs_as_arrays` turns a GeneratorOutput into one, `with_bands` adds the
 bands to an export's outputs.
@@ -31,6 +33,7 @@ BACKGROUND = 1.0  # white gaps between panels
 TITLE_HEIGHT = 16
 FIG8_COLUMNS = ("input", "[B]n1", "[C]n2", "T", "P", "live")
 FIG9_COLUMNS = ("input", "overall trace", "live")
+NOISE_COLUMNS = ("input", "noise N", "0\\1 map", "depth", "live")
 FIG12_COLUMNS = ("I", "I - B", "I - B - C", "I - B - C - T", "live")
 ROC_DET_SIZE = (1000, 450)  # width, height in pixels of roc_det_figure
 
@@ -41,6 +44,14 @@ def signed_display(x):
     x = np.asarray(x, dtype=np.float32)
     peak = float(np.max(np.abs(x))) if x.size else 0.0
     return np.full_like(x, 0.5) if peak == 0 else 0.5 + 0.5 * x / peak
+
+
+def nearest_upscaled(x, size):
+    """An (h, w[, c]) map scaled up to (size, size[, c]) by repeating each pixel (size a multiple of h and w)."""
+    x = np.asarray(x)
+    if size % x.shape[0] or size % x.shape[1]:
+        raise ValueError(f"a map of size {x.shape[:2]} does not scale up to {size} x {size} by an integer factor")
+    return np.repeat(np.repeat(x, size // x.shape[0], axis=0), size // x.shape[1], axis=1)
 
 
 def _rgb(panel):
@@ -236,6 +247,18 @@ def trace_components_grid(images, arrays):
     for i in range(len(images)):
         rows.append([images[i], signed_display(arrays["B_band"][i]), signed_display(arrays["C_band"][i]),
                      signed_display(arrays["T"][i]), arrays["P"][i], arrays["live"][i]])
+    return image_grid(rows)
+
+
+def noise_grid(images, arrays):
+    """De-Spoof (seeds/003 Fig. 1, 6): one row per sample: input, spoof noise N (its RGB part, `additive_trace`),
+    0\\1 map, DQ-Net's depth of I_hat, live reconstruction I_hat = I - N (`arrays`: a De-Spoof export's outputs)."""
+    size = np.shape(images)[1]
+    rows = []
+    for i in range(len(images)):
+        rows.append([images[i], signed_display(arrays["additive_trace"][i]),
+                     nearest_upscaled(arrays["zero_one_map"][i], size), nearest_upscaled(arrays["depth"][i], size),
+                     arrays["live"][i]])
     return image_grid(rows)
 
 

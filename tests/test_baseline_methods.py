@@ -1,7 +1,7 @@
 """The Auxiliary and De-Spoof methods on the shared harness: an Auxiliary run and a De-Spoof run on top of it
 (--dq_run) trained through the real loop on a tiny synthetic set, evaluated and calibrated, exported and reloaded
-with TensorFlow alone, and the De-Spoof noise scored by trace recovery; every number against the networks restored
-straight from the checkpoints (no harness code in the references).
+with TensorFlow alone, the De-Spoof noise scored by trace recovery, drawn by run_predict and classified (Sec. 4.4);
+every number against the networks restored straight from the checkpoints (no harness code in the references).
 
 One synthetic set (N = 32, 3 identities, 2 frames per video) and the two runs (3 steps each) are made once."""
 import json
@@ -45,6 +45,25 @@ def trained(tmp_path_factory):
                             model_config)
     return {"root": root, "aux": aux_run, "despoof": despoof_run, "base": base, "model_config": model_config,
             "results": {"auxiliary": aux_result, "despoof": despoof_result}}
+
+
+@pytest.fixture(scope="module")
+def exports(trained, tmp_path_factory):
+    """{method: export dir} of both runs, calibrated on dev first where no earlier test did (this test alone)."""
+    from physstd import export
+    from physstd.eval import evaluate, scoring
+
+    base = tmp_path_factory.mktemp("exports")
+    paths = {}
+    for name, run_dir in (("auxiliary", trained["aux"]), ("despoof", trained["despoof"])):
+        if not os.path.exists(os.path.join(run_dir, scoring.CALIBRATION_FILENAME)):
+            evaluate.evaluate_models([run_dir], str(base / f"eval_{name}"), protocol="identity")
+        paths[name] = str(base / name)
+        info = export.export_run(run_dir, paths[name])
+        maps = {"auxiliary": ["depth"], "despoof": ["noise", "additive_trace", "zero_one_map", "live", "depth"]}
+        assert info["method"] == name and set(info["outputs"]) == \
+            {"score", "decision", *methods.get(name).score_terms, *maps[name]}, info["outputs"]
+    return paths
 
 
 def _networks(trained):
@@ -141,23 +160,13 @@ def test_evaluation_calibrates_each_method_on_dev_and_scores_test_videos(trained
         np.testing.assert_allclose(scores, score(test_terms[name]), atol=1e-5, err_msg=name)
 
 
-def test_exports_reload_with_tensorflow_alone_and_match_the_keras_path(trained, tmp_path):
+def test_exports_reload_with_tensorflow_alone_and_match_the_keras_path(trained, exports, tmp_path):
     import tensorflow as tf
 
-    from physstd import export
-    from physstd.eval import evaluate, scoring
+    from physstd.eval import scoring
 
     images = np.random.default_rng(3).uniform(0, 1, (3, N, N, 3)).astype(np.float32)
     np.save(tmp_path / "images.npy", images)
-    exports = {}
-    for name, run_dir in (("auxiliary", trained["aux"]), ("despoof", trained["despoof"])):
-        if not os.path.exists(os.path.join(run_dir, scoring.CALIBRATION_FILENAME)):   # this test alone
-            evaluate.evaluate_models([run_dir], str(tmp_path / f"eval_{name}"), protocol="identity")
-        exports[name] = str(tmp_path / name)
-        info = export.export_run(run_dir, exports[name])
-        maps = {"auxiliary": ["depth"], "despoof": ["noise", "additive_trace", "zero_one_map", "live", "depth"]}
-        assert info["method"] == name and set(info["outputs"]) == \
-            {"score", "decision", *methods.get(name).score_terms, *maps[name]}, info["outputs"]
     out = run_with_tensorflow_only(f"""
         images = tf.constant(np.load({str(tmp_path / 'images.npy')!r}))
         for name, path in {exports!r}.items():
@@ -201,6 +210,114 @@ def test_trace_recovery_scores_the_de_spoof_noise_and_refuses_the_auxiliary_run(
         assert "mask" not in result[name]
     with pytest.raises(ValueError, match="method 'auxiliary' estimates no additive spoof trace"):
         trace_recovery.recovery_of_run(trained["aux"], split="test")
+
+
+def _signed(x):
+    """A signed map as grey-centred levels, 0.5 + 0.5 x / max|x| (viz's Fig. 8/9 display), in float32."""
+    x = np.asarray(x, np.float32)
+    return 0.5 + 0.5 * x / np.abs(x).max()
+
+
+def _grey_upscaled(x):
+    """A (K, K, 1) map as an (N, N, 3) grey panel, each pixel repeated (N/K)^2 times."""
+    return np.repeat(np.kron(x[..., 0], np.ones((N // x.shape[0],) * 2, np.float32))[..., None], 3, axis=-1)
+
+
+def _panels(path, left, count):
+    """The `count` N x N panels of the one row of a titled figure PNG whose row-title strip is `left` wide."""
+    import cv2
+
+    from physstd import viz
+
+    figure = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    assert figure.shape == (viz.TITLE_HEIGHT + viz.PAD + N + viz.PAD, left + viz.PAD + count * (N + viz.PAD), 3)
+    origins = [viz.panel_origin(0, c, N) for c in range(count)]
+    return [figure[viz.TITLE_HEIGHT + y:viz.TITLE_HEIGHT + y + N, left + x:left + x + N] for y, x in origins]
+
+
+def test_run_predict_draws_the_de_spoof_noise_figures_and_no_figure_for_the_auxiliary(trained, exports, tmp_path):
+    import cv2
+    from skimage import data
+
+    from physstd import predict, viz
+
+    face_path = tmp_path / "face.png"
+    cv2.imwrite(str(face_path), cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR))
+    logs = []
+    [result] = predict.predict_paths(exports["despoof"], [str(face_path)], str(tmp_path / "despoof"),
+                                     log=logs.append)
+    [face] = result.faces
+    image = face.crop.astype(np.float32) / 255.0
+    out = face.outputs
+    # The outputs are DS-Net's and DQ-Net's on the crop (restored straight from the checkpoint) ...
+    _, ds_net, dq_net = _networks(trained)
+    image6, noise = _noise(ds_net, image[None])
+    np.testing.assert_allclose(out["additive_trace"], noise[0, ..., :3], atol=1e-4)
+    np.testing.assert_allclose(out["zero_one_map"], np.asarray(ds_net(image6.astype(np.float32))[1])[0], atol=1e-4)
+    np.testing.assert_allclose(out["depth"], np.asarray(dq_net((image6 - noise).astype(np.float32)))[0], atol=1e-4)
+    np.testing.assert_allclose(out["live"], (image6 - noise)[0, ..., :3], atol=1e-4)
+    assert out["zero_one_map"].shape == out["depth"].shape == (N // 8, N // 8, 1)
+    # ... and each panel of the two figures is its map, pixel for pixel: input, N's RGB (signed), 0\1 map and depth
+    # (grey, each pixel repeated 8 x 8), I_hat; Fig. 9: input, I - I_hat (signed), I_hat.
+    left = viz.row_title_width([predict.face_title(face, False)])
+    expected = {"traces": [image, _signed(out["additive_trace"]), _grey_upscaled(out["zero_one_map"]),
+                           _grey_upscaled(out["depth"]), out["live"]],
+                "live": [image, _signed(image - out["live"]), out["live"]]}
+    for kind, panels in expected.items():
+        path = tmp_path / "despoof" / f"000_face_{kind}.png"
+        assert f"  figure: {path}" in logs
+        for column, (panel, want) in enumerate(zip(_panels(path, left, len(panels)), panels)):
+            np.testing.assert_array_equal(panel, viz.to_uint8(want), err_msg=f"{kind} column {column}")
+    # The Auxiliary outputs no trace and no live face: predictions.csv, no figure, and a line saying so.
+    logs = []
+    [result] = predict.predict_paths(exports["auxiliary"], [str(face_path)], str(tmp_path / "auxiliary"),
+                                     log=logs.append)
+    assert os.listdir(tmp_path / "auxiliary") == ["predictions.csv"] and len(result.faces) == 1
+    assert "no figures: method 'auxiliary' outputs no spoof trace or live reconstruction" in logs
+
+
+def test_trace_classification_runs_on_the_de_spoof_noise(trained, tmp_path):
+    from physstd.data import prepared, protocols
+    from physstd.eval import trace_classification as tc
+
+    # The classifier's traces are the 6-channel noise N of DS-Net (float16 storage).
+    ids = protocols.load_split(os.path.join(trained["root"], "protocols"), "identity", "test")
+    method = methods.get("despoof")
+    inference = method.load(trained["despoof"])
+    features, names = tc.collect_inputs(lambda images: method.classification_traces(inference(images)),
+                                        trained["root"], ids, N)
+    _, ds_net, _ = _networks(trained)
+    assert features["traces"].shape == (len(names), N, N, 6)
+    np.testing.assert_allclose(features["traces"].astype(np.float32),
+                               _noise(ds_net, tc.as_float(features["images"]))[1], atol=2e-3)
+    dataset = prepared.PreparedDataset(trained["root"])
+    test_frames = sum(len(dataset.load_frames(video)) for video in ids)
+    assert len(names) == test_frames
+    # The command end to end: its JSON and Markdown, a confusion matrix over every test frame. The tiny set's one
+    # train identity lacks a print video, so the classifier trains on the train and dev identities (--split_dir).
+    splits = tmp_path / "splits" / "identity"
+    splits.mkdir(parents=True)
+    train_ids = [video for subset in ("train", "dev")
+                 for video in protocols.load_split(os.path.join(trained["root"], "protocols"), "identity", subset)]
+    (splits / "train.txt").write_text("\n".join(train_ids) + "\n")
+    (splits / "test.txt").write_text("\n".join(ids) + "\n")
+    output = tmp_path / "classification"
+    run = subprocess.run([sys.executable, "-m", "physstd.eval.trace_classification", f"--run_dir={trained['despoof']}",
+                          f"--split_dir={splits.parent}", "--epochs=1", "--inputs=traces", f"--output_dir={output}"],
+                         cwd=tmp_path, env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="2"),
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    with open(output / "trace_classification.json") as stream:
+        result = json.load(stream)
+    matrix = np.array(result["traces"]["confusion"])
+    classes = result["classes"]
+    assert (result["method"], result["test_samples"], matrix.sum()) == ("despoof", test_frames, test_frames)
+    assert matrix.shape == (len(classes), len(classes)) and "images" not in result
+    truth = [tc.class_of(name, "category") for name in names]
+    assert matrix.sum(axis=1).tolist() == [truth.count(name) for name in classes]
+    assert result["traces"]["accuracy"] == pytest.approx(np.trace(matrix) / test_frames)
+    report = (output / "trace_classification.md").read_text()
+    assert "(method despoof)" in report and tc.confusion_markdown(matrix, classes) in report
 
 
 def test_dq_run_is_required_and_must_be_an_auxiliary_run_of_the_same_size(trained, tmp_path):

@@ -247,11 +247,12 @@ def test_evaluate_calibrate_and_export_the_registered_method(trained, tmp_path):
     np.testing.assert_allclose(out["score"], expected, atol=1e-6)
     np.testing.assert_array_equal(out["decision"], (expected >= calibration["threshold"]).astype(np.int32))
     assert float(loaded.scale.numpy()) == scale
-    # run_predict's Predictor scores crops with it; the method names no figure outputs, so it draws no figures.
+    # run_predict's Predictor scores crops with it; the method names no figure outputs and has no live
+    # reconstruction, so it draws no figures.
     from physstd import predict
 
     predictor = predict.Predictor(str(tmp_path / "model"))
-    assert predictor.model_config is None
+    assert (predictor.draws_traces, predictor.draws_live) == (False, False)
     crops = np.round(frames * 255).astype(np.uint8)
     np.testing.assert_allclose(predictor.score_crops(crops)["score"],
                                scale * np.asarray(network(crops / 255.0)).mean(axis=(1, 2, 3)), atol=1e-6)

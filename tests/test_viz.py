@@ -91,6 +91,26 @@ def test_fig8_and_fig9_grids_put_each_component_in_its_column():
                                atol=1e-6)
 
 
+def test_noise_grid_puts_each_de_spoof_map_in_its_column_with_the_small_maps_repeated():
+    rng = np.random.default_rng(4)
+    images = rng.uniform(0, 1, (2, S, S, 3)).astype(np.float32)
+    arrays = {"additive_trace": rng.uniform(-0.2, 0.4, (2, S, S, 3)), "live": rng.uniform(0, 1, (2, S, S, 3)),
+              "zero_one_map": rng.uniform(0, 1, (2, 2, 2, 1)), "depth": rng.uniform(0, 1, (2, 2, 2, 1))}
+    grid = viz.noise_grid(images, arrays)
+    assert grid.shape == (viz.PAD + 2 * (S + viz.PAD), viz.PAD + len(viz.NOISE_COLUMNS) * (S + viz.PAD), 3)
+    for r in range(2):
+        trace = arrays["additive_trace"][r]
+        np.testing.assert_allclose(_panel(grid, r, 0), images[r])
+        np.testing.assert_allclose(_panel(grid, r, 1), 0.5 + 0.5 * trace / np.abs(trace).max(), atol=1e-6)
+        for c, name in ((2, "zero_one_map"), (3, "depth")):
+            small = arrays[name][r, ..., 0]
+            for y, x in ((0, 0), (3, 3), (4, 3), (7, 5)):   # 2 x 2 map, pixel (y // 4, x // 4)
+                np.testing.assert_allclose(_panel(grid, r, c)[y, x], small[y // 4, x // 4], atol=1e-6)
+        np.testing.assert_allclose(_panel(grid, r, 4), arrays["live"][r], atol=1e-6)
+    with pytest.raises(ValueError, match=r"size \(3, 3\) does not scale up to 8 x 8"):
+        viz.nearest_upscaled(np.zeros((3, 3, 1)), S)
+
+
 def test_fig10_synthesis_grid_layout():
     spoofs = [_constant(0.1 + 0.1 * j) for j in range(3)]
     lives = [_constant(0.6 + 0.1 * i) for i in range(2)]

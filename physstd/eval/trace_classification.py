@@ -10,8 +10,12 @@ instrument, which are spoof *types* of their own only where a dataset names them
 The paper also removes the spoof-type information from the preliminary mask P0 when training PhySTD for this
 experiment; that is a training choice (train with a P0 of one region for all types), not done here.
 
+Any method with a spoof trace runs it: the classifier reads the method's `classification_traces` (PhySTD: {B, C, T};
+De-Spoof: its 6-channel spoof noise N, the method Tab. 6 compares with).
+
 Reported per input ('traces', 'images'): accuracy = correct / all test samples, and the confusion matrix with one
-row per true class ("Label") and one column per predicted class ("Predict"), the layout of Tab. 6/7.
+row per true class ("Label") and one column per predicted class ("Predict"), the layout of Tab. 6/7; the command
+writes them as trace_classification.json and trace_classification.md.
 
     python -m physstd.eval.trace_classification --run_dir=runs/<name> [--classes=category] [--output_dir=...]
 """
@@ -169,7 +173,7 @@ def run(run_dir, data_root="", split_dir="", protocol="", fold="", scheme="categ
                          f"cannot learn them")
     index = {name: k for k, name in enumerate(names)}
     labels = {subset: np.array([index[class_of(t, scheme)] for t in data[subset][1]]) for subset in data}
-    result = {"run_dir": os.path.abspath(run_dir), "protocol": protocol, "fold": fold, "scheme": scheme,
+    result = {"run_dir": os.path.abspath(run_dir), "method": method.name, "protocol": protocol, "fold": fold, "scheme": scheme,
               "classes": names, "train_samples": int(len(labels["train"])),
               "test_samples": int(len(labels["test"])), "epochs": epochs}
     for name in inputs:
@@ -182,6 +186,20 @@ def run(run_dir, data_root="", split_dir="", protocol="", fold="", scheme="categ
         log(f"{name}: accuracy {100 * accuracy:.1f}% over {len(labels['test'])} test frames\n"
             + confusion_markdown(matrix, names))
     return result
+
+
+def report_markdown(result):
+    """The Markdown of a `run` result: where it ran, then the accuracy and confusion matrix of each input."""
+    fold = f", fold {result['fold']}" if result["fold"] else ""
+    lines = ["# Spoof medium classification (seeds/001 Sec. 4.4)", "",
+             f"Run {result['run_dir']} (method {result['method']}), protocol {result['protocol']}{fold}, classes by "
+             f"{result['scheme']}; trained on {result['train_samples']} frames, tested on {result['test_samples']}. "
+             f"Rows: true class.", ""]
+    for name in INPUTS:
+        if name in result:
+            lines += [f"On the {name}: accuracy {100 * result[name]['accuracy']:.1f}%", "",
+                      confusion_markdown(np.array(result[name]["confusion"]), result["classes"])]
+    return "\n".join(lines)
 
 
 def main(argv):
@@ -199,7 +217,8 @@ def main(argv):
     output_dir = values.output_dir or os.path.join(values.run_dir, "eval", "trace_classification")
     os.makedirs(output_dir, exist_ok=True)
     files.write_json_atomic(os.path.join(output_dir, "trace_classification.json"), result)
-    print(f"written {os.path.join(output_dir, 'trace_classification.json')}")
+    files.write_text_atomic(os.path.join(output_dir, "trace_classification.md"), report_markdown(result))
+    print(f"written {os.path.join(output_dir, 'trace_classification.json')} and trace_classification.md")
     return 0
 
 
@@ -212,7 +231,8 @@ def _define_flags():
     flags.DEFINE_string("protocol", "", "protocol whose train/test splits are used (default: the run's)")
     flags.DEFINE_string("fold", "", "fold of the protocol (default: the run's)")
     flags.DEFINE_enum("classes", "category", ["category", "type"], "category: Tab. 7 classes; type: one per type")
-    flags.DEFINE_list("inputs", list(INPUTS), "what the CNN sees: traces (B, C, T) and/or images")
+    flags.DEFINE_list("inputs", list(INPUTS), "what the CNN sees: traces (the method's "
+                      "classification_traces: PhySTD B, C, T; De-Spoof the noise N) and/or images")
     flags.DEFINE_integer("epochs", 30, "training epochs of the CNN")
     flags.DEFINE_integer("frames_per_video", 0, "use only the first frames of each video (0: all)")
     flags.DEFINE_integer("batch_size", 32, "batch size")

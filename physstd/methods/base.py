@@ -35,7 +35,12 @@ Evaluation and export (physstd.eval.evaluate, physstd.export, trace recovery and
     trace_model(inference) -> physstd.eval.trace_recovery.TraceModel, or None for a method without an additive
         spoof trace (trace recovery then refuses the run).
     classification_traces(outputs) -> (F, N, N, c) tensor the Sec. 4.4 trace classifier learns from, or None.
-    figure_outputs: the output keys physstd.predict's Fig. 8/9 figures need (empty: the method draws none).
+    figure_outputs: the output keys the method's trace figure needs (empty: the method draws none).
+    trace_figure(images, outputs, config) -> (grid, column titles): the method's Fig. 8-style figure, one row per
+        face: float32 images (F, N, N, 3) in [0, 1], the numpy export outputs {key: (F, ...)} (figure_outputs among
+        them), config = the Inference's config dict (the export info's "model"); grid as physstd.viz.image_grid
+        returns it. physstd.predict draws it, and the Fig. 9 layout from the `live` output of any method that has
+        one.
 """
 import typing
 
@@ -99,6 +104,9 @@ class Method:
 
     def classification_traces(self, outputs):
         return None
+
+    def trace_figure(self, images, outputs, config):
+        raise NotImplementedError(f"method {self.name!r} names no figure_outputs: it draws no trace figure")
 
     def __repr__(self):
         return f"<method {self.name}>"

@@ -99,6 +99,7 @@ class DeSpoof(Method):
     name = NAME
     score_terms = SCORE_TERMS
     score_formula = "weight * noise_magnitude - depth_mean"
+    figure_outputs = ("additive_trace", "zero_one_map", "depth", "live")
     train_defaults = TRAIN_DEFAULTS
 
     def check_config(self, config, model_config):
@@ -154,6 +155,12 @@ class DeSpoof(Method):
 
     def classification_traces(self, outputs):
         return outputs["noise"]
+
+    def trace_figure(self, images, outputs, config):
+        """input, the noise N's RGB part, the 0\\1 map, DQ-Net's depth of I_hat, I_hat (seeds/003 Fig. 1, 6)."""
+        from physstd import viz
+
+        return viz.noise_grid(images, outputs), viz.NOISE_COLUMNS
 
 
 METHOD = DeSpoof()

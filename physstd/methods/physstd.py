@@ -134,5 +134,13 @@ class PhySTD(Method):
 
         return tf.concat([outputs["B"], outputs["C"], outputs["T"]], axis=-1)
 
+    def trace_figure(self, images, outputs, config):
+        """Fig. 8: input, [B]n1, [C]n2, T, P, live reconstruction (the bands of T_A need the ModelConfig)."""
+        from physstd import viz
+        from physstd.models import ModelConfig
+
+        arrays = viz.with_bands(outputs, ModelConfig.from_dict(config))
+        return viz.trace_components_grid(images, arrays), viz.FIG8_COLUMNS
+
 
 METHOD = PhySTD()
