@@ -1,3 +1,4 @@
+import hashlib
 import os
 import re
 import subprocess
@@ -42,13 +43,30 @@ def test_detection_finds_the_astronaut_face(astronaut, astronaut_landmarks):
     assert points[36:42, 0].mean() < nose[0] < points[42:48, 0].mean()
 
 
-def test_tracking_window_gives_the_full_search_landmarks(astronaut, astronaut_landmarks):
+def test_tracking_window_gives_the_full_search_landmarks(astronaut, astronaut_landmarks, monkeypatch):
     detector = preprocess.LandmarkDetector()
+    searched = []
+    search = detector._search
+    monkeypatch.setattr(detector, "_search", lambda gray, *args: searched.append(gray.shape) or search(gray, *args))
     tracked = detector(astronaut, previous=astronaut_landmarks + (6.0, -4.0))   # the face moved a little
     np.testing.assert_allclose(tracked, astronaut_landmarks, atol=3.0)
+    assert len(searched) == 1 and searched[0] != astronaut.shape[:2]   # found in the window: no full-frame search
+    monkeypatch.undo()
     # A stale hint far from the face (bottom-right corner, no face there) falls back to the full frame.
     stale = face_model.mean_face_68()[:, :2] * 40 + (470, 470)
     np.testing.assert_allclose(detector(astronaut, previous=stale), astronaut_landmarks)
+
+
+def test_a_window_view_is_searched_as_its_own_pixels(astronaut):
+    # The tracking window is a strided view of the frame; dlib's detector ignores strides, so without a
+    # contiguous copy it searched other memory (no face, or a heap-dependent one) instead of the window.
+    gray = cv2.cvtColor(astronaut, cv2.COLOR_RGB2GRAY)
+    window = gray[40:260, 120:340]
+    assert not window.flags["C_CONTIGUOUS"]
+    box = preprocess.LandmarkDetector._search(window, 1.0, (0,))
+    assert box is not None and box == preprocess.LandmarkDetector._search(window.copy(), 1.0, (0,))
+    left, top, right, bottom = preprocess.LandmarkDetector().detect_face(gray)
+    np.testing.assert_allclose(np.add(box, (120, 40, 120, 40)), (left, top, right, bottom), atol=6)
 
 
 def test_no_face_gives_none():
@@ -226,6 +244,41 @@ def test_ctrl_c_mid_video_stops_the_run_and_indexes_nothing_of_that_video(tmp_pa
     assert "INTERRUPTED" in summary.format()
     assert sorted(os.listdir(root)) == ["meta.json"]   # no index row, no video folder, no .partial
     assert not prepared.DatasetWriter(root, "unit", 32).is_done("v")
+
+
+# Prints one md5 per frame of a video preprocessed with tracking, as run_preprocess and predict.py do;
+# argv: video, crop size, number of arrays to allocate and free first (another heap layout).
+VIDEO_DIGESTS = """
+import hashlib, sys
+import numpy as np
+from physstd.data import preprocess
+junk = [np.ones(1000 * (k + 1), np.uint8) for k in range(int(sys.argv[3]))]
+del junk
+processor, previous = preprocess.FacePreprocessor(int(sys.argv[2])), None
+for number, rgb in preprocess.read_video(sys.argv[1]):
+    frame = processor.process_frame(rgb, number, previous)
+    previous = preprocess.source_landmarks(frame)
+    print(hashlib.md5(frame.crop.tobytes() + frame.landmarks.tobytes()).hexdigest())
+"""
+
+
+def test_a_video_preprocesses_to_the_same_bytes_in_every_process(tmp_path, astronaut):
+    path = tmp_path / "clip.avi"
+    _write_video(path, [np.roll(astronaut, shift, axis=1) for shift in (0, 6, 12)])   # as test_predict's clip
+    processor, previous, expected = preprocess.FacePreprocessor(32), None, []
+    for number, rgb in preprocess.read_video(str(path)):
+        frame = processor.process_frame(rgb, number, previous)
+        previous = preprocess.source_landmarks(frame)
+        expected.append(frame)
+    outputs = []
+    for seed, junk in (("1", 0), ("2", 7)):
+        env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=REPO)
+        run = subprocess.run([sys.executable, "-c", VIDEO_DIGESTS, str(path), "32", str(junk)],
+                             capture_output=True, text=True, env=env, timeout=120)
+        assert run.returncode == 0, run.stderr
+        outputs.append(run.stdout.split())
+    assert outputs[0] == outputs[1] == [hashlib.md5(f.crop.tobytes() + f.landmarks.tobytes()).hexdigest()
+                                        for f in expected]
 
 
 # --- the command line, end to end ------------------------------------------------------------------------

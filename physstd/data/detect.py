@@ -54,7 +54,9 @@ class LandmarkDetector:
         """Largest HOG face box (left, top, right, bottom) in `gray` searched at `factor` scale, or None."""
         detector, _ = dlib_models()
         height, width = gray.shape
-        small = gray if factor == 1.0 else cv2.resize(
+        # dlib's Python detector ignores numpy strides: handed a view (the tracking window of `detect_face`) it
+        # reads memory that is not the window's pixels, and what it finds then changes with the process's heap.
+        small = np.ascontiguousarray(gray) if factor == 1.0 else cv2.resize(
             gray, (max(1, round(width * factor)), max(1, round(height * factor))), interpolation=cv2.INTER_AREA)
         for upsample in upsamples:
             rects = detector(small, upsample)
