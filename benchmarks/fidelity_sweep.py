@@ -6,8 +6,9 @@ protocol's test split: video-level test AUC (physstd.eval.evaluate, alpha0 and t
 recovery (physstd.eval.trace_recovery): per spoof type the correlation of the recovered with the true T_A, the
 test videos whose correlation is positive, those that beat their other-video pairing (the trace follows the
 frame, not only the medium), and for the partial attacks the IoU of the estimated region P > 0.5 with the true
-one. Prints one Markdown table with mean +- std over the seeds of each configuration and the pooled per-video
-counts, then the print + replay sign tests.
+one. Prints one Markdown table with mean +- sample std over the seeds of each configuration and the pooled per-video
+counts, then the print + replay sign tests. A method without an additive trace (the Auxiliary CNN) gets its
+detection columns and dashes.
 
     python -m benchmarks.fidelity_sweep --runs_root=runs/sweep [--configs=all,former] [--output=sweep.md]
 
@@ -36,7 +37,7 @@ RUN_NAME = re.compile(r"^(?P<config>.+)_s(?P<seed>\d+)$")
 
 def score_run(run_dir):
     """{auc, acer, types: {type: {correlation, positive, videos, beats_other, paired, iou}}} of one run (cached)."""
-    from physstd import files
+    from physstd import files, methods
     from physstd.eval import evaluate, trace_recovery
 
     cache = os.path.join(run_dir, "eval", "fidelity_sweep.json")
@@ -44,7 +45,9 @@ def score_run(run_dir):
         with open(cache) as f:
             return json.load(f)
     _, folds = evaluate.evaluate_models([run_dir], os.path.join(run_dir, "eval", "sweep_test"), log=lambda *a: None)
-    recovery, _ = trace_recovery.recovery_of_run(run_dir)
+    method = methods.of_run(run_dir)
+    has_trace = method.trace_model(method.load(run_dir)) is not None   # e.g. the Auxiliary CNN has none
+    recovery, _ = trace_recovery.recovery_of_run(run_dir) if has_trace else ({}, None)
     types = {}
     for name, m in recovery.items():
         videos = m.get("videos", {})
@@ -62,7 +65,7 @@ def _mean_std(values, digits=3):
         return "-"
     if len(values) == 1:
         return f"{values[0]:.{digits}f}"
-    return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"   # sample std over the seeds
 
 
 def _counts(records, name, key):
@@ -74,12 +77,16 @@ def _counts(records, name, key):
 def table(by_config):
     from physstd.eval.trace_recovery import sign_test
 
-    header = ["config", "seeds", "test AUC %"]
+    header = ["config", "seeds", "test AUC %", "test ACER %"]
     header += [f"{t} r (r>0; beats other)" for t in WHOLE_FACE + LOCAL] + [f"{t} IoU" for t in REGION]
     header += ["print+replay r>0 (p)", "print+replay beats other (p)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for config, records in by_config.items():
-        cells = [config, str(len(records)), _mean_std([100 * r["auc"] for r in records], digits=2)]
+        cells = [config, str(len(records)), _mean_std([100 * r["auc"] for r in records], digits=2),
+                 _mean_std([100 * r["acer"] for r in records], digits=2)]
+        if not all(r["types"] for r in records):   # a method without a trace (or a mix): detection only
+            lines.append("| " + " | ".join(cells + ["-"] * (len(header) - len(cells))) + " |")
+            continue
         for name in WHOLE_FACE + LOCAL:
             cells.append(f"{_mean_std([r['types'][name]['correlation'] for r in records])} "
                          f"({_counts(records, name, 'positive')}; {_counts(records, name, 'beats_other')})")
