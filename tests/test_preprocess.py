@@ -99,7 +99,8 @@ def test_cropped_landmarks_match_the_warped_marker(astronaut):
     frame = preprocess.FacePreprocessor(128).process_frame(astronaut, frame_number=7)
     assert frame.crop.shape == (128, 128, 3) and frame.crop.dtype == np.uint8 and frame.frame_number == 7
     assert frame.landmarks.shape == (140, 2) and frame.landmarks.dtype == np.float32
-    source_points = preprocess.transform_points(frame.landmarks, np.linalg.inv(np.vstack([frame.affine, [0, 0, 1]]))[:2])
+    inverse = np.linalg.inv(np.vstack([frame.affine, [0, 0, 1]]))[:2]
+    source_points = preprocess.transform_points(frame.landmarks, inverse)
     for index in (30, 36, 8, 75):   # nose tip, an eye corner, chin, a derived forehead point
         marker = _marker(astronaut.shape, *source_points[index], sigma=4.0)
         warped = preprocess.warp_to_crop(marker, frame.affine, 128)

@@ -6,8 +6,9 @@ seeds/001 is PhySTD (TPAMI), seeds/000 is STDN+ (its arXiv version, same method)
 15) wherever a table prints them: "Auxiliary" (Auxiliary [18], the depth CNN PhySTD's ablation starts from)
 and "DeSpoof" (DeSpoof [24], seeds/003). CDCN [57] stands in for the cross-type table, which has none of
 these. Tab. 3 also gets its ablation rows ("Step1", "Step1+Step2 w/ single trace", "Step1+Step2"), the
-configurations flags/siwm_p1_step1, siwm_p1_step12_single and siwm_p1_step12 train. The De-Spoof paper's own OULU-NPU table (seeds/003 Tab. 4, its "Ours" and "Auxiliary[18]" rows)
-prints exactly the values seeds/001 Tab. 1 copies, so one row serves both references.
+configurations flags/siwm_p1_step1, siwm_p1_step12_single and siwm_p1_step12 train. The De-Spoof paper's own
+OULU-NPU table (seeds/003 Tab. 4, its "Ours" and "Auxiliary[18]" rows) prints exactly the values seeds/001 Tab. 1
+copies, so one row serves both references.
 
 Where a paper prints no value (Auxiliary has no TPR row in seeds/001 Tab. 3 and 4) the metric is left out
 and prints as a dash. A "+-" entry is a MeanStd as printed; where the paper's numbers disagree with each

@@ -173,8 +173,8 @@ def run(run_dir, data_root="", split_dir="", protocol="", fold="", scheme="categ
                          f"cannot learn them")
     index = {name: k for k, name in enumerate(names)}
     labels = {subset: np.array([index[class_of(t, scheme)] for t in data[subset][1]]) for subset in data}
-    result = {"run_dir": os.path.abspath(run_dir), "method": method.name, "protocol": protocol, "fold": fold, "scheme": scheme,
-              "classes": names, "train_samples": int(len(labels["train"])),
+    result = {"run_dir": os.path.abspath(run_dir), "method": method.name, "protocol": protocol, "fold": fold,
+              "scheme": scheme, "classes": names, "train_samples": int(len(labels["train"])),
               "test_samples": int(len(labels["test"])), "epochs": epochs}
     for name in inputs:
         if name not in INPUTS:

@@ -10,25 +10,16 @@ import time
 
 import numpy as np
 
+from physstd import viz
+
 GRID_COLUMNS = ("input", "B", "C", "T", "P", "I_P", "live reconstruction", "synthesized spoof", "depth M",
                 "depth target M0")
 CONSOLE_LOSSES = (("depth", "depth"), ("adversarial", "G"), ("discriminator", "D"), ("inpainting_mask", "P"),
                   ("synthesis", "S"), ("hard_depth", "H"))
 
 
-def _signed(x):
-    """A trace in [-1, 1] as an image in [0, 1], stretched by its own largest magnitude."""
-    peak = np.max(np.abs(x))
-    return 0.5 + 0.5 * x / peak if peak > 0 else np.full_like(x, 0.5)
-
-
 def _rgb(x):
     return np.repeat(x, 3, axis=-1) if x.shape[-1] == 1 else x
-
-
-def _upsample(x, size):
-    factor = size // x.shape[0]
-    return np.repeat(np.repeat(x, factor, axis=0), factor, axis=1)
 
 
 def image_grid(visuals):
@@ -38,9 +29,9 @@ def image_grid(visuals):
     rows = []
     for i in range(images.shape[0]):
         panels = [images[i]]
-        panels += [_signed(visuals[name][i]) for name in ("B", "C", "T")]
+        panels += [viz.signed_display(visuals[name][i]) for name in ("B", "C", "T")]
         panels += [_rgb(visuals["P"][i]), visuals["I_P"][i], visuals["reconstruction"][i], visuals["synthesis"][i]]
-        panels += [_rgb(_upsample(visuals[name][i], size)) for name in ("M", "depth_target")]
+        panels += [_rgb(viz.nearest_upscaled(visuals[name][i], size)) for name in ("M", "depth_target")]
         rows.append(np.concatenate([np.clip(p, 0.0, 1.0) for p in panels], axis=1))
     return np.concatenate(rows, axis=0)[None].astype(np.float32)
 
