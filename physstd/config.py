@@ -5,6 +5,10 @@ repeated elsewhere. Paper values are for N = 256: n1 = 32, n2 = 128, K = 32, dis
 """
 import dataclasses
 
+# How Eq. 9's [x]n shrinks x (physstd.ops.frequency): "box" averages, "point" is the former bilinear sampler.
+LOWPASS_MODES = ("box", "point")
+DEFAULT_LOWPASS = "box"
+
 
 @dataclasses.dataclass(frozen=True)
 class ImageSizes:

@@ -12,16 +12,18 @@ components come in a `physstd.models.GeneratorOutput`.
     multiplicative  I_spoof = (I_live + T_A) / W, W = 1 + S             (seeds/000 Eq. 27-28; T_A there has the
                                                                           opposite sign, flipped here so that
                                                                           T_A is always "what the spoof added")
+    physstd_gain    I_spoof = (1 - P)((1 + [S]1) I_live + T_A) + P * I_P  (physstd with the released code's
+                                                                          global gain s)
 
-[x]n is `ops.lowpass(x, n)` (bilinear down to n x n and back); [x]1 is the spatial mean (a bilinear resize to
-1 x 1 would pick the centre pixel, while the ECCV20 code averages). Divisions by 1 + S use max(1 + S, 0.1).
+[x]n is `ops.lowpass(x, n, mode)` (shrink to n x n and back; mode from ModelConfig.lowpass, "box" averaging by
+default); [x]1 is the spatial mean. Divisions by 1 + S use max(1 + S, 0.1).
 """
 from typing import NamedTuple
 
 import tensorflow as tf
 
 from physstd import ops
-from physstd.config import ImageSizes
+from physstd.config import DEFAULT_LOWPASS, ImageSizes
 from physstd.models.config import TRACE_COMPONENTS, GeneratorOutput, ModelConfig
 
 MIN_GAIN = 0.1  # floor of the multiplicative gain 1 + S where it divides
@@ -47,30 +49,34 @@ class _TraceSpec(NamedTuple):
     n1: int
     n2: int
     sizes: ImageSizes
+    lowpass: str = DEFAULT_LOWPASS
 
 
 def _spec(sizes):
     if isinstance(sizes, ModelConfig):
-        return _TraceSpec(sizes.trace_form, *sizes.trace_bands, sizes.sizes)
+        return _TraceSpec(sizes.trace_form, *sizes.trace_bands, sizes.sizes, sizes.lowpass)
     if isinstance(sizes, ImageSizes):
         return _TraceSpec("physstd", sizes.n1, sizes.n2, sizes)
     raise TypeError(f"sizes must be a physstd.config.ImageSizes or physstd.models.ModelConfig, got {sizes!r}")
 
 
-def _band(x, n):
-    """[x]n: ops.lowpass(x, n), with [x]1 the spatial mean (a 1 x 1 bilinear resize samples one pixel)."""
+def _band(x, n, spec):
+    """[x]n: ops.lowpass(x, n) in the spec's mode, with [x]1 the spatial mean."""
     if n == 1:
         return tf.broadcast_to(tf.reduce_mean(x, axis=(1, 2), keepdims=True), tf.shape(x))
-    return ops.lowpass(x, n)
+    return ops.lowpass(x, n, spec.lowpass)
 
 
 def _gain(out, spec):
-    """The multiplicative trace as a gain: 1 + [S]1 ('stdn'), 1 + S ('multiplicative')."""
-    return 1.0 + (_band(out.S, spec.n1) if spec.form == "stdn" else out.S)
+    """The multiplicative trace as a gain: 1 + [S]n1 ('stdn', n1 = 1), 1 + [S]1 ('physstd_gain'), 1 + S
+    ('multiplicative')."""
+    if spec.form == "multiplicative":
+        return 1.0 + out.S
+    return 1.0 + _band(out.S, spec.n1 if spec.form == "stdn" else 1, spec)
 
 
 def _additive(out, spec):
-    return _band(out.B, spec.n1) + _band(out.C, spec.n2) + out.T
+    return _band(out.B, spec.n1, spec) + _band(out.C, spec.n2, spec) + out.T
 
 
 def _reconstruct(image, out, spec):
@@ -79,6 +85,8 @@ def _reconstruct(image, out, spec):
         return (image - trace) / tf.maximum(_gain(out, spec), MIN_GAIN)
     if spec.form == "multiplicative":
         return _gain(out, spec) * image - trace
+    if spec.form == "physstd_gain":
+        return (1.0 - out.P) * (image - trace) / tf.maximum(_gain(out, spec), MIN_GAIN) + out.P * out.I_P
     return (1.0 - out.P) * (image - trace) + out.P * out.I_P
 
 
@@ -88,6 +96,8 @@ def _generate(live_image, traces, content, spec):
         return _gain(traces, spec) * live_image + trace
     if spec.form == "multiplicative":
         return (live_image + trace) / tf.maximum(_gain(traces, spec), MIN_GAIN)
+    if spec.form == "physstd_gain":
+        live_image = _gain(traces, spec) * live_image
     return (1.0 - traces.P) * (live_image + trace) + traces.P * content
 
 
@@ -101,8 +111,30 @@ def reconstruct_live(image, out, sizes):
     return _reconstruct(image, out, _spec(sizes))
 
 
-def hierarchical_reconstruction(image, out, sizes):
+def image_trace(image, out, sizes):
+    """What the estimated traces say the spoof added to the live face outside the inpainting region, in image
+    space: the image minus its reconstruction with P = 0. For 'physstd' and 'single' this is T_A itself; for the
+    forms with a gain it also holds the part that scales with the face (for example S I for 'physstd_gain')."""
+    spec = _spec(sizes)
+    if "P" in TRACE_COMPONENTS[spec.form]:
+        out = out._replace(P=tf.zeros_like(out.P))
+    if spec.form in ("physstd", "single"):
+        return _additive(out, spec)
+    return image - _reconstruct(image, out, spec)
+
+
+def overall_effect(image, out, sizes):
+    """What the estimated traces change in the image: I - I_live = (1 - P) T_A + P (I - I_P) for PhySTD (Eq. 5);
+    the quantity the synthesis loss L_S supervises."""
+    return image - reconstruct_live(image, out, sizes)
+
+
+def hierarchical_reconstruction(image, out, sizes, band_limit_inpainted=False):
     """Eq. 11: (I_low, I_mid, I_hi), each removing only the trace bands below its resolution.
+
+    With band_limit_inpainted the inpainted content P * I_P enters I_low and I_mid through the same [.]n1 /
+    [.]n2 as the image (the paper adds it full-band: then D1 and D2 can tell it from the band-limited live reals
+    by its sharpness alone).
 
     For the ablation forms (a single or multiplicative trace cannot be split by band) the bands of the full
     reconstruction are used instead: ([r]n1, [r]n2, r) with the image bands n1 = N/8, n2 = N/2, as the
@@ -110,19 +142,24 @@ def hierarchical_reconstruction(image, out, sizes):
     """
     spec = _spec(sizes)
     n1, n2 = spec.sizes.n1, spec.sizes.n2
-    if spec.form != "physstd":
+    if spec.form not in ("physstd", "physstd_gain"):
         live = _reconstruct(image, out, spec)
-        return ops.lowpass(live, n1), ops.lowpass(live, n2), live
-    low_trace = _band(out.B, spec.n1)
-    mid_trace = low_trace + _band(out.C, spec.n2)
+        return ops.lowpass(live, n1, spec.lowpass), ops.lowpass(live, n2, spec.lowpass), live
+    low_trace = _band(out.B, spec.n1, spec)
+    mid_trace = low_trace + _band(out.C, spec.n2, spec)
     keep, inpainted = 1.0 - out.P, out.P * out.I_P
-    low = keep * (ops.lowpass(image, n1) - low_trace) + inpainted
-    mid = keep * (ops.lowpass(image, n2) - mid_trace) + inpainted
-    high = keep * (image - mid_trace - out.T) + inpainted
+    gain = tf.maximum(_gain(out, spec), MIN_GAIN) if spec.form == "physstd_gain" else 1.0
+    inpainted_low, inpainted_mid = inpainted, inpainted
+    if band_limit_inpainted:
+        inpainted_low, inpainted_mid = ops.lowpass(inpainted, n1, spec.lowpass), ops.lowpass(inpainted, n2, spec.lowpass)
+    low = keep * (ops.lowpass(image, n1, spec.lowpass) - low_trace) / gain + inpainted_low
+    mid = keep * (ops.lowpass(image, n2, spec.lowpass) - mid_trace) / gain + inpainted_mid
+    high = keep * (image - mid_trace - out.T) / gain + inpainted
     return low, mid, high
 
 
-def discriminator_inputs(live_image, spoof_image, spoof_out, synthesized_image, sizes, match_real_band=True):
+def discriminator_inputs(live_image, spoof_image, spoof_out, synthesized_image, sizes, match_real_band=True,
+                         band_limit_inpainted=False):
     """Sec. 3.4: the (real, fake) image pairs of D1..D4, full size (each D_k resizes its input itself).
 
     D1, D2, D3 judge the live face against the hierarchical reconstructions (I_low, I_mid, I_hi) of the spoof
@@ -134,9 +171,10 @@ def discriminator_inputs(live_image, spoof_image, spoof_out, synthesized_image, 
     spurious B. Returns (reals, fakes), tuples of 4 tensors.
     """
     spec = _spec(sizes)
-    low, mid, high = hierarchical_reconstruction(spoof_image, spoof_out, sizes)
+    low, mid, high = hierarchical_reconstruction(spoof_image, spoof_out, sizes, band_limit_inpainted)
     if match_real_band:
-        reals = (ops.lowpass(live_image, spec.sizes.n1), ops.lowpass(live_image, spec.sizes.n2), live_image)
+        reals = (ops.lowpass(live_image, spec.sizes.n1, spec.lowpass),
+                 ops.lowpass(live_image, spec.sizes.n2, spec.lowpass), live_image)
     else:
         reals = (live_image,) * 3
     return reals + (spoof_image,), (low, mid, high, synthesized_image)

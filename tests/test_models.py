@@ -33,6 +33,7 @@ def test_config_sizes_bands_and_channels():
 @pytest.mark.parametrize("values", [
     {"image_size": 30}, {"image_size": 8}, {"width": 0}, {"width": float("nan")}, {"trace_form": "additive"},
     {"image_size": 64.0}, {"discriminator_width": 0}, {"discriminator_width": -1.0}, {"discriminator_width": True},
+    {"lowpass": "gaussian"}, {"upsample": "bicubic"},
 ])
 def test_config_rejects_bad_values(values):
     with pytest.raises(ValueError):
@@ -42,8 +43,12 @@ def test_config_rejects_bad_values(values):
 def test_config_dict_round_trip():
     config = ModelConfig(image_size=64, width=0.5, trace_form="multiplicative")
     record = json.loads(json.dumps(config.to_dict()))
-    assert record == {"image_size": 64, "width": 0.5, "trace_form": "multiplicative", "discriminator_width": None}
+    assert record == {"image_size": 64, "width": 0.5, "trace_form": "multiplicative", "discriminator_width": None,
+                      "lowpass": "box", "upsample": "transpose"}
     assert ModelConfig.from_dict(record) == config
+    # Runs saved before the averaging low-pass existed were trained with the point sampler and load with it.
+    assert ModelConfig.from_dict({"image_size": 64, "width": 0.5, "trace_form": "physstd"}).lowpass == "point"
+    assert ModelConfig.from_dict(dict(record, lowpass="point")).lowpass == "point"
     # Runs saved before discriminator_width existed load with the discriminators at the generator's width.
     assert ModelConfig.from_dict({"image_size": 64, "width": 0.5, "trace_form": "physstd"}).discriminator_width is None
     wide = ModelConfig(image_size=64, width=0.25, discriminator_width=1.0)

@@ -116,3 +116,67 @@ def test_decompose_under_xla_matches_eager():
     compiled = tf.function(lambda x: decompose(x, N1, N2), jit_compile=True)(tf.constant(image))
     for got, want in zip(compiled, eager):
         np.testing.assert_allclose(got.numpy(), want.numpy(), atol=1e-5, rtol=0)
+
+
+# --- the averaging low-pass (default) against the former point sampler ----------------------------------------------
+def _checkerboard(size):
+    rows, cols = np.mgrid[0:size, 0:size]
+    return np.repeat(((-1.0) ** (rows + cols))[None, ..., None], 3, axis=-1).astype(np.float32)
+
+
+@pytest.mark.parametrize("n", [N1, N2])
+def test_box_lowpass_removes_the_finest_checkerboard(n):
+    # A period-2 checkerboard at N: every n x n cell averages as many +1 as -1 pixels.
+    board = 0.5 + 0.25 * _checkerboard(N)
+    np.testing.assert_allclose(lowpass(board, n).numpy(), np.full_like(board, 0.5), atol=1e-6, rtol=0)
+
+
+def test_point_lowpass_aliases_a_pattern_of_the_cell_period():
+    # Lines 2 pixels wide every 8 pixels (mean 1/4). From N to n1 = N / 8 the bilinear sampler reads pixels
+    # 8i + 3 and 8i + 4 of each cell, exactly the lines: the pattern folds onto a constant 1. Averaging keeps its
+    # mean, 1/4, the only part of it below the n1 cut.
+    lines = np.zeros((1, N, N, 3), np.float32)
+    lines[:, (np.arange(N) % 8 == 3) | (np.arange(N) % 8 == 4)] = 1.0
+    np.testing.assert_allclose(lowpass(lines, N1, "point").numpy(), 1.0, atol=1e-6)
+    np.testing.assert_allclose(lowpass(lines, N1).numpy(), 0.25, atol=1e-6)
+    # At a factor of 2 (n2) the bilinear sampler reads both pixels of each cell: the two readings agree.
+    image = np.stack([_photo(), _noise()])
+    np.testing.assert_allclose(lowpass(image, N2, "point").numpy(), lowpass(image, N2).numpy(), atol=1e-5)
+
+
+def test_box_lowpass_averages_blocks_exactly():
+    # With N a multiple of n, the n x n image is the mean of each (N / n)^2 block (numpy reference), so every
+    # input pixel counts; the point sampler's n1 image depends on a quarter of the pixels per axis.
+    from physstd.ops import shrink
+    image = np.random.default_rng(1).random((2, N, N, 3)).astype(np.float32)
+    factor = N // N1
+    blocks = image.reshape(2, N1, factor, N1, factor, 3).mean(axis=(2, 4))
+    np.testing.assert_allclose(shrink(image, N1).numpy(), blocks, atol=1e-6, rtol=0)
+    gradient = tf.function(lambda x: tf.gradients(tf.reduce_sum(shrink(x, N1, "point")), x)[0])(image).numpy()
+    assert 0.05 < (gradient[0, :, :, 0] != 0).mean() <= 0.07      # 2 of 8 per axis: 1/16 of the pixels
+    gradient = tf.function(lambda x: tf.gradients(tf.reduce_sum(shrink(x, N1)), x)[0])(image).numpy()
+    assert (gradient != 0).all()
+
+
+def test_box_shrink_matches_opencv_area_for_uneven_sizes():
+    from physstd.ops import shrink
+    image = _photo()
+    for size in (5, 48, 100):
+        want = cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA)
+        np.testing.assert_allclose(shrink(image[None], size).numpy()[0], want, atol=2e-5, rtol=0)
+
+
+@pytest.mark.parametrize("n", [N1, N2, 5])
+def test_point_lowpass_is_the_former_bilinear_resize(n):
+    image = np.stack([_photo(), _noise()])
+    small = tf.image.resize(image, (n, n), method="bilinear", antialias=False)
+    want = tf.image.resize(small, (N, N), method="bilinear", antialias=False).numpy()
+    np.testing.assert_allclose(lowpass(image, n, "point").numpy(), want, atol=1e-5, rtol=0)
+    np.testing.assert_allclose(lowpass(image, n).numpy(),
+                               tf.image.resize(tf.image.resize(image, (n, n), method="area"), (N, N),
+                                               method="bilinear").numpy(), atol=1e-5, rtol=0)
+
+
+def test_box_lowpass_rejects_an_unknown_mode():
+    with pytest.raises(ValueError, match="lowpass mode"):
+        lowpass(np.zeros((1, N, N, 3), np.float32), N1, "gaussian")

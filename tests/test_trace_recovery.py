@@ -90,41 +90,143 @@ def test_mask_metrics_match_set_counts():
     assert trace_recovery.mask_metrics(np.zeros(4)) == {"frames": 0, "iou": 0.0, "precision": 0.0, "recall": 0.0}
 
 
-def test_recovery_report_lists_bands_and_masks():
-    videos = {"videos": 10, "positive": 10, "sign_p": 0.5 ** 10, "median": 0.4, "paired": 9, "beats_other": 9,
-              "paired_sign_p": 0.5 ** 9}
-    values = {"frames": 2, "pixels": 10, "correlation": 0.5, "other_video_correlation": 0.2, "psnr": 30.0,
-              "psnr_without_removal": 20.0, "bands": {"low": 0.6, "mid": 0.2, "high": -0.1},
-              "band_energy": {"low": 0.8, "mid": 0.15, "high": 0.05}, "videos": videos}
-    medium_only = dict(videos, beats_other=5, paired_sign_p=0.5)
-    chance = dict(videos, positive=6, sign_p=0.377, beats_other=4, paired_sign_p=0.746)
+def test_recovery_report_lists_bands_references_frame_test_and_masks():
+    videos = {"videos": 10, "positive": 10, "sign_p": 0.5 ** 10, "median": 0.4}
+    chance = dict(videos, positive=6, sign_p=0.377)
+    refs = {"zero": {"correlation": 0.0, "specificity": 0.0, "psnr": 20.0},
+            "template": {"correlation": 0.45, "specificity": 0.01, "psnr": 25.0},
+            "colour map": {"correlation": 0.8, "specificity": 0.3, "psnr": 28.0},
+            "negated image": {"correlation": 0.7, "specificity": 0.25, "psnr": 10.0}}
+    follows = {"videos": 10, "template": {"beats": 10, "p": 0.5 ** 10, "excess": 0.2},
+               "colour map": {"beats": 3, "p": 0.95, "excess": -0.1}, "follows_frame": True}
+    medium_only = dict(follows, template={"beats": 5, "p": 0.62, "excess": 0.0}, follows_frame=False)
+    values = {"frames": 2, "pixels": 10, "correlation": 0.5, "psnr": 30.0, "psnr_without_removal": 20.0,
+              "bands": {"low": 0.6, "mid": 0.2, "high": -0.1}, "band_energy": {"low": 0.8, "mid": 0.15, "high": 0.05},
+              "videos": videos, "specificity": 0.21, "references": refs, "frame_test": follows,
+              "effect": {"correlation": -0.05, "videos": chance}}
     recovery = {"print": values,
-                "replay": dict(values, correlation=0.4, other_video_correlation=0.38, videos=medium_only),
-                "cosmetic": dict(values, correlation=0.1, other_video_correlation=None, videos=chance),
+                "replay": dict(values, correlation=0.4, frame_test=medium_only),
                 "partial_paper": dict(values, correlation=0.1, mask={"frames": 2, "iou": 0.25, "precision": 0.5,
                                                                      "recall": 0.4}, videos=chance),
                 "all spoof types": values}
     text = "\n".join(trace_recovery.recovery_report(recovery))
-    assert ("| print | 2 | 0.500 | 0.200 | 0.600 | 0.200 | -0.100 | 80 / 15 / 5 | 30.0 | 20.0 | 10/10 (0.00098) "
-            "| 9/9 (0.002) |") in text
-    assert "| cosmetic | 2 | 0.100 | - | 0.600 |" in text and "| 6/10 (0.38) | 4/9 (0.75) |" in text
+    assert ("| print | 2 | 0.500 | 0.600 | 0.200 | -0.100 | 80 / 15 / 5 | 30.0 | 20.0 | 10/10 (0.00098) "
+            "| 0.210 |") in text
+    assert "| print | 0.500 | 0.000 | 0.450 | 0.800 | 0.700 |" in text   # the method next to the references
+    assert ("| print | 0.210 | 0.010 | 0.300 | 0.250 | 10/10 (0.00098), +0.200 | 3/10 (0.95), -0.100 | yes |"
+            in text)
+    assert "| replay | 0.210 | 0.010 | 0.300 | 0.250 | 5/10 (0.62), +0.000 | 3/10 (0.95), -0.100 | no |" in text
+    assert "Types whose trace follows the frame: print, partial_paper." in text
+    assert "| print | 0.500 | -0.050 | 6/10 (0.38) |" in text   # T_A next to the overall effect
     assert "| partial_paper | 2 | 0.250 | 0.500 | 0.400 |" in text
-    assert f"sign test p < {trace_recovery.SIGNIFICANCE}): print, replay of 4" in text
-    # replay's videos beat their other-video pairing only half the time: it follows the medium, not the frame.
-    assert "the trace follows the frame, not only the medium): print." in text
+    assert f"sign test p < {trace_recovery.SIGNIFICANCE}): print, replay of 3" in text
 
 
 def test_video_statistics_match_hand_counts_and_the_binomial_tail():
     from math import comb
 
-    result = trace_recovery.video_statistics([0.2, -0.1, 0.3, 0.4], [None, 0.0, 0.5, 0.1])
-    # 3 of 4 positive: P(X >= 3 | n = 4, 1/2) = (4 + 1) / 16; 1 of 3 pairs beats its other video: 7 / 8.
-    assert result == {"videos": 4, "positive": 3, "sign_p": 5 / 16, "median": 0.25, "paired": 3, "beats_other": 1,
-                      "paired_sign_p": 7 / 8}
-    many = trace_recovery.video_statistics(np.linspace(-0.1, 0.9, 12), [0.0] * 12)
-    assert many["positive"] == 10 and many["beats_other"] == 10
+    result = trace_recovery.video_statistics([0.2, -0.1, 0.3, 0.4])
+    # 3 of 4 positive: P(X >= 3 | n = 4, 1/2) = (4 + 1) / 16.
+    assert result == {"videos": 4, "positive": 3, "sign_p": 5 / 16, "median": 0.25}
+    many = trace_recovery.video_statistics(np.linspace(-0.1, 0.9, 12))
+    assert many["positive"] == 10
     np.testing.assert_allclose(many["sign_p"], sum(comb(12, k) for k in (10, 11, 12)) / 2 ** 12)
-    assert trace_recovery.video_statistics([], [])["sign_p"] == 1.0
+    assert trace_recovery.video_statistics([])["sign_p"] == 1.0
+
+
+def _toy_frames(seed=0, videos=4, frames=3, size=6):
+    """SpoofFrames of one type ('print') with `videos` videos: random images, a true trace per video that is a
+    video-specific pattern plus a shared one, and a true region on the first frame of each video."""
+    rng = np.random.default_rng(seed)
+    shared = rng.normal(size=(size, size, 3))
+    images, traces, masks, ids = [], [], [], []
+    for v in range(videos):
+        own = rng.normal(size=(size, size, 3))
+        for k in range(frames):
+            images.append(rng.random((size, size, 3)))
+            traces.append(shared + own + 0.1 * rng.normal(size=(size, size, 3)))
+            mask = np.zeros((size, size, 1))
+            if k == 0:
+                mask[:2, :2] = 1
+            masks.append(mask)
+            ids.append(f"v{v}")
+    return trace_recovery.SpoofFrames(np.float32(images), np.float32(traces), np.float32(masks),
+                                      np.array(["print"] * len(ids)), np.array(ids))
+
+
+def _pearson(pairs):
+    p = np.concatenate([a for a, _ in pairs])
+    t = np.concatenate([b for _, b in pairs])
+    return np.corrcoef(p, t)[0, 1]
+
+
+def test_frame_specificity_pairs_each_video_with_every_other_video():
+    frames = _toy_frames(frames=3)
+    # Video v2 has only 2 frames: v0's third frame meets v2's first one again (frame k mod F_u).
+    drop = np.flatnonzero(frames.videos == "v2")[-1]
+    frames = trace_recovery.SpoofFrames(*(np.delete(a, drop, axis=0) for a in frames))
+    rng = np.random.default_rng(1)
+    predicted = (0.5 * frames.traces + rng.normal(size=frames.traces.shape)).astype(np.float32)
+    result = trace_recovery.frame_metrics(frames, predicted)["print"]
+    keep = np.broadcast_to(frames.masks == 0, frames.traces.shape)
+    members = {v: np.flatnonzero(frames.videos == v) for v in ("v0", "v1", "v2", "v3")}
+    for v, mine in members.items():
+        own = _pearson([(predicted[i][keep[i]], frames.traces[i][keep[i]]) for i in mine])
+        cross = []
+        for u, theirs in members.items():
+            if u != v:
+                pairs = [(i, theirs[k % len(theirs)]) for k, i in enumerate(mine)]
+                cross.append(_pearson([(predicted[i][keep[i] & keep[j]], frames.traces[j][keep[i] & keep[j]])
+                                       for i, j in pairs]))
+        got_own, got_s = result["per_video"][v]
+        np.testing.assert_allclose(got_own, own, rtol=1e-9)
+        np.testing.assert_allclose(got_s, own - np.mean(cross), rtol=1e-9, atol=1e-12)
+    assert result["videos"]["videos"] == 4
+    np.testing.assert_allclose(result["specificity"], np.mean([s for _, s in result["per_video"].values()]))
+    # A fixed output (the same map for every frame) is specific to no video on average... and the true trace is.
+    fixed = np.broadcast_to(frames.traces.mean(axis=0), frames.traces.shape).astype(np.float32)
+    assert abs(trace_recovery.frame_metrics(frames, fixed)["print"]["specificity"]) < 0.05
+    assert trace_recovery.frame_metrics(frames, frames.traces)["print"]["specificity"] > 0.3
+
+
+def test_frame_test_counts_videos_against_the_references():
+    method = {"a": (0.5, 0.3), "b": (0.4, 0.2), "c": (0.1, -0.1), "d": (0.2, None)}
+    template = {"a": (0.4, 0.0), "b": (0.4, 0.25), "c": (0.1, -0.2), "d": (0.2, None)}
+    colour = {"a": (0.9, 0.5), "b": (0.8, 0.4), "c": (0.7, 0.3), "d": (0.2, None)}
+    result = trace_recovery.frame_test(method, {"template": template, "colour map": colour})
+    # a and c beat the template (2 of 3: P(X >= 2 | 3) = 4 / 8); none beats the colour map.
+    assert result["videos"] == 3
+    assert result["template"] == {"beats": 2, "p": 0.5, "excess": pytest.approx((0.3 - 0.05 + 0.1) / 3)}
+    assert result["colour map"]["beats"] == 0 and result["colour map"]["p"] == 1.0
+    assert result["follows_frame"] is False
+    many = {f"v{i}": (0.5, 0.4) for i in range(8)}
+    low = {f"v{i}": (0.5, 0.0) for i in range(8)}
+    assert trace_recovery.frame_test(many, {"template": low})["follows_frame"]   # 8/8: p = 1/256
+
+
+def test_reference_predictors_match_numpy_fits():
+    train = _toy_frames(seed=2, videos=3)
+    references = trace_recovery.fit_references(train)
+    assert list(references) == list(trace_recovery.REFERENCES)
+    keep = (train.masks == 0).astype(np.float64)
+    template = (keep * train.traces).sum(axis=0) / keep.sum(axis=0)
+    images = train.images[:2]
+    types = np.array(["print", "replay"])   # a type absent from train predicts zero
+    got = references["template"](images, types)
+    np.testing.assert_allclose(got[0], template, rtol=1e-5, atol=1e-6)
+    assert not got[1].any()
+    kept = np.broadcast_to(keep > 0, train.images.shape)[..., 0]
+    design = np.concatenate([np.ones((kept.sum(), 1)), train.images[kept]], axis=1)
+    coef = np.linalg.lstsq(design, train.traces[kept], rcond=None)[0]
+    np.testing.assert_allclose(references["colour map"](images, types)[0], coef[0] + images[0] @ coef[1:],
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(references["negated image"](images, types), -images)
+    assert not references["zero"](images, types).any()
+    # A trace that is exactly a colour map of the image is recovered exactly by the fitted colour map.
+    a, b = np.array([0.1, -0.2, 0.05]), np.array([[-0.3, 0.1, 0], [0, -0.2, 0], [0.05, 0, -0.25]])
+    exact = train._replace(traces=np.float32(a + train.images @ b))
+    fitted = trace_recovery.fit_references(exact)["colour map"](exact.images, exact.types)
+    np.testing.assert_allclose(fitted, exact.traces, atol=1e-5)
 
 
 def test_the_recovery_check_pools_print_and_replay_videos_only():
@@ -148,7 +250,7 @@ def test_the_recovery_check_pools_print_and_replay_videos_only():
 
 def test_a_perfect_trace_model_recovers_every_band_and_region(synthetic_root, frames):
     ids, images, traces, masks, labels = frames
-    result = trace_recovery.recovery_on_split(_oracle(images, traces, masks), synthetic_root, ids)
+    result = trace_recovery.recovery_on_split(_oracle(images, traces, masks), synthetic_root, ids, train_ids=ids)
     assert result["all spoof types"]["frames"] == int((labels == 1).sum())
     assert set(result) == set(synthetic.SPOOF_TYPES) | {"all spoof types"}
     for name, values in result.items():
@@ -156,15 +258,19 @@ def test_a_perfect_trace_model_recovers_every_band_and_region(synthetic_root, fr
             assert values["correlation"] > 1 - 1e-6, name
             assert all(c > 1 - 1e-5 for c in values["bands"].values()), (name, values["bands"])
             assert values["psnr"] > 100
+            assert values["references"]["zero"]["correlation"] == 0.0
+            # The truth beats the template's frame specificity in every video with another of its type.
+            test = values["frame_test"]
+            assert test["template"]["beats"] == test["videos"] > 0, name
         if "mask" in values:
             assert values["mask"] == {"frames": values["frames"], "iou": 1.0, "precision": 1.0, "recall": 1.0}
     assert {name for name, values in result.items() if "mask" in values} == {"paper_glasses", "partial_paper"}
-    _check_other_video_pairing(result, synthetic_root, ids, traces, masks)
     _check_video_statistics(images, traces, masks, synthetic_root, ids)
     # A method without an inpainting region is scored the same way, without the region's agreement.
     no_region = trace_recovery.recovery_on_split(_oracle(images, traces, masks, region=False), synthetic_root, ids)
     assert not any("mask" in values for values in no_region.values())
     assert no_region["print"]["correlation"] == result["print"]["correlation"]
+    assert "references" not in no_region["print"]      # no train split given: no reference rows
 
 
 def _pipeline_order(root, ids):
@@ -175,8 +281,8 @@ def _pipeline_order(root, ids):
 
 
 def _check_video_statistics(images, traces, masks, root, ids):
-    """Per-video counts: every video of the oracle correlates (+1) and beats its other-video pairing; negating
-    the recovered trace of one video that has a pairing takes exactly one off each count of its type."""
+    """Per-video counts: every video of the oracle correlates (+1); negating the recovered trace of one video
+    takes exactly one off the counts of its type."""
     from physstd.data import spoof_types
 
     order = _pipeline_order(root, ids)
@@ -188,7 +294,6 @@ def _check_video_statistics(images, traces, masks, root, ids):
     result = trace_recovery.recovery_on_split(_oracle(images, traces, masks), root, ids)
     for name, listed in videos.items():
         assert result[name]["videos"]["videos"] == result[name]["videos"]["positive"] == len(listed), name
-        assert result[name]["videos"]["paired"] == result[name]["videos"]["beats_other"] == len(listed) - 1, name
     total = sum(len(v) for v in videos.values())
     assert result["all spoof types"]["videos"]["positive"] == total
     whole_face = len(videos.get("print", [])) + len(videos.get("replay", []))
@@ -198,40 +303,9 @@ def _check_video_statistics(images, traces, masks, root, ids):
     flipped = videos[name][1]
     signs = [-1.0 if video == flipped else 1.0 for video, _, _ in order]
     negated = trace_recovery.recovery_on_split(_oracle(images, traces, masks, signs), root, ids)
-    counts = negated[name]["videos"]
-    assert (counts["positive"], counts["beats_other"]) == (len(videos[name]) - 1, len(videos[name]) - 2)
+    assert negated[name]["videos"]["positive"] == len(videos[name]) - 1
     assert negated["all spoof types"]["videos"]["positive"] == total - 1
     assert trace_recovery.whole_face_recovery(negated)["positive"] == whole_face - 1
-
-
-def _check_other_video_pairing(result, root, ids, traces, masks):
-    """The oracle's other-video correlation against numpy: each spoof frame's true trace (= its recovered one)
-    paired with the true trace of the last frame of the latest earlier video of its type, on the pixels outside
-    both true inpainting regions."""
-    from physstd.data import spoof_types
-
-    order = _pipeline_order(root, ids)
-    assert len(order) == len(traces)
-    keep = np.broadcast_to(masks == 0, traces.shape)
-    pairs = {}
-    for i, (video, type_id, spoof) in enumerate(order):
-        if not spoof:
-            continue
-        earlier = [j for j in range(i) if order[j][1] == type_id and order[j][2] and order[j][0] != video]
-        if earlier:
-            name = spoof_types.NAMES[type_id]
-            pairs.setdefault(name, []).append((i, earlier[-1]))
-            pairs.setdefault("all spoof types", []).append((i, earlier[-1]))
-    assert pairs, "the toy set should hold two videos of some spoof type"
-    for name, values in result.items():
-        if name not in pairs:
-            assert values["other_video_correlation"] is None, name
-            continue
-        recovered = np.concatenate([traces[i][keep[i] & keep[j]] for i, j in pairs[name]])
-        other = np.concatenate([traces[j][keep[i] & keep[j]] for i, j in pairs[name]])
-        np.testing.assert_allclose(values["other_video_correlation"], np.corrcoef(recovered, other)[0, 1],
-                                   atol=1e-6, err_msg=name)
-        assert values["other_video_correlation"] < 0.99, name   # another video's trace is not this frame's
 
 
 # --- the CLI ------------------------------------------------------------------------------------------------------
@@ -250,17 +324,24 @@ def test_cli_scores_a_run_and_writes_json_and_markdown(synthetic_root, tmp_path,
     # The same numbers as recovery_on_split with the run's generator as the TraceModel, on the test split.
     generator, model_config = load_generator(run)
     test_ids = protocols.load_split(os.path.join(synthetic_root, "protocols"), "identity", "test")
+    train_ids = protocols.load_split(os.path.join(synthetic_root, "protocols"), "identity", "train")
     expected = trace_recovery.recovery_on_split(trace_recovery.physstd_trace_model(generator, model_config),
-                                                synthetic_root, test_ids)
+                                                synthetic_root, test_ids, train_ids=train_ids)
     assert list(record["types"]) == list(expected)
     for name, values in expected.items():
         assert record["types"][name]["correlation"] == pytest.approx(values["correlation"], abs=1e-9), name
         assert record["types"][name]["videos"] == values["videos"], name
+        assert record["types"][name]["frame_test"] == values["frame_test"], name
+        for ref, scores in values["references"].items():
+            assert record["types"][name]["references"][ref] == pytest.approx(scores), (name, ref)
+        # PhySTD reconstructs the live face: its overall effect is scored too.
+        assert record["types"][name]["effect"]["correlation"] == pytest.approx(values["effect"]["correlation"])
     assert record["whole_face"] == trace_recovery.whole_face_recovery(expected)
     markdown = open(os.path.join(output, "trace_recovery.md")).read()
     print_row = next(line for line in markdown.splitlines() if line.startswith("| print |"))
     assert f"| {expected['print']['correlation']:.3f} |" in print_row
     assert "## Trace recovery on the test spoofs" in markdown and "written" in capsys.readouterr().out
+    assert "### Against predictors that never see the trace" in markdown and "| follows the frame |" in markdown
     # Another split and output folder.
     other = tmp_path / "train_split"
     assert trace_recovery.main([f"--run_dir={run}", "--split=train", f"--output_dir={other}"]) == 0

@@ -201,12 +201,13 @@ class RawFrame:
     landmarks: np.ndarray
 
 
-def render_video(source, spoof_type, num_frames, image_size, rng):
+def render_video(source, spoof_type, num_frames, image_size, rng, light_variation=True):
     """Render one video of `source` (a SourceFace): (list of RawFrame, nuisance dict, trace params dict).
 
     Pose: the source's crop box (face_model.crop_box) is mapped onto an N-pixel box centred in the
     1.5 N canvas, then rotated/scaled/shifted by the frame's nuisance. The spoof renderer's random draws
-    come from one seed per video, so the attack instrument is the same in every frame."""
+    come from one seed per video, so the attack instrument is the same in every frame. light_variation: see
+    synthetic_traces.sample_nuisance."""
     size, face_side = raw_size(image_size), raw_face_side(image_size)
     x0, y0, side = face_model.crop_box(source.landmarks)
     # Resample the photo once so that the per-frame warp is close to 1:1 (no aliasing when shrinking).
@@ -215,7 +216,7 @@ def render_video(source, spoof_type, num_frames, image_size, rng):
     photo = cv2.resize(source.image, None, fx=factor, fy=factor, interpolation=interpolation)
     points = (source.landmarks + 0.5) * factor - 0.5
     center = (np.array([x0, y0]) + side / 2 + 0.5) * factor - 0.5
-    nuisance = synthetic_traces.sample_nuisance(rng, num_frames)
+    nuisance = synthetic_traces.sample_nuisance(rng, num_frames, light_variation)
     trace_seed = int(rng.integers(2 ** 63))
     renderer = synthetic_traces.RENDERERS.get(spoof_type)
     frames, params = [], {}
@@ -280,7 +281,7 @@ def _render_job(row):
     source = context["sources"][row["subject"]]
     rng = video_rng(context["seed"], row["video_id"])
     frames, nuisance, params = render_video(source, row["spoof_type"], context["frames_per_video"],
-                                            context["image_size"], rng)
+                                            context["image_size"], rng, context["light_variation"])
     write_raw_video(context["raw_dir"], row, frames, nuisance, params)
     return dict(row, num_frames=len(frames))
 
@@ -299,8 +300,10 @@ def default_workers():
 
 def generate_raw(raw_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
                  frames_per_video=DEFAULT_FRAMES_PER_VIDEO, live_videos=DEFAULT_LIVE_VIDEOS,
-                 spoof_type_names=SPOOF_TYPES, seed=0, workers=None, sources=None):
+                 spoof_type_names=SPOOF_TYPES, seed=0, workers=None, sources=None, light_variation=True):
     """Render the raw videos into raw_dir (layout in the module docstring); returns the videos.csv rows.
+    light_variation=False renders every video under one light (synthetic_traces.sample_nuisance): a control
+    set in which a tone or colour map cannot hide inside the live videos' own variation.
 
     A raw_dir already generated with the same parameters is completed (videos in videos.csv are kept);
     one generated with other parameters raises SyntheticFormatError."""
@@ -318,6 +321,8 @@ def generate_raw(raw_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
             "live_videos": int(live_videos), "balanced_live_subjects": list(TRAIN_ONLY),
             "spoof_types": list(spoof_type_names),
             "subjects": [s.name for s in sources]}
+    if not light_variation:  # only written when off, so that sets generated before the option still match
+        meta["light_variation"] = False
     os.makedirs(raw_dir, exist_ok=True)
     meta_path = os.path.join(raw_dir, RAW_META_FILE)
     done = {}
@@ -334,7 +339,7 @@ def generate_raw(raw_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
     plan = video_plan([s.name for s in sources], spoof_type_names, live_videos)
     todo = [row for row in plan if row["video_id"] not in done]
     _CONTEXT.update(sources={s.name: s for s in sources}, seed=seed, frames_per_video=frames_per_video,
-                    image_size=image_size, raw_dir=raw_dir)
+                    image_size=image_size, raw_dir=raw_dir, light_variation=light_variation)
     made = {row["video_id"]: row for row in _map(_render_job, todo, workers or default_workers())}
     rows = [done.get(row["video_id"]) or made[row["video_id"]] for row in plan]
     files.write_text_atomic(os.path.join(raw_dir, RAW_INDEX_FILE), files.csv_text(rows, list(INDEX_COLUMNS)))
@@ -637,13 +642,14 @@ class GenerationSummary:
 
 def generate(output_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
              frames_per_video=DEFAULT_FRAMES_PER_VIDEO, seed=0, live_videos=DEFAULT_LIVE_VIDEOS,
-             spoof_type_names=SPOOF_TYPES, raw_dir=None, workers=None, log=None):
+             spoof_type_names=SPOOF_TYPES, raw_dir=None, workers=None, log=None, light_variation=True):
     """Generate the synthetic set: raw videos (default <output_dir>/raw), the prepared layout in output_dir
-    (through FacePreprocessor, with truth.npz) and its protocols. Returns a GenerationSummary."""
+    (through FacePreprocessor, with truth.npz) and its protocols. Returns a GenerationSummary.
+    light_variation: generate_raw."""
     start = time.monotonic()
     raw_dir = os.path.join(output_dir, "raw") if raw_dir is None else raw_dir
     rows = generate_raw(raw_dir, image_size, num_identities, frames_per_video, live_videos, spoof_type_names,
-                        seed, workers)
+                        seed, workers, light_variation=light_variation)
     seconds_raw = time.monotonic() - start
     if log:
         log(f"raw: {len(rows)} videos, {sum(r['num_frames'] for r in rows)} frames in {seconds_raw:.1f} s")
@@ -680,6 +686,8 @@ def _define_flags():
     flags.DEFINE_list("spoof_types", list(SPOOF_TYPES), "Spoof types to render (spoof_types names).")
     flags.DEFINE_integer("seed", 0, "Seed of every random choice (nuisance, traces, protocol split).")
     flags.DEFINE_integer("workers", default_workers(), "Processes rendering / preparing videos.", lower_bound=1)
+    flags.DEFINE_bool("light_variation", True, "Vary gain, contrast, colour temperature and the light gradient "
+                      "per video (--nolight_variation: one light for every video, a control set).")
     flags.mark_flag_as_required("output_dir")
     return flags.FLAGS
 
@@ -691,7 +699,7 @@ def main(argv):
         summary = generate(flags_values.output_dir, flags_values.image_size, flags_values.num_identities,
                            flags_values.frames_per_video, flags_values.seed, flags_values.live_videos,
                            tuple(flags_values.spoof_types), flags_values.raw_dir, flags_values.workers,
-                           log=_log_stderr)
+                           log=_log_stderr, light_variation=flags_values.light_variation)
     except (SyntheticFormatError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -374,13 +374,19 @@ NUISANCE_KEYS = ("angle", "scale", "shift_x", "shift_y", "gain", "contrast", "te
                  "gradient_direction", "noise_sigma", "shot_noise", "jpeg_quality")
 
 
-def sample_nuisance(rng, num_frames):
+# The light of a video without light variation: neutral gain, contrast and colour, no gradient.
+FIXED_LIGHT = {"gain": 1.0, "contrast": 1.0, "temperature": 0.0, "gradient": 0.0}
+
+
+def sample_nuisance(rng, num_frames, light_variation=True):
     """Per-frame nuisance of one video, {key: (F,) float64}: a per-video draw plus a small per-frame drift.
 
     angle (degrees, in-plane), scale (x nominal), shift_x/y (fraction of the crop side), gain, contrast
     (about mid-grey), temperature (-1 warm .. 1 cold), gradient (relative light fall-off across the
     frame) and its direction (radians), read noise sigma and shot-noise factor (intensity units) and JPEG
-    quality. The label is not an input: live and spoof share the distribution."""
+    quality. The label is not an input: live and spoof share the distribution. Without light_variation the
+    light keys are FIXED_LIGHT in every frame (the random draws are made all the same, so pose, noise and the
+    traces match the varied set's)."""
     base = {"angle": rng.uniform(-8.0, 8.0), "scale": rng.uniform(0.92, 1.08),
             "shift_x": rng.uniform(-0.04, 0.04), "shift_y": rng.uniform(-0.04, 0.04),
             "gain": rng.uniform(0.75, 1.15), "contrast": rng.uniform(0.8, 1.15),
@@ -390,7 +396,10 @@ def sample_nuisance(rng, num_frames):
     drift = {"angle": 1.5, "scale": 0.015, "shift_x": 0.01, "shift_y": 0.01, "gain": 0.03, "contrast": 0.0,
              "temperature": 0.05, "gradient": 0.02, "gradient_direction": 0.1, "noise_sigma": 0.0,
              "shot_noise": 0.0, "jpeg_quality": 0.0}
-    return {key: base[key] + drift[key] * rng.uniform(-1.0, 1.0, num_frames) for key in NUISANCE_KEYS}
+    nuisance = {key: base[key] + drift[key] * rng.uniform(-1.0, 1.0, num_frames) for key in NUISANCE_KEYS}
+    if not light_variation:
+        nuisance.update({key: np.full(num_frames, value) for key, value in FIXED_LIGHT.items()})
+    return nuisance
 
 
 def pose_affine(center, target, angle, scale):

@@ -1,29 +1,47 @@
-"""Trace recovery: how well a method's estimated spoof trace matches the true one of the synthetic set.
+"""Trace recovery: how well a method's estimated spoof trace matches the true one of the synthetic set, next to
+predictors that never see the trace.
 
 Only the embedded synthetic set (physstd.data.synthetic) knows the true additive trace T_A = S - L and the true
 inpainting region of every spoof frame (truth.npz); real data have neither. A method is scored through one small
-interface, `TraceModel`: a function from images to (additive trace in image space, inpainting region or None).
-PhySTD's generator is one implementation (`physstd_trace_model`: T_A = [B]n1 + [C]n2 + T of Eq. 5 and its P);
-another trace model (for example De-Spoof's noise) plugs in the same way and is scored by the same code.
+interface, `TraceModel`: a function from images to (trace in image space, inpainting region or None[, overall
+effect]). PhySTD's generator is one implementation (`physstd_trace_model`); De-Spoof's noise is another.
+
+A recovered trace means something only next to what a predictor that never saw the trace scores with the same
+code on the same frames. Every report carries these reference rows (`fit_references`, fitted on the *train*
+split's spoof frames, scored on the evaluated split):
+- zero: no trace (correlation 0 by definition; its PSNR is "leave the trace in");
+- template: the per-type mean true trace of the train frames. It knows the medium, not the frame;
+- colour map: per type, T = a + B I (12 parameters: a 3-vector and a 3 x 3 matrix) fitted by least squares on
+  the train frames. It knows the medium's tone and colour response to the face in front of it;
+- negated image: -I (a print's trace is close to a negative multiple of the image);
+- a ceiling, where a run of a generator supervised on the true traces is given (`--reference_run`).
 
 Measured on the spoof frames of a split, outside the true inpainting region (where the spoof replaced the face,
 no additive trace exists): Pearson correlation between the recovered and the true T_A, pooled over pixels,
 channels and frames of a type, overall and per band of Eq. 9 (low [x]n1 / mid [x]n2 - [x]n1 / high x - [x]n2);
-PSNR of the recovered trace against the true one with peak 1 (that is, the PSNR of I - T_A against the true live
-face on those pixels), next to the PSNR of leaving the trace in (T_A = 0); the same correlation with each frame's
-recovered trace paired with another video's true trace of the same type (what a model that only knows the
-medium's typical trace scores); and, for the types that have one, the agreement (IoU, precision, recall) of the
-estimated region with the true one. The pixels of a video are not independent samples, its videos are: per type,
-the test videos whose recovered trace correlates positively with the true one, and those that correlate better
-with their own true trace than with another video's, each with a one-sided sign test (video_statistics).
+PSNR of the recovered trace against the true one (peak 1), next to the PSNR of leaving the trace in; for the
+types that have one, the agreement (IoU, precision, recall) of the estimated region with the true one. For
+methods that reconstruct the live face, the overall effect I - I_hat (PhySTD: (1 - P) T_A + P (I - I_P), what its
+losses constrain) is scored against the true effect I - L on every pixel.
+
+The frame test (`frame_test`). The test videos are the independent samples, not the pixels. Each video's own
+correlation r(v, v) (its recovered traces against its true traces) is compared with its correlation r(v, u)
+against the true trace of every other video u of its type (frame k of v paired with frame k mod F_u of u, pixels
+outside both true regions). Its frame specificity is s(v) = r(v, v) - mean over u of r(v, u): how much better the
+output fits this video than the other videos of the medium. A fixed per-type output scores s = 0 on average. A
+trace *follows the frame* when its videos' s(v) exceeds the template's s(v) in more videos than chance allows
+(one-sided sign test, p < SIGNIFICANCE); the report gives the mean excess over the template and over the colour
+map too. Beating the template is not recovery of the trace itself: -I and the colour map also follow the frame,
+through the face they see. Beating the colour map is the stronger claim.
 
     python -m physstd.eval.trace_recovery --run_dir=runs/<name> [--data_root=... --split_dir=... --protocol=...
-        --fold=... --split=test --output_dir=... --batch_size=32]
+        --fold=... --split=test --output_dir=... --batch_size=32 --reference_run=<supervised run>]
 
 data_root, split_dir, protocol and fold default to the run's own (flags.json). Writes, atomically,
 <output_dir>/trace_recovery.json (RECORD_FORMAT_VERSION: run_dir, data_root, split_dir, protocol, fold, split,
 types: {spoof type: metrics} plus 'all spoof types', whole_face: whole_face_recovery) and trace_recovery.md (the
-same as tables); default output_dir <run_dir>/eval/trace_recovery. Exit status 0; 2 with one `error:` line for a
+same as tables); default output_dir <run_dir>/eval/trace_recovery. All spoof frames of the split and of its train
+split are held in memory (at N = 64 about 50 KB a frame and array). Exit status 0; 2 with one `error:` line for a
 bad input (no run directory, unknown protocol or split, a spoof video without truth.npz).
 """
 import argparse
@@ -37,24 +55,28 @@ from physstd import files
 
 BANDS = ("low", "mid", "high")   # the bands of Eq. 9 at the model's n1, n2: [x]n1, [x]n2 - [x]n1, x - [x]n2
 MASK_THRESHOLD = 0.5             # a pixel is in the (true or estimated) inpainting region when P > 0.5
-# The report names the spoof types whose recovered T_A correlates positively with the true one in more test
-# videos than chance allows (one-sided sign test over the videos at this level), and those whose videos
-# correlate better with their own true trace than with another video's (the trace follows the frame).
+# Significance of the one-sided sign tests over videos: "correlates positively in more videos than chance" and
+# "follows the frame" (beats the template's frame specificity in more videos than chance).
 SIGNIFICANCE = 0.01
 ALL_TYPES = "all spoof types"
-RECORD_FORMAT_VERSION = 1
+RECORD_FORMAT_VERSION = 2
+# The reference predictors, in report order (module doc). The template is the frame test's bar.
+REFERENCES = ("zero", "template", "colour map", "negated image")
+TEMPLATE, COLOUR_MAP = "template", "colour map"
 
 
-PHYSTD_TRACE_NAME = "Recovered T_A = [B]n1 + [C]n2 + T"
+PHYSTD_TRACE_NAME = "Recovered trace = I minus the live reconstruction with P = 0 (T_A = [B]n1 + [C]n2 + T)"
 
 
 class TraceModel(typing.NamedTuple):
     """A method's trace estimate, as trace recovery scores it.
 
-    estimate: images (B, N, N, 3) float32 in [0, 1] -> (additive_trace, region): additive_trace (B, N, N, 3) is
-        what the method says the spoof added to the live face, in image space (live = image - trace outside the
-        region); region (B, N, N, 1) in [0, 1] is where it says the spoof replaced the face, or None for a
-        method without one. Tensors or arrays.
+    estimate: images (B, N, N, 3) float32 in [0, 1] -> (additive_trace, region) or (additive_trace, region,
+        effect): additive_trace (B, N, N, 3) is what the method says the spoof added to the live face, in image
+        space (live = image - trace outside the region); region (B, N, N, 1) in [0, 1] is where it says the spoof
+        replaced the face, or None for a method without one; effect (B, N, N, 3), where given, is the image minus
+        the method's reconstruction of the live face (None or absent: the method has none besides its trace).
+        Tensors or arrays.
     image_size: N of the images it takes (the data must be prepared at that size).
     bands: (n1, n2) of the Eq. 9 split at which the per-band correlations are taken.
     name: what the recovered trace is, for the report's first sentence.
@@ -66,7 +88,8 @@ class TraceModel(typing.NamedTuple):
 
 
 def physstd_trace_model(generator, model_config):
-    """PhySTD's TraceModel: T_A = [B]n1 + [C]n2 + T (Eq. 5) and the inpainting region P of the generator."""
+    """PhySTD's TraceModel: the image-space trace (T_A = [B]n1 + [C]n2 + T for the paper's form, physstd.trace.
+    image_trace), the inpainting region P and the overall effect I - I_live of Eq. 5."""
     import tensorflow as tf
 
     from physstd import trace
@@ -74,16 +97,99 @@ def physstd_trace_model(generator, model_config):
     @tf.function(autograph=False, reduce_retracing=True)
     def estimate(images):
         out = generator(images, training=False)
-        return trace.additive_trace(out, model_config), out.P
+        return (trace.image_trace(images, out, model_config), out.P,
+                trace.overall_effect(images, out, model_config))
 
     return TraceModel(estimate, model_config.image_size, tuple(model_config.trace_bands))
 
 
-def recovery_of_run(run_dir, data_root="", split_dir="", protocol="", split="test", fold="", batch_size=32):
-    """(recovery_on_split of a run directory on a split, {data_root, split_dir, protocol, fold, split}).
+class SpoofFrames(typing.NamedTuple):
+    """Every spoof frame of a list of videos, in pipeline order: images, true traces (F, N, N, 3), true masks
+    (F, N, N, 1) float32; types (F,) spoof-type names; videos (F,) video ids."""
+    images: np.ndarray
+    traces: np.ndarray
+    masks: np.ndarray
+    types: np.ndarray
+    videos: np.ndarray
+
+
+def load_spoof_frames(data_root, video_ids, image_size, batch_size=32):
+    """SpoofFrames of the spoof videos among video_ids (their truth.npz through the tf.data pipeline)."""
+    from physstd.data import pipeline, spoof_types
+
+    parts = {"image": [], "true_trace": [], "true_mask": [], "spoof_type": [], "video_id": []}
+    for batch in pipeline.eval_dataset(data_root, video_ids, image_size, batch_size, include_truth=True):
+        spoof = batch["label"].numpy() == 1
+        for key in parts:
+            parts[key].append(batch[key].numpy()[spoof])
+    arrays = {key: np.concatenate(value) if value else np.zeros((0,)) for key, value in parts.items()}
+    if not len(arrays["image"]):
+        raise ValueError(f"{data_root}: no spoof frame among the {len(video_ids)} videos evaluated")
+    names = np.array([spoof_types.NAMES[int(t)] for t in arrays["spoof_type"]])
+    videos = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in arrays["video_id"]])
+    return SpoofFrames(arrays["image"].astype(np.float32), arrays["true_trace"].astype(np.float32),
+                       arrays["true_mask"].astype(np.float32), names, videos)
+
+
+# --- reference predictors -----------------------------------------------------------------------------------------
+def fit_references(train):
+    """{name: predict(images, types) -> traces} for REFERENCES, fitted on the SpoofFrames `train` (module doc).
+
+    template: per type and pixel, the mean true trace over the train frames where that pixel is outside the true
+    region (0 where it never is); colour map: per type, least squares of the true trace on [1, R, G, B] over
+    every kept pixel of the train frames. A type absent from train predicts zero."""
+    keep = (train.masks == 0).astype(np.float64)
+    templates, maps = {}, {}
+    for name in np.unique(train.types):
+        rows = train.types == name
+        weight = keep[rows].sum(axis=0)
+        templates[name] = np.where(weight > 0, (keep[rows] * train.traces[rows]).sum(axis=0)
+                                   / np.maximum(weight, 1), 0).astype(np.float32)
+        kept = np.broadcast_to(keep[rows] > 0, train.images[rows].shape)[..., 0]
+        design = np.concatenate([np.ones((int(kept.sum()), 1)), train.images[rows][kept].astype(np.float64)], 1)
+        maps[name] = np.linalg.lstsq(design, train.traces[rows][kept].astype(np.float64), rcond=None)[0]
+
+    def by_type(table, predict_one):
+        def predict(images, types):
+            out = np.zeros(images.shape, np.float32)
+            for name in np.unique(types):
+                if name in table:
+                    out[types == name] = predict_one(table[name], images[types == name])
+            return out
+        return predict
+
+    return {"zero": lambda images, types: np.zeros(images.shape, np.float32),
+            TEMPLATE: by_type(templates, lambda template, images: template),
+            COLOUR_MAP: by_type(maps, lambda coef, images: (coef[0] + images.astype(np.float64) @ coef[1:])),
+            "negated image": lambda images, types: -images.astype(np.float32)}
+
+
+def predict_frames(trace_model, frames, batch_size=32):
+    """(traces, regions or None, effects or None) of a TraceModel on every frame of a SpoofFrames, as arrays."""
+    import tensorflow as tf
+
+    traces, regions, effects = [], [], []
+    for start in range(0, len(frames.images), batch_size):
+        out = trace_model.estimate(tf.constant(frames.images[start:start + batch_size]))
+        trace, region = out[0], out[1]
+        effect = out[2] if len(out) > 2 else None
+        traces.append(np.asarray(trace, np.float32))
+        regions.append(None if region is None else np.asarray(region, np.float32))
+        effects.append(None if effect is None else np.asarray(effect, np.float32))
+    regions = None if regions[0] is None else np.concatenate(regions)
+    effects = None if effects[0] is None else np.concatenate(effects)
+    return np.concatenate(traces), regions, effects
+
+
+# --- scoring ------------------------------------------------------------------------------------------------------
+def recovery_of_run(run_dir, data_root="", split_dir="", protocol="", split="test", fold="", batch_size=32,
+                    reference_runs=()):
+    """(recovery_on_split of a run directory on a split, {data_root, split_dir, protocol, fold, split, trace}).
 
     The run's method (flags.json; PhySTD when it names none) gives the TraceModel; a method without an additive
-    trace is refused. data_root, split_dir, protocol and fold default to the run's own (flags.json)."""
+    trace is refused. data_root, split_dir, protocol and fold default to the run's own (flags.json). The
+    reference predictors are fitted on the protocol's train split; reference_runs (other run directories, e.g.
+    a supervised ceiling) are scored as extra reference rows named after their folder."""
     from physstd import methods, runs
     from physstd.data import protocols
 
@@ -96,124 +202,175 @@ def recovery_of_run(run_dir, data_root="", split_dir="", protocol="", split="tes
     split_dir = split_dir or flags.get("split_dir") or os.path.join(data_root, "protocols")
     fold = fold or flags.get("fold") or None
     video_ids = protocols.load_split(split_dir, protocol, split, fold)
-    trace_model = method.trace_model(method.load(run_dir))
-    if trace_model is None:
-        raise ValueError(f"{run_dir}: method {method.name!r} estimates no additive spoof trace; trace recovery "
-                         f"scores methods that do")
-    result = recovery_on_split(trace_model, data_root, video_ids, batch_size)
+    train_ids = protocols.load_split(split_dir, protocol, "train", fold)
+    trace_model = _trace_model_of(run_dir)
+    extra = {os.path.basename(os.path.normpath(path)): _trace_model_of(path) for path in reference_runs}
+    result = recovery_on_split(trace_model, data_root, video_ids, batch_size, train_ids, extra)
     return result, {"data_root": os.path.abspath(data_root), "split_dir": os.path.abspath(split_dir),
                     "protocol": protocol, "fold": fold, "split": split, "trace": trace_model.name}
 
 
-def recovery_on_split(trace_model, data_root, video_ids, batch_size=32):
+def _trace_model_of(run_dir):
+    from physstd import methods
+
+    method = methods.of_run(run_dir)
+    trace_model = method.trace_model(method.load(run_dir))
+    if trace_model is None:
+        raise ValueError(f"{run_dir}: method {method.name!r} estimates no additive spoof trace; trace recovery "
+                         f"scores methods that do")
+    return trace_model
+
+
+def recovery_on_split(trace_model, data_root, video_ids, batch_size=32, train_ids=None, reference_models=None):
     """{spoof type: metrics} on the spoof frames of video_ids (module doc), plus ALL_TYPES.
 
-    trace_model: a TraceModel. Metrics of a type: frames, pixels, correlation, psnr, psnr_without_removal
-    (recovery_metrics); `other_video_correlation`: the same Pearson correlation with each frame's recovered T_A
-    paired with the true T_A of the last frame of another video of the same type (pixels outside both true
-    inpainting regions; None for a type with one video). A model that outputs each medium's typical trace scores
-    as high there as on the right pairs; the gap between the two is what follows the frame itself. `bands`:
-    {low, mid, high: correlation of that band of the recovered T_A with the same band of the true one} (both
-    traces zeroed inside the true inpainting region before the split, so that region does not leak into the
-    kept pixels) and `band_energy`: {low, mid, high: the share of the true trace's energy in that band};
-    `videos`: video_statistics; for types with a true inpainting region, when the model estimates one, also
-    `mask`: {frames, iou, precision, recall} of the estimated region against the true one (each thresholded at
-    MASK_THRESHOLD, pooled over the type's frames).
-    """
+    trace_model: a TraceModel. train_ids: the videos the reference predictors are fitted on (None: no reference
+    rows and no frame test against them). reference_models: {name: TraceModel} scored as extra reference rows.
+    Metrics of a type (frame_metrics): frames, pixels, correlation, psnr, psnr_without_removal, bands,
+    band_energy, videos (video_statistics), specificity (mean s(v)), mask (types with a true region, methods with
+    an estimated one), effect (methods with an overall effect: its correlation with the true effect over every
+    pixel, and its video statistics); with references also `references`: {name: {correlation, specificity,
+    psnr}} and `frame_test` (frame_test)."""
+    frames = load_spoof_frames(data_root, video_ids, trace_model.image_size, batch_size)
+    traces, regions, effects = predict_frames(trace_model, frames, batch_size)
+    result = frame_metrics(frames, traces, regions, effects, trace_model.bands)
+    if train_ids is None:
+        return result
+    references = fit_references(load_spoof_frames(data_root, train_ids, trace_model.image_size, batch_size))
+    scored = {name: frame_metrics(frames, predict(frames.images, frames.types))
+              for name, predict in references.items()}
+    for name, model in (reference_models or {}).items():
+        scored[name] = frame_metrics(frames, predict_frames(model, frames, batch_size)[0])
+    for name, values in result.items():
+        values["references"] = {ref: {key: scored[ref][name][key] for key in ("correlation", "specificity", "psnr")}
+                                for ref in scored}
+        values["frame_test"] = frame_test(values["per_video"],
+                                          {ref: scored[ref][name]["per_video"] for ref in (TEMPLATE, COLOUR_MAP)})
+    return result
+
+
+def frame_metrics(frames, traces, regions=None, effects=None, bands=None):
+    """{type: metrics} (recovery_on_split) of predicted traces (F, N, N, 3) on SpoofFrames, plus ALL_TYPES.
+    bands: (n1, n2) for the per-band correlations (None: not computed). Each type also keeps `per_video`:
+    {video: (own correlation r(v, v), specificity s(v))}, the input of frame_test."""
+    keep = np.broadcast_to(frames.masks == 0, frames.traces.shape)
+    split = None if bands is None else _band_split(traces * keep, frames.traces * keep, bands)
+    order = [name for name in _type_order(frames.types)] + [ALL_TYPES]
+    result = {}
+    for name in order:
+        rows = np.ones(len(frames.types), bool) if name == ALL_TYPES else frames.types == name
+        values = recovery_metrics(_sums(traces[rows], frames.traces[rows], keep[rows]))
+        if split is not None:
+            values["bands"] = {band: recovery_metrics(_sums(split[b][0][rows], split[b][1][rows], keep[rows]))
+                               ["correlation"] for b, band in enumerate(BANDS)}
+            total = max(_sums(frames.traces[rows], frames.traces[rows], keep[rows])[5], 1e-20)
+            values["band_energy"] = {band: float(_sums(split[b][1][rows], split[b][1][rows], keep[rows])[5] / total)
+                                     for b, band in enumerate(BANDS)}
+        per_video = {}
+        for type_name in ([name] if name != ALL_TYPES else _type_order(frames.types)):
+            per_video.update(_video_specificity(frames, traces, keep, type_name))
+        values["per_video"] = per_video
+        values["videos"] = video_statistics([own for own, _ in per_video.values()])
+        specific = [s for _, s in per_video.values() if s is not None]
+        values["specificity"] = float(np.mean(specific)) if specific else None
+        if regions is not None and (frames.masks[rows] > MASK_THRESHOLD).any() and name != ALL_TYPES:
+            mask_sums = np.zeros(4)
+            for k in np.flatnonzero(rows):
+                accumulate_mask(mask_sums, regions[k] > MASK_THRESHOLD, frames.masks[k] > MASK_THRESHOLD)
+            values["mask"] = mask_metrics(mask_sums)
+        if effects is not None:
+            everywhere = np.ones(frames.traces.shape, bool)
+            own = [recovery_metrics(_sums(effects[sel], frames.traces[sel], everywhere[sel]))["correlation"]
+                   for sel in (rows & (frames.videos == v) for v in _unique(frames.videos[rows]))]
+            values["effect"] = {"correlation": recovery_metrics(_sums(effects[rows], frames.traces[rows],
+                                                                      everywhere[rows]))["correlation"],
+                                "videos": video_statistics(own)}
+        result[name] = values
+    return result
+
+
+def _type_order(types):
+    from physstd.data import spoof_types
+
+    return [name for name in spoof_types.NAMES if name in set(types.tolist())]
+
+
+def _unique(values):
+    """The distinct values in order of first appearance."""
+    return list(dict.fromkeys(values.tolist()))
+
+
+def _sums(predicted, true, keep):
+    sums = np.zeros(8)
+    for p, t, k in zip(predicted, true, keep):
+        accumulate_recovery(sums, p[k], t[k])
+    return sums
+
+
+def _band_split(predicted, true, bands):
+    """[(recovered band, true band)] for BANDS with the averaging Eq. 9 split (physstd.ops.decompose)."""
     import tensorflow as tf
 
     from physstd import ops
-    from physstd.data import pipeline, spoof_types
 
-    n1, n2 = trace_model.bands
-    sums, band_sums, mask_sums, other_sums = {}, {}, {}, {}
-    video_sums, video_other_sums = {}, {}   # (type, video id): the sums of that video's frames
-    # Per type: (video id, last frame's true T_A and kept pixels) of the current video and of the one before.
-    last_frame, previous_video = {}, {}
+    n1, n2 = bands
+    out = [([], []), ([], []), ([], [])]
+    for start in range(0, len(predicted), 64):
+        for which, x in enumerate((predicted, true)):
+            for b, band in enumerate(ops.decompose(tf.constant(x[start:start + 64]), n1, n2)):
+                out[b][which].append(band.numpy())
+    return [(np.concatenate(p), np.concatenate(t)) for p, t in out]
 
-    @tf.function(autograph=False, reduce_retracing=True)
-    def split_bands(predicted, true):
-        # (3 bands, 2 = recovered / true, batch, N, N, 3)
-        return tf.stack([tf.stack(pair) for pair in zip(ops.decompose(predicted, n1, n2),
-                                                        ops.decompose(true, n1, n2))])
 
-    for batch in pipeline.eval_dataset(data_root, video_ids, trace_model.image_size, batch_size,
-                                       include_truth=True):
-        spoof = batch["label"].numpy() == 1
-        if not spoof.any():
-            continue
-        true_mask = batch["true_mask"].numpy()[spoof]
-        keep = (true_mask == 0).astype(np.float32)
-        true = batch["true_trace"].numpy()[spoof]
-        predicted, mask = trace_model.estimate(tf.constant(batch["image"].numpy()[spoof]))
-        predicted = np.asarray(predicted, np.float32)
-        bands = split_bands(tf.constant(keep * predicted), tf.constant(keep * true)).numpy().astype(np.float64)
-        predicted = predicted.astype(np.float64)
-        mask = None if mask is None else np.asarray(mask)
-        kept = np.broadcast_to(keep > 0, true.shape)
-        videos = batch["video_id"].numpy()[spoof]
-        for k, type_id in enumerate(batch["spoof_type"].numpy()[spoof]):
-            name = spoof_types.NAMES[type_id]
-            if name in last_frame and last_frame[name][0] != videos[k]:
-                previous_video[name] = last_frame[name]
-            last_frame[name] = (videos[k], true[k], kept[k])
-            matched = predicted[k][kept[k]], true[k][kept[k]]
-            other = previous_video.get(name)
-            if other is not None:
-                both = kept[k] & other[2]
-                other = predicted[k][both], other[1][both]
-            accumulate_recovery(video_sums.setdefault((name, videos[k]), np.zeros(8)), *matched)
-            if other is not None:
-                accumulate_recovery(video_other_sums.setdefault((name, videos[k]), np.zeros(8)), *other)
-            for key in (name, ALL_TYPES):
-                accumulate_recovery(sums.setdefault(key, np.zeros(8)), *matched)
-                if other is not None:
-                    accumulate_recovery(other_sums.setdefault(key, np.zeros(8)), *other)
-                for b, band in enumerate(BANDS):
-                    accumulate_recovery(band_sums.setdefault((key, band), np.zeros(8)),
-                                        bands[b, 0, k][kept[k]], bands[b, 1, k][kept[k]])
-            if mask is not None and true_mask[k].any():
-                accumulate_mask(mask_sums.setdefault(name, np.zeros(4)), mask[k] > MASK_THRESHOLD,
-                                true_mask[k] > MASK_THRESHOLD)
-    if not sums:
-        raise ValueError(f"{data_root}: no spoof frame among the {len(video_ids)} videos evaluated")
-    order = [name for name in spoof_types.NAMES if name in sums] + [ALL_TYPES]
-    result = {}
-    for name in order:
-        result[name] = recovery_metrics(sums[name])
-        result[name]["other_video_correlation"] = (
-            recovery_metrics(other_sums[name])["correlation"] if name in other_sums else None)  # one video only
-        result[name]["bands"] = {band: recovery_metrics(band_sums[name, band])["correlation"] for band in BANDS}
-        # Share of the true trace's energy in each band (element 5 of the sums: sum of true squared).
-        total = max(sums[name][5], 1e-20)
-        result[name]["band_energy"] = {band: float(band_sums[name, band][5] / total) for band in BANDS}
-        if name in mask_sums:
-            result[name]["mask"] = mask_metrics(mask_sums[name])
-        keys = [key for key in video_sums if name in (key[0], ALL_TYPES)]
-        result[name]["videos"] = video_statistics(
-            [recovery_metrics(video_sums[key])["correlation"] for key in keys],
-            [recovery_metrics(video_other_sums[key])["correlation"] if key in video_other_sums else None
-             for key in keys])
+def _video_specificity(frames, traces, keep, name):
+    """{video: (r(v, v), s(v))} for the videos of one spoof type (module doc: the frame test); s is None for a
+    type with one video."""
+    rows = np.flatnonzero(frames.types == name)
+    videos = _unique(frames.videos[rows])
+    members = {v: rows[frames.videos[rows] == v] for v in videos}
+    out = {}
+    for v in videos:
+        mine = members[v]
+        own = recovery_metrics(_sums(traces[mine], frames.traces[mine], keep[mine]))["correlation"]
+        cross = []
+        for u in videos:
+            if u == v:
+                continue
+            theirs = members[u][np.arange(len(mine)) % len(members[u])]
+            cross.append(recovery_metrics(_sums(traces[mine], frames.traces[theirs],
+                                                keep[mine] & keep[theirs]))["correlation"])
+        out[v] = (own, own - float(np.mean(cross)) if cross else None)
+    return out
+
+
+def frame_test(method_videos, reference_videos):
+    """The frame test of one type: the method's per-video specificity s(v) against each reference's.
+
+    method_videos, reference_videos[name]: {video: (r(v, v), s(v))} (frame_metrics' per_video). Returns {videos
+    (with an s), then per reference name: {beats: videos whose s exceeds the reference's, p: one-sided sign test,
+    excess: mean of the differences}} and follows_frame: the template's p < SIGNIFICANCE."""
+    result = {"videos": 0}
+    for name, videos in reference_videos.items():
+        pairs = [(s, videos[v][1]) for v, (_, s) in method_videos.items()
+                 if s is not None and v in videos and videos[v][1] is not None]
+        beats = sum(mine > theirs for mine, theirs in pairs)
+        result["videos"] = len(pairs)
+        result[name] = {"beats": int(beats), "p": sign_test(beats, len(pairs)),
+                        "excess": float(np.mean([m - t for m, t in pairs])) if pairs else None}
+    result["follows_frame"] = bool(TEMPLATE in result and result[TEMPLATE]["p"] < SIGNIFICANCE)
     return result
 
 
 # --- statistics ---------------------------------------------------------------------------------------------------
-def video_statistics(correlations, other_correlations):
+def video_statistics(correlations):
     """Per-video view of trace recovery: the test *videos* are the independent samples, not the pixels.
 
-    correlations: each video's correlation (its frames pooled); other_correlations: the same video's
-    other-video correlation, or None where it has none (the first video of its type). Returns {videos,
-    positive: how many correlate positively, sign_p: one-sided sign test of "positive more often than not"
-    (binomial, p = 1/2), median, paired: videos with an other-video figure, beats_other: how many of those
-    correlate better with their own true trace than with the other video's, paired_sign_p: the sign test of that}.
-    """
+    correlations: each video's correlation (its frames pooled). Returns {videos, positive: how many correlate
+    positively, sign_p: one-sided sign test of "positive more often than not" (binomial, p = 1/2), median}."""
     correlations = np.asarray(correlations, np.float64)
     positive = int((correlations > 0).sum())
-    pairs = [(c, o) for c, o in zip(correlations, other_correlations) if o is not None]
-    beats = int(sum(c > o for c, o in pairs))
     return {"videos": len(correlations), "positive": positive, "sign_p": sign_test(positive, len(correlations)),
-            "median": float(np.median(correlations)) if len(correlations) else 0.0,
-            "paired": len(pairs), "beats_other": beats, "paired_sign_p": sign_test(beats, len(pairs))}
+            "median": float(np.median(correlations)) if len(correlations) else 0.0}
 
 
 def sign_test(successes, trials):
@@ -276,48 +433,86 @@ def mask_metrics(sums):
 
 # --- report -------------------------------------------------------------------------------------------------------
 def format_correlation(value):
-    """A correlation to three decimals; "-" for None (a type with one video has no other-video pairing)."""
+    """A correlation (or a difference of two) to three decimals; "-" for None."""
     return "-" if value is None else f"{value:.3f}"
+
+
+def _frame_cell(test, name):
+    entry = test.get(name) if test else None
+    if not entry or not test["videos"]:
+        return "-"
+    return f"{entry['beats']}/{test['videos']} ({entry['p']:.2g}), {entry['excess']:+.3f}"
 
 
 def recovery_report(recovery, split="test", trace_name=PHYSTD_TRACE_NAME):
     """Markdown lines of a recovery_on_split result on `split` (the demo's report.md section, trace_recovery.md);
     trace_name: the TraceModel's name of the recovered trace."""
     lines = [f"## Trace recovery on the {split} spoofs (outside the true inpainting region)", "",
-             f"{trace_name} against the true T_A = S - L of the synthetic set. Correlation: "
-             "Pearson over the pixels, channels and frames of a type; per band: the same after splitting both "
-             "traces into the bands of Eq. 9 (low = [x]n1, mid = [x]n2 - [x]n1, high = x - [x]n2). PSNR: of the "
-             "recovered trace against the true one (peak 1), next to leaving the trace in (T_A = 0). Other video: "
-             "the same correlation with each frame's recovered trace paired with the true trace of a frame of "
-             "another video of the same type; a generator that only knows each medium's typical trace scores as "
-             "high there, so the gap between the two columns is what follows the frame itself.", "",
-             "Videos: the test videos are the independent samples, not the pixels. Per video, the same correlation "
-             "over its frames; 'r > 0' counts the videos that correlate positively, with the one-sided sign-test p; "
-             "'beats other' counts those that correlate better with their own true trace than with the other "
-             "video's, with its sign-test p.", "",
-             "| spoof type | frames | correlation | other video | low | mid | high | true energy low / mid / high (%) "
-             "| PSNR (dB) | PSNR if left in (dB) | videos r > 0 (p) | beats other (p) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             f"{trace_name} against the true T_A = S - L of the synthetic set. Correlation: Pearson over the "
+             "pixels, channels and frames of a type; per band: the same after splitting both traces into the bands "
+             "of Eq. 9 (low = [x]n1, mid = [x]n2 - [x]n1, high = x - [x]n2). PSNR: of the recovered trace against "
+             "the true one (peak 1), next to leaving the trace in. Videos r > 0: test videos whose recovered trace "
+             "correlates positively with their true one (one-sided sign test p). Specificity: the mean over videos "
+             "of r(v, v) - mean r(v, u), a video's correlation with its own true trace minus that with the true "
+             "traces of the other videos of its type (0 for an output that ignores the frame).", "",
+             "| spoof type | frames | correlation | low | mid | high | true energy low / mid / high (%) "
+             "| PSNR (dB) | PSNR if left in (dB) | videos r > 0 (p) | specificity |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for name, values in recovery.items():
         bands = " | ".join(f"{values['bands'][band]:.3f}" for band in BANDS)
         energy = " / ".join(f"{100 * values['band_energy'][band]:.0f}" for band in BANDS)
         videos = values["videos"]
-        lines.append(f"| {name} | {values['frames']} | {values['correlation']:.3f} | "
-                     f"{format_correlation(values['other_video_correlation'])} | {bands} | {energy} | "
+        lines.append(f"| {name} | {values['frames']} | {values['correlation']:.3f} | {bands} | {energy} | "
                      f"{values['psnr']:.1f} | {values['psnr_without_removal']:.1f} | "
                      f"{videos['positive']}/{videos['videos']} ({videos['sign_p']:.2g}) | "
-                     f"{videos['beats_other']}/{videos['paired']} ({videos['paired_sign_p']:.2g}) |")
+                     f"{format_correlation(values.get('specificity'))} |")
     per_type = {k: v for k, v in recovery.items() if k != ALL_TYPES}
     good = [k for k, v in per_type.items() if v["videos"]["sign_p"] < SIGNIFICANCE]
-    specific = [k for k, v in per_type.items() if v["videos"]["paired_sign_p"] < SIGNIFICANCE]
     better = [k for k, v in per_type.items() if v["psnr"] > v["psnr_without_removal"]]
     lines += ["", f"Types whose recovered trace correlates with the true one (positive in more test videos than "
-              f"chance, sign test p < {SIGNIFICANCE}): {', '.join(good) or 'none'} of {len(per_type)}. Types whose "
-              f"videos correlate better with their own true trace than with another video's (p < {SIGNIFICANCE}: "
-              f"the trace follows the frame, not only the medium): {', '.join(specific) or 'none'}. Types where "
+              f"chance, sign test p < {SIGNIFICANCE}): {', '.join(good) or 'none'} of {len(per_type)}. Types where "
               f"removing the recovered trace brings the frame closer to the true live face (higher PSNR): "
-              f"{', '.join(better) or 'none'}. The pooled row mixes types, so it also credits traces whose overall "
-              "strength follows the type's; read the per-type rows for the spatial agreement.", ""]
+              f"{', '.join(better) or 'none'}.", ""]
+    references = next((v["references"] for v in recovery.values() if "references" in v), None)
+    if references:
+        names = list(references)
+        lines += ["### Against predictors that never see the trace", "",
+                  "Correlation with the true trace, the same frames and pixels. The references are fitted on the "
+                  "train split's spoof frames: template = the per-type mean true trace; colour map = per type "
+                  "a + B I (12 parameters); negated image = -I.", "",
+                  "| spoof type | this method | " + " | ".join(names) + " |",
+                  "|---|---:|" + "---:|" * len(names)]
+        for name, values in recovery.items():
+            lines.append(f"| {name} | {values['correlation']:.3f} | "
+                         + " | ".join(f"{values['references'][ref]['correlation']:.3f}" for ref in names) + " |")
+        lines += ["", "Frame test: each video's specificity against the same video's specificity under the template "
+                  "and under the colour map: videos where this method's is higher / videos (one-sided sign test p), "
+                  "mean excess. The trace *follows the frame* when it beats the template at p < "
+                  f"{SIGNIFICANCE}; the colour map (and -I) also pass that bar through the face they see, so beating "
+                  "the colour map is the stronger claim.", "",
+                  "| spoof type | specificity | template | colour map | negated image | beats template (p), excess "
+                  "| beats colour map (p), excess | follows the frame |", "|---|---:|---:|---:|---:|---|---|---|"]
+        for name, values in recovery.items():
+            test = values["frame_test"]
+            refs = values["references"]
+            lines.append(f"| {name} | {format_correlation(values.get('specificity'))} | "
+                         + " | ".join(format_correlation(refs[ref]["specificity"])
+                                      for ref in (TEMPLATE, COLOUR_MAP, "negated image"))
+                         + f" | {_frame_cell(test, TEMPLATE)} | {_frame_cell(test, COLOUR_MAP)} | "
+                         f"{'yes' if test['follows_frame'] else 'no'} |")
+        following = [k for k, v in per_type.items() if v["frame_test"]["follows_frame"]]
+        lines += ["", f"Types whose trace follows the frame: {', '.join(following) or 'none'}.", ""]
+    effects = {k: v["effect"] for k, v in recovery.items() if "effect" in v}
+    if effects:
+        lines += ["### Overall effect I - I_hat", "",
+                  "What the method removes from the image (its losses constrain this, not T_A alone) against the true "
+                  "effect I - L, on every pixel, the inpainting region included.", "",
+                  "| spoof type | correlation on T_A | correlation on the effect | videos r > 0 (p) |",
+                  "|---|---:|---:|---:|"]
+        lines += [f"| {name} | {recovery[name]['correlation']:.3f} | {e['correlation']:.3f} | "
+                  f"{e['videos']['positive']}/{e['videos']['videos']} ({e['videos']['sign_p']:.2g}) |"
+                  for name, e in effects.items()]
+        lines.append("")
     masked = {k: v["mask"] for k, v in per_type.items() if "mask" in v}
     if masked:
         lines += ["Partial attacks leave almost no additive trace outside their inpainting region (a shadow at most), "
@@ -330,12 +525,18 @@ def recovery_report(recovery, split="test", trace_name=PHYSTD_TRACE_NAME):
     return lines
 
 
+def record_of(result):
+    """The JSON-ready form of a recovery_on_split result: per_video pairs become {video: [r, s]}."""
+    return {name: {key: ({v: list(pair) for v, pair in value.items()} if key == "per_video" else value)
+                   for key, value in values.items()} for name, values in result.items()}
+
+
 def write_outputs(output_dir, run_dir, result, where):
     """trace_recovery.json (the record of the module doc) and trace_recovery.md in output_dir, each written
     atomically; returns their paths."""
     whole = whole_face_recovery(result)
     record = {"format_version": RECORD_FORMAT_VERSION, "run_dir": os.path.abspath(run_dir), **where,
-              "types": result, "whole_face": whole}
+              "types": record_of(result), "whole_face": whole}
     lines = [f"# Trace recovery of `{record['run_dir']}`", "",
              f"Split `{where['split']}` of protocol `{where['protocol']}`"
              + (f" fold `{where['fold']}`" if where["fold"] else "") + f" in `{where['data_root']}`.", ""]
@@ -371,6 +572,8 @@ def main(argv=None):
     parser.add_argument("--split", default="test", help="subset whose spoof frames are scored (default test)")
     parser.add_argument("--output_dir", default="", help="default <run_dir>/eval/trace_recovery")
     parser.add_argument("--batch_size", type=int, default=32, help="frames per batch (default 32)")
+    parser.add_argument("--reference_run", default="", help="comma-separated run directories scored as extra "
+                        "reference rows (for example a generator supervised on the true traces: the ceiling)")
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
@@ -379,7 +582,8 @@ def main(argv=None):
         if args.batch_size < 1:
             raise ValueError(f"--batch_size must be at least 1; got {args.batch_size}")
         result, where = recovery_of_run(args.run_dir, args.data_root, args.split_dir, args.protocol, args.split,
-                                        args.fold, args.batch_size)
+                                        args.fold, args.batch_size,
+                                        [path for path in args.reference_run.split(",") if path])
         paths = write_outputs(args.output_dir or os.path.join(args.run_dir, "eval", "trace_recovery"),
                               args.run_dir, result, where)
     except ValueError as error:

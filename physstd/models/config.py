@@ -11,16 +11,25 @@ Trace forms (what the generator predicts and how the spoof generation function u
 | single         | T               | one additive trace, "Step1+Step2 w/ single trace" (Tab. 3) | (N/8, N/2)     |
 | multiplicative | S, B, C, T      | I_live = W I_spoof - T_A, W = 1 + S (seeds/000 Eq. 27-28)   | (N/8, N/2)     |
 | stdn           | S, B, C, T      | I_spoof = (1 + [S]n1) I_live + T_A, no inpainting (ECCV20)  | (1, N/4)       |
+| physstd_gain   | S, B, C, T, P, I_P | physstd with a global gain: (1 - P)((1 + [S]1) I_live + T_A) + P I_P | (N/8, N/2) |
 
 The input decomposition (Eq. 9) always uses `ImageSizes.n1, n2` (N/8, N/2); only the trace bands differ.
+'physstd_gain' adds the global per-channel gain of the preliminary version's S and of the released code's s: the
+part of a print's or replay's trace that scales with the image (a tone map) is a gain, not an additive pattern.
+
+`lowpass` is how Eq. 9's [x]n shrinks (physstd.ops.frequency: "box" averages, "point" samples; records written
+before the field existed were trained with "point" and load as such). `upsample` is how the trace decoder doubles
+its resolution: "transpose" (stride-2 transposed convolutions, the paper's) or "resize" (nearest x2 then a 3x3
+convolution, which cannot print the transposed convolution's period-8 checkerboard onto B, C and T).
 """
 import dataclasses
 import math
 from typing import NamedTuple
 
-from physstd.config import ImageSizes
+from physstd.config import DEFAULT_LOWPASS, LOWPASS_MODES, ImageSizes
 
-TRACE_FORMS = ("physstd", "single", "multiplicative", "stdn")
+TRACE_FORMS = ("physstd", "single", "multiplicative", "stdn", "physstd_gain")
+UPSAMPLE_MODES = ("transpose", "resize")
 
 # Which trace components each form predicts (the others are returned as zeros).
 TRACE_COMPONENTS = {
@@ -28,6 +37,7 @@ TRACE_COMPONENTS = {
     "single": ("T",),
     "multiplicative": ("S", "B", "C", "T"),
     "stdn": ("S", "B", "C", "T"),
+    "physstd_gain": ("S", "B", "C", "T", "P", "I_P"),
 }
 
 # Channels of each component in the generator's last layer (also the order in which they are emitted).
@@ -65,6 +75,8 @@ class ModelConfig:
     width: float = 1.0  # channel multiplier; every hidden layer has max(8, round(base * width)) channels
     trace_form: str = "physstd"
     discriminator_width: float = None  # the discriminators' channel multiplier; None = `width`
+    lowpass: str = DEFAULT_LOWPASS  # Eq. 9's [x]n: "box" (averaging) or "point" (the former sampler)
+    upsample: str = "transpose"        # trace decoder: "transpose" (the paper's) or "resize" (nearest + conv)
 
     def __post_init__(self):
         if isinstance(self.image_size, bool) or not isinstance(self.image_size, int):
@@ -80,6 +92,11 @@ class ModelConfig:
                              f"{self.discriminator_width!r}")
         if self.trace_form not in TRACE_FORMS:
             raise ValueError(f"ModelConfig.trace_form must be one of {TRACE_FORMS}, got {self.trace_form!r}")
+        if self.lowpass not in LOWPASS_MODES:
+            raise ValueError(f"ModelConfig.lowpass must be one of {LOWPASS_MODES}, "
+                             f"got {self.lowpass!r}")
+        if self.upsample not in UPSAMPLE_MODES:
+            raise ValueError(f"ModelConfig.upsample must be one of {UPSAMPLE_MODES}, got {self.upsample!r}")
 
     @property
     def sizes(self):
@@ -117,14 +134,15 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, values):
-        """Inverse of to_dict; unknown keys raise ValueError (they usually mean a different code version)."""
+        """Inverse of to_dict; unknown keys raise ValueError (they usually mean a different code version). A record
+        without `lowpass` predates the averaging low-pass and was trained with the point sampler."""
         if not isinstance(values, dict):
             raise ValueError(f"ModelConfig.from_dict expects a dict, got {type(values).__name__}")
         known = {field.name for field in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ValueError(f"ModelConfig: unknown keys {unknown}; expected a subset of {sorted(known)}")
-        return cls(**values)
+        return cls(**{"lowpass": "point", **values})
 
 
 class ModelConfigSerialization:

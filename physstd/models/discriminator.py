@@ -11,43 +11,28 @@ Structure at width 1 (conv + BatchNorm + LeakyReLU except the last conv):
     k3c32s2, k3c64s2, k3c96s2, k3c96s1, output conv k3c1 -> sigmoid: a (size/8)^2 x 1 map in [0, 1]
     (1 = real, 0 = synthetic). Same layer plan as the ECCV20 STDN discriminator.
 """
-import functools
-
 import keras
-import numpy as np
 import tensorflow as tf
 
+from physstd import ops
 from physstd.models.config import ModelConfig, ModelConfigSerialization
 from physstd.models.layers import ConvBlock, output_conv
 
 DISCRIMINATOR_CHANNELS = ((32, 2), (64, 2), (96, 2), (96, 1))  # (channels at width 1, stride)
 
 
-@functools.lru_cache(maxsize=32)
-def _resize_matrix(in_size, out_size):
-    """(out, in) weights of tf.image.resize(bilinear, antialias=True) along one axis: a triangle kernel
-    widened by in/out when shrinking, half-pixel centres, rows normalised to 1."""
-    scale = out_size / in_size
-    width = max(1.0 / scale, 1.0)
-    centres = (np.arange(out_size) + 0.5) / scale - 0.5
-    weights = np.maximum(0.0, 1.0 - np.abs(np.arange(in_size)[None, :] - centres[:, None]) / width)
-    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
 def resize_for_discriminator(image, size):
     """tf.image.resize(image, (size, size), 'bilinear', antialias=True) for NHWC `image` with a static side.
 
-    Written as two small matrix products because the antialiased resize op (ScaleAndTranslate) has no XLA
-    kernel; identity when the image already has that size.
+    Written as two small matrix products (physstd.ops.resize_separable) because the antialiased resize op
+    (ScaleAndTranslate) has no XLA kernel; identity when the image already has that size.
     """
     height, width = image.shape[1], image.shape[2]
     if height is None or width is None:
         raise ValueError(f"Discriminator needs a static image size, got shape {tuple(image.shape)}")
     if height == size and width == size:
         return image
-    rows = tf.constant(_resize_matrix(height, size), dtype=image.dtype)
-    cols = tf.constant(_resize_matrix(width, size), dtype=image.dtype)
-    return tf.einsum("xw,bywc->byxc", cols, tf.einsum("yh,bhwc->bywc", rows, image))
+    return ops.resize_separable(image, ops.triangle_matrix(height, size), ops.triangle_matrix(width, size))
 
 
 @keras.saving.register_keras_serializable(package="physstd")

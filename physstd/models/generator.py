@@ -8,7 +8,8 @@ two output convs is conv + BatchNorm + LeakyReLU):
     stage 1 k3c64s1, k3c64s1, k3c64s2                   -> F1  128^2 x 64
     stage 2 k3c96s1, k3c96s1, k3c96s2                   -> F2   64^2 x 96
     stage 3 k3c128s1, k3c128s1, k3c128s2                -> F3   32^2 x 128
-    decoder up k3c64s2 (F3)                             -> U1   64^2 x 64
+    decoder up k3c64s2 (F3)                             -> U1   64^2 x 64   (transposed; --upsample=resize:
+                                                                             nearest x2, then k3c64s1)
             up k3c64s2 (concat[U1, F2])                 -> U2  128^2 x 64
             up k3c64s2 (concat[U2, F1])                 -> U3  256^2 x 64
             k3c32s1, then output conv k3 (13 channels for 'physstd')
@@ -25,6 +26,7 @@ import tensorflow as tf
 
 from physstd import ops
 from physstd.models.config import COMPONENT_CHANNELS, GeneratorOutput, ModelConfig, ModelConfigSerialization
+from physstd.config import DEFAULT_LOWPASS
 from physstd.models.layers import ConvBlock, SpatialAttention, area_resize, output_conv
 
 INPUT_GAINS = (1.0, 15.0, 25.0)  # amplification of I_B, I_C, I_T (Eq. 9 and the text below it)
@@ -36,9 +38,9 @@ DEPTH_CHANNELS = (64, 32)
 ATTENTION_KERNEL = 7
 
 
-def input_decomposition(image, sizes):
+def input_decomposition(image, sizes, lowpass=DEFAULT_LOWPASS):
     """Eq. 9: concat[I_B, 15 I_C, 25 I_T] with (I_B, I_C, I_T) = ops.decompose(image, n1, n2); (B,N,N,9)."""
-    bands = ops.decompose(image, sizes.n1, sizes.n2)
+    bands = ops.decompose(image, sizes.n1, sizes.n2, lowpass)
     return tf.concat([gain * band for gain, band in zip(INPUT_GAINS, bands)], axis=-1)
 
 
@@ -67,8 +69,11 @@ class Generator(ModelConfigSerialization, keras.Model):
                 ConvBlock(ch(base), dtype=policy, name=f"stage{index}_conv2"),
                 ConvBlock(ch(base), strides=2, dtype=policy, name=f"stage{index}_down"),
             ])
-        self.upsample = [ConvBlock(ch(DECODER_CHANNELS), strides=2, transpose=True, dtype=policy, name=f"up{i}")
-                         for i in (1, 2, 3)]
+        if self.model_config.upsample == "resize":
+            self.upsample = [ConvBlock(ch(DECODER_CHANNELS), resize=True, dtype=policy, name=f"up{i}") for i in (1, 2, 3)]
+        else:
+            self.upsample = [ConvBlock(ch(DECODER_CHANNELS), strides=2, transpose=True, dtype=policy, name=f"up{i}")
+                             for i in (1, 2, 3)]
         self.trace_head = ConvBlock(ch(HEAD_CHANNELS), dtype=policy, name="trace_head")
         self.trace_out = output_conv(sum(COMPONENT_CHANNELS[c] for c in self.model_config.components),
                                      name="trace_out")
@@ -85,7 +90,7 @@ class Generator(ModelConfigSerialization, keras.Model):
         if image.shape.rank != 4 or image.shape[-1] != 3 or image.shape[1] not in (None, config.image_size):
             raise ValueError(f"Generator expects images (batch, {config.image_size}, {config.image_size}, 3), "
                              f"got shape {tuple(image.shape)}")
-        x = self.stem(input_decomposition(image, sizes), training=training)
+        x = self.stem(input_decomposition(image, sizes, config.lowpass), training=training)
 
         features = []
         for stage in self.encoder_stages:

@@ -52,11 +52,15 @@ def area_resize(x, size):
 
 @keras.saving.register_keras_serializable(package="physstd")
 class ConvBlock(keras.layers.Layer):
-    """k x k conv (or stride-2 transposed conv) + BatchNorm + LeakyReLU(0.2) (or ELU), 'same' padding."""
+    """k x k conv (or stride-2 transposed conv) + BatchNorm + LeakyReLU(0.2) (or ELU), 'same' padding.
+
+    With `resize`, the input is first enlarged x2 by nearest neighbour (resize-convolution upsampling: unlike a
+    stride-2 transposed conv, its output has no built-in period-2 pattern)."""
 
     def __init__(self, filters, kernel_size=3, strides=1, transpose=False, synchronized=None,
-                 activation="leaky_relu", **kwargs):
+                 activation="leaky_relu", resize=False, **kwargs):
         super().__init__(**kwargs)
+        self.resize = bool(resize)
         if activation not in ACTIVATIONS:
             raise ValueError(f"ConvBlock activation must be one of {ACTIVATIONS}, got {activation!r}")
         self.filters, self.kernel_size, self.strides, self.transpose = filters, kernel_size, strides, transpose
@@ -75,12 +79,14 @@ class ConvBlock(keras.layers.Layer):
             self.activation = keras.layers.LeakyReLU(negative_slope=LEAKY_SLOPE, dtype=self.dtype_policy)
 
     def call(self, x, training=False):
+        if self.resize:
+            x = tf.repeat(tf.repeat(x, 2, axis=1), 2, axis=2)
         return self.activation(self.norm(self.conv(x), training=training))
 
     def get_config(self):
         config = super().get_config()
         config.update(filters=self.filters, kernel_size=self.kernel_size, strides=self.strides,
-                      transpose=self.transpose, activation=self.activation_name)
+                      transpose=self.transpose, activation=self.activation_name, resize=self.resize)
         return config
 
 

@@ -8,6 +8,8 @@ The record is written to `<run_dir>/flags.json` and read back by evaluation, exp
 """
 import dataclasses
 
+from physstd.data.pipeline import MAX_BRIGHTNESS_DELTA
+
 # Which of the three steps of Alg. 1 run (Tab. 3 ablations): "1" depth only, "12" + GAN, "123" + synthesis.
 STEP_CHOICES = ("1", "12", "123")
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
@@ -56,6 +58,9 @@ class TrainConfig:
     match_real_band: bool = True     # live faces reach D1/D2 through the same Eq. 9 lowpass as I_low/I_mid
     live_trace_weight: float = 0.0   # 0: Eq. 20 with a4 on live and spoof (the paper); > 0: a4 on the spoof half
     #                                  and this weight on the live half (the released code: 10)
+    hard_synthesis_weight: float = 1.0  # weight of L_S's transplanted (hard) half against its live half (0: live only)
+    band_limit_inpainted: bool = False  # P * I_P reaches D1/D2 through Eq. 9's [.]n1 / [.]n2 like the live reals
+    brightness_jitter: float = MAX_BRIGHTNESS_DELTA  # the loader's additive brightness delta: uniform in +-this
     # Bookkeeping.
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3
@@ -93,10 +98,13 @@ class TrainConfig:
             raise ValueError(f"learning_rate must be > 0, discriminator_lr_ratio >= 0 (0 freezes the discriminators) "
                              f"and lr_decay_factor in (0, 1], "
                              f"got {self.learning_rate}, {self.discriminator_lr_ratio}, {self.lr_decay_factor}")
-        weights = {name: getattr(self, name) for name in ("a1", "a2", "a3", "a4", "a5", "a6", "live_trace_weight")}
+        weights = {name: getattr(self, name) for name in ("a1", "a2", "a3", "a4", "a5", "a6", "live_trace_weight",
+                                                              "hard_synthesis_weight")}
         if not all(value >= 0 for value in weights.values()) or not 0 < self.beta < 1:
             raise ValueError(f"the loss weights a1..a6, live_trace_weight must be >= 0 and beta in (0, 1), got {weights}, "
                              f"beta {self.beta}")
+        if not 0 <= self.brightness_jitter <= 1:
+            raise ValueError(f"brightness_jitter must be in [0, 1], got {self.brightness_jitter}")
         if self.keep_checkpoints < 2:
             raise ValueError("keep_checkpoints must be >= 2 so that a bad newest checkpoint leaves a good one")
 

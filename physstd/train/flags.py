@@ -7,7 +7,8 @@ import dataclasses
 
 from absl import flags
 
-from physstd.models.config import TRACE_FORMS, ModelConfig
+from physstd.config import LOWPASS_MODES
+from physstd.models.config import TRACE_FORMS, UPSAMPLE_MODES, ModelConfig
 from physstd.train.config import STEP_CHOICES, STRATEGIES, SYNTHESIS_TARGETS, TrainConfig
 
 _HELP = {
@@ -44,6 +45,12 @@ _HELP = {
                        "the full-band live face, the former reading)",
     "live_trace_weight": "0: L_R (Eq. 20) on live and spoof traces with --a4 (the paper); > 0: --a4 on the spoof "
                          "half and this weight on the live half's L_R (the authors' released code: 10)",
+    "hard_synthesis_weight": "weight of L_S (Eq. 21) on the transplanted (hard) half of the step-3 batch against "
+                             "its live half: 1 (the paper: one loss over both), 0 (live half only)",
+    "band_limit_inpainted": "the inpainted content P * I_P reaches D1/D2 through Eq. 9's [.]n1 / [.]n2 like the "
+                            "band-limited live reals (the paper: full band)",
+    "brightness_jitter": "training images get an additive brightness delta uniform in [-this, this] (the ECCV20 "
+                         "STDN loader's 0.25; 0 turns it off)",
     "checkpoint_every": "save a checkpoint every this many steps (a killed run loses at most this many)",
     "keep_checkpoints": "checkpoints kept (>= 2)",
     "summary_every": "TensorBoard scalars every this many steps",
@@ -90,7 +97,14 @@ def define_flags(flag_values=flags.FLAGS):
                        **kw)
     flags.DEFINE_enum("trace_form", model.trace_form, TRACE_FORMS,
                       "trace model: physstd (the paper), single ('w/ single trace' of Tab. 3), "
-                      "multiplicative (seeds/000 Eq. 27-28), stdn (ECCV20 STDN)", **kw)
+                      "multiplicative (seeds/000 Eq. 27-28), stdn (ECCV20 STDN), physstd_gain (physstd plus a global "
+                      "per-channel gain [S]1 I, the released code's s)", **kw)
+    flags.DEFINE_enum("lowpass", model.lowpass, LOWPASS_MODES,
+                      "Eq. 9's low-pass [x]n: box (average the pixels each n x n cell covers, then bilinear up) or "
+                      "point (bilinear down without antialiasing: samples the image; the former reading)", **kw)
+    flags.DEFINE_enum("upsample", model.upsample, UPSAMPLE_MODES,
+                      "trace decoder upsampling: transpose (stride-2 transposed convs, the paper) or resize "
+                      "(nearest x2 then a 3x3 conv)", **kw)
     flags.DEFINE_bool("single_trace", False, "Tab. 3 'w/ single trace': the same as --trace_form=single", **kw)
 
 
@@ -110,5 +124,6 @@ def configs_from_flags(values=None):
             raise ValueError(f"--single_trace contradicts --trace_form={trace_form}")
         trace_form = "single"
     model = ModelConfig(image_size=values.image_size, width=values.width, trace_form=trace_form,
-                        discriminator_width=values.discriminator_width or None)
+                        discriminator_width=values.discriminator_width or None, lowpass=values.lowpass,
+                        upsample=values.upsample)
     return train, model

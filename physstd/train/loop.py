@@ -165,7 +165,8 @@ class _Run:
               f"run directory {config.run_dir}", flush=True)
         dataset = pipeline.train_dataset(self.data.root, self.data.train_ids, model_config.image_size,
                                          config.pairs_per_batch, stream_seed(config.seed, self.start),
-                                         frame_limit=self.data.frame_limit)
+                                         frame_limit=self.data.frame_limit,
+                                         max_brightness_delta=config.brightness_jitter)
         # A fixed batch for the image grids. It is also the first read of the data: a bad file fails here (the
         # entry point reports it via pipeline.data_error), before flags.json claims the run directory.
         self.visual_batch = next(iter(dataset))

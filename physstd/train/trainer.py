@@ -199,7 +199,7 @@ class PhySTDTrainer(Trainer):
             live["image"], spoof["image"], out_spoof, live["landmarks"], spoof["landmarks"],
             (live["bary_index"], live["bary_weights"]), self.triangles, cfg)
         reals, fakes = trace.discriminator_inputs(live["image"], spoof["image"], out_spoof, synth.image, cfg,
-                                                  self.config.match_real_band)
+                                                  self.config.match_real_band, self.config.band_limit_inpainted)
         with tf.GradientTape() as discriminator_tape:
             real_scores, fake_scores = self._discriminate(reals, fakes)
             losses["discriminator"] = discriminator_loss(real_scores, fake_scores)
@@ -215,11 +215,20 @@ class PhySTDTrainer(Trainer):
         images = tf.concat([live["image"], hard.image], 0)
         out_hard = self.generator(images, training=True)
         if self.config.synthesis_target == "effect":
-            losses["synthesis"] = synthesis_loss(images, out_hard, tf.concat([live["image"], live["image"]], 0),
-                                                 tf.concat([tf.zeros_like(hard.traces.P), hard.traces.P], 0), cfg)
+            def synthesis(image, out, true_mask):
+                return synthesis_loss(image, out, live["image"], true_mask, cfg)
+            halves = ((live["image"], tf.zeros_like(hard.traces.P)), (hard.image, hard.traces.P))
         else:
-            losses["synthesis"] = synthesis_component_loss(
-                out_hard, _concat(trace.no_trace(live["image"], cfg), hard.traces))
+            def synthesis(image, out, target):
+                return synthesis_component_loss(out, target)
+            halves = ((live["image"], trace.no_trace(live["image"], cfg)), (hard.image, hard.traces))
+        weight = self.config.hard_synthesis_weight
+        if weight == 1:  # the paper: one L_S over the balanced batch
+            losses["synthesis"] = synthesis(images, out_hard, _concat(halves[0][1], halves[1][1]))
+        else:  # --hard_synthesis_weight: the transplanted (hard) half weighted apart from the live half
+            out_live, out_hard_half = _halves(out_hard)
+            losses["synthesis"] = 0.5 * (synthesis(halves[0][0], out_live, halves[0][1])
+                                         + weight * synthesis(halves[1][0], out_hard_half, halves[1][1]))
         losses["hard_depth"] = hard_depth_loss(_halves(out_hard)[1].M)
 
     def _predict(self, images):
