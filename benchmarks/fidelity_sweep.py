@@ -1,18 +1,21 @@
 """Trace recovery and detection of several training configurations over seeds (docs/fidelity.md).
 
-Scores every run directory under --runs_root named `<config>_s<seed>` (for example `all_s0`, `former_s2`, made by
+Scores every run directory under --runs_root named `<config>_s<seed>` (for example `box_s0`, `point_s2`, made by
 `run_train.py --flagfile=flags/demo.flags --seed=<seed> <the config's flags>` on one synthetic set) on its
-protocol's test split: video-level test AUC (physstd.eval.evaluate, alpha0 and threshold from dev) and trace
-recovery (physstd.eval.trace_recovery): per spoof type the correlation of the recovered with the true T_A, the
-test videos whose correlation is positive, those that beat their other-video pairing (the trace follows the
-frame, not only the medium), and for the partial attacks the IoU of the estimated region P > 0.5 with the true
-one. Prints one Markdown table with mean +- sample std over the seeds of each configuration and the pooled per-video
-counts, then the print + replay sign tests. A method without an additive trace (the Auxiliary CNN) gets its
-detection columns and dashes.
+protocol's test split: video-level test AUC and ACER (physstd.eval.evaluate, alpha0 and threshold from dev) and
+trace recovery (physstd.eval.trace_recovery): per spoof type the correlation of the recovered with the true T_A,
+of the overall effect I - I_hat where the method has one, the frame test against the per-type template (videos
+whose frame specificity beats the template's, and the mean excess), and for the partial attacks the IoU of the
+estimated region P > 0.5 with the true one. The reference predictors (template, colour map) are printed as rows of
+their own, averaged over the runs. Prints one Markdown table with mean +- sample std over the seeds of each
+configuration and pooled video counts, then the print + replay sign test of the frame test. A method without an
+additive trace (the Auxiliary CNN) gets its detection columns and dashes.
 
-    python -m benchmarks.fidelity_sweep --runs_root=runs/sweep [--configs=all,former] [--output=sweep.md]
+    python -m benchmarks.fidelity_sweep --runs_root=runs/sweep [--configs=box,point] [--output=sweep.md]
 
-Each run's figures are cached in <run>/eval/fidelity_sweep.json (delete it to score again).
+A run's trace recovery is read from <run>/eval/trace_recovery/trace_recovery.json when that holds the current
+record format (written by `python -m physstd.eval.trace_recovery --run_dir=<run>`), else computed; each run's
+figures are cached in <run>/eval/fidelity_sweep.json (delete it to score again).
 """
 import collections
 import glob
@@ -35,8 +38,12 @@ REGION = ("paper_glasses", "partial_paper")  # attacks with an inpainting region
 RUN_NAME = re.compile(r"^(?P<config>.+)_s(?P<seed>\d+)$")
 
 
+REFERENCE_ROWS = ("template", "colour map")
+
+
 def score_run(run_dir):
-    """{auc, acer, types: {type: {correlation, positive, videos, beats_other, paired, iou}}} of one run (cached)."""
+    """{auc, acer, types: {type: {correlation, effect, positive, videos, beats_template, frame_videos, excess,
+    iou, references: {template, colour map: correlation}}}} of one run (cached)."""
     from physstd import files, methods
     from physstd.eval import evaluate, trace_recovery
 
@@ -46,14 +53,23 @@ def score_run(run_dir):
             return json.load(f)
     _, folds = evaluate.evaluate_models([run_dir], os.path.join(run_dir, "eval", "sweep_test"), log=lambda *a: None)
     method = methods.of_run(run_dir)
-    has_trace = method.trace_model(method.load(run_dir)) is not None   # e.g. the Auxiliary CNN has none
-    recovery, _ = trace_recovery.recovery_of_run(run_dir) if has_trace else ({}, None)
+    saved = os.path.join(run_dir, "eval", "trace_recovery", "trace_recovery.json")
+    if os.path.exists(saved) and json.load(open(saved)).get("format_version") == trace_recovery.RECORD_FORMAT_VERSION:
+        recovery = json.load(open(saved))["types"]
+    elif method.trace_model(method.load(run_dir)) is not None:   # e.g. the Auxiliary CNN has none
+        recovery = trace_recovery.record_of(trace_recovery.recovery_of_run(run_dir)[0])
+    else:
+        recovery = {}
     types = {}
     for name, m in recovery.items():
-        videos = m.get("videos", {})
-        types[name] = {"correlation": m["correlation"], "positive": videos.get("positive", 0),
-                       "videos": videos.get("videos", 0), "beats_other": videos.get("beats_other", 0),
-                       "paired": videos.get("paired", 0), "iou": (m.get("mask") or {}).get("iou")}
+        test = m.get("frame_test") or {}
+        template = test.get(trace_recovery.TEMPLATE) or {}
+        types[name] = {"correlation": m["correlation"], "effect": (m.get("effect") or {}).get("correlation"),
+                       "positive": m["videos"]["positive"], "videos": m["videos"]["videos"],
+                       "beats_template": template.get("beats", 0), "frame_videos": test.get("videos", 0),
+                       "excess": template.get("excess"), "iou": (m.get("mask") or {}).get("iou"),
+                       "references": {ref: m["references"][ref]["correlation"]
+                                      for ref in REFERENCE_ROWS if ref in m.get("references", {})}}
     record = {"auc": folds[0]["metrics"]["auc"], "acer": folds[0]["metrics"]["acer"], "types": types}
     files.write_json_atomic(cache, record)
     return record
@@ -68,9 +84,8 @@ def _mean_std(values, digits=3):
     return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"   # sample std over the seeds
 
 
-def _counts(records, name, key):
-    """'k/n' pooled over the seeds: videos with `key` of the type among its (paired) videos."""
-    total = "paired" if key == "beats_other" else "videos"
+def _counts(records, name, key, total):
+    """'k/n' pooled over the seeds."""
     return f"{sum(r['types'][name][key] for r in records)}/{sum(r['types'][name][total] for r in records)}"
 
 
@@ -78,23 +93,37 @@ def table(by_config):
     from physstd.eval.trace_recovery import sign_test
 
     header = ["config", "seeds", "test AUC %", "test ACER %"]
-    header += [f"{t} r (r>0; beats other)" for t in WHOLE_FACE + LOCAL] + [f"{t} IoU" for t in REGION]
-    header += ["print+replay r>0 (p)", "print+replay beats other (p)"]
+    for t in WHOLE_FACE:
+        header += [f"{t} r on T_A", f"{t} r on effect", f"{t} beats template, excess"]
+    header += [f"{t} r" for t in LOCAL] + [f"{t} IoU" for t in REGION] + ["print+replay beat template (p)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    traced = [r for records in by_config.values() for r in records if r["types"]]
     for config, records in by_config.items():
         cells = [config, str(len(records)), _mean_std([100 * r["auc"] for r in records], digits=2),
                  _mean_std([100 * r["acer"] for r in records], digits=2)]
         if not all(r["types"] for r in records):   # a method without a trace (or a mix): detection only
             lines.append("| " + " | ".join(cells + ["-"] * (len(header) - len(cells))) + " |")
             continue
-        for name in WHOLE_FACE + LOCAL:
-            cells.append(f"{_mean_std([r['types'][name]['correlation'] for r in records])} "
-                         f"({_counts(records, name, 'positive')}; {_counts(records, name, 'beats_other')})")
+        for name in WHOLE_FACE:
+            cells += [_mean_std([r["types"][name]["correlation"] for r in records]),
+                      _mean_std([r["types"][name]["effect"] for r in records]),
+                      f"{_counts(records, name, 'beats_template', 'frame_videos')}, "
+                      f"{_mean_std([r['types'][name]['excess'] for r in records])}"]
+        cells += [_mean_std([r["types"][name]["correlation"] for r in records]) for name in LOCAL]
         cells += [_mean_std([r["types"][name]["iou"] for r in records]) for name in REGION]
-        for key, total in (("positive", "videos"), ("beats_other", "paired")):
-            k = sum(r["types"][n][key] for r in records for n in WHOLE_FACE)
-            n = sum(r["types"][n][total] for r in records for n in WHOLE_FACE)
-            cells.append(f"{k}/{n} ({sign_test(k, n):.2g})")
+        k = sum(r["types"][n]["beats_template"] for r in records for n in WHOLE_FACE)
+        n = sum(r["types"][n]["frame_videos"] for r in records for n in WHOLE_FACE)
+        cells.append(f"{k}/{n} ({sign_test(k, n):.2g})")
+        lines.append("| " + " | ".join(cells) + " |")
+    for ref in REFERENCE_ROWS:   # fitted on the train split: the same for every run of one set
+        values = [r for r in traced if all(ref in r["types"][n]["references"] for n in WHOLE_FACE + LOCAL)]
+        if not values:
+            continue
+        cells = [f"{ref} (reference)", str(len(values)), "-", "-"]
+        for name in WHOLE_FACE:
+            cells += [_mean_std([r["types"][name]["references"][ref] for r in values]), "-", "-"]
+        cells += [_mean_std([r["types"][name]["references"][ref] for r in values]) for name in LOCAL]
+        cells += ["-"] * (len(header) - len(cells))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

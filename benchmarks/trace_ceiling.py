@@ -7,9 +7,11 @@ the demo. The test-split recovery of that model (physstd.eval.trace_recovery.rec
 type and per Eq. 9 band, PSNR) is a ceiling for what a single image and this network size allow; printed next to a
 PhySTD run's own recovery (--run_dir) it separates what the unsupervised method misses from what no model of this
 size can see in one frame (for example a print's tone compression inside the live videos' own gain and contrast
-range).
+range). Every column is scored with trace recovery's reference rows and frame test (the template and colour map
+fitted on the train split).
 
-    python -m benchmarks.trace_ceiling --data_root=demo_output/data/synthetic64 --run_dir=demo_output/run
+    python -m benchmarks.trace_ceiling --data_root=demo_output/data/synthetic64 --run_dir=demo_output/run \
+        [--save_dir=runs/ceiling]
 
 Several runs (--run_dir=a,b,c: the demo trained with other --seed values) also print the mean and spread of
 PhySTD's figures, which move a lot from seed to seed at this scale; --steps=0 skips the supervised model. Each
@@ -36,6 +38,8 @@ flags.DEFINE_float("learning_rate", 2e-4, "Adam learning rate (the demo's)")
 flags.DEFINE_float("width", 0.25, "generator width (the demo's)")
 flags.DEFINE_bool("jit_compile", True, "compile the training step with XLA")
 flags.DEFINE_integer("seed", 0, "seed of the weights and the batch order")
+flags.DEFINE_string("save_dir", "", "also save the supervised generator as a PhySTD run directory here (a new folder), "
+                    "so that `python -m physstd.eval.trace_recovery --reference_run=<it>` prints it as the ceiling")
 FLAGS = flags.FLAGS
 
 
@@ -85,6 +89,24 @@ def train_supervised(images, traces, masks, labels, model_config, steps, batch_s
     return generator
 
 
+def save_run(save_dir, generator, model_config, data_root, protocol):
+    """Write the supervised generator as a run directory that PhySTD's loader reads (flags.json + checkpoint)."""
+    import tensorflow as tf
+
+    from physstd import files, runs
+    from physstd.train.config import TrainConfig
+
+    if os.path.exists(save_dir):
+        raise app.UsageError(f"--save_dir={save_dir} exists; give a new folder")
+    os.makedirs(os.path.join(save_dir, runs.CHECKPOINT_DIR))
+    train = TrainConfig(data_root=os.path.abspath(data_root), protocol=protocol, num_steps=FLAGS.steps)
+    files.write_json_atomic(os.path.join(save_dir, runs.FLAGS_FILE),
+                            {"train": train.to_dict(), "model": model_config.to_dict(),
+                             "note": "generator supervised on the true traces (benchmarks.trace_ceiling)"})
+    checkpoint = tf.train.Checkpoint(generator=runs.network_checkpoint(generator))
+    tf.train.CheckpointManager(checkpoint, os.path.join(save_dir, runs.CHECKPOINT_DIR), 1).save(FLAGS.steps)
+
+
 def main(argv):
     del argv
     from physstd.data import prepared, protocols
@@ -95,6 +117,7 @@ def main(argv):
     image_size = prepared.read_meta(FLAGS.data_root)["image_size"]
     split_dir = os.path.join(FLAGS.data_root, "protocols")
     test_ids = protocols.load_split(split_dir, FLAGS.protocol, "test")
+    train_ids = protocols.load_split(split_dir, FLAGS.protocol, "train")
     columns, runs = {}, []   # model name -> recovery_on_split result; the names of the PhySTD runs
     if FLAGS.steps > 0:
         model_config = ModelConfig(image_size=image_size, width=FLAGS.width)
@@ -107,24 +130,25 @@ def main(argv):
                                      FLAGS.learning_rate, FLAGS.seed, FLAGS.jit_compile)
         print(f"trained in {time.perf_counter() - start:.0f} s")
         columns["supervised"] = recovery_on_split(physstd_trace_model(generator, model_config), FLAGS.data_root,
-                                                  test_ids)
+                                                  test_ids, train_ids=train_ids)
+        if FLAGS.save_dir:
+            save_run(FLAGS.save_dir, generator, model_config, FLAGS.data_root, FLAGS.protocol)
+            print(f"supervised generator saved as a run in {FLAGS.save_dir}")
     for k, run_dir in enumerate(FLAGS.run_dir, start=1):
         run_generator, run_config = load_generator(run_dir)
         runs.append(f"PhySTD run {k}")
         columns[runs[-1]] = recovery_on_split(physstd_trace_model(run_generator, run_config), FLAGS.data_root,
-                                              test_ids)
+                                              test_ids, train_ids=train_ids)
         print(f"PhySTD run {k}: {run_dir}")
     if not columns:
         raise app.UsageError("nothing to measure: give --steps > 0 and/or --run_dir")
-    # 'other video': each frame's recovered trace against another video's true trace of the same type
-    # (physstd.eval.trace_recovery.recovery_on_split): what a model that only knows the medium's typical trace
-    # would score.
-    # 'videos': how many test videos correlate positively, and how many beat their other-video pairing.
-    header = "| spoof type |" + "".join(f" {name}: corr. (low / mid / high) | other video | videos r > 0, beats other "
-                                        f"| PSNR (dB) |" for name in columns)
+    # 'template': the per-type mean true trace of the train split (physstd.eval.trace_recovery's reference row).
+    # 'videos': how many test videos correlate positively, and how many beat the template's frame specificity.
+    header = "| spoof type |" + "".join(f" {name}: corr. (low / mid / high) | template | videos r > 0, beat "
+                                        f"template | PSNR (dB) |" for name in columns)
     rule = "|---|" + "---|---:|---:|---:|" * len(columns)
     if len(runs) > 1:
-        header += " PhySTD corr. mean +- std | other video mean +- std |"
+        header += " PhySTD corr. mean +- std | template mean +- std |"
         rule += "---:|---:|"
     supervised = columns.get("supervised")
     if supervised and runs:
@@ -139,12 +163,14 @@ def main(argv):
         for result in columns.values():
             values = result[name]
             videos = values["videos"]
-            row += (f" {_correlations(values, BANDS)} | {format_correlation(values['other_video_correlation'])} |"
-                    f" {videos['positive']}/{videos['videos']}, {videos['beats_other']}/{videos['paired']} |"
+            test = values["frame_test"]
+            row += (f" {_correlations(values, BANDS)} |"
+                    f" {format_correlation(values['references']['template']['correlation'])} |"
+                    f" {videos['positive']}/{videos['videos']}, {test['template']['beats']}/{test['videos']} |"
                     f" {values['psnr']:.1f} |")
         if len(runs) > 1:
-            row += "".join(f" {_mean_std([columns[run][name][key] for run in runs])} |"
-                           for key in ("correlation", "other_video_correlation"))
+            row += (f" {_mean_std([columns[run][name]['correlation'] for run in runs])} |"
+                    f" {_mean_std([columns[run][name]['references']['template']['correlation'] for run in runs])} |")
         if supervised and runs:
             ceiling = supervised[name]["correlation"]
             ours = np.mean([columns[run][name]["correlation"] for run in runs])

@@ -17,7 +17,9 @@ Stages, each timed, all written under --output_dir (default ./demo_output):
 Checks (exit status 1 when one fails): test AUC >= 0.95 (video level); the recovered T_A correlates positively
 with the true one in more of the print and replay test videos than chance allows (whole_face_recovery); the
 reloaded export reproduces the Keras scores to 1e-4; every identity's original photo (in which dlib finds a face)
-scores below the threshold: the detector must not call the people it learned from attacks. A failing stage stops the stages that need it, is named in
+scores below the threshold: the detector must not call the people it learned from attacks. Reported, not gated
+('not met' in the report): whether the print and replay traces follow the frame, i.e. beat the per-type template
+on trace recovery's all-pairs frame test (physstd.eval.trace_recovery). A failing stage stops the stages that need it, is named in
 report.md, and also gives exit status 1. Trace recovery of the other types is measured and reported, not gated:
 at the demo's scale (N = 64, quarter width, minutes of CPU training) it is weak for them, and the report says so
 rather than hide it behind a threshold.
@@ -89,8 +91,9 @@ class Demo:
         print(f"=== {name}: {record.status} in {record.seconds:.1f} s {record.detail}", flush=True)
         return record.status == "ok"
 
-    def check(self, name, passed, value):
-        self.checks.append((name, bool(passed), value))
+    def check(self, name, passed, value, gated=True):
+        """Record a check; a failed gated one gives exit status 1, an ungated one (a finding) is only reported."""
+        self.checks.append((name, bool(passed), value, gated))
 
     # --- stages -------------------------------------------------------------------------------------------------
     def generate(self):
@@ -128,7 +131,7 @@ class Demo:
 
         result, _ = trace_recovery.recovery_of_run(self.run_dir, self.config.data_root, self.config.split_dir,
                                                    self.config.protocol, "test", self.config.fold)
-        files.write_json_atomic(os.path.join(self.output_dir, "trace_recovery.json"), result)
+        files.write_json_atomic(os.path.join(self.output_dir, "trace_recovery.json"), trace_recovery.record_of(result))
         self.results["recovery"] = result
         per_type = {name: v["correlation"] for name, v in result.items() if name != trace_recovery.ALL_TYPES}
         whole = trace_recovery.whole_face_recovery(result)
@@ -138,6 +141,16 @@ class Demo:
             self.check(f"recovered T_A correlates with the true one in more {' and '.join(whole['types'])} test "
                        f"videos than chance (sign test p < {level:g})", whole["sign_p"] < level,
                        f"{whole['positive']}/{whole['videos']} videos r > 0 (p = {whole['sign_p']:.2g})")
+            # The yardstick that matters: does the trace follow the frame (beat the per-type template on the
+            # all-pairs frame test)? At the demo's budget it is a finding to report, not a gate.
+            tests = {name: result[name]["frame_test"] for name in whole["types"]}
+            self.check(f"the {' and '.join(whole['types'])} traces follow the frame (beat the per-type template "
+                       f"on the all-pairs frame test, p < {level:g})",
+                       all(test["follows_frame"] for test in tests.values()),
+                       "; ".join(f"{name} {test['template']['beats']}/{test['videos']} videos "
+                                 f"(p = {test['template']['p']:.2g}), correlation {result[name]['correlation']:.2f} "
+                                 f"vs template {result[name]['references']['template']['correlation']:.2f}"
+                                 for name, test in tests.items()), gated=False)
         return ("correlation per type " + ", ".join(f"{name} {c:.2f}" for name, c in per_type.items())
                 + f"; all types pooled {result[trace_recovery.ALL_TYPES]['correlation']:.2f}")
 
@@ -408,7 +421,7 @@ def write_report(demo, total_seconds):
               for s in demo.stages]
     lines += [f"| total (without the install) | | {total_seconds:.1f} | |", ""]
     lines += ["## Checks", "", "| check | result | value |", "|---|---|---|"]
-    lines += [f"| {name} | {'pass' if passed else 'FAIL'} | {value} |" for name, passed, value in demo.checks]
+    lines += [f"| {name} | {_check_word(passed, gated)} | {value} |" for name, passed, value, gated in demo.checks]
     lines.append("")
     if "evaluate" in demo.results:
         evaluation = demo.results["evaluate"]
@@ -498,15 +511,21 @@ def main(argv=None):
         if demo.stage(name, function):
             done.add(name)
     report = write_report(demo, time.perf_counter() - start)
-    failed = [s.name for s in demo.stages if s.status != "ok"] + [c[0] for c in demo.checks if not c[1]]
+    failed = [s.name for s in demo.stages if s.status != "ok"] + [c[0] for c in demo.checks if c[3] and not c[1]]
     print(f"\nreport: {report}")
     print(json.dumps({"stages": {s.name: s.status for s in demo.stages},
-                      "checks": {name: "pass" if passed else "FAIL" for name, passed, _ in demo.checks}}, indent=1))
+                      "checks": {name: _check_word(passed, gated) for name, passed, _, gated in demo.checks}},
+                     indent=1))
     if failed:
         print(f"demo: FAILED ({', '.join(failed)})", file=sys.stderr)
         return 1
     print(f"demo: all stages and checks passed in {time.perf_counter() - start:.0f} s")
     return 0
+
+
+def _check_word(passed, gated):
+    """'pass', 'FAIL' (a gated check: exit status 1) or 'not met' (a reported finding)."""
+    return "pass" if passed else ("FAIL" if gated else "not met")
 
 
 if __name__ == "__main__":

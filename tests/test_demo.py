@@ -32,10 +32,14 @@ def test_every_stage_runs_and_the_report_says_what_it_is(toy_demo):
     assert stages == {name: "ok" for name in ("generate", "train", "evaluate", "recovery", "classify", "export",
                                               "reload", "originals", "figures")}
     assert "Spoof medium classification" in report
-    checks = re.findall(r"^\| (.+?) \| (pass|FAIL) \| (.+?) \|$", report, flags=re.M)
-    assert len(checks) == 4   # AUC, recovery on print and replay (the toy set has both), reload, original photos
-    # The exit status follows these checks: 0 only when all pass (2 training steps rarely reach AUC 0.95).
+    checks = re.findall(r"^\| (.+?) \| (pass|FAIL|not met) \| (.+?) \|$", report, flags=re.M)
+    # AUC, recovery on print and replay (the toy set has both), the frame test (a finding), reload, original photos
+    assert len(checks) == 5
+    # The exit status follows the gated checks: 0 only when all pass (2 training steps rarely reach AUC 0.95);
+    # the frame test is reported ("pass" or "not met") and never fails the demo.
     assert status == (1 if any(result == "FAIL" for _, result, _ in checks) else 0)
+    frame = [c for c in checks if "follow the frame" in c[0]]
+    assert len(frame) == 1 and frame[0][1] in ("pass", "not met") and "vs template" in frame[0][2]
     reload_check = [c for c in checks if c[0].startswith("fresh-process")][0]
     assert reload_check[1] == "pass" and float(reload_check[2]) <= demo.RELOAD_TOLERANCE
 

@@ -4,9 +4,11 @@ from benchmarks import fidelity_sweep
 TYPES = fidelity_sweep.WHOLE_FACE + fidelity_sweep.LOCAL + fidelity_sweep.REGION
 
 
-def _record(auc, acer, correlation, positive, beats, iou=None):
-    types = {name: {"correlation": correlation, "positive": positive, "videos": 10, "beats_other": beats,
-                    "paired": 8, "iou": iou if name in fidelity_sweep.REGION else None} for name in TYPES}
+def _record(auc, acer, correlation, positive, beats, iou=None, template=0.45):
+    types = {name: {"correlation": correlation, "effect": correlation / 2, "positive": positive, "videos": 10,
+                    "beats_template": beats, "frame_videos": 8, "excess": correlation / 10,
+                    "iou": iou if name in fidelity_sweep.REGION else None,
+                    "references": {"template": template, "colour map": 0.8}} for name in TYPES}
     return {"auc": auc, "acer": acer, "types": types}
 
 
@@ -15,15 +17,19 @@ def _cells(line):
 
 
 def test_mean_sample_std_pooled_counts_and_sign_tests():
-    records = [_record(0.98, 0.10, 0.2, 9, 6, iou=0.0), _record(0.96, 0.20, 0.4, 10, 8, iou=0.5)]
+    records = [_record(0.98, 0.10, 0.2, 9, 6, iou=0.0), _record(0.96, 0.20, 0.4, 10, 8, iou=0.5, template=0.55)]
     lines = fidelity_sweep.table({"all": records}).splitlines()
     cells = _cells(lines[2])
     assert cells[:4] == ["all", "2", "97.00 ± 1.41", "15.00 ± 7.07"]   # sample std of (98, 96): sqrt(2) = 1.414
-    assert cells[4] == "0.300 ± 0.141 (19/20; 14/16)"                 # print: correlations 0.2, 0.4; pooled counts
-    assert cells[8:10] == ["0.250 ± 0.354", "0.250 ± 0.354"]          # region IoU of the two seeds
-    # print + replay pooled: 38 of 40 positive; sign test P(X >= 38), X ~ B(40, 1/2) = (1 + 40 + 780) / 2^40.
-    assert cells[10] == f"38/40 ({821 / 2 ** 40:.2g})"
-    assert cells[11].startswith("28/32 (")
+    assert cells[4:7] == ["0.300 ± 0.141", "0.150 ± 0.071", "14/16, 0.030 ± 0.014"]   # print: T_A, effect, frame
+    assert cells[12:14] == ["0.250 ± 0.354", "0.250 ± 0.354"]          # region IoU of the two seeds
+    # print + replay pooled: 28 of 32 beat the template; sign test P(X >= 28), X ~ B(32, 1/2).
+    from math import comb
+    assert cells[14] == f"28/32 ({sum(comb(32, k) for k in range(28, 33)) / 2 ** 32:.2g})"
+    # The reference rows: the template's correlation averaged over the runs, no detection columns.
+    template = _cells(lines[3])
+    assert template[:5] == ["template (reference)", "2", "-", "-", "0.500 ± 0.071"]
+    assert _cells(lines[4])[:5] == ["colour map (reference)", "2", "-", "-", "0.800 ± 0.000"]
 
 
 def test_a_method_without_a_trace_gets_detection_and_dashes():

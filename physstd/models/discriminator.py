@@ -4,8 +4,8 @@ Four discriminators with the same structure and separate weights; D_k sees its i
 `ImageSizes.discriminator_sizes[k]` = (N/8, 3N/8, N, N). The resize happens inside the discriminator
 (bilinear with antialiasing when shrinking), so callers pass full-size N x N images and real and fake inputs
 of one D_k always meet the same resize. That alone does not make them comparable: I_low and I_mid are band
-limited by Eq. 9's plain resize before they get here, so the real live face must be band limited the same way
-first (physstd.trace.discriminator_inputs does this).
+limited by Eq. 9's low-pass (physstd.ops.lowpass) before they get here, so the real live face must be band limited
+the same way first (physstd.trace.discriminator_inputs does this).
 
 Structure at width 1 (conv + BatchNorm + LeakyReLU except the last conv):
     k3c32s2, k3c64s2, k3c96s2, k3c96s1, output conv k3c1 -> sigmoid: a (size/8)^2 x 1 map in [0, 1]

@@ -49,11 +49,6 @@ def _halves(out):
     return type(out)(*(p[0] for p in parts)), type(out)(*(p[1] for p in parts))
 
 
-def _concat(first, second):
-    """Batch-axis concatenation of two GeneratorOutputs."""
-    return type(first)(*(tf.concat([a, b], axis=0) for a, b in zip(first, second)))
-
-
 def _weighted_sum(losses, weights, terms):
     return tf.add_n([getattr(weights, name) * losses[name] for name in terms if name in losses])
 
@@ -214,21 +209,26 @@ class PhySTDTrainer(Trainer):
         hard = trace.harder_sample(live["image"], synth.traces, synth.content, cfg, self._replica_seed())
         images = tf.concat([live["image"], hard.image], 0)
         out_hard = self.generator(images, training=True)
+        # L_S targets of the live and the hard half: (true live face, true region) for the overall effect, the
+        # trace components for --synthesis_target=components. A live face's true trace is zero.
         if self.config.synthesis_target == "effect":
-            def synthesis(image, out, true_mask):
-                return synthesis_loss(image, out, live["image"], true_mask, cfg)
-            halves = ((live["image"], tf.zeros_like(hard.traces.P)), (hard.image, hard.traces.P))
+            targets = ((live["image"], tf.zeros_like(hard.traces.P)), (live["image"], hard.traces.P))
+
+            def synthesis(image, out, target):
+                return synthesis_loss(image, out, target[0], target[1], cfg)
         else:
+            targets = (trace.no_trace(live["image"], cfg), hard.traces)
+
             def synthesis(image, out, target):
                 return synthesis_component_loss(out, target)
-            halves = ((live["image"], trace.no_trace(live["image"], cfg)), (hard.image, hard.traces))
         weight = self.config.hard_synthesis_weight
         if weight == 1:  # the paper: one L_S over the balanced batch
-            losses["synthesis"] = synthesis(images, out_hard, _concat(halves[0][1], halves[1][1]))
+            losses["synthesis"] = synthesis(images, out_hard, tf.nest.map_structure(
+                lambda a, b: tf.concat([a, b], 0), targets[0], targets[1]))
         else:  # --hard_synthesis_weight: the transplanted (hard) half weighted apart from the live half
             out_live, out_hard_half = _halves(out_hard)
-            losses["synthesis"] = 0.5 * (synthesis(halves[0][0], out_live, halves[0][1])
-                                         + weight * synthesis(halves[1][0], out_hard_half, halves[1][1]))
+            losses["synthesis"] = 0.5 * (synthesis(live["image"], out_live, targets[0])
+                                         + weight * synthesis(hard.image, out_hard_half, targets[1]))
         losses["hard_depth"] = hard_depth_loss(_halves(out_hard)[1].M)
 
     def _predict(self, images):
