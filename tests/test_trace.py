@@ -279,3 +279,56 @@ def test_zero_trace_gives_every_discriminator_identical_real_and_fake_inputs(for
     from physstd.models.discriminator import resize_for_discriminator
     gap = resize_for_discriminator(reals[0], d1.input_size) - resize_for_discriminator(fakes[0], d1.input_size)
     assert float(tf.sqrt(tf.reduce_mean(tf.square(gap)))) > 0.01
+
+
+def test_lowpass_mode_of_the_config_reaches_every_band():
+    b, c, t = _random((2, N, N, 3), 21), _random((2, N, N, 3), 22), _random((2, N, N, 3), 23)
+    for mode in ("box", "point"):
+        config = ModelConfig(image_size=N, lowpass=mode)
+        expected = ops.lowpass(b, N // 8, mode) + ops.lowpass(c, N // 2, mode) + t
+        np.testing.assert_allclose(trace.additive_trace(_traces(B=b, C=c, T=t), config).numpy(), expected.numpy(),
+                                   atol=1e-6)
+        image = _random((2, N, N, 3), 24, 0, 1)
+        low, mid, _ = trace.hierarchical_reconstruction(image, _traces(B=b, C=c, T=t), config)
+        np.testing.assert_allclose(low.numpy(), (ops.lowpass(image, N // 8, mode) - ops.lowpass(b, N // 8, mode))
+                                   .numpy(), atol=1e-6)
+    # The two modes differ on the bias band (N / 8 is a factor-8 shrink), so the mode is not ignored.
+    box, point = (trace.additive_trace(_traces(B=b), ModelConfig(image_size=N, lowpass=m)) for m in ("box", "point"))
+    assert np.abs(box.numpy() - point.numpy()).max() > 0.05
+
+
+def test_gain_form_adds_a_global_gain_and_its_image_trace_holds_it():
+    config = _config("physstd_gain")
+    live = _random((2, N, N, 3), 31, 0, 1)
+    s = np.array([0.2, -0.1, 0.05], np.float32)
+    t = _random((2, N, N, 3), 32, -0.1, 0.1)
+    traces = _traces(S=_random((2, N, N, 3), 33, -0.05, 0.05) + s, T=t)
+    gain = 1.0 + tf.reduce_mean(traces.S, axis=(1, 2), keepdims=True)   # [S]1: the spatial mean
+    spoof = trace.spoof_generation(live, traces, live, config)
+    np.testing.assert_allclose(spoof.numpy(), (gain * live + t).numpy(), atol=1e-6)
+    np.testing.assert_allclose(trace.reconstruct_live(spoof, traces, config).numpy(), live.numpy(), atol=1e-5)
+    # What the spoof added in image space: the gain's part (gain - 1) I_live plus T_A.
+    np.testing.assert_allclose(trace.image_trace(spoof, traces, config).numpy(), (spoof - live).numpy(), atol=1e-5)
+    # For the paper's form the image-space trace is T_A itself, whatever P is; the effect includes P's content.
+    paper = _config("physstd")
+    p = _random((2, N, N, 1), 34, 0, 1)
+    out = _traces(T=t, P=p, I_P=_random((2, N, N, 3), 35, 0, 1))
+    np.testing.assert_allclose(trace.image_trace(live, out, paper).numpy(), t.numpy(), atol=1e-6)
+    np.testing.assert_allclose(trace.overall_effect(live, out, paper).numpy(),
+                               ((1 - p) * t + p * (live - out.I_P)).numpy(), atol=1e-6)
+
+
+def test_band_limited_inpainting_reaches_the_low_discriminators_through_the_lowpass():
+    config = _config("physstd")
+    image = _random((2, N, N, 3), 41, 0, 1)
+    p, i_p = _random((2, N, N, 1), 42, 0, 1), _random((2, N, N, 3), 43, 0, 1)
+    out = _traces(P=p, I_P=i_p)
+    keep, inpainted = 1 - p, p * i_p
+    low, mid, high = trace.hierarchical_reconstruction(image, out, config, band_limit_inpainted=True)
+    np.testing.assert_allclose(low.numpy(), (keep * ops.lowpass(image, N // 8) + ops.lowpass(inpainted, N // 8))
+                               .numpy(), atol=1e-6)
+    np.testing.assert_allclose(mid.numpy(), (keep * ops.lowpass(image, N // 2) + ops.lowpass(inpainted, N // 2))
+                               .numpy(), atol=1e-6)
+    np.testing.assert_allclose(high.numpy(), (keep * image + inpainted).numpy(), atol=1e-6)   # full band stays
+    full_low, _, _ = trace.hierarchical_reconstruction(image, out, config)
+    np.testing.assert_allclose(full_low.numpy(), (keep * ops.lowpass(image, N // 8) + inpainted).numpy(), atol=1e-6)

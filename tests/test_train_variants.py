@@ -121,3 +121,28 @@ def test_default_strategy_is_used_without_gpus():
     assert make_strategy("auto") is tf.distribute.get_strategy()
     assert make_strategy("default") is tf.distribute.get_strategy()
     assert isinstance(make_strategy("mirrored"), tf.distribute.MirroredStrategy)
+
+
+def test_hard_synthesis_weight_scales_the_transplanted_half_of_l_s(batch):
+    # L_S(w) = (L_live + w L_hard) / 2 from the same weights and harder sample: affine in w, and w = 1 (the
+    # paper's one loss over the balanced batch, computed on the whole batch) lies on the same line.
+    synthesis = {}
+    for weight in (0.0, 0.5, 1.0):
+        trainer = _trainer(steps="123", hard_synthesis_weight=weight)
+        synthesis[weight] = float(trainer.train_step(batch)["synthesis"])
+    assert synthesis[1.0] > synthesis[0.0] > 0
+    assert synthesis[0.5] == pytest.approx((synthesis[0.0] + synthesis[1.0]) / 2, rel=1e-5)
+
+
+def test_resize_upsampling_decoder_has_no_transposed_convolution():
+    import keras
+    import tensorflow as tf
+
+    from physstd.models import Generator, ModelConfig
+
+    for mode, transposed in (("transpose", True), ("resize", False)):
+        generator = Generator(ModelConfig(image_size=N, width=WIDTH, upsample=mode))
+        out = generator(tf.zeros((2, N, N, 3)))
+        assert out.B.shape == (2, N, N, 3) and out.M.shape == (2, N // 8, N // 8, 1)
+        kinds = {type(block.conv) for block in generator.upsample}
+        assert kinds == {keras.layers.Conv2DTranspose if transposed else keras.layers.Conv2D}
