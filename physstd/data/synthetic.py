@@ -313,6 +313,11 @@ def generate_raw(raw_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
     unknown = [t for t in spoof_type_names if t not in synthetic_traces.RENDERERS]
     if unknown or not spoof_type_names:
         raise ValueError(f"unknown synthetic spoof types {unknown}; expected some of {', '.join(SPOOF_TYPES)}")
+    meta_path = os.path.join(files.check_output_dir(raw_dir), RAW_META_FILE)
+    if os.path.isdir(raw_dir) and os.listdir(raw_dir) and not os.path.exists(meta_path):
+        # its video folders would be replaced: refused before minutes of rendering
+        raise SyntheticFormatError(f"{raw_dir}: not empty and not a raw synthetic set (no {RAW_META_FILE}); "
+                                   f"generate into a new or empty folder")
     sources = find_faces(num_identities) if sources is None else list(sources)[:num_identities]
     meta = {"format_version": FORMAT_VERSION, "generator": "physstd.data.synthetic", "seed": int(seed),
             "image_size": int(image_size), "raw_size": raw_size(image_size),
@@ -320,11 +325,7 @@ def generate_raw(raw_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
             "live_videos": int(live_videos), "balanced_live_subjects": list(TRAIN_ONLY),
             "spoof_types": list(spoof_type_names),
             "subjects": [s.name for s in sources]}
-    os.makedirs(files.check_output_dir(raw_dir), exist_ok=True)
-    meta_path = os.path.join(raw_dir, RAW_META_FILE)
-    if not os.path.exists(meta_path) and os.listdir(raw_dir):   # video folders are replaced: not someone's
-        raise SyntheticFormatError(f"{raw_dir}: not empty and not a raw synthetic set (no {RAW_META_FILE}); "
-                                   f"generate into a new or empty folder")
+    os.makedirs(raw_dir, exist_ok=True)
     done = {}
     if os.path.exists(meta_path):
         existing = read_raw_meta(raw_dir)

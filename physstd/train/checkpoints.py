@@ -27,6 +27,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 
 import tensorflow as tf
 
@@ -174,8 +175,12 @@ class RunCheckpoints:
             except Exception:  # noqa: BLE001 - another model's file, or a damaged one: both fail in many ways
                 continue
             name = os.path.basename(path)
-            # The state file a save would have written, relative paths as the manager writes them.
-            files.write_text_atomic(state, f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n')
+            # The state file a save would have written (relative paths); with its timestamp the checkpoint is one
+            # the manager keeps max_to_keep of, as if this process had saved it.
+            now = time.time()
+            files.write_text_atomic(state, f'model_checkpoint_path: "{name}"\nall_model_checkpoint_paths: "{name}"\n'
+                                           f'all_model_checkpoint_timestamps: {now!r}\n'
+                                           f'last_preserved_timestamp: {now - 1.0!r}\n')
             self.manager = self._make_manager()
             self.recovery = (f"{state} {self.state_problem}: recovered the newest readable checkpoint {name} "
                              f"(of {len(found)} ckpt-<n> found; none deleted)")
