@@ -7,7 +7,6 @@ commands run in time-bounded subprocesses where their exit status and their one 
 in-process calls elsewhere. The README's "Bad input" section counts the cases.
 """
 import errno
-import hashlib
 import json
 import os
 import re
@@ -20,21 +19,13 @@ import time
 
 import pytest
 
+from test_bad_input import _snapshot   # {relative path: sha256} of every file under a folder
+from test_train_faults import _Holder  # what a trainer gives RunCheckpoints: a step and a payload equal to it
+
 N = 32
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 COMMAND_TIMEOUT = 120   # seconds; a TensorFlow start costs ~10 s on 2 cores
 STEP_TENSOR = "step/.ATTRIBUTES/VARIABLE_VALUE"
-
-
-def _snapshot(folder):
-    """{relative path: sha256} of every file under folder."""
-    digests = {}
-    for directory, _, names in os.walk(folder):
-        for name in names:
-            path = os.path.join(directory, name)
-            with open(path, "rb") as stream:
-                digests[os.path.relpath(path, folder)] = hashlib.sha256(stream.read()).hexdigest()
-    return digests
 
 
 def _kept(before, after):
@@ -115,27 +106,13 @@ def restore_signal_handlers():
 
 # --- checkpoints: the state file missing, unreadable, or another project's files ---------------------------------
 
-class _Holder:
-    """What a trainer gives RunCheckpoints: a step and a payload that encodes it."""
-
-    def __init__(self):
-        import tensorflow as tf
-
-        self.step = tf.Variable(0, dtype=tf.int64)
-        self.payload = tf.Variable(tf.zeros([8]))
-
-    def checkpoint_objects(self):
-        return {"step": self.step, "payload": self.payload}
-
-
 def _saved_checkpoints(run_dir, steps=(1, 2, 3)):
     from physstd.train.checkpoints import RunCheckpoints
 
     holder = _Holder()
     saved = RunCheckpoints(holder, run_dir, max_to_keep=5)
     for step in steps:
-        holder.step.assign(step)
-        holder.payload.assign(holder.payload * 0 + float(step))
+        holder.advance()
         saved.save(step)
     return os.path.join(run_dir, "checkpoints")
 
@@ -516,5 +493,6 @@ def test_a_full_disk_during_an_export_is_one_error_and_keeps_the_previous_export
     with pytest.raises(export.ExportWriteError) as raised:
         exported["write"](target)
     message = str(cli.user_error(raised.value))
-    assert message == f"{target}: could not write the export (No space left on device); the previous export is unchanged"
+    assert message == (f"{target}: could not write the export (No space left on device); the previous export is "
+                       f"unchanged")
     assert _snapshot(str(tmp_path)) == before and sorted(os.listdir(tmp_path)) == ["model"]
