@@ -11,8 +11,8 @@ from absl import app, flags
 from physstd import cli
 
 flags.DEFINE_string("run_dir", None, "run directory (flags.json, checkpoints/, calibration.json)")
-flags.DEFINE_string("export_dir", None, "SavedModel folder to write (replaced if it exists); "
-                    "default <run_dir>/saved_model")
+flags.DEFINE_string("export_dir", None, "SavedModel folder to write (a previous export there is replaced; a "
+                    "folder holding anything else is refused); default <run_dir>/saved_model")
 FLAGS = flags.FLAGS
 flags.mark_flag_as_required("run_dir")
 

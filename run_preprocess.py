@@ -63,7 +63,7 @@ def main(argv):
             jobs, failures = folder_jobs(FLAGS.input_dir)
         else:
             jobs, failures = dataset_jobs(FLAGS.input_dir, dataset)
-        writer = DatasetWriter(FLAGS.output_dir, dataset, FLAGS.image_size)
+        writer = DatasetWriter(FLAGS.output_dir, dataset, FLAGS.image_size, input_dir=FLAGS.input_dir)
     except (InputError, PreparedFormatError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

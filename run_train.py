@@ -2,7 +2,8 @@
 
 An existing --run_dir is resumed from its latest checkpoint. `--help` lists the training flags
 (physstd/train/flags.py defines them); physstd/train/stopping.py defines the exit statuses (0 done, 2 user error:
-bad flag, bad data file, non-finite loss; 69 lost worker, 74 checkpoint not written, 130 SIGINT, 143 SIGTERM).
+bad flag, bad data file, non-finite loss; 69 lost worker, 74 checkpoint not written, 75 another trainer holds the
+run directory, 130 SIGINT, 143 SIGTERM, also when the signal comes before the first step).
 """
 import sys
 
@@ -23,11 +24,17 @@ def main(argv):
         raise ValueError("--run_dir is required")
     files.check_output_dir(config.run_dir)   # before the data and the networks load
     methods.get(config.method).check_config(config, model_config)   # e.g. De-Spoof's --dq_run, before TensorFlow
-    import tensorflow as tf
-
     from physstd.train import stopping
-    from physstd.train.checkpoints import CheckpointSaveError
-    from physstd.train.loop import NonFiniteLossError, train
+    try:
+        with stopping.StopRequest(immediate=True):   # a signal while TensorFlow loads ends the start at once
+            import tensorflow as tf
+
+            from physstd.train.checkpoints import CheckpointSaveError
+            from physstd.train.loop import NonFiniteLossError, train
+            from physstd.train.run_lock import RunDirLocked
+    except stopping.StartupStopped as stopped:
+        print(f"stopped by {stopped} before training started; nothing saved")
+        return stopping.signal_exit_status(stopped.signum)
 
     if not flags.FLAGS["verbosity"].present:
         logging.set_verbosity(logging.WARNING)  # keep the console to the progress lines
@@ -39,6 +46,9 @@ def main(argv):
     except CheckpointSaveError as error:
         print(f"error: {error}", file=sys.stderr)
         return stopping.EXIT_SAVE_FAILED
+    except RunDirLocked as error:
+        print(f"error: {error}", file=sys.stderr)
+        return stopping.EXIT_RUN_DIR_BUSY
     except KeyboardInterrupt:  # Ctrl-C before the loop started: nothing to save
         print("interrupted before training started; nothing saved", file=sys.stderr)
         return stopping.signal_exit_status("SIGINT")
@@ -50,8 +60,9 @@ def main(argv):
               f"checkpoint; restart every worker to resume", file=sys.stderr)
         return stopping.EXIT_LOST_WORKER
     if result["stopped"]:
-        print(f"stopped by {result['stopped']} after step {result['step']}; run directory {config.run_dir} "
-              f"(run the same command to resume)")
+        when = "before the first step" if result["step"] is None else f"after step {result['step']}"
+        print(f"stopped by {result['stopped']} {when}; run directory {config.run_dir} (run the same command to "
+              f"resume)")
         return stopping.signal_exit_status(result["stopped"])
     print(f"done: step {result['step']} in {result['seconds']:.0f} s; run directory {config.run_dir}")
     return stopping.EXIT_COMPLETED

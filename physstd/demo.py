@@ -108,7 +108,15 @@ class Demo:
     def train(self):
         from physstd.train.loop import train
 
-        shutil.rmtree(self.run_dir, ignore_errors=True)   # the report describes one complete run
+        from physstd.train.run_lock import RunDirLock
+
+        # The report describes one complete run: a previous demo run is replaced, anything else is refused.
+        if os.path.isdir(self.run_dir) and os.listdir(self.run_dir):
+            if not os.path.exists(os.path.join(self.run_dir, "flags.json")):
+                raise StageFailed(f"{self.run_dir}: not a physstd run directory (no flags.json); the demo replaces "
+                                  f"its run/ folder, so move this one away or choose another --output_dir")
+            RunDirLock(self.run_dir).acquire().release()   # RunDirLocked while a trainer uses it
+        shutil.rmtree(self.run_dir, ignore_errors=True)
         os.makedirs(self.run_dir)
         result = train(self.config, self.model_config)
         self.results["train"] = {"steps": result["step"], "seconds": result["seconds"]}

@@ -41,9 +41,21 @@ Wrong input fails at the boundary with a tf.debugging assertion naming the expec
 type other than uint8: REFUSED_DTYPES) fails the same way, with a message naming the two dtypes it takes; `serve`
 is traced for those dtypes only to say so (TensorFlow's own dispatch error is a page of TensorSpecs). The two
 signatures convert what they are given to their own dtype where TensorFlow can (numpy float64 to float32).
+
+Writing over a previous export. The export is built in `<parent>/.tmp-<hex>-<name>/new` and swapped in: the
+previous export moves to `.../previous`, the new one to `<parent>/<name>`, and the staging folder is removed. An
+existing folder is replaced only when everything in it is what an export writes (EXPORT_FILES, EXPORT_FOLDERS),
+so a file the user added (notes) is never deleted: the export refuses instead, naming it. A write that fails
+(a full disk) raises ExportWriteError and leaves the previous export as it was; a process killed midway leaves
+its staging folder, which the next export to the same target removes (putting the previous export back when the
+kill came between the two renames). A staging folder is flock-ed while its export runs, so a concurrent export
+to the same target never removes another's work in progress.
 """
+import fcntl
 import os
+import re
 import shutil
+import uuid
 
 import tensorflow as tf
 
@@ -59,6 +71,15 @@ RANGE_TOLERANCE = 1e-3
 # Dtypes `serve` refuses with dtype_message (any other dtype gets TensorFlow's dispatch error).
 REFUSED_DTYPES = (tf.float16, tf.bfloat16, tf.float64, tf.int8, tf.int16, tf.int32, tf.int64, tf.uint16, tf.uint32)
 COMMON_OUTPUTS = ("score", "decision")
+# What an export folder holds (tf.saved_model.save in TF 2.21 writes all but INFO_FILE; `assets/` stays empty):
+# files at its top, and the files each of its folders may hold.
+EXPORT_FILES = ("saved_model.pb", "fingerprint.pb", INFO_FILE)
+EXPORT_FOLDERS = {"variables": re.compile(r"variables\.(index|data-\d+-of-\d+)$"), "assets": re.compile(r"(?!)")}
+_STAGED_NEW, _STAGED_PREVIOUS = "new", "previous"
+
+
+class ExportWriteError(OSError):
+    """The export could not be written (a full disk, permission); the previous export is unchanged."""
 
 
 def shape_message(image_size):
@@ -161,30 +182,95 @@ class ServingModule(tf.Module):
             self.serve.get_concrete_function(tf.TensorSpec(None, dtype, name="images"))
 
 
+def foreign_entries(export_dir):
+    """Paths (relative to `export_dir`) of what an export does not write: user files, links, other folders."""
+    foreign = []
+    for name in sorted(os.listdir(export_dir)):
+        path = os.path.join(export_dir, name)
+        if os.path.islink(path):
+            foreign.append(name)
+        elif name in EXPORT_FILES and os.path.isfile(path):
+            continue
+        elif name in EXPORT_FOLDERS and os.path.isdir(path):
+            for entry in sorted(os.listdir(path)):
+                inner = os.path.join(path, entry)
+                if not (EXPORT_FOLDERS[name].match(entry) and os.path.isfile(inner) and not os.path.islink(inner)):
+                    foreign.append(f"{name}/{entry}")
+        else:
+            foreign.append(name)
+    return foreign
+
+
 def check_replaceable(export_dir):
     """Refuse (ValueError) an existing `export_dir` that export would replace but that is not a previous physstd
-    export (or an empty folder): replacing it would delete someone's files."""
+    export (or an empty folder), or a previous export that holds anything an export does not write: replacing it
+    would delete someone's files."""
     if not os.path.lexists(export_dir):
         return
     if os.path.isdir(export_dir) and not os.path.islink(export_dir):
         entries = os.listdir(export_dir)
-        if not entries or {INFO_FILE, "saved_model.pb"} <= set(entries):
+        if not entries:
             return
+        if {INFO_FILE, "saved_model.pb"} <= set(entries):
+            foreign = foreign_entries(export_dir)
+            if not foreign:
+                return
+            more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            raise ValueError(f"{export_dir}: a previous physstd export that also holds {', '.join(foreign[:3])}{more}, "
+                             f"which an export does not write; the export replaces the whole folder, so move "
+                             f"{'that' if len(foreign) == 1 else 'those'} out of it or choose another --export_dir")
     raise ValueError(f"{export_dir}: exists and is not a physstd export (no {INFO_FILE} and saved_model.pb); "
                      f"the export replaces its folder, so choose a new --export_dir or remove this one yourself")
 
 
-def _replace_dir(source, destination):
-    """Move the finished folder `source` to `destination`, replacing an existing one with a rename swap."""
-    old = None
-    if os.path.exists(destination):
-        old = files.make_temporary_dir(os.path.dirname(destination), "old")
-        os.rmdir(old)
-        os.replace(destination, old)
-    os.replace(source, destination)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
+def _staging_name(export_dir):
+    """`.tmp-<32 hex>-<name>`: the staging folders of this target (files.make_temporary_dir's naming)."""
+    return re.compile(rf"\.tmp-[0-9a-f]{{32}}-{re.escape(os.path.basename(export_dir))}$")
 
+
+def _lock(path):
+    """An open descriptor of the folder `path`, flock-ed (raises BlockingIOError when another process holds it)."""
+    handle = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BaseException:
+        os.close(handle)
+        raise
+    return handle
+
+
+def _settle(staging, export_dir):
+    """Undo an unfinished replacement in `staging`: the previous export back in place if the new one is not there,
+    then the staging folder removed."""
+    previous = os.path.join(staging, _STAGED_PREVIOUS)
+    if os.path.isdir(previous) and not os.path.lexists(export_dir):
+        os.replace(previous, export_dir)
+    shutil.rmtree(staging, ignore_errors=True)
+
+
+def remove_interrupted(export_dir):
+    """Settle the staging folders that killed exports to `export_dir` left (module doc); returns their names.
+    Only folders of this target's staging name that hold nothing but what an export stages (or, left by earlier
+    versions, the export files themselves) and that no running export holds are touched."""
+    parent = os.path.dirname(export_dir)
+    pattern, removed = _staging_name(export_dir), []
+    for name in sorted(os.listdir(parent)) if os.path.isdir(parent) else []:
+        path = os.path.join(parent, name)
+        if not pattern.match(name) or os.path.islink(path) or not os.path.isdir(path):
+            continue
+        staged = set(os.listdir(path)) <= {_STAGED_NEW, _STAGED_PREVIOUS}
+        if not staged and foreign_entries(path):
+            continue
+        try:
+            handle = _lock(path)
+        except BlockingIOError:   # an export in progress
+            continue
+        try:
+            _settle(path, export_dir)
+        finally:
+            os.close(handle)
+        removed.append(name)
+    return removed
 
 def export_saved_model(inference, method, export_dir, params, threshold, calibration_split="", source=""):
     """Save the serving module of a method's Inference to `export_dir` (written in a temporary folder, then renamed
@@ -194,6 +280,7 @@ def export_saved_model(inference, method, export_dir, params, threshold, calibra
     test). Returns the info record written to <export_dir>/physstd_export.json.
     """
     export_dir = os.path.abspath(os.fspath(export_dir))
+    remove_interrupted(export_dir)
     check_replaceable(export_dir)
     parent = os.path.dirname(export_dir)
     os.makedirs(parent, exist_ok=True)
@@ -217,15 +304,28 @@ def export_saved_model(inference, method, export_dir, params, threshold, calibra
                        SIGNATURE_UINT8: "images uint8 (batch, N, N, 3) in 0..255"},
         "outputs": list(COMMON_OUTPUTS) + sorted(set(outputs) - set(COMMON_OUTPUTS)),
     }
-    temporary = files.make_temporary_dir(parent, os.path.basename(export_dir))
+    staging = files.make_temporary_dir(parent, os.path.basename(export_dir))
+    handle = _lock(staging)
+    new = os.path.join(staging, _STAGED_NEW)
     try:
-        tf.saved_model.save(module, temporary, signatures={SIGNATURE_FLOAT32: module.serve_float32,
-                                                           SIGNATURE_UINT8: module.serve_uint8})
-        files.write_json_atomic(os.path.join(temporary, INFO_FILE), info)
-        _replace_dir(temporary, export_dir)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
+        try:
+            tf.saved_model.save(module, new, signatures={SIGNATURE_FLOAT32: module.serve_float32,
+                                                         SIGNATURE_UINT8: module.serve_uint8})
+            files.write_json_atomic(os.path.join(new, INFO_FILE), info)
+            if os.path.lexists(export_dir):
+                os.replace(export_dir, os.path.join(staging, _STAGED_PREVIOUS))
+            os.replace(new, export_dir)
+        except BaseException as error:
+            _settle(staging, export_dir)
+            if isinstance(error, (OSError, tf.errors.OpError)):
+                cause = getattr(error, "strerror", None) or getattr(error, "message", None) or str(error)
+                cause = cause.strip().splitlines()[-1] if cause.strip() else type(error).__name__
+                kept = "the previous export is unchanged" if os.path.lexists(export_dir) else "nothing was written"
+                raise ExportWriteError(f"{export_dir}: could not write the export ({cause}); {kept}") from None
+            raise
+        shutil.rmtree(staging, ignore_errors=True)   # the previous export
+    finally:
+        os.close(handle)
     return info
 
 

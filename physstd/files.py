@@ -78,6 +78,18 @@ def check_output_dir(path):
     return path
 
 
+def check_apart(output_dir, input_dir, output_name="--output_dir", input_name="--input_dir"):
+    """Refuse (ValueError) an output folder that is the input folder, lies inside it or holds it, symbolic links
+    resolved: writing there could replace or delete what is being read."""
+    output, source = os.path.realpath(output_dir), os.path.realpath(input_dir)
+    if output == source or os.path.commonpath([output, source]) in (output, source):
+        how = ("is" if output == source else "lies inside" if os.path.commonpath([output, source]) == source
+               else "holds")
+        raise ValueError(f"{output_name}={output_dir} {how} {input_name}={input_dir} (resolved: {output}, {source}); "
+                         f"the output must be apart from the input it is made from, so that writing it cannot "
+                         f"replace or delete what is read")
+
+
 def write_json_atomic(path, record, sort_keys=False):
     """Write `record` as indented JSON (NaN refused) to `path` atomically."""
     write_text_atomic(path, json.dumps(record, indent=2, allow_nan=False, sort_keys=sort_keys) + "\n")

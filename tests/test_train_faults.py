@@ -169,6 +169,8 @@ class _Holder:
 
 
 def test_startup_removes_only_what_interrupted_saves_left(tmp_path):
+    """Only TensorFlow's temporary names go; a ckpt-<n> file stays, listed or not (tests/test_data_safety.py
+    has the cases of a missing or unreadable state file)."""
     from physstd.train.checkpoints import RunCheckpoints
 
     holder = _Holder()
@@ -180,19 +182,23 @@ def test_startup_removes_only_what_interrupted_saves_left(tmp_path):
     # A kill during the save of ckpt-4 (shards half merged), one between the state file and the deletion of the
     # oldest checkpoint (ckpt-1 complete but unlisted), one during the state file's rename; and files of the user.
     (directory / "ckpt-4_temp").mkdir()
-    (directory / "ckpt-4_temp" / "part-00000-of-00001.data-00000-of-00001").write_bytes(b"\0" * 10)
+    (directory / "ckpt-4_temp" / "part-00000-of-00001.data-00000-of-00001.tempstate123").write_bytes(b"\0" * 10)
+    (directory / "ckpt-4_temp" / "part-00000-of-00001.index").write_bytes(b"\0" * 10)
     (directory / "ckpt-4.data-00000-of-00001").write_bytes(b"\0" * 10)
     for suffix in (".index", ".data-00000-of-00001"):
         (directory / f"ckpt-1{suffix}").write_bytes(b"\0" * 10)
-    (directory / "checkpoint.tmp0123456789abcdef").write_text("half")
+    (directory / "checkpoint.tmp0123456789abcdef0123456789abcdef").write_text("half")
     (directory / "notes.txt").write_text("mine")
     (directory / "ckpt-best.index").write_text("mine too")
+    (directory / "ckpt-5_temp").mkdir()   # not what TensorFlow writes into its shard folder: someone's
+    (directory / "ckpt-5_temp" / "notes.txt").write_text("mine")
 
     again = RunCheckpoints(_Holder(), str(tmp_path), max_to_keep=2)
-    assert again.remove_leftovers() == ["checkpoint.tmp0123456789abcdef", "ckpt-1.data-00000-of-00001",
-                                        "ckpt-1.index", "ckpt-4.data-00000-of-00001", "ckpt-4_temp"]
-    assert sorted(os.listdir(directory)) == ["checkpoint", "ckpt-2.data-00000-of-00001", "ckpt-2.index",
-                                             "ckpt-3.data-00000-of-00001", "ckpt-3.index", "ckpt-best.index",
+    assert again.remove_leftovers() == ["checkpoint.tmp0123456789abcdef0123456789abcdef", "ckpt-4_temp"]
+    assert sorted(os.listdir(directory)) == ["checkpoint", "ckpt-1.data-00000-of-00001", "ckpt-1.index",
+                                             "ckpt-2.data-00000-of-00001", "ckpt-2.index",
+                                             "ckpt-3.data-00000-of-00001", "ckpt-3.index",
+                                             "ckpt-4.data-00000-of-00001", "ckpt-5_temp", "ckpt-best.index",
                                              "notes.txt"]
     assert again.restore_latest().endswith("ckpt-3") and int(again.checkpoint.step.numpy()) == 3
     assert again.remove_leftovers() == []

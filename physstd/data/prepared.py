@@ -56,6 +56,21 @@ class PreparedFormatError(ValueError):
     """A prepared dataset file is missing or does not match the layout; the message names the file."""
 
 
+def check_output_root(root, input_dir=None, own_entries=()):
+    """`root` if a DatasetWriter may write there (its docstring), else ValueError naming the folder."""
+    root = files.check_output_dir(root)
+    if input_dir:
+        files.check_apart(root, input_dir)
+    if os.path.isdir(root) and not os.path.exists(os.path.join(root, META_FILE)):
+        foreign = sorted(set(os.listdir(root)) - set(own_entries))
+        if foreign:
+            raise PreparedFormatError(
+                f"{root}: not empty ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}) and not a prepared "
+                f"dataset (no {META_FILE}); a prepared dataset is written into a new or empty folder, or resumed in "
+                f"its own")
+    return root
+
+
 def frame_filename(k):
     """File name of the k-th kept frame of a video."""
     return f"{k:06d}.png"
@@ -160,11 +175,16 @@ class DatasetWriter:
     video.add(frame)`. A frame is anything with `crop` (N,N,3) uint8 RGB, `landmarks` (Q,2), `depth` (K,K)
     (the fitted face depth; the writer stores zeros for spoof videos, seeds/001 Sec. 3.6) and
     `frame_number`; it is stored as `face_depth` for every frame. One writer process per root: a new writer
-    deletes leftovers of interrupted ones."""
+    deletes leftovers of interrupted ones.
 
-    def __init__(self, root, dataset, image_size, depth_size=None, num_landmarks=face_model.NUM_LANDMARKS):
+    The root must be new, empty or a prepared dataset (meta.json), and apart from `input_dir` (the raw data it
+    is made from): a writer replaces video folders and removes `.partial/`, which must never hit someone's files.
+    `own_entries`: names the caller itself put in a new root (the synthetic generator's `raw/`)."""
+
+    def __init__(self, root, dataset, image_size, depth_size=None, num_landmarks=face_model.NUM_LANDMARKS,
+                 input_dir=None, own_entries=()):
         depth_size = ImageSizes(image_size).depth_size if depth_size is None else int(depth_size)
-        self.root = files.check_output_dir(root)
+        self.root = check_output_root(root, input_dir, own_entries)
         self.meta = {"format_version": FORMAT_VERSION, "dataset": dataset, "image_size": int(image_size),
                      "depth_size": depth_size, "num_landmarks": int(num_landmarks)}
         os.makedirs(root, exist_ok=True)

@@ -54,5 +54,5 @@ def import_stdn(input_dir, output_dir, image_size=256, spoof_type="print", every
                 workers=1, **kwargs):
     """Write the prepared layout (dataset name 'stdn') from an STDN-layout folder; returns the run's Summary."""
     jobs, failures = stdn_jobs(input_dir, spoof_type)
-    writer = DatasetWriter(output_dir, "stdn", image_size)
+    writer = DatasetWriter(output_dir, "stdn", image_size, input_dir=input_dir)
     return preprocess_videos(jobs, writer, every_k, max_frames, workers, failures, **kwargs)

@@ -60,7 +60,7 @@ import numpy as np
 
 from physstd.data import face_model, spoof_types, synthetic_traces
 from physstd import files
-from physstd.data.prepared import INDEX_COLUMNS, DatasetWriter, PreparedDataset
+from physstd.data.prepared import INDEX_COLUMNS, DatasetWriter, PreparedDataset, check_output_root
 
 DATASET_NAME = "synthetic"
 FORMAT_VERSION = 1
@@ -68,6 +68,7 @@ RAW_META_FILE = "meta.json"
 RAW_INDEX_FILE = "videos.csv"
 RAW_TRUTH_FILE = "truth.npz"
 GENERATION_FILE = "synthetic.json"   # the raw meta, copied next to the prepared meta.json
+DEFAULT_RAW_DIR = "raw"              # generate(): the raw videos under <output_dir>/raw
 RAW_SCALE = 1.5                      # raw canvas side / nominal face crop side (raw_face_side)
 MIN_RAW_FACE = 128                   # smallest nominal face crop in raw pixels (dlib's HOG needs ~80 px faces)
 LFW_SIZE = 200                       # lfw_subset's 25 x 25 faces are upscaled to this side
@@ -306,7 +307,8 @@ def generate_raw(raw_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
     set in which a tone or colour map cannot hide inside the live videos' own variation.
 
     A raw_dir already generated with the same parameters is completed (videos in videos.csv are kept);
-    one generated with other parameters raises SyntheticFormatError."""
+    one generated with other parameters, or a non-empty folder that is not a raw synthetic set, raises
+    SyntheticFormatError."""
     if num_identities < 3:
         raise ValueError(f"num_identities must be >= 3 (train, dev and test identities), got {num_identities}")
     if frames_per_video < 1 or live_videos < 1:
@@ -314,6 +316,11 @@ def generate_raw(raw_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
     unknown = [t for t in spoof_type_names if t not in synthetic_traces.RENDERERS]
     if unknown or not spoof_type_names:
         raise ValueError(f"unknown synthetic spoof types {unknown}; expected some of {', '.join(SPOOF_TYPES)}")
+    meta_path = os.path.join(files.check_output_dir(raw_dir), RAW_META_FILE)
+    if os.path.isdir(raw_dir) and os.listdir(raw_dir) and not os.path.exists(meta_path):
+        # its video folders would be replaced: refused before minutes of rendering
+        raise SyntheticFormatError(f"{raw_dir}: not empty and not a raw synthetic set (no {RAW_META_FILE}); "
+                                   f"generate into a new or empty folder")
     sources = find_faces(num_identities) if sources is None else list(sources)[:num_identities]
     meta = {"format_version": FORMAT_VERSION, "generator": "physstd.data.synthetic", "seed": int(seed),
             "image_size": int(image_size), "raw_size": raw_size(image_size),
@@ -324,7 +331,6 @@ def generate_raw(raw_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
     if not light_variation:  # only written when off, so that sets generated before the option still match
         meta["light_variation"] = False
     os.makedirs(raw_dir, exist_ok=True)
-    meta_path = os.path.join(raw_dir, RAW_META_FILE)
     done = {}
     if os.path.exists(meta_path):
         existing = read_raw_meta(raw_dir)
@@ -514,7 +520,8 @@ def prepare_synthetic(raw_dir, output_dir, image_size=None, workers=None, detect
     """Raw synthetic videos -> the prepared layout (CONTRACT) with truth.npz, plus the protocols.
 
     image_size defaults to the raw set's; seed (protocol split) to the raw set's seed. Videos already in
-    output_dir's index are skipped (resume). Returns a PrepareSummary."""
+    output_dir's index are skipped (resume). output_dir must be apart from raw_dir, except that generate() keeps
+    its raw videos in <output_dir>/raw. Returns a PrepareSummary."""
     from physstd.data.detect import DETECT_MAX_SIDE
     from physstd.data.preprocess import FacePreprocessor
 
@@ -522,7 +529,9 @@ def prepare_synthetic(raw_dir, output_dir, image_size=None, workers=None, detect
     rows = read_raw_index(raw_dir)
     image_size = int(meta["image_size"] if image_size is None else image_size)
     seed = int(meta["seed"] if seed is None else seed)
-    writer = DatasetWriter(output_dir, DATASET_NAME, image_size)
+    own_raw = _is_default_raw(raw_dir, output_dir)
+    writer = DatasetWriter(output_dir, DATASET_NAME, image_size, input_dir=None if own_raw else raw_dir,
+                           own_entries=(DEFAULT_RAW_DIR,) if own_raw else ())
     generation_path = os.path.join(output_dir, GENERATION_FILE)
     if os.path.exists(generation_path):
         with open(generation_path) as f:
@@ -647,7 +656,11 @@ def generate(output_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
     (through FacePreprocessor, with truth.npz) and its protocols. Returns a GenerationSummary.
     light_variation: generate_raw."""
     start = time.monotonic()
-    raw_dir = os.path.join(output_dir, "raw") if raw_dir is None else raw_dir
+    raw_dir = os.path.join(output_dir, DEFAULT_RAW_DIR) if raw_dir is None else raw_dir
+    own_raw = _is_default_raw(raw_dir, output_dir)
+    if not own_raw:
+        files.check_apart(output_dir, raw_dir, "--output_dir", "--raw_dir")
+    check_output_root(output_dir, own_entries=(DEFAULT_RAW_DIR,) if own_raw else ())   # before minutes of rendering
     rows = generate_raw(raw_dir, image_size, num_identities, frames_per_video, live_videos, spoof_type_names,
                         seed, workers, light_variation=light_variation)
     seconds_raw = time.monotonic() - start
@@ -656,6 +669,11 @@ def generate(output_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
     prepared = prepare_synthetic(raw_dir, output_dir, image_size, workers=workers, seed=seed, log=log)
     return GenerationSummary(raw_dir, output_dir, num_identities, len(rows), sum(r["num_frames"] for r in rows),
                              prepared, seconds_raw, time.monotonic() - start)
+
+
+def _is_default_raw(raw_dir, output_dir):
+    """Whether raw_dir is generate()'s own <output_dir>/raw (symbolic links resolved)."""
+    return os.path.realpath(raw_dir) == os.path.join(os.path.realpath(output_dir), DEFAULT_RAW_DIR)
 
 
 def write_synthetic_dataset(output_dir, image_size=64, seed=0, input_dir=None, workers=None, detect_max_side=None,

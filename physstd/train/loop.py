@@ -7,7 +7,10 @@ Shared by every method: the trainer, its dev-split score terms and its image gri
 `<run_dir>/checkpoints` (if any) and continues from its step. Checkpoints are written every
 `checkpoint_every` steps and at the end, so a killed run loses at most `checkpoint_every` steps.
 SIGTERM / SIGINT stop the loop at the next step boundary (physstd.train.stopping): the state after the last
-counted step is saved as ckpt-<that step> and train() returns with `stopped` set to the signal's name. Other
+counted step is saved as ckpt-<that step> and train() returns with `stopped` set to the signal's name. Before
+the first step (startup, the first batch) a signal ends the startup at once and nothing is saved (`step` None).
+The chief holds the run directory's lock (physstd.train.run_lock) from before its first write to it until
+train() returns or raises; a second trainer on the same run directory gets RunDirLocked. Other
 errors save the state after the last counted step only when no step was under way and the run is on one
 process; a failed step (a lost worker's collective, say) may be partly applied and is never saved. A NaN/Inf
 loss, or a non-finite variable at a save, stops the run with NonFiniteLossError naming the step and the loss,
@@ -27,7 +30,7 @@ import numpy as np
 
 from physstd import files, methods, runs
 from physstd.train import checkpoints as ckpt
-from physstd.train import dev_eval, stopping, summaries
+from physstd.train import dev_eval, run_lock, stopping, summaries
 
 class NonFiniteLossError(RuntimeError):
     """A loss or a variable became NaN/Inf; the run stops and keeps its last good checkpoint."""
@@ -136,17 +139,33 @@ class _Run:
     """State of one train() call: trainer, checkpoints, summaries, iterator, last saved step."""
 
     def __init__(self, config, model_config):
-        import keras
-        import tensorflow as tf
-
-        from physstd.data import pipeline
-
         self.config, self.model_config = config, model_config
         self.method = methods.get(config.method)
         self.method.check_config(config, model_config)
         self.strategy = make_strategy(config.strategy)
         self.chief = is_chief(self.strategy)
         self.multi_worker = stopping.is_multi_worker(self.strategy)
+        # Before anything touches the run directory (the startup cleanup of its checkpoint folder above all).
+        self.lock = run_lock.RunDirLock(config.run_dir).acquire() if self.chief else None
+        try:
+            self._start(config, model_config)
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self):
+        """Release the run directory (the lock); safe to call twice."""
+        if self.lock is not None:
+            self.lock.release()
+
+    def _start(self, config, model_config):
+        import keras
+        import tensorflow as tf
+
+        from physstd.data import pipeline
+
+        if self.lock is not None and self.lock.note:
+            print(self.lock.note, flush=True)
         if config.synthetic and self.chief:
             ensure_synthetic(config, model_config.image_size)
         check_run_model(config.run_dir, model_config, config.method)
@@ -159,6 +178,8 @@ class _Run:
             print(f"removed what interrupted saves left in {self.checkpoints.directory}: {', '.join(removed)}",
                   flush=True)
         restored = self.checkpoints.restore_latest()
+        if self.checkpoints.recovery:
+            print(self.checkpoints.recovery, flush=True)
         self.start = int(self.trainer.step.numpy())
         self.saved_step = self.start if restored else None
         print(f"{'resumed from ' + restored if restored else 'training from scratch'} at step {self.start}; "
@@ -238,51 +259,72 @@ class _Run:
 
 def train(config, model_config):
     """Train (or resume) the run `config.run_dir`; returns {'step', 'losses', 'dev', 'seconds', 'stopped'}:
-    `stopped` is None for a completed run, else the name of the signal that stopped it ('dev' is then None)."""
+    `stopped` is None for a completed run, else the name of the signal that stopped it ('dev' is then None, and
+    'step' is None when the signal came before the first step)."""
     started = time.perf_counter()
-    run = _Run(config, model_config)
-    c, step, losses = config, run.start, {}
+    with stopping.StopRequest(immediate=True) as stop:
+        run = None
+        try:
+            run = _Run(config, model_config)
+            stop.defer(run.strategy)
+        except stopping.StartupStopped as stopped:
+            if run is not None:
+                run.close()
+            print(f"{stopped}: stopping before the first training step; nothing to save", flush=True)
+            return {"step": None, "losses": {}, "dev": None, "seconds": time.perf_counter() - started,
+                    "stopped": str(stopped)}
+        try:
+            return _train_loop(run, stop, started)
+        finally:
+            run.close()
+
+
+def _train_loop(run, stop, started):
+    c, step, losses = run.config, run.start, {}
     progress = summaries.ProgressLine(c.num_steps, step)
     in_step = False
-    with stopping.StopRequest(run.strategy) as stop:
-        try:
-            while step < c.num_steps and not stop.agreed():
-                batch = next(run.iterator)
-                in_step = True
-                losses = {k: float(v) for k, v in run.trainer.train_step(batch).items()}
-                step += 1
-                in_step = False
-                run.check_finite(step, losses)
-                logged = step % c.log_every == 0 or step in (run.start + 1, c.num_steps)
-                if logged or step % c.summary_every == 0:
-                    rate = progress.steps_per_second(step)
-                    if logged:
-                        print(progress.format(step, losses, rate, float(run.trainer.learning_rate())), flush=True)
-                    if step % c.summary_every == 0 or step == c.num_steps:
-                        run.write_summaries(step, losses, rate)
-                if c.image_summary_every and (step % c.image_summary_every == 0 or step == c.num_steps):
-                    run.write_images(step)
-                if step % c.checkpoint_every == 0:
-                    run.save(step)
-                if c.eval_every and step % c.eval_every == 0 and step < c.num_steps:
-                    run.evaluate(step)
-            if step < c.num_steps:  # stopped by a signal, at a step boundary
+    try:
+        while step < c.num_steps and not stop.agreed():
+            batch = next(run.iterator)
+            in_step = True
+            losses = {k: float(v) for k, v in run.trainer.train_step(batch).items()}
+            step += 1
+            in_step = False
+            run.check_finite(step, losses)
+            logged = step % c.log_every == 0 or step in (run.start + 1, c.num_steps)
+            if logged or step % c.summary_every == 0:
+                rate = progress.steps_per_second(step)
+                if logged:
+                    print(progress.format(step, losses, rate, float(run.trainer.learning_rate())), flush=True)
+                if step % c.summary_every == 0 or step == c.num_steps:
+                    run.write_summaries(step, losses, rate)
+            if c.image_summary_every and (step % c.image_summary_every == 0 or step == c.num_steps):
+                run.write_images(step)
+            if step % c.checkpoint_every == 0:
+                run.save(step)
+            if c.eval_every and step % c.eval_every == 0 and step < c.num_steps:
+                run.evaluate(step)
+        if step < c.num_steps:  # stopped by a signal, at a step boundary
+            if step == run.start and run.saved_step is None:   # the initial weights: nothing trained to save
+                print(f"{stopping.signal_name(stop.signum)}: stopping before the first training step; nothing to "
+                      f"save", flush=True)
+            else:
                 print(f"{stopping.signal_name(stop.signum)}: stopping after step {step}; saving", flush=True)
                 run.save(step)
-                return {"step": step, "losses": losses, "dev": None, "seconds": time.perf_counter() - started,
-                        "stopped": stopping.signal_name(stop.signum)}
-        except (NonFiniteLossError, ckpt.CheckpointSaveError):
-            raise
-        except Exception as error:  # a data or summary error: the state after `step` is consistent
-            if in_step or run.multi_worker:
-                print(f"failed during step {step + 1} ({type(error).__name__}); nothing saved after it", flush=True)
-            else:
-                print(f"stopped after step {step} ({type(error).__name__}: {error}); saving", flush=True)
-                run.save(step)
-            raise
-        finally:
-            run.summaries.flush()
-        run.save(step)
-        dev = run.evaluate(step)  # a signal now does not interrupt the evaluation of a completed run
+            return {"step": step, "losses": losses, "dev": None, "seconds": time.perf_counter() - started,
+                    "stopped": stopping.signal_name(stop.signum)}
+    except (NonFiniteLossError, ckpt.CheckpointSaveError):
+        raise
+    except Exception as error:  # a data or summary error: the state after `step` is consistent
+        if in_step or run.multi_worker:
+            print(f"failed during step {step + 1} ({type(error).__name__}); nothing saved after it", flush=True)
+        else:
+            print(f"stopped after step {step} ({type(error).__name__}: {error}); saving", flush=True)
+            run.save(step)
+        raise
+    finally:
         run.summaries.flush()
+    run.save(step)
+    dev = run.evaluate(step)  # a signal now does not interrupt the evaluation of a completed run
+    run.summaries.flush()
     return {"step": step, "losses": losses, "dev": dev, "seconds": time.perf_counter() - started, "stopped": None}

@@ -6,6 +6,12 @@ compiled step, not a summary write, not a checkpoint save. The stop checkpoint i
 last counted step, and its name equals its step variable. A second signal (during that save, say) is only
 recorded once more; SIGKILL remains the way to end a run at once.
 
+Before the loop (building the networks, restoring, reading the first batch: seconds, or minutes when the
+synthetic set is generated) there is no step to finish, so a StopRequest made with `immediate=True` raises
+StartupStopped from the handler at once; train() saves nothing then (nothing was trained since the last
+checkpoint), releases the run directory and returns as stopped. `defer()` switches to recording when the loop
+starts.
+
 Written by hand rather than with tf.distribute.experimental.PreemptionCheckpointHandler (read in TF 2.21,
 tensorflow/python/distribute/failure_handling/failure_handling.py), because that handler
 - restores the newest checkpoint itself when it is built (CheckpointManager.restore_or_initialize), with no
@@ -25,6 +31,7 @@ from physstd.cli import EXIT_USER_ERROR  # noqa: F401 - 2: bad flag or input, or
 EXIT_COMPLETED = 0
 EXIT_LOST_WORKER = 69      # multi-worker: a peer or a collective failed (sysexits EX_UNAVAILABLE); nothing saved
 EXIT_SAVE_FAILED = 74      # a checkpoint could not be written (sysexits EX_IOERR): disk full, permission
+EXIT_RUN_DIR_BUSY = 75     # another trainer holds the run directory (sysexits EX_TEMPFAIL; run_lock.RunDirLocked)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -48,14 +55,35 @@ def is_multi_worker(strategy):
     return sum(len(spec.get(job, ())) for job in ("chief", "worker")) > 1
 
 
-class StopRequest:
-    """Records the first SIGTERM / SIGINT while installed (a context manager; main thread only)."""
+class StartupStopped(BaseException):
+    """A stop signal before the first training step (StopRequest(immediate=True)); a BaseException, as
+    KeyboardInterrupt is, so that no `except Exception` of the startup code takes it for an error."""
 
-    def __init__(self, strategy=None):
+    def __init__(self, signum):
+        super().__init__(signal_name(signum))
+        self.signum = signum
+
+
+class StopRequest:
+    """Records the first SIGTERM / SIGINT while installed (a context manager; main thread only). With
+    immediate=True the signal raises StartupStopped instead, until defer() is called."""
+
+    def __init__(self, strategy=None, immediate=False):
         self.signum = None
-        self._strategy = strategy if strategy is not None and is_multi_worker(strategy) else None
+        self.immediate = immediate
+        self._strategy = None
+        self.attach(strategy)
         self._agree = None
         self._previous = {}
+
+    def attach(self, strategy):
+        """Agree on stops across the workers of `strategy` (a multi-worker one; others need no agreement)."""
+        self._strategy = strategy if strategy is not None and is_multi_worker(strategy) else None
+
+    def defer(self, strategy=None):
+        """From now on a signal is only recorded (the training loop looks at it between steps)."""
+        self.attach(strategy)
+        self.immediate = False
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -72,6 +100,8 @@ class StopRequest:
     def _record(self, signum, frame):
         if self.signum is None:  # the first signal decides the exit status
             self.signum = signum
+            if self.immediate:
+                raise StartupStopped(signum)
 
     @property
     def requested(self):
