@@ -447,3 +447,25 @@ def test_skin_tint_keeps_luminance_and_gives_skin_colour():
         np.testing.assert_allclose(coloured @ synthetic_traces.LUMA, grey, atol=1.0)
         red, green, blue = coloured[0, -1]
         assert red > green > blue   # skin reflects red most, blue least
+
+
+def test_without_light_variation_every_video_has_one_light_and_the_same_other_draws():
+    varied = synthetic_traces.sample_nuisance(synthetic.video_rng(0, "s1_print_0"), 4)
+    fixed = synthetic_traces.sample_nuisance(synthetic.video_rng(0, "s1_print_0"), 4, light_variation=False)
+    for key, value in synthetic_traces.FIXED_LIGHT.items():
+        np.testing.assert_array_equal(fixed[key], np.full(4, value))
+        assert np.ptp(varied[key]) > 0 or key == "contrast"   # the varied set drifts per frame
+    for key in set(varied) - set(synthetic_traces.FIXED_LIGHT):
+        np.testing.assert_array_equal(fixed[key], varied[key])   # pose, noise and JPEG are unchanged
+    # A neutral light leaves the scene as it is (up to clipping).
+    scene = np.random.default_rng(0).random((8, 8, 3)).astype(np.float32)
+    np.testing.assert_allclose(synthetic_traces.illuminate(scene, fixed, 0), scene, atol=1e-6)
+
+
+def test_a_set_without_light_variation_records_it_and_is_not_mixed_with_a_varied_one(tmp_path):
+    kwargs = dict(image_size=SIZE, num_identities=3, frames_per_video=1, live_videos=1,
+                  spoof_type_names=("replay",), workers=1, sources=synthetic.find_faces(3))
+    synthetic.generate_raw(str(tmp_path / "fixed"), light_variation=False, **kwargs)
+    assert synthetic.read_raw_meta(str(tmp_path / "fixed"))["light_variation"] is False
+    with pytest.raises(synthetic.SyntheticFormatError, match="light_variation"):
+        synthetic.generate_raw(str(tmp_path / "fixed"), **kwargs)   # the varied set into the fixed one's folder

@@ -342,6 +342,12 @@ def test_cli_scores_a_run_and_writes_json_and_markdown(synthetic_root, tmp_path,
     assert f"| {expected['print']['correlation']:.3f} |" in print_row
     assert "## Trace recovery on the test spoofs" in markdown and "written" in capsys.readouterr().out
     assert "### Against predictors that never see the trace" in markdown and "| follows the frame |" in markdown
+    # A reference run (here the run itself) is scored as an extra reference row named after its folder.
+    again = tmp_path / "with_reference"
+    assert trace_recovery.main([f"--run_dir={run}", f"--reference_run={run}", f"--output_dir={again}"]) == 0
+    types = json.loads((again / "trace_recovery.json").read_text())["types"]
+    assert types["print"]["references"]["run"]["correlation"] == pytest.approx(types["print"]["correlation"])
+    assert "| run |" in (again / "trace_recovery.md").read_text()
     # Another split and output folder.
     other = tmp_path / "train_split"
     assert trace_recovery.main([f"--run_dir={run}", "--split=train", f"--output_dir={other}"]) == 0
@@ -364,6 +370,8 @@ def test_cli_bad_input_is_one_error_line_and_status_2(synthetic_root, tmp_path, 
     _one_error_line(capsys, "p9")
     assert trace_recovery.main([f"--run_dir={run}", "--split=validation"]) == 2
     _one_error_line(capsys, "validation")
+    assert trace_recovery.main([f"--run_dir={run}", f"--reference_run={tmp_path}/no_ceiling"]) == 2
+    _one_error_line(capsys, "no_ceiling")
     # A prepared set without truth.npz (as every real dataset is): nothing to compare with.
     data = str(tmp_path / "no_truth")
     write_dataset(data, size=N)
