@@ -67,14 +67,19 @@ def read_meta(root):
     if not os.path.isfile(path):
         raise PreparedFormatError(f"{path}: missing; is {root!r} a prepared dataset (run_preprocess.py output)?")
     try:
-        with open(path) as f:
-            meta = json.load(f)
+        meta = files.read_json(path, "prepared dataset meta")
     except (OSError, ValueError) as error:
-        raise PreparedFormatError(f"{path}: not readable JSON ({error})") from None
+        raise PreparedFormatError(str(error) if str(error).startswith(path) else f"{path}: not readable JSON "
+                                  f"({error})") from None
     expected = {"format_version": int, "dataset": str, "image_size": int, "depth_size": int, "num_landmarks": int}
-    if not isinstance(meta, dict) or any(not isinstance(meta.get(k), t) for k, t in expected.items()):
+    # bool is a subclass of int: `"image_size": true` would read as image size 1.
+    if not isinstance(meta, dict) or any(not isinstance(meta.get(k), t) or isinstance(meta.get(k), bool)
+                                         for k, t in expected.items()):
         raise PreparedFormatError(f"{path}: expected an object with {', '.join(f'{k} ({t.__name__})' for k, t in expected.items())}, "
                                   f"got {meta!r}")
+    sizes = {k: meta[k] for k in ("image_size", "depth_size", "num_landmarks")}
+    if any(value < 1 for value in sizes.values()):
+        raise PreparedFormatError(f"{path}: image_size, depth_size and num_landmarks must be positive, got {sizes}")
     if meta["format_version"] not in READABLE_VERSIONS:
         raise PreparedFormatError(f"{path}: format_version {meta['format_version']} is not supported "
                                   f"(this code reads versions {', '.join(map(str, READABLE_VERSIONS))})")
@@ -447,7 +452,10 @@ class PreparedDataset:
     def load_frame(self, video_id, k):
         """The k-th kept frame, (N, N, 3) uint8 RGB."""
         path = self.frame_path(video_id, k)
-        image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        try:
+            image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        except cv2.error:   # a header claiming more pixels than OpenCV decodes
+            image = None
         size = self.image_size
         if image is None:
             raise PreparedFormatError(f"{path}: missing or not a readable PNG")

@@ -85,8 +85,11 @@ def protocol_info(split_dir, protocol):
     path = os.path.join(_protocol_dir(split_dir, protocol), "protocol.json")
     if not os.path.exists(path):
         return {}
-    with open(path) as f:
-        return json.load(f)
+    info = files.read_json(path, "protocol description")
+    if not isinstance(info, dict):
+        raise ValueError(f"{path}: expected a JSON object (python -m physstd.data.protocols writes it), got "
+                         f"{type(info).__name__}")
+    return info
 
 
 def load_split(split_dir, protocol, subset, fold=None):
@@ -533,6 +536,8 @@ def _define_flags():
     flags.DEFINE_integer("seed", 0, "seed of the random splits (SiW-M)")
     flags.DEFINE_bool("skip_unknown", False, "with --raw_root: skip video files whose names do not parse")
     flags.mark_flag_as_required("dataset")
+    from physstd import cli
+    cli.register_ranges({"seed": cli.Range(0, 2 ** 32 - 1)})
 
 
 if __name__ == "__main__":
