@@ -244,7 +244,7 @@ def calibration_ids(split_dir, protocol, fold, calibration_split):
         raise ValueError(f"calibration_split must be 'dev' or 'train' (never test); got {calibration_split!r}")
     try:
         return protocols.load_split(split_dir, protocol, calibration_split, fold), calibration_split
-    except ValueError:
+    except protocols.SubsetMissing:
         if calibration_split != "dev":
             raise
         return protocols.load_split(split_dir, protocol, "train", fold), "train"
@@ -288,6 +288,7 @@ def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_
     """
     from physstd.data import protocols
 
+    protocols.check_identities(split_dir, protocol, fold, data_root)   # and load_split: no leaked video
     if use_saved_calibration:
         calibration = model.saved_calibration()
         if calibration is None:

@@ -161,6 +161,7 @@ def run(run_dir, data_root="", split_dir="", protocol="", fold="", scheme="categ
     def traces_of(images):
         return method.classification_traces(inference(images))
 
+    protocols.check_identities(split_dir, protocol, fold, data_root)   # and load_split: no leaked video
     data = {}
     for subset in ("train", "test"):
         ids = protocols.load_split(split_dir, protocol, subset, fold)

@@ -391,4 +391,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from physstd import cli   # a data error raised in a tf.data thread: one error line, the pipeline stopped first
+    sys.exit(cli.guarded(main)(sys.argv[1:]))
