@@ -195,11 +195,16 @@ def check_identities(split_dir, protocol, fold, data_root):
     folder = _fold_folder(split_dir, protocol, fold)
     datasets_of = info.get("subset_datasets") or {}
     owner = {}   # real video folder -> (subset, video id)
+    real_root = os.path.realpath(data_root)
     for subset, ids in subsets.items():
         for video in ids:
             if video not in rows:
                 continue   # the reader of that subset names it
             real = os.path.realpath(os.path.join(data_root, rows[video]["path"]))
+            if os.path.commonpath([real_root, real]) != real_root:
+                raise ValueError(f"{os.path.join(data_root, rows[video]['path'])}: the folder of video {video!r} "
+                                 f"({subset}) leads outside the dataset root {data_root} (to {real}); a prepared "
+                                 f"set holds its videos")
             other = owner.setdefault(real, (subset, video))
             if other[1] != video:
                 raise ValueError(f"{index}: videos {other[1]!r} ({other[0]}) and {video!r} ({subset}) are one folder "

@@ -102,7 +102,8 @@ class TrainConfig:
         for name, allowed in RANGES.items():
             value = getattr(self, name)
             if value not in allowed:
-                raise ValueError(f"{name} must be {allowed.describe(isinstance(value, int))}, got {value!r}")
+                integer = isinstance(self.__dataclass_fields__[name].default, int)
+                raise ValueError(f"{name} must be {allowed.describe(integer)}, got {value!r}")
         if self.synthesis_target not in SYNTHESIS_TARGETS:
             raise ValueError(f"synthesis_target must be one of {SYNTHESIS_TARGETS}, got {self.synthesis_target!r}")
         if self.batch_size % 2:
