@@ -123,7 +123,8 @@ class PreparedVideos:
             for key in ("trace", "mask"):
                 if key not in truth:   # a PreparedFormatError: the consumer of the pipeline names the file
                     path = os.path.join(self.dataset.video_dir(self.video_ids[video]), prepared.TRUTH_FILE)
-                    raise prepared.PreparedFormatError(f"{path}: lacks array {key!r} (has {', '.join(truth) or 'none'})")
+                    raise prepared.PreparedFormatError(f"{path}: lacks array {key!r} "
+                                                       f"(has {', '.join(truth) or 'none'})")
             return truth["trace"], truth["mask"]
         return self._cache.get(("truth", video), load)
 

@@ -146,7 +146,8 @@ def load_fold(split_dir, protocol, fold=None):
     and no video is in two subsets (a dev list equal to the test list, a test list that is the train list...)
     unless protocol.json allows overlap. A ValueError names the two lists and an example video."""
     folder = _fold_folder(split_dir, protocol, fold)
-    files_of = {s: os.path.join(folder, f"{s}.txt") for s in SUBSETS if os.path.isfile(os.path.join(folder, f"{s}.txt"))}
+    files_of = {s: os.path.join(folder, f"{s}.txt") for s in SUBSETS}
+    files_of = {s: file for s, file in files_of.items() if os.path.isfile(file)}
     subsets = {s: _read_list(file) for s, file in files_of.items()}
     if allows_overlap(split_dir, protocol):
         return subsets
