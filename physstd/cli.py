@@ -11,6 +11,9 @@ expected: PreparedFormatError, InputError, a bad flag value...), OSErrors (a mis
 a file belongs, a full disk: the message names the path), absl's flag parsing errors and app.UsageError,
 and a data error raised inside a tf.data worker thread, which reaches the caller as a tf.errors.OpError carrying
 the PreparedFormatError as text (physstd.data.pipeline.data_error recovers it).
+
+Numeric flags: each tool gives its table {flag: Range} to register_ranges, which checks the values (finite, within
+the range) when the flags are parsed; a value outside is one error line naming the flag and the range.
 """
 import math
 import os
@@ -74,7 +77,7 @@ def parse_flags(argv):
 
 class Range(typing.NamedTuple):
     """The values a numeric flag takes: finite, within [low, high] (an end of None is unbounded; an open end is
-    excluded). `str()` gives the interval as an error message prints it, e.g. "a finite number in (0, 1)"."""
+    excluded). describe() gives it as an error message prints it, e.g. "in (0, 1)" or "finite and > 0"."""
 
     low: float = None
     high: float = None
@@ -90,11 +93,14 @@ class Range(typing.NamedTuple):
 
     def describe(self, integer=False):
         """The range as an error message prints it: ">= 1" (an integer flag), "finite and > 0", "in [0, 1)"."""
+        def number(value):
+            return str(value) if isinstance(value, int) else f"{value:g}"
+
         if self.high is None:
-            bound = "any value" if self.low is None else f"{'>' if self.low_open else '>='} {self.low:g}"
+            bound = "any value" if self.low is None else f"{'>' if self.low_open else '>='} {number(self.low)}"
             return bound if integer else f"finite and {bound}"
-        low = "-inf" if self.low is None else f"{self.low:g}"
-        return (f"in {'(' if self.low_open or self.low is None else '['}{low}, {self.high:g}"
+        low = "-inf" if self.low is None else number(self.low)
+        return (f"in {'(' if self.low_open or self.low is None else '['}{low}, {number(self.high)}"
                 f"{')' if self.high_open else ']'}")
 
     def __str__(self):
