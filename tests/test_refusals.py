@@ -509,8 +509,8 @@ def test_every_numeric_training_flag_is_checked_against_its_range_when_parsed(na
             TrainConfig(**{name: value})
 
 
-def test_the_issue_examples_and_every_tool_refuse_bad_numbers_with_exit_2(tmp_path):
-    """One process per tool (none but run_train.py imports TensorFlow before its flags are checked); the issue's
+def test_every_tool_refuses_a_bad_number_with_one_line_and_exit_2(tmp_path):
+    """One process per tool (none but run_train.py imports TensorFlow before its flags are checked);
     --adam_beta1=1.5 and every other training flag are in the test above."""
     cases = [
         ([os.path.join(ROOT, "run_train.py"), "--learning_rate=inf", f"--run_dir={tmp_path / 'run'}"],
