@@ -40,6 +40,7 @@ flags.DEFINE_enum("stdn_spoof_type", "print", spoof_types.NAMES[1:],
                   "it selects the preliminary mask P0.")
 flags.DEFINE_integer("seed", 0, "--dataset=synthetic: seed of the generated set.")
 flags.mark_flags_as_required(["dataset", "output_dir"])
+cli.register_ranges({"seed": cli.Range(0, 2 ** 32 - 1)})   # the other numeric flags have their lower_bound
 
 
 def main(argv):

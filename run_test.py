@@ -47,6 +47,7 @@ flags.DEFINE_list("published_rows", [], "print only these published rows of --ta
                   "Auxiliary,DeSpoof (implies --published)")
 flags.DEFINE_bool("latex", False, "print the table as LaTeX instead of Markdown")
 FLAGS = flags.FLAGS
+cli.register_ranges({"batch_size": cli.at_least(1)})
 
 
 def main(argv):

@@ -96,15 +96,20 @@ def write_json_atomic(path, record, sort_keys=False):
 
 
 def read_json(path, what):
-    """Parsed JSON of `path`; a missing or malformed file raises ValueError naming it and `what` it holds."""
+    """Parsed JSON of `path`; a missing or malformed file raises ValueError naming it and `what` it holds.
+
+    Every JSON file physstd reads goes through here. Nesting deeper than Python's recursion limit (a hostile
+    file of 100,000 brackets) is malformed JSON too, not a RecursionError."""
     path = os.fspath(path)
     try:
-        with open(path) as stream:
+        with open(path, encoding="utf-8") as stream:
             return json.load(stream)
     except FileNotFoundError:
         raise ValueError(f"{path}: {what} file not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
         raise ValueError(f"{path}: not valid JSON ({error})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not a {what} file: JSON nested too deeply to read") from None
 
 
 def csv_text(rows, columns):

@@ -125,6 +125,26 @@ def mean_face_140():
     return derive_landmarks(mean_face_68())
 
 
+# A face's 68 landmarks lie within this relative residual of an affine image of the mean face (face_shape_residual):
+# the projection of the mean face turned 90 degrees and tilted 45 degrees is at 0.61, random points and shuffled
+# landmarks at 0.98, points on a circle or a grid at 0.85.
+MAX_FACE_SHAPE_RESIDUAL = 0.75
+
+
+def face_shape_residual(points):
+    """(...,) how far (..., Q, 2) landmarks (Q = 68 or 140: the first 68 are dlib's) are from a face's shape: the
+    RMS residual of the best affine map of the mean face's (x, y) onto them, over their RMS spread. 0 for the
+    mean face under any affine map, about 1 for points without a face's layout; pose alone stays below 0.62."""
+    points = np.asarray(points, np.float64)[..., :NUM_DETECTED, :]
+    if points.shape[-2] != NUM_DETECTED:
+        raise ValueError(f"expected (..., 68 or 140, 2) landmarks, got shape {points.shape}")
+    basis = np.concatenate([mean_face_68()[:, :2], np.ones((NUM_DETECTED, 1))], axis=1)
+    fitted = basis @ (np.linalg.pinv(basis) @ points)
+    residual = ((points - fitted) ** 2).sum(axis=(-2, -1))
+    spread = ((points - points.mean(axis=-2, keepdims=True)) ** 2).sum(axis=(-2, -1))
+    return np.sqrt(residual / np.maximum(spread, 1e-12))
+
+
 # Crop rule: a square centred on the box of the 68 landmarks, CROP_SCALE times its longer side, moved up by
 # CROP_SHIFT of that side so that the forehead (where the derived forehead points lie) fits.
 CROP_SCALE = 1.5

@@ -121,8 +121,10 @@ class PreparedVideos:
         def load():
             truth = self.dataset.load_truth(self.video_ids[video])
             for key in ("trace", "mask"):
-                if key not in truth:
-                    raise ValueError(f"truth.npz of {self.video_ids[video]!r} lacks {key!r}")
+                if key not in truth:   # a PreparedFormatError: the consumer of the pipeline names the file
+                    path = os.path.join(self.dataset.video_dir(self.video_ids[video]), prepared.TRUTH_FILE)
+                    raise prepared.PreparedFormatError(f"{path}: lacks array {key!r} "
+                                                       f"(has {', '.join(truth) or 'none'})")
             return truth["trace"], truth["mask"]
         return self._cache.get(("truth", video), load)
 

@@ -82,14 +82,19 @@ def read_meta(root):
     if not os.path.isfile(path):
         raise PreparedFormatError(f"{path}: missing; is {root!r} a prepared dataset (run_preprocess.py output)?")
     try:
-        with open(path) as f:
-            meta = json.load(f)
+        meta = files.read_json(path, "prepared dataset meta")
     except (OSError, ValueError) as error:
-        raise PreparedFormatError(f"{path}: not readable JSON ({error})") from None
+        raise PreparedFormatError(str(error) if str(error).startswith(path) else f"{path}: not readable JSON "
+                                  f"({error})") from None
     expected = {"format_version": int, "dataset": str, "image_size": int, "depth_size": int, "num_landmarks": int}
-    if not isinstance(meta, dict) or any(not isinstance(meta.get(k), t) for k, t in expected.items()):
+    # bool is a subclass of int: `"image_size": true` would read as image size 1.
+    if not isinstance(meta, dict) or any(not isinstance(meta.get(k), t) or isinstance(meta.get(k), bool)
+                                         for k, t in expected.items()):
         raise PreparedFormatError(f"{path}: expected an object with {', '.join(f'{k} ({t.__name__})' for k, t in expected.items())}, "
                                   f"got {meta!r}")
+    sizes = {k: meta[k] for k in ("image_size", "depth_size", "num_landmarks")}
+    if any(value < 1 for value in sizes.values()):
+        raise PreparedFormatError(f"{path}: image_size, depth_size and num_landmarks must be positive, got {sizes}")
     if meta["format_version"] not in READABLE_VERSIONS:
         raise PreparedFormatError(f"{path}: format_version {meta['format_version']} is not supported "
                                   f"(this code reads versions {', '.join(map(str, READABLE_VERSIONS))})")
@@ -120,7 +125,7 @@ def _parse_index(path, text):
     if missing:
         raise PreparedFormatError(f"{path}: header lacks column(s) {', '.join(missing)}; "
                                   f"expected {','.join(INDEX_COLUMNS)},...")
-    rows, seen = [], set()
+    rows, seen, folders = [], set(), {}
     for line, row in enumerate(reader, start=2):
         if None in row or any(v is None for v in row.values()):
             raise PreparedFormatError(f"{path} line {line}: expected {len(columns)} fields")
@@ -140,7 +145,14 @@ def _parse_index(path, text):
             raise PreparedFormatError(str(error)) from None
         if row["video_id"] in seen:
             raise PreparedFormatError(f"{path} line {line}: video_id {row['video_id']!r} listed twice")
+        if row["path"] in folders:   # one folder read as two videos (of two subsets, say)
+            raise PreparedFormatError(f"{path} line {line}: video {row['video_id']!r} has the folder "
+                                      f"{row['path']!r} of video {folders[row['path']]!r}; each video has its own")
+        if (row["label"] == 0) != (row["spoof_type"] == "live"):
+            raise PreparedFormatError(f"{path} line {line}: video {row['video_id']!r} has label {row['label']} and "
+                                      f"spoof type {row['spoof_type']!r}; live is label 0, every spoof type label 1")
         seen.add(row["video_id"])
+        folders[row["path"]] = row["video_id"]
         rows.append(row)
     return rows, columns
 
@@ -342,10 +354,11 @@ class VideoWriter:
             self.writer.register(self.row)
 
 
-def _check_array_values(path, arrays, size):
+def _check_array_values(path, arrays, size, label):
     """The values of arrays.npz within their documented ranges: landmarks finite, inside the crop give or take
-    one crop width (the derived forehead points may leave it), and not all equal; depth M0 and face_depth in
-    [0, 1]; P0 0/1."""
+    one crop width (the derived forehead points may leave it), not all equal, and in a face's layout
+    (face_model.face_shape_residual); depth M0 and face_depth in [0, 1], M0 all zero for a spoof video (label 1);
+    P0 0/1."""
     landmarks, depth, p0 = arrays["landmarks"], arrays["depth"], arrays["p0"]
     if not np.all(np.isfinite(landmarks)) or landmarks.size and (landmarks.min() < -size or landmarks.max() > 2 * size):
         finite = landmarks[np.isfinite(landmarks)]
@@ -358,6 +371,14 @@ def _check_array_values(path, arrays, size):
         frame = int(np.argmax(spread < 1.0))
         raise PreparedFormatError(f"{path}: the landmarks of frame {frame} span less than one pixel; expected a "
                                   f"face's landmarks")
+    if landmarks.shape[-2] in (face_model.NUM_DETECTED, face_model.NUM_LANDMARKS):
+        residual = face_model.face_shape_residual(landmarks)
+        if np.any(residual > face_model.MAX_FACE_SHAPE_RESIDUAL):
+            frame = int(np.argmax(residual))
+            raise PreparedFormatError(f"{path}: the landmarks of frame {frame} are not in a face's layout (residual "
+                                      f"{residual[frame]:.2f} from an affine image of the mean face; a face, in "
+                                      f"any pose, is below {face_model.MAX_FACE_SHAPE_RESIDUAL}): expected the "
+                                      f"68 (+72 derived) landmarks in their order")
     for key, name in (("depth", "depth (M0)"), ("face_depth", "face_depth")):
         value = arrays.get(key, np.zeros(0))
         if not np.all(np.isfinite(value)) or value.size and (value.min() < 0.0 or value.max() > 1.0):
@@ -365,6 +386,11 @@ def _check_array_values(path, arrays, size):
             found = f"values in [{finite.min():.6g}, {finite.max():.6g}]" if finite.size else "no finite value"
             raise PreparedFormatError(f"{path}: {name} must lie in [0, 1], got {found}"
                                       f"{' and NaN/inf' if finite.size < value.size else ''}")
+    if label == 1 and np.any(arrays["depth"]):
+        frame = int(np.argmax(np.any(arrays["depth"].reshape(len(arrays["depth"]), -1), axis=1)))
+        raise PreparedFormatError(f"{path}: depth (M0) of frame {frame} is not zero, but the index labels the video "
+                                  f"a spoof (label 1); a spoof's depth target M0 is 0 (its face depth is "
+                                  f"face_depth)")
     if p0.size and p0.max() > 1:
         raise PreparedFormatError(f"{path}: p0 must be 0/1, got values up to {p0.max()}")
 
@@ -377,6 +403,7 @@ class PreparedDataset:
         self.meta = read_meta(root)
         self.index, self.columns = read_index(root)
         self._by_id = {row["video_id"]: row for row in self.index}
+        self._video_dirs = {}
 
     @property
     def image_size(self):
@@ -397,7 +424,17 @@ class PreparedDataset:
             raise KeyError(f"video {video_id!r} is not in {os.path.join(self.root, INDEX_FILE)}") from None
 
     def video_dir(self, video_id):
-        return os.path.join(self.root, self.row(video_id)["path"])
+        """The folder of a video; one that resolves (through a symlink) outside the dataset root is refused."""
+        path = self._video_dirs.get(video_id)
+        if path is None:
+            path = os.path.join(self.root, self.row(video_id)["path"])
+            real_root = os.path.realpath(self.root)
+            if os.path.commonpath([real_root, os.path.realpath(path)]) != real_root:
+                raise PreparedFormatError(f"{path}: the folder of video {video_id!r} leads outside the dataset root "
+                                          f"{self.root} (to {os.path.realpath(path)}); a prepared set holds its "
+                                          f"videos")
+            self._video_dirs[video_id] = path
+        return path
 
     def _load_npz(self, path, expected):
         if not os.path.isfile(path):
@@ -428,7 +465,7 @@ class PreparedDataset:
             del expected["face_depth"]
         path = os.path.join(self.video_dir(video_id), ARRAYS_FILE)
         arrays = {key: value for key, value in self._load_npz(path, expected).items() if key in expected}
-        _check_array_values(path, arrays, size)
+        _check_array_values(path, arrays, size, self.row(video_id)["label"])
         if "face_depth" not in arrays:
             arrays["face_depth"] = self._fitted_face_depth(path, self.row(video_id)["label"], arrays)
         return {key: arrays[key] for key in ARRAY_KEYS}
@@ -467,7 +504,10 @@ class PreparedDataset:
     def load_frame(self, video_id, k):
         """The k-th kept frame, (N, N, 3) uint8 RGB."""
         path = self.frame_path(video_id, k)
-        image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        try:
+            image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        except cv2.error:   # a header claiming more pixels than OpenCV decodes
+            image = None
         size = self.image_size
         if image is None:
             raise PreparedFormatError(f"{path}: missing or not a readable PNG")

@@ -142,8 +142,14 @@ def check_rgb(image, path):
 
 
 def read_image(path):
-    """(H, W, 3) uint8 RGB of an image file; grayscale, RGBA or 16-bit images raise `InputError`."""
-    return check_rgb(cv2.imread(path, cv2.IMREAD_UNCHANGED), path)
+    """(H, W, 3) uint8 RGB of an image file; grayscale, RGBA or 16-bit images raise `InputError`, and so does a
+    file OpenCV will not decode (a header claiming more pixels than it allows raises cv2.error)."""
+    try:
+        image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    except cv2.error as error:
+        reason = (str(error).strip().splitlines() or [""])[0].split("error: ", 1)[-1]
+        raise InputError(f"{path}: not a readable image (OpenCV refuses it: {reason})") from None
+    return check_rgb(image, path)
 
 
 def read_landmarks(path):

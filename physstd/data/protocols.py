@@ -85,14 +85,45 @@ def protocol_info(split_dir, protocol):
     path = os.path.join(_protocol_dir(split_dir, protocol), "protocol.json")
     if not os.path.exists(path):
         return {}
-    with open(path) as f:
-        return json.load(f)
+    info = files.read_json(path, "protocol description")
+    if not isinstance(info, dict):
+        raise ValueError(f"{path}: expected a JSON object (python -m physstd.data.protocols writes it), got "
+                         f"{type(info).__name__}")
+    return info
 
 
-def load_split(split_dir, protocol, subset, fold=None):
-    """Video ids of one subset ('train', 'dev', 'test') of a protocol (and fold) under split_dir."""
-    if subset not in SUBSETS:
-        raise ValueError(f"unknown subset {subset!r}; expected one of {', '.join(SUBSETS)}")
+class SubsetMissing(ValueError):
+    """The protocol (fold) has no list of the asked subset (a protocol without a dev list, say)."""
+
+
+# protocol.json key of a protocol whose subsets are meant to share videos or identities (none of the papers'
+# protocols; the toy set of the tests is one): leakage is then not refused.
+ALLOW_OVERLAP_KEY = "allow_split_overlap"
+# Subset pairs that must share no identity: the test subjects are unseen in training and in calibration.
+IDENTITY_DISJOINT = (("train", "test"), ("dev", "test"))
+
+
+def _read_list(file):
+    """Video ids of one split list file; a video listed twice is refused (it would count twice)."""
+    try:
+        with open(file, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{file}: not a UTF-8 list of video ids ({error})") from None
+    ids, first_line = [], {}
+    for number, line in enumerate(lines, start=1):
+        video = line.strip()
+        if not video or video.startswith("#"):
+            continue
+        if video in first_line:
+            raise ValueError(f"{file} lines {first_line[video]} and {number}: video {video!r} is listed twice; a "
+                             f"split lists each video once")
+        first_line[video] = number
+        ids.append(video)
+    return ids
+
+
+def _fold_folder(split_dir, protocol, fold):
     path = _protocol_dir(split_dir, protocol)
     folds = list_folds(split_dir, protocol)
     if fold is None and folds:
@@ -102,12 +133,99 @@ def load_split(split_dir, protocol, subset, fold=None):
             raise ValueError(f"protocol {protocol!r} under {split_dir!r} has no fold {str(fold)!r} "
                              f"(folds: {', '.join(folds) or 'none'})")
         path = os.path.join(path, f"fold_{fold}")
-    file = os.path.join(path, f"{subset}.txt")
-    if not os.path.exists(file):
-        have = [s for s in SUBSETS if os.path.exists(os.path.join(path, f"{s}.txt"))]
-        raise ValueError(f"{file!r} does not exist: protocol {protocol!r} has subsets {', '.join(have)}")
-    with open(file) as f:
-        return [line.strip() for line in f if line.strip() and not line.startswith("#")]
+    return path
+
+
+def allows_overlap(split_dir, protocol):
+    """Whether the protocol's protocol.json declares subsets that are meant to overlap (ALLOW_OVERLAP_KEY)."""
+    return protocol_info(split_dir, protocol).get(ALLOW_OVERLAP_KEY) is True
+
+
+def load_fold(split_dir, protocol, fold=None):
+    """{subset: video ids} of every list a protocol (fold) has, checked for leakage: no list names a video twice,
+    and no video is in two subsets (a dev list equal to the test list, a test list that is the train list...)
+    unless protocol.json allows overlap. A ValueError names the two lists and an example video."""
+    folder = _fold_folder(split_dir, protocol, fold)
+    files_of = {s: os.path.join(folder, f"{s}.txt") for s in SUBSETS}
+    files_of = {s: file for s, file in files_of.items() if os.path.isfile(file)}
+    subsets = {s: _read_list(file) for s, file in files_of.items()}
+    if allows_overlap(split_dir, protocol):
+        return subsets
+    for k, first in enumerate(SUBSETS):
+        for second in SUBSETS[k + 1:]:
+            if first not in subsets or second not in subsets:
+                continue
+            shared = set(subsets[first]) & set(subsets[second])
+            if shared:
+                what = ("list the same videos" if set(subsets[first]) == set(subsets[second])
+                        else f"share {len(shared)} videos")
+                raise ValueError(f"{files_of[first]} and {files_of[second]} {what}, e.g. {sorted(shared)[0]!r}: a "
+                                 f"video in two subsets leaks it into the result (protocol.json "
+                                 f'"{ALLOW_OVERLAP_KEY}": true declares a protocol meant to overlap)')
+    return subsets
+
+
+def load_split(split_dir, protocol, subset, fold=None):
+    """Video ids of one subset ('train', 'dev', 'test') of a protocol (and fold) under split_dir; the whole fold
+    is checked for leakage first (load_fold). A missing subset raises SubsetMissing."""
+    if subset not in SUBSETS:
+        raise ValueError(f"unknown subset {subset!r}; expected one of {', '.join(SUBSETS)}")
+    subsets = load_fold(split_dir, protocol, fold)
+    if subset not in subsets:
+        file = os.path.join(_fold_folder(split_dir, protocol, fold), f"{subset}.txt")
+        raise SubsetMissing(f"{file!r} does not exist: protocol {protocol!r} has subsets {', '.join(subsets)}")
+    return subsets[subset]
+
+
+def check_identities(split_dir, protocol, fold, data_root):
+    """Refuse (ValueError) a protocol (fold) whose test subjects also appear in its train or dev list (every
+    protocol here keeps subjects apart; protocol.json may allow overlap), or whose videos of different subsets
+    are one folder on disk (two index.csv rows, or a symlink, pointing at one video folder).
+
+    Subjects come from the prepared index.csv of `data_root` (its `subject` column; empty = unknown). Subsets
+    drawn from two datasets (cross_dataset's `subset_datasets`) are not compared: their subject ids are
+    unrelated."""
+    from physstd.data import prepared
+
+    subsets = load_fold(split_dir, protocol, fold)
+    info = protocol_info(split_dir, protocol)
+    if info.get(ALLOW_OVERLAP_KEY) is True:
+        return
+    rows = {row["video_id"]: row for row in prepared.read_index(data_root)[0]}
+    index = os.path.join(data_root, prepared.INDEX_FILE)
+    folder = _fold_folder(split_dir, protocol, fold)
+    datasets_of = info.get("subset_datasets") or {}
+    owner = {}   # real video folder -> (subset, video id)
+    real_root = os.path.realpath(data_root)
+    for subset, ids in subsets.items():
+        for video in ids:
+            if video not in rows:
+                continue   # the reader of that subset names it
+            real = os.path.realpath(os.path.join(data_root, rows[video]["path"]))
+            if os.path.commonpath([real_root, real]) != real_root:
+                raise ValueError(f"{os.path.join(data_root, rows[video]['path'])}: the folder of video {video!r} "
+                                 f"({subset}) leads outside the dataset root {data_root} (to {real}); a prepared "
+                                 f"set holds its videos")
+            other = owner.setdefault(real, (subset, video))
+            if other[1] != video:
+                raise ValueError(f"{index}: videos {other[1]!r} ({other[0]}) and {video!r} ({subset}) are one folder "
+                                 f"on disk ({real}); each video of a protocol needs its own folder")
+    for first, second in IDENTITY_DISJOINT:
+        if first not in subsets or second not in subsets:
+            continue
+        if datasets_of.get(first, "") != datasets_of.get(second, ""):
+            continue
+        subjects = {}
+        for video in subsets[first]:
+            if video in rows and rows[video]["subject"]:
+                subjects.setdefault(rows[video]["subject"], video)
+        for video in subsets[second]:
+            subject = rows[video]["subject"] if video in rows else ""
+            if subject and subject in subjects:
+                raise ValueError(f"{os.path.join(folder, first + '.txt')} and {os.path.join(folder, second + '.txt')}"
+                                 f" share subject {subject!r} (index {index}: e.g. {subjects[subject]!r} and "
+                                 f"{video!r}); the protocol keeps subjects apart (protocol.json "
+                                 f'"{ALLOW_OVERLAP_KEY}": true declares a protocol meant to overlap)')
 
 
 # --- writing ------------------------------------------------------------------------------------------
@@ -533,6 +651,8 @@ def _define_flags():
     flags.DEFINE_integer("seed", 0, "seed of the random splits (SiW-M)")
     flags.DEFINE_bool("skip_unknown", False, "with --raw_root: skip video files whose names do not parse")
     flags.mark_flag_as_required("dataset")
+    from physstd import cli
+    cli.register_ranges({"seed": cli.Range(0, 2 ** 32 - 1)})
 
 
 if __name__ == "__main__":

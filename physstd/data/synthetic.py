@@ -355,14 +355,13 @@ def generate_raw(raw_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
 def read_raw_meta(raw_dir):
     """meta.json of a raw synthetic folder."""
     path = os.path.join(raw_dir, RAW_META_FILE)
-    try:
-        with open(path) as f:
-            meta = json.load(f)
-    except FileNotFoundError:
+    if not os.path.exists(path):
         raise SyntheticFormatError(f"{path}: missing; is {raw_dir!r} a raw synthetic set "
-                                   f"(python -m physstd.data.synthetic)?") from None
+                                   f"(python -m physstd.data.synthetic)?")
+    try:
+        meta = files.read_json(path, "raw synthetic set meta")
     except ValueError as error:
-        raise SyntheticFormatError(f"{path}: not readable JSON ({error})") from None
+        raise SyntheticFormatError(str(error)) from None
     if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
         raise SyntheticFormatError(f"{path}: expected a synthetic meta.json with format_version {FORMAT_VERSION}")
     return meta
@@ -402,7 +401,10 @@ def read_raw_truth(raw_dir, row):
         images = []
         for name in names:
             path = os.path.join(folder, sub, name)
-            image = cv2.imread(path, flags)
+            try:
+                image = cv2.imread(path, flags)
+            except cv2.error:   # a header claiming more pixels than OpenCV decodes
+                image = None
             if image is None:
                 raise SyntheticFormatError(f"{path}: missing or not a readable PNG")
             images.append(image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
@@ -534,8 +536,10 @@ def prepare_synthetic(raw_dir, output_dir, image_size=None, workers=None, detect
                            own_entries=(DEFAULT_RAW_DIR,) if own_raw else ())
     generation_path = os.path.join(output_dir, GENERATION_FILE)
     if os.path.exists(generation_path):
-        with open(generation_path) as f:
-            existing = json.load(f)
+        try:
+            existing = files.read_json(generation_path, "synthetic generation record")
+        except ValueError as error:
+            raise SyntheticFormatError(str(error)) from None
         if existing != meta:
             raise SyntheticFormatError(f"{generation_path}: {output_dir!r} was prepared from another synthetic "
                                        f"set ({existing}); use another output folder")
@@ -707,6 +711,8 @@ def _define_flags():
     flags.DEFINE_bool("light_variation", True, "Vary gain, contrast, colour temperature and the light gradient "
                       "per video (--nolight_variation: one light for every video, a control set).")
     flags.mark_flag_as_required("output_dir")
+    from physstd import cli
+    cli.register_ranges({"seed": cli.Range(0, 2 ** 32 - 1)})   # the other numeric flags have their lower_bound
     return flags.FLAGS
 
 
@@ -726,6 +732,6 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from absl import app
+    from physstd import cli
     FLAGS = _define_flags()
-    app.run(main)
+    cli.run(main)

@@ -244,7 +244,7 @@ def calibration_ids(split_dir, protocol, fold, calibration_split):
         raise ValueError(f"calibration_split must be 'dev' or 'train' (never test); got {calibration_split!r}")
     try:
         return protocols.load_split(split_dir, protocol, calibration_split, fold), calibration_split
-    except ValueError:
+    except protocols.SubsetMissing:
         if calibration_split != "dev":
             raise
         return protocols.load_split(split_dir, protocol, "train", fold), "train"
@@ -288,6 +288,7 @@ def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_
     """
     from physstd.data import protocols
 
+    protocols.check_identities(split_dir, protocol, fold, data_root)   # and load_split: no leaked video
     if use_saved_calibration:
         calibration = model.saved_calibration()
         if calibration is None:
@@ -439,6 +440,11 @@ def evaluate_models(model_paths, output_dir=None, data_root="", split_dir="", pr
     model_paths = list(model_paths)
     if not model_paths:
         raise ValueError("no model to evaluate: pass --run_dir (run directories or SavedModel exports)")
+    first_spelling = {}
+    for path in model_paths:   # the same run twice (or spelled two ways) would be averaged as two folds
+        spelled = first_spelling.setdefault(os.path.realpath(path), path)
+        if spelled != path or model_paths.count(path) > 1:
+            raise ValueError(f"--run_dir lists one model twice ({spelled!r} and {path!r}); give one run per fold")
     if folds and len(folds) != len(model_paths):
         raise ValueError(f"{len(folds)} folds for {len(model_paths)} models; give one fold per model")
     fold_results, resolved = [], None

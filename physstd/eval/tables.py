@@ -388,6 +388,8 @@ def main(argv=None):
                         help="add these published rows, in this order, e.g. Auxiliary,DeSpoof (implies --published)")
     parser.add_argument("--decimals", type=int, default=1)
     args = parser.parse_args(argv)
+    from physstd import cli
+    cli.check_range("decimals", args.decimals, cli.Range(0, 9))
     if args.method is not None:
         raise ValueError(f"--method={args.method}: the row label is now --row_label (the method of a run comes from "
                          f"its flags.json)")

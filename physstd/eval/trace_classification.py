@@ -24,7 +24,7 @@ import sys
 
 import numpy as np
 
-from physstd import files
+from physstd import cli, files
 from physstd.data import spoof_types
 
 CATEGORY_ORDER = ("live", "print", "replay", "mask", "makeup", "partial")
@@ -161,6 +161,7 @@ def run(run_dir, data_root="", split_dir="", protocol="", fold="", scheme="categ
     def traces_of(images):
         return method.classification_traces(inference(images))
 
+    protocols.check_identities(split_dir, protocol, fold, data_root)   # and load_split: no leaked video
     data = {}
     for subset in ("train", "test"):
         ids = protocols.load_split(split_dir, protocol, subset, fold)
@@ -239,10 +240,10 @@ def _define_flags():
     flags.DEFINE_integer("seed", 0, "seed of the CNN's initial weights and shuffling")
     flags.DEFINE_string("output_dir", "", "default <run_dir>/eval/trace_classification")
     flags.mark_flag_as_required("run_dir")
+    cli.register_ranges({"epochs": cli.at_least(1), "frames_per_video": cli.NON_NEGATIVE,
+                         "batch_size": cli.at_least(1), "seed": cli.Range(0, 2 ** 32 - 1)})
 
 
 if __name__ == "__main__":
-    from absl import app
-
     _define_flags()
-    app.run(main)
+    cli.run(main)

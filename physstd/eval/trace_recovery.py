@@ -201,6 +201,7 @@ def recovery_of_run(run_dir, data_root="", split_dir="", protocol="", split="tes
         raise ValueError(f"{run_dir}: its flags.json names no dataset or protocol; pass --data_root and --protocol")
     split_dir = split_dir or flags.get("split_dir") or os.path.join(data_root, "protocols")
     fold = fold or flags.get("fold") or None
+    protocols.check_identities(split_dir, protocol, fold, data_root)   # and load_split: no leaked video
     video_ids = protocols.load_split(split_dir, protocol, split, fold)
     train_ids = protocols.load_split(split_dir, protocol, "train", fold)
     trace_model = _trace_model_of(run_dir)
@@ -595,4 +596,5 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from physstd import cli   # a data error raised in a tf.data thread: one error line, the pipeline stopped first
+    sys.exit(cli.guarded(main)(sys.argv[1:]))

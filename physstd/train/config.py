@@ -8,6 +8,7 @@ The record is written to `<run_dir>/flags.json` and read back by evaluation, exp
 """
 import dataclasses
 
+from physstd.cli import NON_NEGATIVE, POSITIVE, Range, at_least
 from physstd.data.pipeline import MAX_BRIGHTNESS_DELTA
 
 # Which of the three steps of Alg. 1 run (Tab. 3 ablations): "1" depth only, "12" + GAN, "123" + synthesis.
@@ -15,6 +16,23 @@ STEP_CHOICES = ("1", "12", "123")
 STRATEGIES = ("auto", "default", "mirrored", "multi_worker")
 # Readings of Eq. 21's L_S target: the overall effect in image space (default) or each raw trace component.
 SYNTHESIS_TARGETS = ("effect", "components")
+
+
+# The one table of the numeric fields' ranges: TrainConfig refuses a value outside (whoever builds it), and
+# physstd.train.flags validates the flags of the same names against it when they are parsed. Every value must be
+# finite; a step, interval or batch size of 0 would divide by zero (0 means "never" only where the range has it).
+RANGES = {
+    "synthetic_identities": NON_NEGATIVE, "seed": Range(0, 2 ** 32 - 1), "num_steps": NON_NEGATIVE,
+    "batch_size": at_least(2), "learning_rate": POSITIVE, "lr_decay_every": at_least(1),
+    "lr_decay_factor": Range(0, 1, low_open=True), "discriminator_lr_ratio": NON_NEGATIVE,
+    "adam_beta1": Range(0, 1, high_open=True), "adam_beta2": Range(0, 1, high_open=True),
+    **{f"a{k}": NON_NEGATIVE for k in range(1, 7)}, "beta": Range(0, 1, low_open=True, high_open=True),
+    "generator_updates": Range(1, 2), "live_trace_weight": NON_NEGATIVE, "hard_synthesis_weight": NON_NEGATIVE,
+    "brightness_jitter": Range(0, 1), "checkpoint_every": at_least(1),
+    "keep_checkpoints": at_least(2), "summary_every": at_least(1), "image_summary_every": NON_NEGATIVE,
+    "log_every": at_least(1), "eval_every": NON_NEGATIVE, "eval_batch_size": at_least(1),
+    "eval_max_videos": NON_NEGATIVE,
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,27 +104,15 @@ class TrainConfig:
             raise ValueError(f"steps must be one of {STEP_CHOICES}, got {self.steps!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"strategy must be one of {STRATEGIES}, got {self.strategy!r}")
-        if self.generator_updates not in (1, 2):
-            raise ValueError(f"generator_updates must be 1 or 2, got {self.generator_updates}")
+        for name, allowed in RANGES.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                integer = isinstance(self.__dataclass_fields__[name].default, int)
+                raise ValueError(f"{name} must be {allowed.describe(integer)}, got {value!r}")
         if self.synthesis_target not in SYNTHESIS_TARGETS:
             raise ValueError(f"synthesis_target must be one of {SYNTHESIS_TARGETS}, got {self.synthesis_target!r}")
-        if self.batch_size < 2 or self.batch_size % 2:
+        if self.batch_size % 2:
             raise ValueError(f"batch_size must be even and >= 2 (half live, half spoof), got {self.batch_size}")
-        if self.num_steps < 0 or self.checkpoint_every < 1 or self.lr_decay_every < 1:
-            raise ValueError("num_steps must be >= 0, checkpoint_every and lr_decay_every >= 1")
-        if not self.learning_rate > 0 or not self.discriminator_lr_ratio >= 0 or not 0 < self.lr_decay_factor <= 1:
-            raise ValueError(f"learning_rate must be > 0, discriminator_lr_ratio >= 0 (0 freezes the discriminators) "
-                             f"and lr_decay_factor in (0, 1], "
-                             f"got {self.learning_rate}, {self.discriminator_lr_ratio}, {self.lr_decay_factor}")
-        weights = {name: getattr(self, name) for name in ("a1", "a2", "a3", "a4", "a5", "a6", "live_trace_weight",
-                                                              "hard_synthesis_weight")}
-        if not all(value >= 0 for value in weights.values()) or not 0 < self.beta < 1:
-            raise ValueError(f"the loss weights a1..a6, live_trace_weight must be >= 0 and beta in (0, 1), got {weights}, "
-                             f"beta {self.beta}")
-        if not 0 <= self.brightness_jitter <= 1:
-            raise ValueError(f"brightness_jitter must be in [0, 1], got {self.brightness_jitter}")
-        if self.keep_checkpoints < 2:
-            raise ValueError("keep_checkpoints must be >= 2 so that a bad newest checkpoint leaves a good one")
 
     @property
     def pairs_per_batch(self):

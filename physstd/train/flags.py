@@ -1,15 +1,17 @@
 """absl flags of run_train.py (defined only when this module is imported, i.e. by the entry point).
 
-Every TrainConfig field is a flag of the same name with the paper's default; --image_size, --width,
+Every TrainConfig field is a flag of the same name with the paper's default, its value checked against
+physstd.train.config.RANGES when the flags are parsed; --image_size, --width,
 --discriminator_width and --trace_form (or --single_trace) make the ModelConfig. Experiments are flagfiles in flags/ (`--flagfile=flags/oulu_p1.flags`).
 """
 import dataclasses
 
 from absl import flags
 
+from physstd import cli
 from physstd.config import LOWPASS_MODES
 from physstd.models.config import TRACE_FORMS, UPSAMPLE_MODES, ModelConfig
-from physstd.train.config import STEP_CHOICES, STRATEGIES, SYNTHESIS_TARGETS, TrainConfig
+from physstd.train.config import RANGES, STEP_CHOICES, STRATEGIES, SYNTHESIS_TARGETS, TrainConfig
 
 _HELP = {
     "method": "method to train (physstd.methods): {}; run_test/run_export/run_predict read it from the run",
@@ -68,6 +70,8 @@ _HELP = {
     "strategy": "auto (MirroredStrategy when several GPUs are visible), default, mirrored, multi_worker",
 }
 _ENUMS = {"steps": STEP_CHOICES, "strategy": STRATEGIES, "synthesis_target": SYNTHESIS_TARGETS}
+# The ModelConfig flags' ranges (the multiple of 8 of --image_size is checked by ModelConfig).
+MODEL_RANGES = {"image_size": cli.at_least(16), "width": cli.POSITIVE, "discriminator_width": cli.NON_NEGATIVE}
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -106,6 +110,7 @@ def define_flags(flag_values=flags.FLAGS):
                       "trace decoder upsampling: transpose (stride-2 transposed convs, the paper) or resize "
                       "(nearest x2 then a 3x3 conv)", **kw)
     flags.DEFINE_bool("single_trace", False, "Tab. 3 'w/ single trace': the same as --trace_form=single", **kw)
+    cli.register_ranges({**RANGES, **MODEL_RANGES}, flag_values)
 
 
 def configs_from_flags(values=None):

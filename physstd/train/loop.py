@@ -99,9 +99,10 @@ def load_splits(config, image_size):
     split_dir = config.split_dir or os.path.join(config.data_root, "protocols")
     fold = config.fold or None
     train_ids = protocols.load_split(split_dir, config.protocol, "train", fold)
+    protocols.check_identities(split_dir, config.protocol, fold, config.data_root)   # no leaked test subject
     try:
         dev_ids, dev_subset = protocols.load_split(split_dir, config.protocol, "dev", fold), "dev"
-    except ValueError:  # SiW / SiW-M protocols have no dev set: the paper picks thresholds on train
+    except protocols.SubsetMissing:  # SiW / SiW-M protocols have no dev set: the paper picks thresholds on train
         dev_ids, dev_subset = train_ids, "train"
     limit = protocols.protocol_info(split_dir, config.protocol).get("train_frame_limit")
     return DataSplits(config.data_root, train_ids, dev_ids, dev_subset, int(meta["num_landmarks"]), limit)

@@ -10,7 +10,7 @@ square (the 'outside_face' prior), zeros for live.
 """
 import numpy as np
 
-from physstd import ops
+from physstd import files, ops
 from physstd.config import ImageSizes
 from physstd.data import face_model, spoof_types
 
@@ -70,7 +70,8 @@ def random_dataset(image_size, pairs, num_pairs, seed=0, num_landmarks=face_mode
 def write_toy_dataset(root, image_size, videos_per_class=4, frames_per_video=2, seed=0, protocol="toy",
                       num_landmarks=face_model.NUM_LANDMARKS):
     """A tiny prepared dataset (CONTRACT on-disk layout) of toy live/spoof videos under `root`, with split
-    lists <root>/protocols/<protocol>/{train,dev}.txt (all videos in both). Returns the video ids."""
+    lists <root>/protocols/<protocol>/{train,dev}.txt (all videos in both, which its protocol.json allows).
+    Returns the video ids."""
     import collections
     import os
 
@@ -96,4 +97,7 @@ def write_toy_dataset(root, image_size, videos_per_class=4, frames_per_video=2, 
     for subset in ("train", "dev"):
         with open(os.path.join(split_dir, f"{subset}.txt"), "w") as stream:
             stream.write("\n".join(ids) + "\n")
+    # Every video in every subset: a smoke-test protocol that says so (physstd.data.protocols refuses overlap).
+    files.write_json_atomic(os.path.join(split_dir, "protocol.json"),
+                            {"definition": "toy: every video in every subset", "allow_split_overlap": True})
     return ids
