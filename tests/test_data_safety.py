@@ -496,3 +496,22 @@ def test_a_full_disk_during_an_export_is_one_error_and_keeps_the_previous_export
     assert message == (f"{target}: could not write the export (No space left on device); the previous export is "
                        f"unchanged")
     assert _snapshot(str(tmp_path)) == before and sorted(os.listdir(tmp_path)) == ["model"]
+
+
+def test_writing_a_protocol_again_keeps_a_users_file_in_its_folder(tmp_path):
+    from physstd.data import protocols
+
+    splits = {None: {"train": {"a"}, "test": {"b"}}}
+    protocols.write_protocol(str(tmp_path), "p1", splits, {})
+    protocols.write_protocol(str(tmp_path), "p1", {None: {"train": {"a", "c"}, "test": {"b"}}}, {})  # its own: replaced
+    assert (tmp_path / "p1" / "train.txt").read_text() == "a\nc\n"
+    (tmp_path / "p1" / "notes.md").write_text("my notes")
+    folds = {"1": {"train": {"a"}, "test": {"b"}}}
+    protocols.write_protocol(str(tmp_path), "p2", folds, {})
+    (tmp_path / "p2" / "fold_1" / "extra").mkdir()
+    before = _snapshot(str(tmp_path))
+    for name, extra in (("p1", "notes.md"), ("p2", "fold_1/extra")):
+        with pytest.raises(ValueError, match=f"{name}: holds files a protocol writer does not write \\({extra}"):
+            protocols.write_protocol(str(tmp_path), name, splits if name == "p1" else folds, {})
+    assert _snapshot(str(tmp_path)) == before
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]   # no staging folder left behind

@@ -259,6 +259,10 @@ def write_protocol(out_dir, protocol, splits, info, by_id=None, subject_disjoint
                 s: _counts(ids, by_id) for s, ids in subsets.items()}
     os.makedirs(files.check_output_dir(out_dir), exist_ok=True)
     final = os.path.join(out_dir, protocol)
+    foreign = _foreign_files(final)
+    if foreign:
+        raise ValueError(f"{final}: holds files a protocol writer does not write ({', '.join(foreign[:3])}); "
+                         f"move them away or write the protocol to another --output_dir")
     staging = files.make_temporary_dir(out_dir, protocol)   # the umask's folder mode, unlike mkdtemp's 0700
     try:
         for fold, subsets in splits.items():
@@ -281,6 +285,28 @@ def write_protocol(out_dir, protocol, splits, info, by_id=None, subject_disjoint
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
+
+
+def _foreign_files(folder):
+    """Paths under an existing protocol folder that write_protocol does not write (it writes protocol.json, the
+    subset lists <subset>.txt and fold_<k>/ folders of lists); [] when the folder does not exist. Replacing the
+    folder would delete them."""
+    if not os.path.lexists(folder):
+        return []
+    if not os.path.isdir(folder) or os.path.islink(folder):
+        return [folder]
+    foreign = []
+    for directory, folders, names in os.walk(folder):
+        depth = os.path.relpath(directory, folder).count(os.sep) + (directory != folder)
+        for name in folders:
+            if depth > 0 or not name.startswith("fold_") or os.path.islink(os.path.join(directory, name)):
+                foreign.append(os.path.relpath(os.path.join(directory, name), folder))
+        for name in names:
+            path = os.path.join(directory, name)
+            expected = name.endswith(".txt") or (depth == 0 and name == "protocol.json")
+            if not expected or os.path.islink(path):
+                foreign.append(os.path.relpath(path, folder))
+    return sorted(foreign)
 
 
 # --- records -------------------------------------------------------------------------------------------
