@@ -44,7 +44,7 @@ REFERENCE_ROWS = ("template", "colour map")
 def score_run(run_dir):
     """{auc, acer, types: {type: {correlation, effect, positive, videos, beats_template, frame_videos, excess,
     iou, references: {template, colour map: correlation}}}} of one run (cached)."""
-    from physstd import files, methods
+    from physstd import files, methods, runs
     from physstd.eval import evaluate, trace_recovery
 
     cache = os.path.join(run_dir, "eval", "fidelity_sweep.json")
@@ -70,7 +70,9 @@ def score_run(run_dir):
                        "excess": template.get("excess"), "iou": (m.get("mask") or {}).get("iou"),
                        "references": {ref: m["references"][ref]["correlation"]
                                       for ref in REFERENCE_ROWS if ref in m.get("references", {})}}
-    record = {"auc": folds[0]["metrics"]["auc"], "acer": folds[0]["metrics"]["acer"], "types": types}
+    data_root = runs.read_run_flags(run_dir)["train"].get("data_root", "")
+    record = {"auc": folds[0]["metrics"]["auc"], "acer": folds[0]["metrics"]["acer"], "types": types,
+              "data": os.path.basename(os.path.normpath(data_root))}
     files.write_json_atomic(cache, record)
     return record
 
@@ -115,11 +117,14 @@ def table(by_config):
         n = sum(r["types"][n]["frame_videos"] for r in records for n in WHOLE_FACE)
         cells.append(f"{k}/{n} ({sign_test(k, n):.2g})")
         lines.append("| " + " | ".join(cells) + " |")
-    for ref in REFERENCE_ROWS:   # fitted on the train split: the same for every run of one set
-        values = [r for r in traced if all(ref in r["types"][n]["references"] for n in WHOLE_FACE + LOCAL)]
+    sets = list(dict.fromkeys(r.get("data", "") for r in traced))
+    for data, ref in ((data, ref) for data in sets for ref in REFERENCE_ROWS):
+        # Fitted on the train split: the same for every run of one set, so one row per set.
+        values = [r for r in traced if r.get("data", "") == data
+                  and all(ref in r["types"][n]["references"] for n in WHOLE_FACE + LOCAL)]
         if not values:
             continue
-        cells = [f"{ref} (reference)", str(len(values)), "-", "-"]
+        cells = [f"{ref} (reference{', ' + data if len(sets) > 1 else ''})", str(len(values)), "-", "-"]
         for name in WHOLE_FACE:
             cells += [_mean_std([r["types"][name]["references"][ref] for r in values]), "-", "-"]
         cells += [_mean_std([r["types"][name]["references"][ref] for r in values]) for name in LOCAL]

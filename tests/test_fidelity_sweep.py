@@ -9,7 +9,7 @@ def _record(auc, acer, correlation, positive, beats, iou=None, template=0.45):
                     "beats_template": beats, "frame_videos": 8, "excess": correlation / 10,
                     "iou": iou if name in fidelity_sweep.REGION else None,
                     "references": {"template": template, "colour map": 0.8}} for name in TYPES}
-    return {"auc": auc, "acer": acer, "types": types}
+    return {"auc": auc, "acer": acer, "types": types, "data": "demo"}
 
 
 def _cells(line):
@@ -30,6 +30,12 @@ def test_mean_sample_std_pooled_counts_and_sign_tests():
     template = _cells(lines[3])
     assert template[:5] == ["template (reference)", "2", "-", "-", "0.500 ± 0.071"]
     assert _cells(lines[4])[:5] == ["colour map (reference)", "2", "-", "-", "0.800 ± 0.000"]
+    # Runs on two sets get reference rows per set (their train splits differ).
+    other = dict(_record(0.9, 0.1, 0.1, 5, 4, template=0.7), data="control")
+    lines = fidelity_sweep.table({"all": records, "control": [other]}).splitlines()
+    assert [_cells(line)[:2] for line in lines[4:]] == [["template (reference, demo)", "2"], ["colour map (reference, demo)", "2"],
+                                                         ["template (reference, control)", "1"],
+                                                         ["colour map (reference, control)", "1"]]
 
 
 def test_a_method_without_a_trace_gets_detection_and_dashes():
