@@ -190,10 +190,9 @@ def recovery_of_run(run_dir, data_root="", split_dir="", protocol="", split="tes
     trace is refused. data_root, split_dir, protocol and fold default to the run's own (flags.json). The
     reference predictors are fitted on the protocol's train split; reference_runs (other run directories, e.g.
     a supervised ceiling) are scored as extra reference rows named after their folder."""
-    from physstd import methods, runs
+    from physstd import runs
     from physstd.data import protocols
 
-    method = methods.of_run(run_dir)
     flags = runs.read_run_flags(run_dir)["train"]
     data_root = data_root or flags.get("data_root", "")
     protocol = protocol or flags.get("protocol", "")
@@ -256,9 +255,10 @@ def frame_metrics(frames, traces, regions=None, effects=None, bands=None):
     {video: (own correlation r(v, v), specificity s(v))}, the input of frame_test."""
     keep = np.broadcast_to(frames.masks == 0, frames.traces.shape)
     split = None if bands is None else _band_split(traces * keep, frames.traces * keep, bands)
-    order = [name for name in _type_order(frames.types)] + [ALL_TYPES]
+    types = _type_order(frames.types)
+    videos_of = {name: _video_specificity(frames, traces, keep, name) for name in types}
     result = {}
-    for name in order:
+    for name in types + [ALL_TYPES]:
         rows = np.ones(len(frames.types), bool) if name == ALL_TYPES else frames.types == name
         values = recovery_metrics(_sums(traces[rows], frames.traces[rows], keep[rows]))
         if split is not None:
@@ -267,9 +267,8 @@ def frame_metrics(frames, traces, regions=None, effects=None, bands=None):
             total = max(_sums(frames.traces[rows], frames.traces[rows], keep[rows])[5], 1e-20)
             values["band_energy"] = {band: float(_sums(split[b][1][rows], split[b][1][rows], keep[rows])[5] / total)
                                      for b, band in enumerate(BANDS)}
-        per_video = {}
-        for type_name in ([name] if name != ALL_TYPES else _type_order(frames.types)):
-            per_video.update(_video_specificity(frames, traces, keep, type_name))
+        per_video = videos_of[name] if name != ALL_TYPES else {
+            video: pair for type_name in types for video, pair in videos_of[type_name].items()}
         values["per_video"] = per_video
         values["videos"] = video_statistics([own for own, _ in per_video.values()])
         specific = [s for _, s in per_video.values() if s is not None]
