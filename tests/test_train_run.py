@@ -46,7 +46,8 @@ def test_run_directory_layout(first_run):
     assert {"checkpoint", "ckpt-2.index", "ckpt-4.index"} <= set(files)
     with open(os.path.join(run_dir, "flags.json")) as stream:
         flags = json.load(stream)
-    assert flags["model"] == {"image_size": N, "width": 0.125, "trace_form": "physstd", "discriminator_width": None}
+    assert flags["model"] == {"image_size": N, "width": 0.125, "trace_form": "physstd", "discriminator_width": None,
+                              "lowpass": "box", "upsample": "transpose"}
     assert flags["train"] == TrainConfig.from_dict(flags["train"]).to_dict()
     assert flags["train"]["num_steps"] == 4 and flags["num_landmarks"] == 140
 
