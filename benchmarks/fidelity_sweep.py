@@ -133,6 +133,19 @@ def table(by_config):
     return "\n".join(lines) + "\n"
 
 
+def _training(run_dir):
+    """Whether a trainer holds the run directory's lock (its checkpoints are not final yet)."""
+    from physstd.train.run_lock import RunDirLock, RunDirLocked
+
+    lock = RunDirLock(run_dir)
+    try:
+        lock.acquire()
+    except RunDirLocked:
+        return True
+    lock.release()
+    return False
+
+
 def main(argv):
     del argv
     by_config = collections.defaultdict(list)
@@ -141,6 +154,9 @@ def main(argv):
         if not match or not os.path.isdir(os.path.join(run_dir, "checkpoints")):
             continue
         if FLAGS.configs and match["config"] not in FLAGS.configs:
+            continue
+        if _training(run_dir):
+            print(f"skipping {run_dir}: a trainer holds it (still training)", flush=True)
             continue
         print(f"scoring {run_dir}", flush=True)
         by_config[match["config"]].append(score_run(run_dir))

@@ -44,3 +44,16 @@ def test_a_method_without_a_trace_gets_detection_and_dashes():
     cells = _cells(lines[2])
     assert cells[:4] == ["auxiliary", "1", "95.00", "25.00"]
     assert cells[4:] == ["-"] * (len(_cells(lines[0])) - 4)
+
+
+def test_a_run_still_held_by_a_trainer_is_not_scored(tmp_path):
+    from physstd.train.run_lock import RunDirLock
+
+    holder = RunDirLock(str(tmp_path))
+    holder.acquire()
+    try:
+        assert fidelity_sweep._training(str(tmp_path))
+    finally:
+        holder.release()
+    assert not fidelity_sweep._training(str(tmp_path))
+    assert not (tmp_path / ".train.lock").exists()   # the check leaves no lock file behind
