@@ -1,5 +1,22 @@
-"""PhySTD networks: the disentanglement generator and the multi-scale discriminators (seeds/001 Sec. 3.2, 3.4)."""
+"""PhySTD networks: the disentanglement generator and the multi-scale discriminators (seeds/001 Sec. 3.2, 3.4).
+
+The networks are imported lazily, so that `physstd.models.config` (read by the flag definitions) and
+`import physstd.models` stay free of TensorFlow until a network is used.
+"""
 from physstd.models.config import (GeneratorOutput, ModelConfig, TRACE_COMPONENTS,  # noqa: F401
                                    TRACE_FORMS)
-from physstd.models.discriminator import Discriminator, build_discriminators  # noqa: F401
-from physstd.models.generator import Generator, input_decomposition  # noqa: F401
+
+_LAZY = {
+    "Discriminator": "physstd.models.discriminator",
+    "build_discriminators": "physstd.models.discriminator",
+    "Generator": "physstd.models.generator",
+    "input_decomposition": "physstd.models.generator",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'physstd.models' has no attribute {name!r}")
