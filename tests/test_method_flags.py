@@ -56,6 +56,7 @@ def test_a_method_takes_its_own_and_the_shared_flags():
     assert (config.batch_size, config.mixed_precision) == (4, True)
 
 
+@pytest.mark.slow
 def test_a_flag_of_another_method_in_a_flagfile_is_one_error_line_and_exit_2(tmp_path):
     flagfile = tmp_path / "aux.flags"
     flagfile.write_text("--method=auxiliary\n--a2=10\n")
@@ -111,6 +112,7 @@ def _help(*args):
     return listed, result.stdout.rstrip().splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_help_lists_the_shared_flags_and_the_method_s_without_importing_tensorflow():
     from physstd.train import flags as train_flags
 
