@@ -15,7 +15,8 @@ $(STAMP): setup.py
 	touch $(STAMP)
 
 # pytest on tests/ with extra arguments $(1); its status 5 (no test selected) fails as well, with a line saying so.
-pytest = $(PY) -m pytest -q $(1) tests || { status=$$?; [ $$status -ne 5 ] || echo "pytest selected no test" >&2; exit $$status; }
+pytest = $(PY) -m pytest -q $(1) tests \
+	|| { status=$$?; [ $$status -ne 5 ] || echo "pytest selected no test" >&2; exit $$status; }
 
 # The fast tier: every test not marked slow (pytest.ini says which are).
 test: $(STAMP)

@@ -2,9 +2,10 @@
 
 An existing --run_dir is resumed from its latest checkpoint. `--method=NAME --help` lists the shared training flags
 and that method's (`--help` alone: every method's, each marked with its method; physstd/train/flags.py defines
-them); a flag of another method is refused. physstd/train/stopping.py defines the exit statuses (0 done, 2 user error:
-bad flag, flag of another method, bad data file, non-finite loss; 69 lost worker, 74 checkpoint not written, 75 another trainer holds the
-run directory, 130 SIGINT, 143 SIGTERM, also when the signal comes before the first step).
+them); a flag of another method is refused. physstd/train/stopping.py defines the exit statuses (0 done, 2 user
+error: bad flag, flag of another method, bad data file, non-finite loss; 69 lost worker, 74 checkpoint not written,
+75 another trainer holds the run directory, 130 SIGINT, 143 SIGTERM, also when the signal comes before the first
+step).
 """
 import sys
 

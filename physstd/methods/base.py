@@ -7,9 +7,9 @@ display_name: the method's name in tables (run_test.py's default row label is "<
     name of its row in the paper tables (physstd.eval.published) where it has one.
 
 Training (physstd.train.loop, physstd.train.flags):
-    own_flags: the run_train.py flags (TrainConfig fields and model flags) that this method reads and the shared
-        training loop does not. A flag that no method names here is shared by every method; one that some method
-        names is refused with any other --method when it is given (physstd.train.flags.check_method_flags).
+    own_flags: the run_train.py flags (TrainConfig fields and model flags) that configure this method's networks,
+        losses or trainer. A flag that no method names here is shared by every method; one that some method names
+        is refused with any other --method when it is given (physstd.train.flags.check_method_flags).
     train_defaults: {TrainConfig field: value} the method uses where the paper's PhySTD default does not fit
         (learning rate, loss weights...); a flag given on the command line or in a flagfile still wins.
     check_config(config, model_config): raises one ValueError naming the flag when the method cannot train with

@@ -142,7 +142,7 @@ def help_flags(method=None):
     """The flags `run_train.py --method=<method> --help` lists: the shared ones and that method's (every flag for
     None)."""
     owners = flag_owners()
-    return [name for name in flag_names() if method is None or method in owners.get(name, (method,))]
+    return [name for name in flag_names() if method is None or name not in owners or method in owners[name]]
 
 
 def method_in_argv(argv):
@@ -166,7 +166,8 @@ def check_method_flags(values):
     foreign = [(name, owners) for name, owners in flag_owners().items()
                if values[name].present and method not in owners]
     if foreign:
-        given = "; ".join(f"--{name} belongs to method{'s' if len(owners) > 1 else ''} {' and '.join(owners)}" for name, owners in foreign)
+        given = "; ".join(f"--{name} belongs to method{'s' if len(owners) > 1 else ''} {' and '.join(owners)}"
+                          for name, owners in foreign)
         raise ValueError(f"{given}; --method={method} does not read {'it' if len(foreign) == 1 else 'them'} "
                          f"(run_train.py --method={method} --help lists its flags)")
 
