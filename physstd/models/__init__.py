@@ -1,4 +1,4 @@
-"""PhySTD networks: the disentanglement generator and the multi-scale discriminators (seeds/001 Sec. 3.2, 3.4).
+"""PhySTD networks: the disentanglement generator and the multi-scale discriminators (the PhySTD paper, Sec. 3.2, 3.4).
 
 The networks are imported lazily, so that `physstd.models.config` (read by the flag definitions) and
 `import physstd.models` stay free of TensorFlow until a network is used.
