@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.physstd-installed
 
-.PHONY: test demo install clean
+.PHONY: test test-all demo install clean
 
 install: $(STAMP)
 
@@ -14,8 +14,17 @@ $(STAMP): setup.py
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# pytest on tests/ with extra arguments $(1); its status 5 (no test selected) fails as well, with a line saying so.
+pytest = $(PY) -m pytest -q $(1) tests \
+	|| { status=$$?; [ $$status -ne 5 ] || echo "pytest selected no test" >&2; exit $$status; }
+
+# The fast tier: every test not marked slow (pytest.ini says which are).
 test: $(STAMP)
-	$(PY) -m pytest -q tests
+	$(call pytest,-m "not slow")
+
+# Every test, as CI (.ci/run) runs them.
+test-all: $(STAMP)
+	$(call pytest,)
 
 demo: $(STAMP)
 	$(PY) -m physstd.demo

@@ -38,7 +38,8 @@ flags.DEFINE_enum("table", "", TABLE_NAMES, "also print this paper table (physst
 flags.DEFINE_string("table_entry", "", "table column/block of this protocol: 1..4 (oulu), 1..3 (siw), "
                     "casia_to_replay / replay_to_casia, or casia / replay / msu for cross_type_auc; "
                     "default: the protocol name without a leading 'p'")
-flags.DEFINE_string("row_label", "PhySTD (ours)", "row label of our results in the table")
+flags.DEFINE_string("row_label", "", "row label of our results in the table (default: the run's method's display "
+                    "name and '(ours)', e.g. 'PhySTD (ours)', 'DeSpoof (ours)')")
 # Before the harness --method was the row label; the method now comes from the run, so the old spelling is refused.
 flags.DEFINE_string("method", None, "not a flag of run_test.py any more: the row label is --row_label, and the "
                     "method is read from the run's flags.json")
@@ -71,7 +72,8 @@ def main(argv):
         if FLAGS.table:
             protocol = record["protocol"]
             entry = FLAGS.table_entry or (protocol[1:] if protocol[:1] == "p" and protocol[1:].isdigit() else protocol)
-            results = {FLAGS.row_label: evaluate.table_results(FLAGS.table, fold_results, entry)}
+            row_label = FLAGS.row_label or tables.default_row_label(fold_results)
+            results = {row_label: evaluate.table_results(FLAGS.table, fold_results, entry)}
             table_path = record["files"]["results"].replace("results.json", "table.json")
             tables.save_results(table_path, FLAGS.table, results)
             print(tables.render_table(FLAGS.table, results, fmt="latex" if FLAGS.latex else "markdown",

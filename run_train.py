@@ -1,9 +1,11 @@
-"""Train PhySTD: `python run_train.py --flagfile=flags/<experiment>.flags --run_dir=runs/<name>`.
+"""Train a method (PhySTD by default): `python run_train.py --flagfile=flags/<experiment>.flags --run_dir=runs/<name>`.
 
-An existing --run_dir is resumed from its latest checkpoint. `--help` lists the training flags
-(physstd/train/flags.py defines them); physstd/train/stopping.py defines the exit statuses (0 done, 2 user error:
-bad flag, bad data file, non-finite loss; 69 lost worker, 74 checkpoint not written, 75 another trainer holds the
-run directory, 130 SIGINT, 143 SIGTERM, also when the signal comes before the first step).
+An existing --run_dir is resumed from its latest checkpoint. `--method=NAME --help` lists the shared training flags
+and that method's (`--help` alone: every method's, each marked with its method; physstd/train/flags.py defines
+them); a flag of another method is refused. physstd/train/stopping.py defines the exit statuses (0 done, 2 user
+error: bad flag, flag of another method, bad data file, non-finite loss; 69 lost worker, 74 checkpoint not written,
+75 another trainer holds the run directory, 130 SIGINT, 143 SIGTERM, also when the signal comes before the first
+step).
 """
 import sys
 
@@ -13,7 +15,8 @@ from physstd import cli, files, methods
 from physstd.train import flags as train_flags
 
 train_flags.define_flags()
-flags.adopt_module_key_flags(train_flags)   # --help lists them, as it does the other entry points' flags
+for name in train_flags.help_flags(train_flags.method_in_argv(sys.argv)):
+    flags.declare_key_flag(name)   # --help lists them, as it does the other entry points' flags
 
 
 def main(argv):

@@ -5,6 +5,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PACKAGE = os.path.join(ROOT, "physstd")
 
@@ -55,6 +57,7 @@ def test_the_registry_and_the_interface_import_neither_training_nor_evaluation()
     assert _importing(light, "physstd.train") == {} and _importing(light, "physstd.eval") == {}
 
 
+@pytest.mark.slow
 def test_loading_scoring_and_exporting_a_run_loads_no_training_module(tmp_path):
     """Every evaluation-side module imported, and a PhySTD run directory (old style: flags.json without 'method')
     restored, scored and served, in a process that never imports physstd.train."""

@@ -201,6 +201,7 @@ def _error_line(result):
     (lambda r: _truncate(_arrays(r)), _arrays),
     (lambda r: _edit_index(r, "path", "../../.."), lambda r: os.path.join(r, prepared.INDEX_FILE)),
 ], ids=["truncated arrays.npz", "index path out of the root"])
+@pytest.mark.slow
 def test_run_train_on_a_bad_first_batch_exits_2_quickly_and_claims_no_run_directory(toy_root, tmp_path, breaker,
                                                                                     named_file):
     root, before = _broken_copy(toy_root, tmp_path, breaker)
@@ -215,6 +216,7 @@ def test_run_train_on_a_bad_first_batch_exits_2_quickly_and_claims_no_run_direct
     assert _snapshot(root) == before
 
 
+@pytest.mark.slow
 def test_bad_flags_give_one_error_line_and_exit_2(tmp_path):
     """One process per command: absl flag errors, a flag value out of range, a missing required flag."""
     (tmp_path / "a_file").write_text("x")
@@ -245,6 +247,7 @@ def test_bad_training_flag_values_are_value_errors_naming_the_flag(argv, named):
         train_flags.configs_from_flags(values)
 
 
+@pytest.mark.slow
 def test_run_train_help_lists_the_training_flags():
     result, _ = _run([os.path.join(ROOT, "run_train.py"), "--help"], cwd=ROOT)
     assert result.returncode == 1   # absl's --help exits 1, as for every entry point
@@ -407,6 +410,7 @@ def test_an_output_dir_that_is_a_file_is_refused_before_any_work(toy_root, tmp_p
     assert sorted(os.listdir(tmp_path)) == ["notes.txt"] and a_file.read_text() == "precious"
 
 
+@pytest.mark.slow
 def test_the_former_method_flag_of_run_test_and_an_unknown_method_get_one_error_line(tmp_path):
     """run_test.py --method (the row label before the harness) names --row_label; run_train.py and tables too."""
     result, _ = _run([os.path.join(ROOT, "run_test.py"), f"--run_dir={tmp_path}", "--method=Ours"], cwd=ROOT)
@@ -469,6 +473,7 @@ def test_tables_refuse_nan_and_percentages_and_read_run_test_results(tmp_path, c
                  "metrics": {"apcer": 0.1, "bpcer": 0.1, "acer": 0.1, "apcer_definition": "worst_species",
                              "ACER": 0.3}}]}, "ACER"),
 ], ids=["table file", "run_test results.json"])
+@pytest.mark.slow
 def test_tables_refuse_an_unknown_metric_key_naming_the_file_and_the_key(tmp_path, record, key):
     """The command itself (no TensorFlow: a second): one error line with the file and the key, exit status 2."""
     path = tmp_path / "results.json"

@@ -117,6 +117,7 @@ def _video_terms(trained, networks, split):
     return np.array(labels), {name: {t: np.array(v) for t, v in values.items()} for name, values in terms.items()}
 
 
+@pytest.mark.slow
 def test_both_runs_train_through_the_loop_and_de_spoof_keeps_the_auxiliary_dq_net_frozen(trained):
     for name, run_dir in (("auxiliary", trained["aux"]), ("despoof", trained["despoof"])):
         result = trained["results"][name]
@@ -136,6 +137,7 @@ def test_both_runs_train_through_the_loop_and_de_spoof_keeps_the_auxiliary_dq_ne
             assert keys <= set(json.load(stream)[-1]), run_dir
 
 
+@pytest.mark.slow
 def test_evaluation_calibrates_each_method_on_dev_and_scores_test_videos(trained, tmp_path):
     from physstd.eval import evaluate, metrics, scoring
 
@@ -160,6 +162,7 @@ def test_evaluation_calibrates_each_method_on_dev_and_scores_test_videos(trained
         np.testing.assert_allclose(scores, score(test_terms[name]), atol=1e-5, err_msg=name)
 
 
+@pytest.mark.slow
 def test_exports_reload_with_tensorflow_alone_and_match_the_keras_path(trained, exports, tmp_path):
     import tensorflow as tf
 
@@ -188,6 +191,7 @@ def test_exports_reload_with_tensorflow_alone_and_match_the_keras_path(trained, 
     assert methods.get("despoof").classification_traces(keras_out).shape == (3, N, N, 6)
 
 
+@pytest.mark.slow
 def test_trace_recovery_scores_the_de_spoof_noise_and_refuses_the_auxiliary_run(trained):
     from physstd.data import protocols
     from physstd.eval import trace_recovery
@@ -235,6 +239,7 @@ def _panels(path, left, count):
     return [figure[viz.TITLE_HEIGHT + y:viz.TITLE_HEIGHT + y + N, left + x:left + x + N] for y, x in origins]
 
 
+@pytest.mark.slow
 def test_run_predict_draws_the_de_spoof_noise_figures_and_no_figure_for_the_auxiliary(trained, exports, tmp_path):
     import cv2
     from skimage import data
@@ -276,6 +281,7 @@ def test_run_predict_draws_the_de_spoof_noise_figures_and_no_figure_for_the_auxi
     assert "no figures: method 'auxiliary' outputs no spoof trace or live reconstruction" in logs
 
 
+@pytest.mark.slow
 def test_trace_classification_runs_on_the_de_spoof_noise(trained, tmp_path):
     from physstd.data import prepared, protocols
     from physstd.eval import trace_classification as tc
@@ -320,6 +326,7 @@ def test_trace_classification_runs_on_the_de_spoof_noise(trained, tmp_path):
     assert "(method despoof)" in report and tc.confusion_markdown(matrix, classes) in report
 
 
+@pytest.mark.slow
 def test_dq_run_is_required_and_must_be_an_auxiliary_run_of_the_same_size(trained, tmp_path):
     from absl import flags as absl_flags
 

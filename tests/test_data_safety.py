@@ -190,6 +190,7 @@ def test_another_projects_checkpoints_are_refused_not_deleted(tmp_path):
     assert _snapshot(directory) == before
 
 
+@pytest.mark.slow
 def test_run_train_on_another_projects_checkpoints_exits_2_and_keeps_them(toy_root, tmp_path):
     run_dir = str(tmp_path / "other_project")
     directory = _foreign_checkpoint(run_dir)
@@ -201,6 +202,7 @@ def test_run_train_on_another_projects_checkpoints_exits_2_and_keeps_them(toy_ro
     assert _snapshot(run_dir) == before   # no flags.json, no lock file, nothing changed
 
 
+@pytest.mark.slow
 def test_a_deleted_state_file_resumes_at_the_newest_checkpoint_step(trained_run, toy_root, tmp_path, capsys):
     from physstd.train.loop import train
 
@@ -220,6 +222,7 @@ def test_a_deleted_state_file_resumes_at_the_newest_checkpoint_step(trained_run,
 
 # --- one trainer per run directory --------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_the_run_directory_lock_refuses_a_second_holder_and_takes_over_a_dead_ones(tmp_path):
     from physstd.train.run_lock import LOCK_FILE, RunDirLock, RunDirLocked
 
@@ -253,6 +256,7 @@ def test_the_run_directory_lock_refuses_a_second_holder_and_takes_over_a_dead_on
     assert _snapshot(run_dir) == before
 
 
+@pytest.mark.slow
 def test_a_second_trainer_on_a_held_run_directory_exits_75_naming_the_holder(trained_run, toy_root, tmp_path):
     from physstd.train.run_lock import RunDirLock
 
@@ -292,6 +296,7 @@ def test_sigterm_while_the_first_batch_is_read_stops_at_once_and_saves_nothing(t
     assert not os.path.exists(run_dir)   # no checkpoint, no flags.json, no lock: the folder was never claimed
 
 
+@pytest.mark.slow
 def test_sigterm_during_the_first_step_saves_that_step(trained_run, toy_root, tmp_path, monkeypatch, capsys,
                                                        restore_signal_handlers):
     from physstd.train import loop
@@ -318,6 +323,7 @@ def test_sigterm_during_the_first_step_saves_that_step(trained_run, toy_root, tm
     assert not os.path.exists(os.path.join(run_dir, ".train.lock"))
 
 
+@pytest.mark.slow
 def test_run_train_sigterm_at_startup_exits_143_with_one_line(toy_root, tmp_path):
     run_dir = str(tmp_path / "run")
     child = subprocess.Popen([sys.executable, *_train_args(toy_root, run_dir, 1000)], cwd=ROOT, env=_env(),
@@ -370,6 +376,7 @@ def test_a_prepared_set_over_its_input_is_refused(tmp_path, where):
     assert not os.path.exists(raw / "live" / "prepared")
 
 
+@pytest.mark.slow
 def test_run_preprocess_into_its_input_exits_2_and_keeps_the_frames(tmp_path):
     raw = _raw_folder(tmp_path)
     before = _snapshot(str(raw))

@@ -24,6 +24,7 @@ def toy_demo(tmp_path_factory):
     return output, status
 
 
+@pytest.mark.slow
 def test_every_stage_runs_and_the_report_says_what_it_is(toy_demo):
     output, status = toy_demo
     report = (output / "report.md").read_text()
@@ -44,6 +45,7 @@ def test_every_stage_runs_and_the_report_says_what_it_is(toy_demo):
     assert reload_check[1] == "pass" and float(reload_check[2]) <= demo.RELOAD_TOLERANCE
 
 
+@pytest.mark.slow
 def test_outputs_exist_in_their_documented_places(toy_demo):
     output, _ = toy_demo
     assert os.path.isfile(output / "saved_model" / "saved_model.pb")
@@ -72,6 +74,7 @@ def test_outputs_exist_in_their_documented_places(toy_demo):
         assert width > 32 and height > 32
 
 
+@pytest.mark.slow
 def test_original_photos_are_scored_as_run_predict_scores_them(toy_demo, tmp_path):
     """original_photos.json holds, for every identity of the set, the score run_predict.py's code path
     (predict.predict_paths) gives the packaged photo saved as a PNG file, the export's threshold, and the
@@ -123,6 +126,7 @@ def test_original_photos_report_names_the_photos_scored_as_attacks():
     assert "original photo of astronaut as an attack** (1.500 >= 1.000)" in text
 
 
+@pytest.mark.slow
 def test_a_failing_stage_skips_its_dependents_and_exits_non_zero(toy_demo, monkeypatch):
     output, _ = toy_demo
 
@@ -141,6 +145,7 @@ def test_a_missing_flagfile_is_a_usage_error(tmp_path):
     assert demo.main([f"--output_dir={tmp_path}", f"--flagfile={tmp_path}/none.flags"]) == 2
 
 
+@pytest.mark.slow
 def test_supervised_ceiling_fits_the_true_traces(toy_demo):
     from benchmarks.trace_ceiling import load_frames, train_supervised
     from physstd import trace

@@ -230,6 +230,7 @@ def test_table_results_layouts():
     assert "20.0 ± 14.1" in rendered   # mean 0.2, sample std 0.1414 of the two folds, in percent
 
 
+@pytest.mark.slow
 def test_run_test_cli_prints_metrics_and_the_paper_table(setup, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     command = [sys.executable, os.path.join(ROOT, "run_test.py"), f"--run_dir={setup['run']}",

@@ -41,6 +41,7 @@ def _keras_reference(generator, model_config, images):
             "decision": (score >= THRESHOLD).astype(np.int32)}
 
 
+@pytest.mark.slow
 def test_round_trip_in_a_fresh_tensorflow_only_process_matches_keras(exported, tmp_path):
     images = exported["images"]
     np.save(tmp_path / "images.npy", images)

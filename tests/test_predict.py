@@ -113,6 +113,7 @@ def test_crops_the_model_refuses_are_a_value_error_naming_the_export(setup):
         predictor.score_crops(np.zeros((2, N + 8, N + 8, 3), np.uint8))
 
 
+@pytest.mark.slow
 def test_run_predict_cli_exit_status(setup, tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     command = [sys.executable, os.path.join(ROOT, "run_predict.py"), f"--saved_model={setup / 'model'}",

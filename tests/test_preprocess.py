@@ -263,6 +263,7 @@ for number, rgb in preprocess.read_video(sys.argv[1]):
 """
 
 
+@pytest.mark.slow
 def test_a_video_preprocesses_to_the_same_bytes_in_every_process(tmp_path, astronaut):
     path = tmp_path / "clip.avi"
     _write_video(path, [np.roll(astronaut, shift, axis=1) for shift in (0, 6, 12)])   # as test_predict's clip
@@ -290,6 +291,7 @@ def _run_cli(*args):
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
 
 
+@pytest.mark.slow
 def test_run_preprocess_end_to_end_with_bad_inputs_and_resume(tmp_path, astronaut):
     raw, out = tmp_path / "raw", tmp_path / "out"
     for folder in ("live", "print", "replay/gray_frames", "replay/blank_frames"):

@@ -318,6 +318,7 @@ def test_cross_dataset_and_index_input(tmp_path):
         protocols.records_from_index(str(bad), "replay_attack")
 
 
+@pytest.mark.slow
 def test_cli_from_raw_tree(tmp_path):
     raw = tmp_path / "raw"
     _touch_all(raw, [f"Spoof/{p}/{p}_{i}.mov" for p in ("Replay", "Paper", "Mask_Half") for i in range(1, 6)]

@@ -344,6 +344,7 @@ def test_trace_recovery_on_bad_test_data_is_one_error_line(deploy, tmp_path, cap
     assert not output.exists() and _snapshot(root) == before
 
 
+@pytest.mark.slow
 def test_trace_recovery_command_on_a_truncated_truth_npz_exits_2_within_the_time_bound(deploy, tmp_path):
     """The process itself: it used to hang (killed after 240 s) or end in a traceback."""
     root = _copy(deploy["root"], tmp_path, lambda r: _truncate(_truth("s4_print")(r)))
@@ -509,6 +510,7 @@ def test_every_numeric_training_flag_is_checked_against_its_range_when_parsed(na
             TrainConfig(**{name: value})
 
 
+@pytest.mark.slow
 def test_every_tool_refuses_a_bad_number_with_one_line_and_exit_2(tmp_path):
     """One process per tool (none but run_train.py imports TensorFlow before its flags are checked);
     --adam_beta1=1.5 and every other training flag are in the test above."""

@@ -61,6 +61,7 @@ def frames_with_truth(s, video_id):
         yield k, frames[k], {key: v[k] for key, v in truth.items()}, raw, number, landmarks, affine
 
 
+@pytest.mark.slow
 def test_every_video_is_prepared_with_all_frames(synthetic_set):
     s = synthetic_set
     subjects = sorted({row["subject"] for row in s.raw_rows.values()})
@@ -73,6 +74,7 @@ def test_every_video_is_prepared_with_all_frames(synthetic_set):
     assert kept >= 0.9 * s.summary.raw_frames
 
 
+@pytest.mark.slow
 def test_truth_reproduces_the_saved_spoof_crop(synthetic_set):
     s = synthetic_set
     for row in s.dataset.index:
@@ -89,6 +91,7 @@ def test_truth_reproduces_the_saved_spoof_crop(synthetic_set):
             np.testing.assert_allclose(truth["live"], frames, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_saved_crops_are_the_preprocessor_crops_of_the_raw_frames(synthetic_set):
     """Composing the crop from the cropped components changes it by at most one 8-bit level from what
     FacePreprocessor.process_frame makes of the raw frame, and the live truth is the crop of the raw twin."""
@@ -101,6 +104,7 @@ def test_saved_crops_are_the_preprocessor_crops_of_the_raw_frames(synthetic_set)
             assert np.abs(twin_crop - truth["live"]).max() <= LEVEL + 1e-6
 
 
+@pytest.mark.slow
 def test_face_depth_peaks_at_the_nose_tip_and_is_zero_outside_the_face(synthetic_set):
     """The face depth of every frame, live or spoof (format 2); M0 is that depth for live and 0 for spoof."""
     s = synthetic_set
@@ -133,6 +137,7 @@ def test_face_depth_peaks_at_the_nose_tip_and_is_zero_outside_the_face(synthetic
             np.testing.assert_array_equal(arrays["depth"], arrays["face_depth"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("spoof_type", ["print", "replay", "paper_mask", "cosmetic"])
 def test_additive_attacks_have_no_inpainting_region(synthetic_set, spoof_type):
     for video_id in videos_of(synthetic_set, spoof_type):
@@ -141,6 +146,7 @@ def test_additive_attacks_have_no_inpainting_region(synthetic_set, spoof_type):
         assert np.abs(truth["trace"]).max() > 0.05
 
 
+@pytest.mark.slow
 def test_paper_glasses_cover_the_eyes_and_stay_out_of_p0(synthetic_set):
     for video_id in videos_of(synthetic_set, "paper_glasses"):
         for k, crop, truth, raw, number, landmarks, _ in frames_with_truth(synthetic_set, video_id):
@@ -156,6 +162,7 @@ def test_paper_glasses_cover_the_eyes_and_stay_out_of_p0(synthetic_set):
             assert np.abs(truth["content"] - crop)[mask > 0].max() < 1e-6
 
 
+@pytest.mark.slow
 def test_partial_paper_covers_the_mouth_below_the_nose(synthetic_set):
     for video_id in videos_of(synthetic_set, "partial_paper"):
         for k, crop, truth, raw, number, landmarks, _ in frames_with_truth(synthetic_set, video_id):
@@ -177,6 +184,7 @@ def _disc_union(points, radius, size):
     return inside
 
 
+@pytest.mark.slow
 def test_makeup_trace_lies_on_brows_lips_and_cheeks(synthetic_set):
     for video_id in videos_of(synthetic_set, "cosmetic"):
         for k, crop, truth, raw, number, landmarks, _ in frames_with_truth(synthetic_set, video_id):
@@ -208,6 +216,7 @@ def _near_alias(found, expected, tolerance):
     return min(np.linalg.norm(found - expected), np.linalg.norm(found + expected)) <= tolerance
 
 
+@pytest.mark.slow
 def test_replay_trace_has_the_predicted_moire_peak(synthetic_set):
     """The trace's strongest periodic component sits at the frequency the subpixel grid aliases to
     (synthetic_traces.replay_moire_frequency), in the raw frame and, scaled by the crop, in the crop."""
@@ -229,6 +238,7 @@ def test_replay_trace_has_the_predicted_moire_peak(synthetic_set):
     np.testing.assert_allclose(np.cos(2 * np.pi * 1.1 * x), np.cos(2 * np.pi * 0.1 * x), atol=1e-9)
 
 
+@pytest.mark.slow
 def test_print_compresses_the_gamut(synthetic_set):
     for video_id in videos_of(synthetic_set, "print"):
         for k, crop, truth, raw, number, landmarks, _ in frames_with_truth(synthetic_set, video_id):
@@ -247,6 +257,7 @@ def test_print_compresses_the_gamut(synthetic_set):
             assert spoof_chroma < 0.9 * live_chroma
 
 
+@pytest.mark.slow
 def test_paper_mask_trace_is_inside_the_face_with_dark_edges(synthetic_set):
     for video_id in videos_of(synthetic_set, "paper_mask"):
         for k, crop, truth, raw, number, landmarks, _ in frames_with_truth(synthetic_set, video_id):
@@ -263,6 +274,7 @@ def test_paper_mask_trace_is_inside_the_face_with_dark_edges(synthetic_set):
             assert np.abs(truth["trace"][paper]).mean() > 3 * np.abs(truth["trace"][far]).mean() + LEVEL
 
 
+@pytest.mark.slow
 def test_spoof_twin_is_a_live_video_under_the_same_nuisance(synthetic_set):
     """The bona fide twin of a spoof video is exactly what the live-video code path renders from the same
     video seed: live and spoof frames share pose, light, noise field and JPEG quality."""
@@ -291,6 +303,7 @@ def test_nuisance_distribution_does_not_depend_on_the_label():
         assert draws["live"][key].std() > 0
 
 
+@pytest.mark.slow
 def test_identity_protocol_keeps_identities_apart(synthetic_set):
     s = synthetic_set
     split_dir = os.path.join(s.root, "protocols")
@@ -305,6 +318,7 @@ def test_identity_protocol_keeps_identities_apart(synthetic_set):
         assert {by_id[v]["spoof_type"] for v in ids} == {"live", *synthetic.SPOOF_TYPES}
 
 
+@pytest.mark.slow
 def test_leave_one_type_out_folds(synthetic_set):
     s = synthetic_set
     split_dir = os.path.join(s.root, "protocols")
@@ -346,6 +360,7 @@ def test_the_high_resolution_photos_always_train():
     assert [len(tiny[s]) for s in ("train", "dev", "test")] == [1, 1, 1]
 
 
+@pytest.mark.slow
 def test_raw_generation_is_deterministic_given_the_seed(tmp_path):
     kwargs = dict(image_size=SIZE, num_identities=3, frames_per_video=1, live_videos=1,
                   spoof_type_names=("replay", "paper_glasses"), workers=1)
@@ -362,6 +377,7 @@ def test_raw_generation_is_deterministic_given_the_seed(tmp_path):
     assert sum(outputs["a"][k] != outputs["c"][k] for k in pngs) == len(pngs)
 
 
+@pytest.mark.slow
 def test_user_errors_name_the_file(tmp_path):
     with pytest.raises(synthetic.SyntheticFormatError, match="meta.json"):
         synthetic.prepare_synthetic(str(tmp_path / "missing"), str(tmp_path / "out"))
@@ -380,6 +396,7 @@ def test_user_errors_name_the_file(tmp_path):
         synthetic.prepare_synthetic(raw, str(tmp_path / "out"))
 
 
+@pytest.mark.slow
 def test_videos_without_a_face_are_counted_in_one_line(synthetic_set, tmp_path):
     """A raw video in none of whose frames dlib finds a face is left out and counted in one summary line per
     run (per type), not reported as a failure; every other video is prepared as before."""
@@ -407,6 +424,7 @@ def test_videos_without_a_face_are_counted_in_one_line(synthetic_set, tmp_path):
     assert f"4 without a face, 0 failed of {len(rows)}" in text
 
 
+@pytest.mark.slow
 def test_preparing_the_raw_set_again_gives_the_same_prepared_set(synthetic_set, tmp_path):
     """write_synthetic_dataset(input_dir=raw), the run_preprocess.py --dataset=synthetic entry, reproduces
     the prepared set from the raw folder alone."""
@@ -427,6 +445,7 @@ def test_preparing_the_raw_set_again_gives_the_same_prepared_set(synthetic_set, 
         == len(s.dataset.index)
 
 
+@pytest.mark.slow
 def test_module_cli_generates_a_set(tmp_path):
     out = str(tmp_path / "set")
     result = subprocess.run([sys.executable, "-m", "physstd.data.synthetic", f"--output_dir={out}",

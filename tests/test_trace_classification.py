@@ -26,6 +26,7 @@ def test_confusion_rows_are_true_classes():
     assert table.splitlines()[4] == "| replay | 1 | 0 | 2 |"
 
 
+@pytest.mark.slow
 def test_the_cnn_learns_separable_media():
     rng = np.random.default_rng(0)
     colours = np.array([[0.0, 0.0, 0.0], [0.3, -0.2, 0.1], [-0.2, 0.3, 0.0]])

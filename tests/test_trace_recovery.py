@@ -248,6 +248,7 @@ def test_the_recovery_check_pools_print_and_replay_videos_only():
     assert trace_recovery.whole_face_recovery({"cosmetic": counts(12, 12)}) is None
 
 
+@pytest.mark.slow
 def test_a_perfect_trace_model_recovers_every_band_and_region(synthetic_root, frames):
     ids, images, traces, masks, labels = frames
     result = trace_recovery.recovery_on_split(_oracle(images, traces, masks), synthetic_root, ids, train_ids=ids)
@@ -309,6 +310,7 @@ def _check_video_statistics(images, traces, masks, root, ids):
 
 
 # --- the CLI ------------------------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_cli_scores_a_run_and_writes_json_and_markdown(synthetic_root, tmp_path, capsys):
     from physstd.data import protocols
     from physstd.methods.physstd import load_generator
@@ -361,6 +363,7 @@ def _one_error_line(capsys, *words):
     assert all(word in err[0] for word in words), (err, words)
 
 
+@pytest.mark.slow
 def test_cli_bad_input_is_one_error_line_and_status_2(synthetic_root, tmp_path, capsys):
     run = str(tmp_path / "run")
     make_run_dir(run, synthetic_root, "identity", size=N)
@@ -382,6 +385,7 @@ def test_cli_bad_input_is_one_error_line_and_status_2(synthetic_root, tmp_path, 
     assert not os.path.exists(os.path.join(run, "eval", "trace_recovery"))   # nothing written on an error
 
 
+@pytest.mark.slow
 def test_cli_usage_errors_in_a_fresh_process():
     for arguments in ([], ["--run_dir"], ["--nonsense=1"]):
         run = subprocess.run([sys.executable, "-m", "physstd.eval.trace_recovery", *arguments], cwd=ROOT,

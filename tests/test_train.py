@@ -64,6 +64,7 @@ def one_step():
     return batch, runs
 
 
+@pytest.mark.slow
 def test_each_update_changes_only_its_own_network(one_step):
     _, runs = one_step
     full, frozen = runs["full"], runs["frozen_d"]
@@ -83,6 +84,7 @@ def test_each_update_changes_only_its_own_network(one_step):
     assert full["losses"]["generator_total"] == pytest.approx(frozen["losses"]["generator_total"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_step_reports_the_losses_of_alg1_and_counts_steps(one_step):
     _, runs = one_step
     trainer, losses = runs["full"]["trainer"], runs["full"]["losses"]
@@ -100,6 +102,7 @@ def test_step_reports_the_losses_of_alg1_and_counts_steps(one_step):
     assert all(np.isfinite(v) for v in losses.values())
 
 
+@pytest.mark.slow
 def test_one_generator_update_per_iteration_and_the_two_update_schedule():
     from physstd.train.toy_data import random_batch
 
@@ -122,6 +125,7 @@ def test_one_generator_update_per_iteration_and_the_two_update_schedule():
             assert "synthesis_total" not in losses
 
 
+@pytest.mark.slow
 def test_live_trace_weight_regularizes_the_live_half_on_its_own():
     """--live_trace_weight=10 (the released code): L_R of the live half weighted 10, a4 on the spoof half only."""
     import tensorflow as tf
@@ -144,6 +148,7 @@ def test_live_trace_weight_regularizes_the_live_half_on_its_own():
         + w.trace_regularizer * losses["trace_regularizer"] + 10.0 * losses["live_trace_regularizer"], rel=1e-5)
 
 
+@pytest.mark.slow
 def test_learning_rates_follow_the_trainer_step(one_step):
     _, runs = one_step
     trainer = runs["full"]["trainer"]
@@ -158,6 +163,7 @@ def test_learning_rates_follow_the_trainer_step(one_step):
         trainer.step.assign(saved)
 
 
+@pytest.mark.slow
 def test_a_few_steps_on_a_fixed_batch_lower_the_losses(one_step):
     batch, runs = one_step
     trainer = runs["full"]["trainer"]
@@ -172,6 +178,7 @@ def test_a_few_steps_on_a_fixed_batch_lower_the_losses(one_step):
     assert np.mean(synthesis[4:]) < np.mean(synthesis[:4])
 
 
+@pytest.mark.slow
 def test_visuals_have_the_grid_panels(one_step):
     from physstd.train import summaries
 

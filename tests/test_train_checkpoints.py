@@ -60,6 +60,7 @@ def saved_run(tmp_path_factory):
                 prediction_at_2=prediction_at_2, losses_3=losses_3, state_at_3=_state(a), b=_trainer(seed=7))
 
 
+@pytest.mark.slow
 def test_resume_restores_every_variable_and_continues_identically(saved_run):
     from physstd.train import checkpoints
 
@@ -73,6 +74,7 @@ def test_resume_restores_every_variable_and_continues_identically(saved_run):
     _assert_same(_state(b), saved_run["state_at_3"], rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous(saved_run, tmp_path):
     import shutil
 
@@ -93,6 +95,7 @@ def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous(saved_run, t
     _assert_same(_state(b), saved_run["state_at_2"], rtol=0, atol=0)
 
 
+@pytest.mark.slow
 def test_load_generator_returns_the_checkpointed_generator(saved_run):
     from physstd.methods.physstd import load_generator
 
@@ -136,6 +139,7 @@ _SAVER = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_sigkill_at_any_moment_leaves_a_readable_checkpoint(tmp_path):
     """A 16 MB checkpoint saved back to back, the process SIGKILLed at three moments: every restart restores
     a consistent checkpoint (payload == step) and goes on from it."""

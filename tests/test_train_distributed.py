@@ -16,6 +16,9 @@ import pytest
 
 from physstd.train.config import TrainConfig
 
+# Every test here starts worker processes: slow.
+pytestmark = pytest.mark.slow
+
 N = 32
 STEPS_COMPARED = 4            # steps of the two-worker run compared with one process
 LOSS_RTOL = 1e-4              # float32 sums in another order (all-reduce, E[x^2] - E[x]^2 variance) over 4 steps

@@ -89,6 +89,7 @@ def sigterm_run(toy_root, tmp_path_factory):
     return run_dir, status, stdout, stderr
 
 
+@pytest.mark.slow
 def test_sigterm_stops_at_a_step_boundary_with_status_143(sigterm_run):
     run_dir, status, stdout, stderr = sigterm_run
     assert status == 143, stderr[-3000:]
@@ -115,6 +116,7 @@ def sigint_run(sigterm_run, toy_root):
     return run_dir, status, stdout, stderr, _stopped_step(sigterm_run[2], "SIGTERM")
 
 
+@pytest.mark.slow
 def test_sigint_then_a_second_signal_during_the_save(sigint_run):
     run_dir, status, stdout, stderr, first_stop = sigint_run
     assert status == 130, stderr[-3000:]
@@ -128,6 +130,7 @@ def test_sigint_then_a_second_signal_during_the_save(sigint_run):
                           for suffix in (".index", ".data-00000-of-00001")])
 
 
+@pytest.mark.slow
 def test_a_full_disk_gives_one_error_status_74_and_keeps_the_last_checkpoint(sigint_run, toy_root):
     """RLIMIT_FSIZE below the size of a checkpoint's data file: the OS refuses the write (EFBIG) as a full disk
     would; Python ignores SIGXFSZ, so the write fails instead of killing the process."""

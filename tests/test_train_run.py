@@ -8,6 +8,9 @@ import pytest
 from physstd.train.config import TrainConfig
 from run_events import read_events
 
+# Every test here trains through the loop (a module run of 4 steps, resumes, a NaN run): slow.
+pytestmark = pytest.mark.slow
+
 N = 32
 
 

@@ -49,6 +49,7 @@ def step1_run(batch):
     return trainer, before, losses, _snapshot(trainer)
 
 
+@pytest.mark.slow
 def test_step1_only_trains_depth_and_leaves_the_discriminators(step1_run):
     _, before, losses, after = step1_run
     assert set(losses) == {"depth", "trace_regularizer", "inpainting_mask", "generator_total"}
@@ -57,6 +58,7 @@ def test_step1_only_trains_depth_and_leaves_the_discriminators(step1_run):
     assert any(not np.array_equal(a, b) for a, b in zip(before[0], after[0]))
 
 
+@pytest.mark.slow
 def test_step12_with_a_single_trace(batch):
     # Tab. 3 "Step1+Step2 w/ single trace": no inpainting, so no L_P; no step 3, so no L_S / L_H.
     trainer = _trainer(steps="12", trace_form="single")
@@ -68,6 +70,7 @@ def test_step12_with_a_single_trace(batch):
     assert all(np.isfinite(v) for v in losses.values())
 
 
+@pytest.mark.slow
 def test_mixed_precision_step_matches_float32_closely(batch, float32_reference):
     import keras
 
@@ -85,6 +88,7 @@ def test_mixed_precision_step_matches_float32_closely(batch, float32_reference):
         assert losses[name] == pytest.approx(reference[name], rel=2e-2), name
 
 
+@pytest.mark.slow
 def test_xla_step_matches_the_plain_step(batch, step1_run):
     # XLA on the Step1 ablation keeps this test short on CPU (the full step compiles for ~25 s here; it runs
     # under XLA in benchmarks/train_step.py).
@@ -97,6 +101,7 @@ def test_xla_step_matches_the_plain_step(batch, step1_run):
         np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_one_device_mirrored_strategy_matches_the_default_strategy(batch, float32_reference):
     import tensorflow as tf
 
@@ -123,6 +128,7 @@ def test_default_strategy_is_used_without_gpus():
     assert isinstance(make_strategy("mirrored"), tf.distribute.MirroredStrategy)
 
 
+@pytest.mark.slow
 def test_hard_synthesis_weight_scales_the_transplanted_half_of_l_s(batch):
     # L_S(w) = (L_live + w L_hard) / 2 from the same weights and harder sample: affine in w, and w = 1 (the
     # paper's one loss over the balanced batch, computed on the whole batch) lies on the same line.

@@ -346,10 +346,18 @@ def load_results(path):
     return record["table"], record["results"]
 
 
-def evaluation_tables(path, table="", entry="", method="PhySTD (ours)"):
+def default_row_label(folds):
+    """Our row's label where none is given: the display name of the method the folds' models trained, with
+    "(ours)" (e.g. "PhySTD (ours)", "DeSpoof (ours)"); a fold that names no method is a PhySTD run's."""
+    from physstd import methods
+
+    return f"{methods.get(folds[0].get('method') or methods.DEFAULT).display_name} (ours)"
+
+
+def evaluation_tables(path, table="", entry="", row_label=""):
     """(table, results) of a results.json written by run_test.py (physstd.eval.evaluate): with `table`, our row of
-    that paper table (entry as run_test.py --table_entry; default the protocol name without a leading 'p'); without
-    it (None, per-fold summary as Markdown)."""
+    that paper table (entry as run_test.py --table_entry; default the protocol name without a leading 'p'; row_label
+    "": default_row_label); without it (None, per-fold summary as Markdown)."""
     from physstd.eval import evaluate
 
     record = files.read_json(path, "results")
@@ -364,7 +372,8 @@ def evaluation_tables(path, table="", entry="", method="PhySTD (ours)"):
         raise ValueError(f"--table={table!r}: expected one of {', '.join(sorted(TABLES))}")
     protocol = str(record.get("protocol", ""))
     entry = entry or (protocol[1:] if protocol[:1] == "p" and protocol[1:].isdigit() else protocol)
-    return table, {method: evaluate.table_results(table, record["folds"], entry)}
+    row_label = row_label or default_row_label(record["folds"])
+    return table, {row_label: evaluate.table_results(table, record["folds"], entry)}
 
 
 def main(argv=None):
@@ -378,7 +387,8 @@ def main(argv=None):
                         + ", ".join(sorted(TABLES)))
     parser.add_argument("--table_entry", default="", help="results.json with --table: the table column/block "
                         "(as run_test.py --table_entry)")
-    parser.add_argument("--row_label", default="PhySTD (ours)", help="results.json: row label of the results")
+    parser.add_argument("--row_label", default="", help="results.json: row label of the results (default: the "
+                        "method's display name and '(ours)', e.g. 'PhySTD (ours)')")
     parser.add_argument("--method", default=None, help=argparse.SUPPRESS)   # the former spelling of --row_label
     parser.add_argument("--latex", action="store_true", help="LaTeX (booktabs) instead of Markdown")
     parser.add_argument("--published", nargs="?", const="all", default="",

@@ -80,6 +80,7 @@ def depth_inference(network, model_config):
 
 class Auxiliary(Method):
     name = NAME
+    display_name = "Auxiliary"
     score_terms = SCORE_TERMS
     score_formula = "-depth_mean"
     train_defaults = TRAIN_DEFAULTS

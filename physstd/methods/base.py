@@ -3,7 +3,13 @@
 A method is one module in physstd/methods/ that defines `METHOD`, an instance of a `Method` subclass, and one line
 in physstd.methods.MODULES. The shared code only ever calls the members below; it never tests a method's name.
 
+display_name: the method's name in tables (run_test.py's default row label is "<display_name> (ours)"); the
+    name of its row in the paper tables (physstd.eval.published) where it has one.
+
 Training (physstd.train.loop, physstd.train.flags):
+    own_flags: the run_train.py flags (TrainConfig fields and model flags) that configure this method's networks,
+        losses or trainer. A flag that no method names here is shared by every method; one that some method names
+        is refused with any other --method when it is given (physstd.train.flags.check_method_flags).
     train_defaults: {TrainConfig field: value} the method uses where the paper's PhySTD default does not fit
         (learning rate, loss weights...); a flag given on the command line or in a flagfile still wins.
     check_config(config, model_config): raises one ValueError naming the flag when the method cannot train with
@@ -61,10 +67,13 @@ class Inference(typing.Protocol):
 
 
 class Method:
-    """Base of every method (module doc). Subclasses set `name`, `score_terms`, `score_formula` and implement the
-    members that raise NotImplementedError here."""
+    """Base of every method (module doc). Subclasses set `name`, `display_name`, `score_terms`, `score_formula`
+    (and `own_flags` where they read flags of their own) and implement the members that raise NotImplementedError
+    here."""
 
     name = ""
+    display_name = ""
+    own_flags = frozenset()
     score_terms = ()
     score_formula = ""
     figure_outputs = ()

@@ -97,6 +97,8 @@ def inference(ds_net, dq_net, model_config):
 
 class DeSpoof(Method):
     name = NAME
+    display_name = "DeSpoof"   # as the paper tables spell its row
+    own_flags = frozenset({"dq_run", "train_dq", "discriminator_width"})   # the last: VQ-Net's width
     score_terms = SCORE_TERMS
     score_formula = "weight * noise_magnitude - depth_mean"
     figure_outputs = ("additive_trace", "zero_one_map", "depth", "live")

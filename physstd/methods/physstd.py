@@ -79,6 +79,12 @@ def inference(generator, model_config):
 
 class PhySTD(Method):
     name = "physstd"
+    display_name = "PhySTD"
+    # Alg. 1's losses, steps and readings, the discriminators' learning rate and the generator's trace model.
+    own_flags = frozenset({"a1", "a2", "a3", "a4", "a5", "a6", "beta", "steps", "generator_updates",
+                           "synthesis_target", "match_real_band", "live_trace_weight", "hard_synthesis_weight",
+                           "band_limit_inpainted", "discriminator_lr_ratio", "discriminator_width", "trace_form",
+                           "single_trace", "lowpass", "upsample"})
     score_terms = SCORE_TERMS
     score_formula = "alpha0 * trace_magnitude - depth_mean"
     figure_outputs = ("depth", "B", "C", "T", "P", "I_P", "additive_trace", "live")

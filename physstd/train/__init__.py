@@ -2,19 +2,12 @@
 
 Public names are imported lazily, so `import physstd.train` stays light (no TensorFlow until used).
 """
+from physstd import lazy_attributes
 from physstd.train.config import TrainConfig, learning_rate_at  # noqa: F401
 
-_LAZY = {
+__getattr__ = lazy_attributes(__name__, {
     "PhySTDTrainer": "physstd.train.trainer",
     "train": "physstd.train.loop",
     "NonFiniteLossError": "physstd.train.loop",
     "read_run_flags": "physstd.runs",
-}
-
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'physstd.train' has no attribute {name!r}")
+})

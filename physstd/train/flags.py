@@ -3,6 +3,10 @@
 Every TrainConfig field is a flag of the same name with the paper's default, its value checked against
 physstd.train.config.RANGES when the flags are parsed; --image_size, --width,
 --discriminator_width and --trace_form (or --single_trace) make the ModelConfig. Experiments are flagfiles in flags/ (`--flagfile=flags/oulu_p1.flags`).
+
+A flag that some method names in its `own_flags` (physstd.methods.base) belongs to those methods; every other flag
+is shared. Given with another --method (on the command line or in a flagfile), it is refused, since that method
+would silently ignore it.
 """
 import dataclasses
 
@@ -72,6 +76,8 @@ _HELP = {
 _ENUMS = {"steps": STEP_CHOICES, "strategy": STRATEGIES, "synthesis_target": SYNTHESIS_TARGETS}
 # The ModelConfig flags' ranges (the multiple of 8 of --image_size is checked by ModelConfig).
 MODEL_RANGES = {"image_size": cli.at_least(16), "width": cli.POSITIVE, "discriminator_width": cli.NON_NEGATIVE}
+# The flags that make the ModelConfig (define_flags defines them after the TrainConfig fields).
+MODEL_FLAGS = ("image_size", "width", "discriminator_width", "trace_form", "lowpass", "upsample", "single_trace")
 
 
 def define_flags(flag_values=flags.FLAGS):
@@ -110,17 +116,71 @@ def define_flags(flag_values=flags.FLAGS):
                       "trace decoder upsampling: transpose (stride-2 transposed convs, the paper) or resize "
                       "(nearest x2 then a 3x3 conv)", **kw)
     flags.DEFINE_bool("single_trace", False, "Tab. 3 'w/ single trace': the same as --trace_form=single", **kw)
+    for name, owners in flag_owners().items():
+        flag_values[name].help += f" [{' and '.join(owners)} only]"
     cli.register_ranges({**RANGES, **MODEL_RANGES}, flag_values)
+
+
+def flag_names():
+    """Every flag define_flags defines, in its order."""
+    return [field.name for field in dataclasses.fields(TrainConfig)] + list(MODEL_FLAGS)
+
+
+def flag_owners():
+    """{flag: the methods that read it (sorted)} of the flags some method names in its own_flags; the rest are
+    shared."""
+    from physstd import methods
+
+    owners = {}
+    for method in methods.names():
+        for name in methods.get(method).own_flags:
+            owners.setdefault(name, []).append(method)
+    return {name: owners[name] for name in flag_names() if name in owners}
+
+
+def help_flags(method=None):
+    """The flags `run_train.py --method=<method> --help` lists: the shared ones and that method's (every flag for
+    None)."""
+    owners = flag_owners()
+    return [name for name in flag_names() if method is None or name not in owners or method in owners[name]]
+
+
+def method_in_argv(argv):
+    """The method that a command line (flagfiles read) names with --method, or None when it names no known method
+    or cannot be read (the real parse reports that). For --help, which absl answers while it parses."""
+    from physstd import methods
+
+    values = flags.FlagValues()
+    flags.DEFINE_string("method", None, "", flag_values=values)
+    try:
+        values(list(argv), known_only=True)
+    except flags.Error:
+        return None
+    return values.method if values.method in methods.names() else None
+
+
+def check_method_flags(values):
+    """Refuse (one ValueError) the flags given on the command line or in a flagfile that belong to methods other
+    than --method: that method would ignore them."""
+    method = values.method
+    foreign = [(name, owners) for name, owners in flag_owners().items()
+               if values[name].present and method not in owners]
+    if foreign:
+        given = "; ".join(f"--{name} belongs to method{'s' if len(owners) > 1 else ''} {' and '.join(owners)}"
+                          for name, owners in foreign)
+        raise ValueError(f"{given}; --method={method} does not read {'it' if len(foreign) == 1 else 'them'} "
+                         f"(run_train.py --method={method} --help lists its flags)")
 
 
 def configs_from_flags(values=None):
     """(TrainConfig, ModelConfig) from parsed flags; the method's train_defaults replace the defaults of the flags
-    that were not given (on the command line or in a flagfile)."""
+    that were not given (on the command line or in a flagfile). A ValueError for a flag of another method."""
     from physstd import methods
 
     values = values or flags.FLAGS
-    chosen = {f.name: getattr(values, f.name) for f in dataclasses.fields(TrainConfig)}
     defaults = methods.get(values.method).train_defaults
+    check_method_flags(values)
+    chosen = {f.name: getattr(values, f.name) for f in dataclasses.fields(TrainConfig)}
     chosen.update({name: value for name, value in defaults.items() if not values[name].present})
     train = TrainConfig(**chosen)
     trace_form = values.trace_form
