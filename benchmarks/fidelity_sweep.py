@@ -54,8 +54,9 @@ def score_run(run_dir):
     _, folds = evaluate.evaluate_models([run_dir], os.path.join(run_dir, "eval", "sweep_test"), log=lambda *a: None)
     method = methods.of_run(run_dir)
     saved = os.path.join(run_dir, "eval", "trace_recovery", "trace_recovery.json")
-    if os.path.exists(saved) and json.load(open(saved)).get("format_version") == trace_recovery.RECORD_FORMAT_VERSION:
-        recovery = json.load(open(saved))["types"]
+    saved = files.read_json(saved, "trace recovery record") if os.path.exists(saved) else {}
+    if saved.get("format_version") == trace_recovery.RECORD_FORMAT_VERSION:
+        recovery = saved["types"]
     elif method.trace_model(method.load(run_dir)) is not None:   # e.g. the Auxiliary CNN has none
         recovery = trace_recovery.record_of(trace_recovery.recovery_of_run(run_dir)[0])
     else:

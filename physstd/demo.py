@@ -19,10 +19,10 @@ with the true one in more of the print and replay test videos than chance allows
 reloaded export reproduces the Keras scores to 1e-4; every identity's original photo (in which dlib finds a face)
 scores below the threshold: the detector must not call the people it learned from attacks. Reported, not gated
 ('not met' in the report): whether the print and replay traces follow the frame, i.e. beat the per-type template
-on trace recovery's all-pairs frame test (physstd.eval.trace_recovery). A failing stage stops the stages that need it, is named in
-report.md, and also gives exit status 1. Trace recovery of the other types is measured and reported, not gated:
-at the demo's scale (N = 64, quarter width, minutes of CPU training) it is weak for them, and the report says so
-rather than hide it behind a threshold.
+on trace recovery's all-pairs frame test (physstd.eval.trace_recovery). A failing stage stops the stages that
+need it, is named in report.md, and also gives exit status 1. Trace recovery of the other types is measured and
+reported, not gated: at the demo's scale (N = 64, quarter width, minutes of CPU training) it is weak for them,
+and the report says so rather than hide it behind a threshold.
 
 Trace recovery (physstd.eval.trace_recovery, which documents what is measured) runs on the test identities'
 spoof frames with the demo's generator as the scored TraceModel.
@@ -139,7 +139,8 @@ class Demo:
 
         result, _ = trace_recovery.recovery_of_run(self.run_dir, self.config.data_root, self.config.split_dir,
                                                    self.config.protocol, "test", self.config.fold)
-        files.write_json_atomic(os.path.join(self.output_dir, "trace_recovery.json"), trace_recovery.record_of(result))
+        files.write_json_atomic(os.path.join(self.output_dir, "trace_recovery.json"),
+                                trace_recovery.record_of(result))
         self.results["recovery"] = result
         per_type = {name: v["correlation"] for name, v in result.items() if name != trace_recovery.ALL_TYPES}
         whole = trace_recovery.whole_face_recovery(result)

@@ -116,10 +116,10 @@ def image_trace(image, out, sizes):
     space: the image minus its reconstruction with P = 0. For 'physstd' and 'single' this is T_A itself; for the
     forms with a gain it also holds the part that scales with the face (for example S I for 'physstd_gain')."""
     spec = _spec(sizes)
-    if "P" in TRACE_COMPONENTS[spec.form]:
-        out = out._replace(P=tf.zeros_like(out.P))
     if spec.form in ("physstd", "single"):
         return _additive(out, spec)
+    if "P" in TRACE_COMPONENTS[spec.form]:
+        out = out._replace(P=tf.zeros_like(out.P))
     return image - _reconstruct(image, out, spec)
 
 
@@ -151,7 +151,8 @@ def hierarchical_reconstruction(image, out, sizes, band_limit_inpainted=False):
     gain = tf.maximum(_gain(out, spec), MIN_GAIN) if spec.form == "physstd_gain" else 1.0
     inpainted_low, inpainted_mid = inpainted, inpainted
     if band_limit_inpainted:
-        inpainted_low, inpainted_mid = ops.lowpass(inpainted, n1, spec.lowpass), ops.lowpass(inpainted, n2, spec.lowpass)
+        inpainted_low = ops.lowpass(inpainted, n1, spec.lowpass)
+        inpainted_mid = ops.lowpass(inpainted, n2, spec.lowpass)
     low = keep * (ops.lowpass(image, n1, spec.lowpass) - low_trace) / gain + inpainted_low
     mid = keep * (ops.lowpass(image, n2, spec.lowpass) - mid_trace) / gain + inpainted_mid
     high = keep * (image - mid_trace - out.T) / gain + inpainted

@@ -25,8 +25,8 @@ import keras
 import tensorflow as tf
 
 from physstd import ops
-from physstd.models.config import COMPONENT_CHANNELS, GeneratorOutput, ModelConfig, ModelConfigSerialization
 from physstd.config import DEFAULT_LOWPASS
+from physstd.models.config import COMPONENT_CHANNELS, GeneratorOutput, ModelConfig, ModelConfigSerialization
 from physstd.models.layers import ConvBlock, SpatialAttention, area_resize, output_conv
 
 INPUT_GAINS = (1.0, 15.0, 25.0)  # amplification of I_B, I_C, I_T (Eq. 9 and the text below it)
@@ -70,7 +70,8 @@ class Generator(ModelConfigSerialization, keras.Model):
                 ConvBlock(ch(base), strides=2, dtype=policy, name=f"stage{index}_down"),
             ])
         if self.model_config.upsample == "resize":
-            self.upsample = [ConvBlock(ch(DECODER_CHANNELS), resize=True, dtype=policy, name=f"up{i}") for i in (1, 2, 3)]
+            self.upsample = [ConvBlock(ch(DECODER_CHANNELS), resize=True, dtype=policy, name=f"up{i}")
+                             for i in (1, 2, 3)]
         else:
             self.upsample = [ConvBlock(ch(DECODER_CHANNELS), strides=2, transpose=True, dtype=policy, name=f"up{i}")
                              for i in (1, 2, 3)]

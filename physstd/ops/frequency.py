@@ -12,8 +12,8 @@ back. How it shrinks decides what it is:
   the n-grid's Nyquist rate are folded onto low ones instead of removed. Kept behind `--lowpass=point` for
   comparison and for runs trained with it.
 
-Both shrink with separable matrix products (XLA compiles them; the antialiased resize op has no XLA kernel).
-`shrink(x, size)` is the antialiased resize the discriminators apply to their inputs.
+Both shrink with separable matrix products (XLA compiles them; the antialiased resize op has no XLA kernel);
+`triangle_matrix` also gives the discriminators' antialiased resize (physstd.models.discriminator).
 """
 import functools
 
