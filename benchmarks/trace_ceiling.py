@@ -116,6 +116,7 @@ def main(argv):
 
     image_size = prepared.read_meta(FLAGS.data_root)["image_size"]
     split_dir = os.path.join(FLAGS.data_root, "protocols")
+    protocols.check_identities(split_dir, FLAGS.protocol, None, FLAGS.data_root)   # no leaked subject
     test_ids = protocols.load_split(split_dir, FLAGS.protocol, "test")
     train_ids = protocols.load_split(split_dir, FLAGS.protocol, "train")
     columns, runs = {}, []   # model name -> recovery_on_split result; the names of the PhySTD runs

@@ -44,6 +44,7 @@ def main(argv):
     train = runs.read_run_flags(FLAGS.run_dir)["train"]
     split_dir = train.get("split_dir") or os.path.join(train["data_root"], "protocols")
     fold = train.get("fold") or None
+    protocols.check_identities(split_dir, train["protocol"], fold, train["data_root"])   # no leaked subject
     test_ids = protocols.load_split(split_dir, train["protocol"], "test", fold)
     train_ids = protocols.load_split(split_dir, train["protocol"], "train", fold)
     model = trace_recovery.physstd_trace_model(generator, model_config)
