@@ -55,8 +55,10 @@ def main(argv):
     tf.get_logger().setLevel("ERROR")
 
     from physstd import export
-    from physstd.methods import physstd as physstd_method
-    from physstd.models import Generator, ModelConfig
+    from physstd import methods
+    from physstd.methods.physstd.generator import Generator
+    from physstd.methods.physstd.inference import PhySTDInference
+    from physstd.models import ModelConfig
 
     device = tf.config.list_logical_devices("GPU")
     print(f"device: {'GPU ' + device[0].name if device else 'CPU'} ({os.cpu_count()} CPUs), "
@@ -75,7 +77,7 @@ def main(argv):
     print(describe_peak(peak, peaks))
     with tempfile.TemporaryDirectory() as folder:
         export_dir = os.path.join(folder, "model")
-        export.export_saved_model(physstd_method.inference(generator, model_config), physstd_method.METHOD,
+        export.export_saved_model(PhySTDInference(generator, model_config), methods.get("physstd"),
                                   export_dir, params={"alpha0": 1.0}, threshold=0.0)
         serve = tf.saved_model.load(export_dir).signatures[export.SIGNATURE_FLOAT32]
         rng = np.random.default_rng(FLAGS.seed)

@@ -88,7 +88,8 @@ def generator_rate(size, steps):
     """(samples/s, description): 8 / time of one forward+backward pass at batch 8."""
     import tensorflow as tf
     try:
-        from physstd.models import Generator, ModelConfig
+        from physstd.methods.physstd.generator import Generator
+        from physstd.models import ModelConfig
     except ImportError:
         Generator = None
     batch = 2 * BATCH_PAIRS

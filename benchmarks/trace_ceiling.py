@@ -61,7 +61,7 @@ def train_supervised(images, traces, masks, labels, model_config, steps, batch_s
     import tensorflow as tf
 
     from physstd import trace
-    from physstd.models import Generator
+    from physstd.methods.physstd.generator import Generator
 
     keras.utils.set_random_seed(seed)
     generator = Generator(model_config)
@@ -110,9 +110,10 @@ def save_run(save_dir, generator, model_config, data_root, protocol):
 def main(argv):
     del argv
     from physstd.data import prepared, protocols
-    from physstd.eval.trace_recovery import BANDS, format_correlation, physstd_trace_model, recovery_on_split
+    from physstd.eval.trace_recovery import BANDS, format_correlation, recovery_on_split
+    from physstd.methods.physstd.inference import load_generator
+    from physstd.methods.physstd.inference import trace_model as physstd_trace_model
     from physstd.models import ModelConfig
-    from physstd.methods.physstd import load_generator
 
     image_size = prepared.read_meta(FLAGS.data_root)["image_size"]
     split_dir = os.path.join(FLAGS.data_root, "protocols")

@@ -13,8 +13,9 @@ import numpy as np
 
 from physstd import trace
 from physstd.data import pipeline, protocols
-from physstd.eval import metrics, scoring
-from physstd.methods.physstd import load_generator
+from physstd.eval import metrics
+from physstd.methods.physstd import score as scoring
+from physstd.methods.physstd.inference import load_generator
 
 
 def norms_on_split(generator, model_config, data_root, split):

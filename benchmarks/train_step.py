@@ -61,12 +61,13 @@ def _measure(method, variant):
     from physstd.train.config import TrainConfig
     from physstd.train.toy_data import random_batch
 
-    config = TrainConfig(method=method, batch_size=FLAGS.batch_size, steps=FLAGS.alg_steps, dq_run=FLAGS.dq_run,
-                         **VARIANTS[variant])
+    own = {"physstd": {"steps": FLAGS.alg_steps}, "despoof": {"dq_run": FLAGS.dq_run}}.get(method, {})
+    config = TrainConfig(method=method, batch_size=FLAGS.batch_size,
+                         method_config=methods.get(method).config_class(**own), **VARIANTS[variant])
     model_config = ModelConfig(image_size=FLAGS.image_size, width=FLAGS.width)
-    if config.method == "despoof" and not config.dq_run:   # timing only: an untrained DQ-Net, no Auxiliary run needed
-        from physstd.models.auxiliary import AuxiliaryNet
-        from physstd.train.baseline_trainers import DeSpoofTrainer
+    if config.method == "despoof" and not FLAGS.dq_run:   # timing only: an untrained DQ-Net, no Auxiliary run needed
+        from physstd.methods.auxiliary.network import AuxiliaryNet
+        from physstd.methods.despoof.trainer import DeSpoofTrainer
 
         strategy = tf.distribute.get_strategy()
         with strategy.scope():

@@ -38,7 +38,7 @@ def main(argv):
     from physstd import runs
     from physstd.data import protocols
     from physstd.eval import trace_recovery
-    from physstd.methods.physstd import load_generator
+    from physstd.methods.physstd.inference import load_generator, trace_model
 
     generator, model_config = load_generator(FLAGS.run_dir)
     train = runs.read_run_flags(FLAGS.run_dir)["train"]
@@ -47,7 +47,7 @@ def main(argv):
     protocols.check_identities(split_dir, train["protocol"], fold, train["data_root"])   # no leaked subject
     test_ids = protocols.load_split(split_dir, train["protocol"], "test", fold)
     train_ids = protocols.load_split(split_dir, train["protocol"], "train", fold)
-    model = trace_recovery.physstd_trace_model(generator, model_config)
+    model = trace_model(generator, model_config)
     checkpoint = tf.train.Checkpoint(generator=runs.network_checkpoint(generator))
     header = ["step"] + [f"{t} {what}" for t in FLAGS.types for what in ("r on T_A", "r on effect",
                                                                            "beats template, excess")]

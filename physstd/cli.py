@@ -10,7 +10,8 @@ User errors are the ValueErrors the package raises at its boundaries (each names
 expected: PreparedFormatError, InputError, a bad flag value...), OSErrors (a missing file, a folder given where
 a file belongs, a full disk: the message names the path), absl's flag parsing errors and app.UsageError,
 and a data error raised inside a tf.data worker thread, which reaches the caller as a tf.errors.OpError carrying
-the PreparedFormatError as text (physstd.data.pipeline.data_error recovers it).
+the PreparedFormatError as text: the input pipeline adds its reader of those (physstd.data.pipeline.data_error)
+to THREAD_ERROR_READERS when it is imported, which it is before any tf.data thread can fail.
 
 Numeric flags: each tool gives its table {flag: Range} to register_ranges, which checks the values (finite, within
 the range) when the flags are parsed; a value outside is one error line naming the flag and the range.
@@ -30,6 +31,9 @@ EXIT_USER_ERROR = 2
 # wants them sets TF_CPP_MIN_LOG_LEVEL=0.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# Functions tf.errors.OpError -> the user error it carries as text, or None (module doc).
+THREAD_ERROR_READERS = []
+
 
 def report(error):
     """Print the one-line message of a user error to stderr; returns EXIT_USER_ERROR."""
@@ -44,8 +48,7 @@ def user_error(error):
         return error
     tensorflow = sys.modules.get("tensorflow")
     if tensorflow is not None and isinstance(error, tensorflow.errors.OpError):
-        from physstd.data import pipeline
-        return pipeline.data_error(error)
+        return next(filter(None, (read(error) for read in THREAD_ERROR_READERS)), None)
     return None
 
 

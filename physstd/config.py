@@ -2,8 +2,12 @@
 
 Every other module asks this object for n1, n2, K and the discriminator sizes; no literal 32/128/96 is
 repeated elsewhere. Paper values are for N = 256: n1 = 32, n2 = 128, K = 32, discriminators 32, 96, 256, 256.
+The eight border anchors of the face triangulation (corners and edge midpoints of the N x N crop) are placed here
+too: the face model's triangle list (physstd.data.face_model) and the warping (physstd.ops) share them.
 """
 import dataclasses
+
+import numpy as np
 
 # How Eq. 9's [x]n shrinks x (physstd.ops.frequency): "box" averages, "point" is the former bilinear sampler.
 LOWPASS_MODES = ("box", "point")
@@ -40,3 +44,14 @@ class ImageSizes:
         """Input sizes of D1..D4 (N/8, 3N/8, N, N)."""
         n = self.image_size
         return (n // 8, 3 * n // 8, n, n)
+
+
+def border_anchors(size):
+    """Eight fixed anchors (corners and edge midpoints) of a size x size image, (x, y) pixels.
+
+    The triangulation covers the whole image: landmarks plus these anchors. Anchors map to themselves in
+    every warp, so dense offsets fall to zero at the border and stay continuous across the face outline."""
+    last = size - 1.0
+    half = last / 2.0
+    return np.array([[0, 0], [half, 0], [last, 0], [last, half], [last, last], [half, last], [0, last],
+                     [0, half]], dtype=np.float64)

@@ -265,7 +265,7 @@ def reload_in_fresh_process(run_dir, export_dir, config, output_dir):
     ids = protocols.load_split(split_dir, config.protocol, "test", config.fold or None)
     batch = next(iter(pipeline.eval_dataset(config.data_root, ids, model.image_size, RELOAD_FACES)))
     crops = np.round(batch["image"].numpy() * 255).astype(np.uint8)
-    calibration = scoring.load_calibration(scoring.run_calibration_path(run_dir))
+    calibration = scoring.load_calibration(scoring.run_calibration_path(run_dir), model.method)
     terms = model.statistics(crops.astype(np.float32) / 255.0)
     expected = np.asarray(model.method.score(terms, calibration["params"]), np.float64)
     crops_path = os.path.join(output_dir, "reload_crops.npy")
@@ -365,7 +365,7 @@ def write_figures(run_dir, config, figure_dir):
     import tensorflow as tf
 
     from physstd import viz
-    from physstd.methods.physstd import load_generator
+    from physstd.methods.physstd.inference import load_generator
 
     generator, model_config = load_generator(run_dir)
     size = model_config.image_size

@@ -59,7 +59,7 @@ import uuid
 
 import tensorflow as tf
 
-from physstd import files, runs
+from physstd import files, methods, runs
 from physstd.eval import scoring
 
 SIGNATURE_FLOAT32 = "serving_default"
@@ -336,8 +336,6 @@ def export_run(run_dir, export_dir):
     The calibration is written by run_test.py (physstd.eval.evaluate.calibrate_model); a run without it raises a
     ValueError saying so.
     """
-    from physstd import methods
-
     method = methods.of_run(run_dir)
     path = scoring.run_calibration_path(run_dir)
     if path is None:
@@ -345,10 +343,7 @@ def export_run(run_dir, export_dir):
         raise ValueError(f"{path}: no calibration (score parameters, threshold); run `python run_test.py "
                          f"--run_dir={run_dir}` first, which fits them on the dev (or train) split and writes "
                          f"this file")
-    calibration = scoring.load_calibration(path)
-    if calibration["method"] != method.name:
-        raise ValueError(f"{path}: a calibration of method {calibration['method']!r}, but the run trained "
-                         f"{method.name!r}; run run_test.py again")
+    calibration = scoring.load_calibration(path, method)
     check_replaceable(os.path.abspath(os.fspath(export_dir)))   # before minutes of loading and tracing
     return export_saved_model(method.load(run_dir), method, export_dir, calibration["params"],
                               calibration["threshold"], calibration["split"], source=os.path.abspath(run_dir))

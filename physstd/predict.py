@@ -23,7 +23,7 @@ import re
 
 import numpy as np
 
-from physstd import files, viz
+from physstd import files, methods, viz
 from physstd.data import preprocess
 
 VIDEO_FRAME = -1
@@ -66,7 +66,7 @@ class Predictor:
     """A loaded export plus a face preprocessor at its crop size."""
 
     def __init__(self, export_dir, batch_size=16, detect_max_side=None):
-        from physstd import export, methods
+        from physstd import export   # TensorFlow: imported when an export is loaded
 
         self.info = export.read_export_info(export_dir)
         self.method = methods.get(self.info["method"], os.path.join(export_dir, export.INFO_FILE))

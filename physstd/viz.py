@@ -27,6 +27,8 @@ import cv2
 import numpy as np
 
 from physstd import files
+from physstd.data import face_model, spoof_types
+from physstd.models import GeneratorOutput
 
 PAD = 2
 BACKGROUND = 1.0  # white gaps between panels
@@ -174,16 +176,12 @@ def save_png(path, image, column_titles=None, panel_size=None, pad=PAD, row_titl
 
 def spoof_type_titles(type_ids):
     """Row titles naming each sample's spoof type (physstd.data.spoof_types ids; 'live' for bona fide)."""
-    from physstd.data import spoof_types
-
     return [spoof_types.NAMES[int(type_id)] for type_id in type_ids]
 
 
 # --- model outputs ---------------------------------------------------------------------------------------------
 def generator_output(arrays):
     """A GeneratorOutput of numpy arrays from an export's output dict (M = 'depth'; S zeros when absent)."""
-    from physstd.models import GeneratorOutput
-
     values = {name: np.asarray(arrays[name], np.float32) for name in ("B", "C", "T", "P", "I_P")}
     return GeneratorOutput(M=np.asarray(arrays["depth"], np.float32),
                            S=np.asarray(arrays.get("S", np.zeros_like(values["B"])), np.float32), **values)
@@ -193,7 +191,7 @@ def _bands(out, sizes):
     """([B]n1, [C]n2): the band of B and of C in T_A (trace.additive_trace with the other components zeroed)."""
     import tensorflow as tf
 
-    from physstd import trace
+    from physstd import trace   # TensorFlow: this module stays free of it until a trace figure is drawn
 
     out = type(out)(*[tf.convert_to_tensor(x, tf.float32) for x in out])
     zeros = tf.zeros_like(out.B)
@@ -212,7 +210,7 @@ def outputs_as_arrays(image, out, sizes):
 
     sizes: the ModelConfig (or ImageSizes) of the generator, for the bands, T_A and the live reconstruction (Eq. 5).
     """
-    from physstd import trace
+    from physstd import trace   # TensorFlow: this module stays free of it until a trace figure is drawn
 
     arrays = {name: np.asarray(getattr(out, name)) for name in out._fields}
     low, mid = _bands(out, sizes)
@@ -230,7 +228,7 @@ def progressive_removal(image, out, sizes):
     """
     import tensorflow as tf
 
-    from physstd import trace
+    from physstd import trace   # TensorFlow: this module stays free of it until a trace figure is drawn
 
     image = tf.convert_to_tensor(image, tf.float32)
     low, mid = _bands(out, sizes)
@@ -294,8 +292,7 @@ def synthesize_pairs(live_images, live_landmarks, spoof_images, spoof_landmarks,
     """(num_lives, num_spoofs, N, N, 3): every live face with the traces of every spoof (Eq. 8, 12-15)."""
     import tensorflow as tf
 
-    from physstd import ops, trace
-    from physstd.data import face_model
+    from physstd import ops, trace   # TensorFlow: this module stays free of it until a trace figure is drawn
 
     live_images = np.asarray(live_images, np.float32)
     size = live_images.shape[1]

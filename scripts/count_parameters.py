@@ -23,7 +23,9 @@ def main():
 
     import tensorflow as tf
 
-    from physstd.models import Generator, ModelConfig, build_discriminators
+    from physstd.methods.physstd.discriminator import build_discriminators
+    from physstd.methods.physstd.generator import Generator
+    from physstd.models import ModelConfig
 
     config = ModelConfig(image_size=args.image_size, width=args.width, trace_form=args.trace_form)
     image = tf.zeros((1, config.image_size, config.image_size, 3))

@@ -80,8 +80,9 @@ def make_run_dir(run_dir, data_root, protocol, fold="", size=32, width=0.125, se
     import keras
     import tensorflow as tf
 
-    from physstd.models import Generator, ModelConfig
-    from physstd.train.checkpoints import network_checkpoint
+    from physstd.methods.physstd.generator import Generator
+    from physstd.models import ModelConfig
+    from physstd.runs import network_checkpoint
     from physstd.train.config import TrainConfig
 
     keras.utils.set_random_seed(seed)

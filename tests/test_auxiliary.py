@@ -13,7 +13,7 @@ def test_output_is_a_k_by_k_depth_map_and_hsv_is_added_inside():
     import tensorflow as tf
 
     from physstd.models import ModelConfig
-    from physstd.models.auxiliary import AuxiliaryNet, rgb_hsv
+    from physstd.methods.auxiliary.network import AuxiliaryNet, rgb_hsv
 
     keras.utils.set_random_seed(0)
     net = AuxiliaryNet(ModelConfig(N, WIDTH))
@@ -35,7 +35,7 @@ def test_width_one_is_table_1_and_its_parameter_count():
     import tensorflow as tf
 
     from physstd.models import ModelConfig
-    from physstd.models.auxiliary import AuxiliaryNet
+    from physstd.methods.auxiliary.network import AuxiliaryNet
 
     net = AuxiliaryNet(ModelConfig(N, 1.0))
     net(tf.zeros((1, N, N, 3)))
@@ -55,7 +55,7 @@ def test_width_one_is_table_1_and_its_parameter_count():
 def test_loss_is_l1_to_m0_and_the_score_is_minus_the_depth_mean():
     import tensorflow as tf
 
-    from physstd import losses_baselines as lb
+    from physstd.methods.auxiliary import losses as lb
 
     depth = tf.constant([[[0.5, 1.0], [0.0, 0.25]], [[0.2, 0.2], [0.2, 0.2]]])[..., None]
     target = tf.constant([[[1.0, 1.0], [0.0, 0.0]], [[0.0, 0.0], [0.0, 0.0]]])[..., None]
@@ -70,7 +70,7 @@ def trained():
     import keras
 
     from physstd.models import ModelConfig
-    from physstd.train.baseline_trainers import AuxiliaryTrainer
+    from physstd.methods.auxiliary.trainer import AuxiliaryTrainer
     from physstd.train.config import TrainConfig
     from physstd.train.toy_data import random_batch
 

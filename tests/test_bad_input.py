@@ -327,8 +327,9 @@ def test_a_truncated_saved_model_is_named(tmp_path):
 def test_load_generator_falls_back_past_a_truncated_newest_checkpoint(tmp_path):
     import tensorflow as tf
 
-    from physstd.models import Generator, ModelConfig
-    from physstd.methods.physstd import load_generator
+    from physstd.methods.physstd.generator import Generator
+    from physstd.methods.physstd.inference import load_generator
+    from physstd.models import ModelConfig
     from physstd.train import checkpoints
     from physstd.train.config import TrainConfig
     from physstd.train.loop import write_run_flags
@@ -437,12 +438,14 @@ def test_all_equal_given_landmarks_are_refused_not_divided_by(tmp_path):
 
 
 def test_train_config_refuses_values_outside_their_range():
+    from physstd.methods.physstd.config import PhySTDConfig
     from physstd.train.config import TrainConfig
 
-    for bad in ({"learning_rate": -1e-3}, {"learning_rate": 0.0}, {"a4": -1.0}, {"beta": 0.0},
-                {"lr_decay_factor": 2.0}, {"batch_size": 3}):
+    for record, bad in ((TrainConfig, {"learning_rate": -1e-3}), (TrainConfig, {"learning_rate": 0.0}),
+                        (PhySTDConfig, {"a4": -1.0}), (PhySTDConfig, {"beta": 0.0}),
+                        (TrainConfig, {"lr_decay_factor": 2.0}), (TrainConfig, {"batch_size": 3})):
         with pytest.raises(ValueError, match=next(iter(bad))[:5]):
-            TrainConfig(**bad)
+            record(**bad)
 
 
 def test_tables_refuse_nan_and_percentages_and_read_run_test_results(tmp_path, capsys):

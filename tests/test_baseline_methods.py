@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _train(config_fields, model_config):
-    from physstd.train import train
+    from physstd.train.loop import train
     from physstd.train.config import TrainConfig
 
     config = TrainConfig(protocol="identity", batch_size=2, learning_rate=1e-3, num_steps=3, checkpoint_every=3,
@@ -33,6 +33,7 @@ def _train(config_fields, model_config):
 def trained(tmp_path_factory):
     """{root, aux, despoof: run dirs, results}: Auxiliary 3 steps, then De-Spoof 3 steps with it as DQ-Net."""
     from physstd.data import synthetic
+    from physstd.methods.despoof.config import DeSpoofConfig
     from physstd.models import ModelConfig
 
     base = tmp_path_factory.mktemp("baselines")
@@ -41,8 +42,8 @@ def trained(tmp_path_factory):
     model_config = ModelConfig(image_size=N, width=WIDTH)
     aux_run, despoof_run = str(base / "auxiliary"), str(base / "despoof")
     aux_result = _train(dict(method="auxiliary", data_root=root, run_dir=aux_run), model_config)
-    despoof_result = _train(dict(method="despoof", data_root=root, run_dir=despoof_run, dq_run=aux_run),
-                            model_config)
+    despoof_result = _train(dict(method="despoof", data_root=root, run_dir=despoof_run,
+                                 method_config=DeSpoofConfig(dq_run=aux_run)), model_config)
     return {"root": root, "aux": aux_run, "despoof": despoof_run, "base": base, "model_config": model_config,
             "results": {"auxiliary": aux_result, "despoof": despoof_result}}
 
@@ -68,8 +69,8 @@ def exports(trained, tmp_path_factory):
 
 def _networks(trained):
     """The trained networks restored straight from the checkpoints: aux, ds_net, dq_net (De-Spoof's copy)."""
-    from physstd.models.auxiliary import AuxiliaryNet
-    from physstd.models.despoof import DSNet
+    from physstd.methods.auxiliary.network import AuxiliaryNet
+    from physstd.methods.despoof.networks import DSNet
 
     model_config = trained["model_config"]
     aux, ds_net, dq_net = AuxiliaryNet(model_config), DSNet(model_config), AuxiliaryNet(model_config)
@@ -144,7 +145,7 @@ def test_evaluation_calibrates_each_method_on_dev_and_scores_test_videos(trained
     networks = _networks(trained)
     dev_labels, dev_terms = _video_terms(trained, networks, "dev")
     test_labels, test_terms = _video_terms(trained, networks, "test")
-    weight = scoring.choose_alpha0(dev_labels, dev_terms["despoof"]["noise_magnitude"],
+    weight = scoring.choose_weight(dev_labels, dev_terms["despoof"]["noise_magnitude"],
                                    dev_terms["despoof"]["depth_mean"])
     expected = {"auxiliary": ({}, lambda t: -t["depth_mean"]),
                 "despoof": ({"weight": weight}, lambda t: weight * t["noise_magnitude"] - t["depth_mean"])}
@@ -152,7 +153,8 @@ def test_evaluation_calibrates_each_method_on_dev_and_scores_test_videos(trained
         params, score = expected[name]
         output = tmp_path / name
         evaluate.evaluate_models([run_dir], str(output), protocol="identity", calibration_split="dev")
-        calibration = scoring.load_calibration(os.path.join(run_dir, scoring.CALIBRATION_FILENAME))
+        calibration = scoring.load_calibration(os.path.join(run_dir, scoring.CALIBRATION_FILENAME),
+                                               methods.get(name))
         assert (calibration["method"], calibration["split"]) == (name, "dev")
         assert calibration["params"] == pytest.approx(params)
         assert calibration["threshold"] == pytest.approx(metrics.eer(dev_labels, score(dev_terms[name]))[1],
@@ -179,7 +181,7 @@ def test_exports_reload_with_tensorflow_alone_and_match_the_keras_path(trained, 
     reference = _reference_terms(_networks(trained), images)
     for name, run_dir in (("auxiliary", trained["aux"]), ("despoof", trained["despoof"])):
         method = methods.get(name)
-        calibration = scoring.load_calibration(os.path.join(run_dir, scoring.CALIBRATION_FILENAME))
+        calibration = scoring.load_calibration(os.path.join(run_dir, scoring.CALIBRATION_FILENAME), method)
         score = method.score(reference[name], calibration["params"])
         np.testing.assert_allclose(out[f"{name}/score"], score, atol=1e-4, err_msg=name)
         np.testing.assert_array_equal(out[f"{name}/decision"], (score >= calibration["threshold"]).astype(np.int32))
@@ -195,6 +197,7 @@ def test_exports_reload_with_tensorflow_alone_and_match_the_keras_path(trained, 
 def test_trace_recovery_scores_the_de_spoof_noise_and_refuses_the_auxiliary_run(trained):
     from physstd.data import protocols
     from physstd.eval import trace_recovery
+    from physstd.methods.base import TraceModel
 
     result, where = trace_recovery.recovery_of_run(trained["despoof"], split="test")
     assert where["split"] == "test" and where["trace"] == "Recovered trace = the RGB part of De-Spoof's noise N"
@@ -203,8 +206,8 @@ def test_trace_recovery_scores_the_de_spoof_noise_and_refuses_the_auxiliary_run(
     # The same numbers as a TraceModel made here from the checkpointed DS-Net: the RGB noise, no region.
     _, ds_net, _ = _networks(trained)
     model_config = trained["model_config"]
-    hand = trace_recovery.TraceModel(lambda images: (_noise(ds_net, images)[1][..., :3].astype(np.float32), None),
-                                     N, tuple(model_config.trace_bands))
+    hand = TraceModel(lambda images: (_noise(ds_net, images)[1][..., :3].astype(np.float32), None), N,
+                      tuple(model_config.trace_bands))
     ids = protocols.load_split(os.path.join(trained["root"], "protocols"), "identity", "test")
     expected = trace_recovery.recovery_on_split(hand, trained["root"], ids)
     assert list(result) == list(expected) and "all spoof types" in result
@@ -341,25 +344,29 @@ def test_dq_run_is_required_and_must_be_an_auxiliary_run_of_the_same_size(traine
     lines = [line for line in run.stderr.splitlines() if line.startswith("error: ")]
     assert run.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: --dq_run is required"), \
         run.stderr
+    from physstd.methods.despoof.config import DeSpoofConfig
     from physstd.train.config import TrainConfig
 
     method = methods.get("despoof")
 
+    def config(dq_run):
+        return TrainConfig(method="despoof", method_config=DeSpoofConfig(dq_run=dq_run))
+
     with pytest.raises(ValueError, match=r"--dq_run: .*flags.json: a run of method 'despoof'; expected a "
                                          r"'auxiliary' run"):
-        method.check_config(TrainConfig(method="despoof", dq_run=trained["despoof"]), trained["model_config"])
+        method.check_config(config(trained["despoof"]), trained["model_config"])
     with pytest.raises(ValueError, match="--dq_run: the Auxiliary run .* has image_size 32, this De-Spoof run 64"):
-        method.check_config(TrainConfig(method="despoof", dq_run=trained["aux"]), ModelConfig(64, WIDTH))
+        method.check_config(config(trained["aux"]), ModelConfig(64, WIDTH))
     with pytest.raises(ValueError, match="--dq_run: .*flags.json"):
-        method.check_config(TrainConfig(method="despoof", dq_run=str(tmp_path / "missing")), ModelConfig(N, WIDTH))
+        method.check_config(config(str(tmp_path / "missing")), ModelConfig(N, WIDTH))
     # The flags: De-Spoof's paper settings (Sec. 4.1) where no flag was given.
     values = absl_flags.FlagValues()
     train_flags.define_flags(values)
     values(["run_train.py", "--method=despoof", f"--dq_run={trained['aux']}", f"--image_size={N}",
             f"--width={WIDTH}", "--train_dq"])
     config, _ = train_flags.configs_from_flags(values)
-    assert (config.learning_rate, config.batch_size, config.lr_decay_factor, config.dq_run, config.train_dq) == \
-        (3e-5, 6, 1.0, trained["aux"], True)
+    assert (config.learning_rate, config.batch_size, config.lr_decay_factor, config.method_config) == \
+        (3e-5, 6, 1.0, DeSpoofConfig(dq_run=trained["aux"], train_dq=True))
     assert methods.get("auxiliary").train_defaults == {"learning_rate": 3e-5, "batch_size": 6, "lr_decay_factor": 1.0}
 
 

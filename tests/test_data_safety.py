@@ -55,12 +55,13 @@ def _train_args(toy_root, run_dir, num_steps):
 
 
 def _configs(toy_root, run_dir, num_steps):
+    from physstd.methods.physstd.config import PhySTDConfig
     from physstd.models import ModelConfig
     from physstd.train.config import TrainConfig
 
-    return (TrainConfig(data_root=toy_root, protocol="toy", run_dir=run_dir, batch_size=4, steps="1",
-                        num_steps=num_steps, checkpoint_every=1, log_every=1, image_summary_every=0,
-                        eval_max_videos=2),
+    return (TrainConfig(data_root=toy_root, protocol="toy", run_dir=run_dir, batch_size=4,
+                        method_config=PhySTDConfig(steps="1"), num_steps=num_steps, checkpoint_every=1, log_every=1,
+                        image_summary_every=0, eval_max_videos=2),
             ModelConfig(image_size=N, width=0.125))
 
 
@@ -418,14 +419,15 @@ def exported(tmp_path_factory):
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     from deploy_fixtures import make_run_dir
     from physstd import export
-    from physstd.methods import physstd as physstd_method
+    from physstd import methods
+    from physstd.methods.physstd.inference import PhySTDInference
 
     base = tmp_path_factory.mktemp("export")
     generator, model_config = make_run_dir(str(base / "run"), str(base / "data"), "p1", size=N)
-    inference = physstd_method.inference(generator, model_config)
+    inference = PhySTDInference(generator, model_config)
 
     def write(export_dir, threshold=0.5):
-        return export.export_saved_model(inference, physstd_method.METHOD, str(export_dir), {"alpha0": 1.0},
+        return export.export_saved_model(inference, methods.get("physstd"), str(export_dir), {"alpha0": 1.0},
                                          threshold, "dev")
     write(base / "model")
     return {"base": base, "write": write}

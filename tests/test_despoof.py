@@ -17,7 +17,7 @@ def test_ds_net_and_vq_net_shapes():
     import tensorflow as tf
 
     from physstd.models import ModelConfig
-    from physstd.models.despoof import DSNet, VQNet
+    from physstd.methods.despoof.networks import DSNet, VQNet
 
     keras.utils.set_random_seed(0)
     config = ModelConfig(N, WIDTH)
@@ -32,7 +32,7 @@ def test_width_one_is_table_1_and_its_parameter_counts():
     import tensorflow as tf
 
     from physstd.models import ModelConfig
-    from physstd.models.despoof import DSNet, VQNet
+    from physstd.methods.despoof.networks import DSNet, VQNet
 
     config = ModelConfig(N, 1.0)
     ds, vq = DSNet(config), VQNet(config)
@@ -68,7 +68,7 @@ def _cosine(size, frequency, amplitude, axis):
 
 
 def test_high_frequency_peak_on_a_hand_made_spectrum():
-    from physstd import losses_baselines as lb
+    from physstd.methods.despoof import losses as lb
 
     centre = N // 4  # k = 64 at N = 256; the masked square is rows/columns 12..19 of the shifted spectrum
     # Channel 0: DC 0.5 and a strong low-frequency cosine (frequency 1, amplitude 0.8): both inside the centre.
@@ -84,7 +84,7 @@ def test_high_frequency_peak_on_a_hand_made_spectrum():
 
 
 def test_high_frequency_peak_matches_numpy():
-    from physstd import losses_baselines as lb
+    from physstd.methods.despoof import losses as lb
 
     noise = np.random.default_rng(0).normal(size=(3, N, N, 2)).astype(np.float32)
     centre = 10
@@ -98,7 +98,7 @@ def test_high_frequency_peak_matches_numpy():
 def test_zero_one_magnitude_depth_and_visual_quality_losses():
     import tensorflow as tf
 
-    from physstd import losses_baselines as lb
+    from physstd.methods.despoof import losses as lb
 
     zero_one_map = tf.constant([[[0.25, 0.0], [0.5, 0.25]], [[1.0, 0.5], [1.0, 0.5]]])[..., None]
     # live map vs 0: (.25 + 0 + .5 + .25); spoof map vs 1: (0 + .5 + 0 + .5); over 8 elements.
@@ -118,8 +118,8 @@ def test_zero_one_magnitude_depth_and_visual_quality_losses():
 
 
 def test_score_components_and_the_fitted_weight():
-    from physstd import losses_baselines as lb
     from physstd.eval import metrics, scoring
+    from physstd.methods.despoof import losses as lb
 
     noise = np.zeros((2, 4, 4, 6), np.float32)
     noise[1, :2, :, 0] = -0.5  # 8 of 16 pixels at |0.5| in one channel: 4 / 16
@@ -131,7 +131,7 @@ def test_score_components_and_the_fitted_weight():
     depth = np.array([0.6, 0.5, 0.3, 0.4, 0.2, 0.1])
     weight, threshold = scoring.calibrate(labels, magnitude, depth)
     assert weight > 0
-    assert metrics.auc(labels, scoring.spoof_score(magnitude, depth, weight)) == 1.0
+    assert metrics.auc(labels, scoring.weighted_difference(magnitude, depth, weight)) == 1.0
     assert metrics.auc(labels, -depth) < 1.0
 
 
@@ -152,8 +152,8 @@ def trained():
     """A DeSpoofTrainer with a fresh (untrained) DQ-Net, the toy batch, DQ's weights before, 5 steps' losses."""
     import keras
 
-    from physstd.models.auxiliary import AuxiliaryNet
-    from physstd.train.baseline_trainers import DeSpoofTrainer
+    from physstd.methods.auxiliary.network import AuxiliaryNet
+    from physstd.methods.despoof.trainer import DeSpoofTrainer
     from physstd.train.toy_data import random_batch
 
     keras.utils.set_random_seed(0)
@@ -182,7 +182,7 @@ def test_five_toy_steps_lower_the_total_loss_and_leave_dq_net_frozen(trained):
 def test_predict_gives_the_noise_as_an_additive_trace(trained):
     import tensorflow as tf
 
-    from physstd import losses_baselines as lb
+    from physstd.methods.despoof import losses as lb
 
     trainer, batch, *_ = trained
     images = batch["spoof"]["image"]
@@ -200,7 +200,7 @@ def test_predict_gives_the_noise_as_an_additive_trace(trained):
 
 
 def test_without_a_dq_net_the_trainer_refuses():
-    from physstd.train.baseline_trainers import DeSpoofTrainer
+    from physstd.methods.despoof.trainer import DeSpoofTrainer
 
     model_config, config = _configs()
     with pytest.raises(ValueError, match="--dq_run"):
@@ -211,7 +211,8 @@ def test_dq_net_from_an_auxiliary_run_directory_and_joint_training(tmp_path):
     import keras
     import tensorflow as tf
 
-    from physstd.train.baseline_trainers import AuxiliaryTrainer, DeSpoofTrainer
+    from physstd.methods.auxiliary.trainer import AuxiliaryTrainer
+    from physstd.methods.despoof.trainer import DeSpoofTrainer
     from physstd.train.toy_data import random_batch
 
     keras.utils.set_random_seed(1)

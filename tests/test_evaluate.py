@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 from deploy_fixtures import make_run_dir, png_size, write_dataset
-from physstd import export, viz
+from physstd import export, methods, viz
 from physstd.data import prepared
 from physstd.eval import evaluate, metrics, scoring, tables
-from physstd.methods import physstd as physstd_method
+from physstd.methods.physstd import score
+from physstd.methods.physstd.inference import PhySTDInference
 
 N = 32
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -39,7 +40,7 @@ def _reference_frames(setup, subset, protocol="p1", fold=None):
     for video_id in ids:
         frames = dataset.load_frames(video_id).astype(np.float32) / 255.0
         out = setup["generator"](frames, training=False)
-        trace_magnitude, depth_mean = scoring.frame_statistics(out.B, out.C, out.T, out.P, out.M)
+        trace_magnitude, depth_mean = score.frame_statistics(out.B, out.C, out.T, out.P, out.M)
         label, spoof_type, _ = setup["videos"][video_id]
         rows += [(video_id, label, spoof_type, t, d) for t, d in zip(trace_magnitude, depth_mean)]
     return rows
@@ -57,10 +58,10 @@ def _video_means(rows):
 def test_run_dir_and_export_give_the_same_frame_statistics(setup, tmp_path):
     images = np.random.default_rng(0).uniform(0, 1, (4, N, N, 3)).astype(np.float32)
     out = setup["generator"](images, training=False)
-    expected = scoring.frame_statistics(out.B, out.C, out.T, out.P, out.M)
+    expected = score.frame_statistics(out.B, out.C, out.T, out.P, out.M)
     from_run = evaluate.ScoringModel(setup["run"])
     assert from_run.kind == "run" and from_run.image_size == N
-    export.export_saved_model(physstd_method.inference(setup["generator"], setup["config"]), physstd_method.METHOD,
+    export.export_saved_model(PhySTDInference(setup["generator"], setup["config"]), methods.get("physstd"),
                               str(tmp_path / "model"), {"alpha0": 1.0}, 0.0, "dev")
     from_export = evaluate.ScoringModel(str(tmp_path / "model"))
     assert from_export.kind == "saved_model" and from_export.calibration_path is None
@@ -80,16 +81,18 @@ def test_evaluate_fold_calibrates_on_dev_and_scores_videos_by_their_mean_frame_s
     dev = _video_means(_reference_frames(setup, "dev"))
     labels = np.array([v[0] for v in dev.values()])
     dev_trace, dev_depth = np.array([v[2] for v in dev.values()]), np.array([v[3] for v in dev.values()])
-    saved = scoring.load_calibration(os.path.join(setup["run"], scoring.CALIBRATION_FILENAME))
+    saved = scoring.load_calibration(os.path.join(setup["run"], scoring.CALIBRATION_FILENAME),
+                                     methods.get("physstd"))
     assert saved["split"] == "dev" and result["calibration"]["split"] == "dev"
     # The saved alpha0 is a best one on dev (float32 vs float64 statistics may break exact ties differently) and
     # the threshold is the dev EER threshold of its scores.
     assert (saved["method"], list(saved["params"])) == ("physstd", ["alpha0"])
     alpha0 = saved["params"]["alpha0"]
-    best = max(metrics.auc(labels, scoring.spoof_score(dev_trace, dev_depth, a))
-               for a in scoring.default_alpha0_grid(dev_trace, dev_depth))
-    assert metrics.auc(labels, scoring.spoof_score(dev_trace, dev_depth, alpha0)) == pytest.approx(best, abs=1e-9)
-    _, threshold = metrics.eer(labels, scoring.spoof_score(dev_trace, dev_depth, alpha0))
+    best = max(metrics.auc(labels, scoring.weighted_difference(dev_trace, dev_depth, a))
+               for a in scoring.default_weight_grid(dev_trace, dev_depth))
+    assert metrics.auc(labels, scoring.weighted_difference(dev_trace, dev_depth, alpha0)) == pytest.approx(best,
+                                                                                                       abs=1e-9)
+    _, threshold = metrics.eer(labels, scoring.weighted_difference(dev_trace, dev_depth, alpha0))
     assert saved["threshold"] == pytest.approx(threshold, rel=1e-4, abs=1e-6)
     # Test scores: one per video, the mean of the frame scores.
     frames = _reference_frames(setup, "test")
@@ -121,7 +124,7 @@ def test_evaluate_fold_calibrates_on_dev_and_scores_videos_by_their_mean_frame_s
 def test_frame_level_and_saved_calibration(setup, tmp_path):
     model = evaluate.ScoringModel(setup["run"])
     split_dir = os.path.join(setup["data"], "protocols")
-    scoring.save_calibration(model.calibration_path, "physstd", {"alpha0": 2.0}, -0.5, "dev")
+    scoring.save_calibration(model.calibration_path, methods.get("physstd"), {"alpha0": 2.0}, -0.5, "dev")
     result = evaluate.evaluate_fold(model, setup["data"], split_dir, "p1", frame_level=True,
                                     use_saved_calibration=True, output_dir=str(tmp_path))
     assert result["calibration"] == {"method": "physstd", "params": {"alpha0": 2.0}, "threshold": -0.5,
@@ -144,11 +147,11 @@ def test_siwm_protocols_pool_the_apcer_and_keep_the_worst_species_beside_it(setu
     assert evaluate.protocol_apcer(str(siwm), "p1") == metrics.POOLED
     assert evaluate.protocol_apcer(plain, "p1") == metrics.WORST_SPECIES   # no protocol.json
     # A threshold between the two lowest attack scores: one of the 4 test attacks (2 print, 2 replay) accepted.
-    scoring.save_calibration(model.calibration_path, "physstd", {"alpha0": 2.0}, 0.0, "dev")
+    scoring.save_calibration(model.calibration_path, methods.get("physstd"), {"alpha0": 2.0}, 0.0, "dev")
     labels, scores = evaluate.evaluate_fold(model, setup["data"], plain, "p1", use_saved_calibration=True)["_curve"]
     attacks = np.sort(scores[labels == 1])
     threshold = float(attacks[:2].mean())
-    scoring.save_calibration(model.calibration_path, "physstd", {"alpha0": 2.0}, threshold, "dev")
+    scoring.save_calibration(model.calibration_path, methods.get("physstd"), {"alpha0": 2.0}, threshold, "dev")
     bpcer = float(np.mean(scores[labels == 0] >= threshold))
     pooled = evaluate.evaluate_fold(model, setup["data"], str(siwm), "p1", use_saved_calibration=True)
     worst = evaluate.evaluate_fold(model, setup["data"], plain, "p1", use_saved_calibration=True)

@@ -8,9 +8,12 @@ import pytest
 import tensorflow as tf
 
 from deploy_fixtures import make_run_dir, run_with_tensorflow_only
-from physstd import export, trace
+from physstd import export, methods, trace
 from physstd.eval import scoring
-from physstd.methods import physstd as physstd_method
+from physstd.methods.physstd import score
+from physstd.methods.physstd.inference import PhySTDInference
+
+PHYSTD = methods.get("physstd")
 
 N = 32
 ALPHA0, THRESHOLD = 3.0, -0.45
@@ -21,7 +24,7 @@ def exported(tmp_path_factory):
     base = tmp_path_factory.mktemp("export")
     generator, model_config = make_run_dir(str(base / "run"), str(base / "data"), "p1", size=N)
     export_dir = str(base / "model")
-    info = export.export_saved_model(physstd_method.inference(generator, model_config), physstd_method.METHOD,
+    info = export.export_saved_model(PhySTDInference(generator, model_config), methods.get("physstd"),
                                      export_dir, {"alpha0": ALPHA0}, THRESHOLD, "dev",
                                      source=str(base / "run"))
     images = np.random.default_rng(1).uniform(0, 1, (3, N, N, 3)).astype(np.float32)
@@ -31,8 +34,8 @@ def exported(tmp_path_factory):
 
 def _keras_reference(generator, model_config, images):
     out = generator(images, training=False)
-    trace_magnitude, depth_mean = scoring.frame_statistics(out.B, out.C, out.T, out.P, out.M)
-    score = scoring.spoof_score(trace_magnitude, depth_mean, ALPHA0)
+    trace_magnitude, depth_mean = score.frame_statistics(out.B, out.C, out.T, out.P, out.M)
+    score = scoring.weighted_difference(trace_magnitude, depth_mean, ALPHA0)
     return {"B": out.B.numpy(), "C": out.C.numpy(), "T": out.T.numpy(), "P": out.P.numpy(),
             "I_P": out.I_P.numpy(), "depth": out.M.numpy(),
             "additive_trace": trace.additive_trace(out, model_config).numpy(),
@@ -119,8 +122,8 @@ def test_info_file_and_re_export_replaces_atomically(exported):
     assert info["outputs"][:2] == ["score", "decision"]
     with open(os.path.join(exported["dir"], export.INFO_FILE)) as stream:
         assert json.load(stream)["model"] == exported["config"].to_dict()
-    export.export_saved_model(physstd_method.inference(exported["generator"], exported["config"]),
-                              physstd_method.METHOD, exported["dir"], {"alpha0": 1.0}, 0.25, "train")
+    export.export_saved_model(PhySTDInference(exported["generator"], exported["config"]),
+                              methods.get("physstd"), exported["dir"], {"alpha0": 1.0}, 0.25, "train")
     assert export.read_export_info(exported["dir"])["threshold"] == 0.25
     leftovers = [name for name in os.listdir(os.path.dirname(exported["dir"])) if name.startswith(".")]
     assert leftovers == []
@@ -139,7 +142,7 @@ def test_export_run_needs_the_calibration_and_uses_it(exported, tmp_path):
     info = export.export_run(run_dir, str(tmp_path / "old"))
     assert (info["method"], info["params"], info["threshold"], info["calibration_split"]) == \
         ("physstd", {"alpha0": 0.75}, 0.1, "train")
-    scoring.save_calibration(os.path.join(run_dir, scoring.CALIBRATION_FILENAME), "physstd", {"alpha0": 0.5}, -0.2,
+    scoring.save_calibration(os.path.join(run_dir, scoring.CALIBRATION_FILENAME), PHYSTD, {"alpha0": 0.5}, -0.2,
                              "dev")
     info = export.export_run(run_dir, str(tmp_path / "b"))
     assert (info["params"], info["threshold"], info["calibration_split"]) == ({"alpha0": 0.5}, -0.2, "dev")

@@ -96,8 +96,8 @@ def test_a_train_step_costs_three_forward_passes_less_the_image_gradient():
     forward, back to its input and back to its filter, except the first one's gradient to the image, which no
     update needs."""
     from physstd.models import ModelConfig
-    from physstd.models.auxiliary import scaled_channels
-    from physstd.train.baseline_trainers import AuxiliaryTrainer
+    from physstd.methods.auxiliary.network import scaled_channels
+    from physstd.methods.auxiliary.trainer import AuxiliaryTrainer
     from physstd.train.config import TrainConfig
     from physstd.train.toy_data import random_batch
 

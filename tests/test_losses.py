@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from physstd import losses
+from physstd.methods.physstd import losses
+from physstd.methods.physstd.config import LossWeights
 from physstd.models import GeneratorOutput
 
 
@@ -20,13 +21,13 @@ def _output(batch=1, size=2, **values):
 
 
 def test_loss_weights_are_the_papers():
-    weights = losses.LossWeights()
+    weights = LossWeights()
     assert (weights.depth, weights.adversarial, weights.inpainting_mask, weights.trace_regularizer,
             weights.synthesis, weights.hard_depth) == (100.0, 5.0, 1.0, 1e-4, 10.0, 1.0)
-    assert losses.LossWeights.from_dict({"synthesis": 2}) == losses.LossWeights(synthesis=2.0)
-    assert losses.LossWeights.from_dict(weights.to_dict()) == weights
-    with pytest.raises(ValueError, match="alpha7"):
-        losses.LossWeights.from_dict({"alpha7": 1.0})
+    assert LossWeights.from_dict({"synthesis": 2}) == LossWeights(synthesis=2.0)
+    assert LossWeights.from_dict(weights.to_dict()) == weights
+    with pytest.raises(ValueError, match="weights.json: unknown key 'alpha7'"):
+        LossWeights.from_dict({"alpha7": 1.0}, "weights.json")
 
 
 def test_depth_and_hard_depth_losses():

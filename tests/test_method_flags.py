@@ -10,6 +10,7 @@ import sys
 import pytest
 
 from physstd import methods
+from physstd.methods.base import MethodConfig
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # (method, the flags given, the error line's text after "error: ")
@@ -48,12 +49,13 @@ def test_a_flag_of_another_method_is_refused_naming_the_method_it_belongs_to(met
 def test_a_method_takes_its_own_and_the_shared_flags():
     config, model = _configs(["--method=despoof", "--dq_run=runs/aux", "--train_dq", "--discriminator_width=0.5",
                               "--learning_rate=1e-4", "--image_size=64"])
-    assert (config.dq_run, config.train_dq, model.discriminator_width, config.learning_rate) == (
-        "runs/aux", True, 0.5, 1e-4)
+    own = config.method_config
+    assert (own.dq_run, own.train_dq, model.discriminator_width, config.learning_rate) == ("runs/aux", True, 0.5, 1e-4)
     config, model = _configs(["--a2=3", "--steps=12", "--trace_form=single", "--discriminator_width=0.5"])
-    assert (config.method, config.a2, config.steps, model.trace_form) == ("physstd", 3.0, "12", "single")
+    own = config.method_config
+    assert (config.method, own.a2, own.steps, own.a1, model.trace_form) == ("physstd", 3.0, "12", 100.0, "single")
     config, _ = _configs(["--method=auxiliary", "--batch_size=4", "--mixed_precision"])
-    assert (config.batch_size, config.mixed_precision) == (4, True)
+    assert (config.batch_size, config.mixed_precision, config.method_config) == (4, True, MethodConfig())
 
 
 @pytest.mark.slow
@@ -82,9 +84,16 @@ def test_every_flagfile_parses_for_its_own_method():
 
 def test_own_flags_are_training_flags_and_train_defaults_are_the_method_s():
     from physstd.train import flags as train_flags
+    from physstd.train.config import TrainConfig
 
     owners = train_flags.flag_owners()
     assert owners["a2"] == ["physstd"] and owners["dq_run"] == ["despoof"]
+    # A method's own config's fields are its flags, with the help its class gives.
+    assert {"a1", "steps", "beta"} <= set(methods.get("physstd").own_flags)
+    assert {"dq_run", "train_dq"} <= set(methods.get("despoof").own_flags)
+    shared = {field for field in TrainConfig.__dataclass_fields__ if field != "method_config"}
+    assert not shared & {name for method in methods.NAMES
+                         for name in methods.get(method).config_class.__dataclass_fields__}
     assert owners["discriminator_width"] == ["despoof", "physstd"] and "learning_rate" not in owners
     for name in methods.NAMES:
         method = methods.get(name)

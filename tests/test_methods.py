@@ -1,152 +1,209 @@
-"""The method registry and the shared harness: a throw-away second method, defined here and registered for this
-module only, is trained through the real loop, evaluated, calibrated and exported without the shared code ever
-testing a method's name; old run directories without a method are PhySTD runs."""
+"""The method registry and the shared harness: a throw-away second method, added exactly as a new method is (a
+folder physstd/methods/<name>/ defining METHOD, and one line in physstd.methods.MODULES), is trained through the
+real loop, evaluated, calibrated and exported without the shared code ever testing a method's name; its own flag
+belongs to it; old run directories without a method are PhySTD runs.
+
+The folder is written into a temporary directory added to the physstd.methods package path, so that
+`physstd.methods.mean_map_test` imports from there; the registry line is added to MODULES for this module only."""
+import contextlib
+import importlib
 import json
 import os
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 
 from physstd import methods, runs
-from physstd.methods.base import Method
 
 N = 32
 NAME = "mean_map_test"
+# The throw-away method's folder: {file: source}.
+FOLDER = {
+    "__init__.py": '''
+        """A one-conv network whose sigmoid map should be 1 on attacks and 0 on live faces; score = scale *
+        mean(map), with scale in {-1, +1} fitted on the calibration split (so fitting really chooses something)."""
+        import dataclasses
+
+        import numpy as np
+
+        from physstd import runs
+        from physstd.methods.base import Method, MethodConfig
 
 
-class MeanMapMethod(Method):
-    """A one-conv network whose sigmoid map should be 1 on attacks and 0 on live faces; score = scale * mean(map),
-    with scale in {-1, +1} fitted on the calibration split (so fitting really chooses something)."""
+        @dataclasses.dataclass(frozen=True)
+        class MeanMapConfig(MethodConfig):
+            map_bias: float = 0.0   # the conv's initial bias
 
-    name = NAME
-    score_terms = ("map_mean",)
-    score_formula = "scale * map_mean"
+            HELP = {"map_bias": "initial bias of the one conv"}
 
-    @staticmethod
-    def network():
+
+        class MeanMap(Method):
+            name = "mean_map_test"
+            display_name = "MeanMap"
+            config_class = MeanMapConfig
+            score_terms = ("map_mean",)
+            score_formula = "scale * map_mean"
+            train_defaults = {"learning_rate": 1e-3}
+
+            def trainer(self, model_config, config, num_landmarks, strategy):
+                from physstd.methods.mean_map_test.trainer import MeanMapTrainer
+
+                return MeanMapTrainer(model_config, config, strategy)
+
+            def prediction_terms(self, prediction):
+                return {"map_mean": np.asarray(prediction["map"], np.float64).mean(axis=(1, 2, 3))}
+
+            def load(self, run_dir):
+                from physstd.methods.mean_map_test.network import MeanMapInference, network
+
+                restored = network()
+                runs.restore_networks(run_dir, {"network": restored})
+                return MeanMapInference(restored)
+
+            def score(self, terms, params):
+                return params["scale"] * terms["map_mean"]
+
+            def fit_score(self, labels, terms):
+                from physstd.eval import metrics
+
+                return {"scale": 1.0 if metrics.auc(labels, terms["map_mean"]) >= 0.5 else -1.0}
+
+            def check_params(self, params, where):
+                if set(params) != {"scale"} or params["scale"] not in (-1.0, 1.0):
+                    raise ValueError(f"{where}: expected {{'scale': -1 or 1}}; found {params!r}")
+                return {"scale": float(params["scale"])}
+
+
+        METHOD = MeanMap()
+    ''',
+    "network.py": '''
         import keras
-
-        return keras.Sequential([keras.Input((N, N, 3)),
-                                 keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid", name="conv")],
-                                name="mean_map")
-
-    def trainer(self, model_config, config, num_landmarks, strategy):
-        return MeanMapTrainer(config, strategy)
-
-    def prediction_terms(self, prediction):
-        return {"map_mean": np.asarray(prediction["map"], np.float64).mean(axis=(1, 2, 3))}
-
-    def load(self, run_dir):
         import tensorflow as tf
 
-        network = self.network()
-        runs.restore_networks(run_dir, {"network": network})
+        SIZE = 32
 
-        class Inference(tf.Module):
-            def __init__(self):
+
+        def network(bias=0.0):
+            return keras.Sequential([keras.Input((SIZE, SIZE, 3)),
+                                     keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid", name="conv",
+                                                         bias_initializer=keras.initializers.Constant(bias))],
+                                    name="mean_map")
+
+
+        class MeanMapInference(tf.Module):
+            def __init__(self, network):
                 super().__init__(name="mean_map_inference")
-                self.network, self.image_size, self.config = network, N, {"layers": 1}
+                self.network, self.image_size, self.config = network, SIZE, {"layers": 1}
 
             def __call__(self, images):
                 out = self.network(images, training=False)
                 return {"map": out, "map_mean": tf.reduce_mean(out, axis=(1, 2, 3))}
-
-        return Inference()
-
-    def score(self, terms, params):
-        return params["scale"] * terms["map_mean"]
-
-    def fit_score(self, labels, terms):
-        from physstd.eval import metrics
-
-        return {"scale": 1.0 if metrics.auc(labels, terms["map_mean"]) >= 0.5 else -1.0}
-
-    def check_params(self, params, where):
-        if set(params) != {"scale"} or params["scale"] not in (-1.0, 1.0):
-            raise ValueError(f"{where}: expected {{'scale': -1 or 1}}; found {params!r}")
-        return {"scale": float(params["scale"])}
-
-
-class MeanMapTrainer:
-    """The trainer API of physstd.methods.base on the one-conv network: L2 of the mean map to the label."""
-
-    def __init__(self, config, strategy):
-        import keras
+    ''',
+    "trainer.py": '''
+        """The trainer on the shared base: L2 of the mean map to the label."""
         import tensorflow as tf
 
-        self.strategy = strategy
-        with strategy.scope():
-            self.network = MeanMapMethod.network()
-            self.optimizer = keras.optimizers.Adam(config.learning_rate)
-            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        self.optimizer.build(self.network.trainable_variables)
-        self.rate = config.learning_rate
-        self.train_step = tf.function(self._distributed_step)
-        self.predict = tf.function(lambda images: {"map": self.network(images, training=False)})
+        from physstd import runs
+        from physstd.methods.mean_map_test.network import network
+        from physstd.train.trainer import Trainer
 
-    def _step(self, batch):
-        import tensorflow as tf
 
-        images = tf.concat([batch["live"]["image"], batch["spoof"]["image"]], 0)
-        labels = tf.concat([tf.zeros(tf.shape(batch["live"]["image"])[:1]),
-                            tf.ones(tf.shape(batch["spoof"]["image"])[:1])], 0)
-        with tf.GradientTape() as tape:
-            means = tf.reduce_mean(self.network(images, training=True), axis=(1, 2, 3))
-            loss = tf.reduce_mean(tf.square(means - labels))
-        variables = self.network.trainable_variables
-        self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
-        return {"map": loss}
+        class MeanMapTrainer(Trainer):
+            def __init__(self, model_config, config, strategy=None):
+                super().__init__("mean_map_trainer", model_config, config, strategy)
+                with self.strategy.scope():
+                    self.network = network(self.method_config.map_bias)
+                    self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+                    self.optimizer = self._adam(1.0, "mean_map_adam")
+                    self.optimizer.build(self.network.trainable_variables)
+                self._compile()
 
-    def _distributed_step(self, batch):
-        import tensorflow as tf
+            def _train_step(self, batch):
+                images = tf.concat([batch["live"]["image"], batch["spoof"]["image"]], 0)
+                labels = tf.concat([tf.zeros(tf.shape(batch["live"]["image"])[:1]),
+                                    tf.ones(tf.shape(batch["spoof"]["image"])[:1])], 0)
+                with tf.GradientTape() as tape:
+                    means = tf.reduce_mean(self.network(images, training=True), axis=(1, 2, 3))
+                    loss = tf.reduce_mean(tf.square(means - labels))
+                self._update(self.optimizer, tape, loss, self.network)
+                return {"map": loss}
 
-        losses = self.strategy.run(self._step, args=(batch,))
-        self.step.assign_add(1)
-        return {k: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, v, axis=None) for k, v in losses.items()}
+            def _predict(self, images):
+                return {"map": self.network(images, training=False)}
 
-    def learning_rate(self):
-        return self.rate
+            def _visuals(self, batch):
+                return {}
 
-    def variables_finite(self):
-        import tensorflow as tf
+            def _networks(self):
+                return [self.network]
 
-        return all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in self.network.variables)
+            def _optimizers(self):
+                return [self.optimizer]
 
-    def visuals(self, batch):
-        return {}
+            def checkpoint_objects(self):
+                return {"network": runs.network_checkpoint(self.network), "step": self.step,
+                        "optimizer": self.optimizer}
+    ''',
+}
 
-    def checkpoint_objects(self):
-        return {"network": runs.network_checkpoint(self.network), "step": self.step, "optimizer": self.optimizer}
+
+@contextlib.contextmanager
+def throwaway_method(base):
+    """The throw-away method added as a new one is: its folder (written under `base`, a directory on the
+    physstd.methods package path) and its line in the registry."""
+    folder = os.path.join(base, NAME)
+    os.makedirs(folder)
+    for name, source in FOLDER.items():
+        with open(os.path.join(folder, name), "w") as stream:
+            stream.write(textwrap.dedent(source).lstrip())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(methods, "__path__", [*methods.__path__, str(base)])
+        patch.setitem(methods.MODULES, NAME, f"physstd.methods.{NAME}")
+        try:
+            yield methods.get(NAME)
+        finally:
+            for module in [m for m in sys.modules if m.startswith(f"physstd.methods.{NAME}")]:
+                del sys.modules[module]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """The registered test method trained 3 steps on the toy set through physstd.train.train."""
+def added(tmp_path_factory):
+    with throwaway_method(tmp_path_factory.mktemp("methods")) as method:
+        yield method
+
+
+@pytest.fixture(scope="module")
+def trained(added, tmp_path_factory):
+    """The throw-away method trained 3 steps on the toy set through physstd.train.loop.train."""
     from physstd.models import ModelConfig
-    from physstd.train import train
     from physstd.train.config import TrainConfig
+    from physstd.train.loop import train
     from physstd.train.toy_data import write_toy_dataset
 
-    base = tmp_path_factory.mktemp("methods")
+    base = tmp_path_factory.mktemp("trained")
     root, run_dir = str(base / "toy"), str(base / "run")
     write_toy_dataset(root, N, videos_per_class=3, frames_per_video=2)
     split = os.path.join(root, "protocols", "toy")   # the toy protocol's videos serve as its test split too
     with open(os.path.join(split, "dev.txt")) as source, open(os.path.join(split, "test.txt"), "w") as target:
         target.write(source.read())
-    methods.register(MeanMapMethod())
     config = TrainConfig(method=NAME, data_root=root, protocol="toy", run_dir=run_dir, batch_size=2,
                          learning_rate=1e-2, num_steps=3, checkpoint_every=3, summary_every=1,
                          image_summary_every=1, log_every=1)
     result = train(config, ModelConfig(image_size=N, width=0.125))
-    yield {"root": root, "run": run_dir, "result": result, "base": base}
-    methods.unregister(NAME)
+    return {"root": root, "run": run_dir, "result": result, "base": base}
+
+
+def _network():
+    return importlib.import_module(f"physstd.methods.{NAME}.network").network()
 
 
 def _reference_map_means(run_dir, root, ids):
     """mean(map) per frame of `ids`, straight from the checkpointed network with numpy (no harness code)."""
     from physstd.data import prepared
 
-    network = MeanMapMethod.network()
+    network = _network()
     runs.restore_networks(run_dir, {"network": network})
     dataset = prepared.PreparedDataset(root)
     return {video: np.asarray(network(dataset.load_frames(video).astype(np.float32) / 255.0)).mean(axis=(1, 2, 3))
@@ -157,29 +214,28 @@ def test_the_registry_names_the_choices_for_an_unknown_method():
     assert "physstd" in methods.names() and methods.get("physstd").name == "physstd"
     with pytest.raises(ValueError, match=r"--method: unknown method 'nope'; expected one of .*physstd"):
         methods.get("nope")
-    with pytest.raises(ValueError, match="built-in"):
-        methods.register(type("Clash", (Method,), {"name": "physstd"})())
 
 
-def test_a_method_s_train_defaults_apply_where_no_flag_was_given():
+def test_the_added_method_takes_its_train_defaults_and_owns_its_flag(added):
     from absl import flags as absl_flags
 
     from physstd.train import flags as train_flags
 
-    method = type("Defaults", (MeanMapMethod,), {"name": "defaults_test", "train_defaults": {"learning_rate": 1e-3,
-                                                                                            "a1": 7.0}})()
-    methods.register(method)
-    try:
-        for argv, expected in ((["--method=defaults_test"], (1e-3, 7.0)),
-                               (["--method=defaults_test", "--learning_rate=2e-4"], (2e-4, 7.0)),
-                               ([], (5e-5, 100.0))):   # PhySTD: the paper's defaults
-            values = absl_flags.FlagValues()
-            train_flags.define_flags(values)
-            values(["run_train.py", *argv])
-            config, _ = train_flags.configs_from_flags(values)
-            assert (config.learning_rate, config.a1) == expected, argv
-    finally:
-        methods.unregister("defaults_test")
+    assert NAME in methods.names() and added.own_flags == {"map_bias"}
+
+    def configs(*argv):
+        values = absl_flags.FlagValues()
+        train_flags.define_flags(values)
+        values(["run_train.py", *argv])
+        return train_flags.configs_from_flags(values)[0]
+
+    for argv, expected in (([f"--method={NAME}"], (1e-3, 0.0)),
+                           ([f"--method={NAME}", "--learning_rate=2e-4", "--map_bias=0.5"], (2e-4, 0.5))):
+        config = configs(*argv)
+        assert (config.learning_rate, config.method_config.map_bias) == expected, argv
+    assert configs().learning_rate == 5e-5   # PhySTD: the paper's default
+    with pytest.raises(ValueError, match=f"--map_bias belongs to method {NAME}; --method=physstd does not read it"):
+        configs("--map_bias=0.5")
 
 
 def test_a_run_without_a_method_is_a_physstd_run(tmp_path):
@@ -193,7 +249,80 @@ def test_a_run_without_a_method_is_a_physstd_run(tmp_path):
         methods.of_run(str(tmp_path))
 
 
-def test_the_loop_trains_the_registered_method_and_records_it(trained):
+# flags.json's "train" record as runs written before the methods had configs of their own hold it: flat, the fields
+# of every method among the shared ones (here a PhySTD run trained with a4 = 1 and two generator updates).
+OLD_TRAIN_RECORD = {
+    "method": "physstd", "data_root": "", "split_dir": "", "protocol": "", "fold": "", "synthetic": False,
+    "synthetic_identities": 0, "run_dir": "", "seed": 0, "num_steps": 150000, "batch_size": 8,
+    "learning_rate": 5e-05, "lr_decay_every": 45000, "lr_decay_factor": 0.1, "discriminator_lr_ratio": 0.5,
+    "adam_beta1": 0.9, "adam_beta2": 0.999, "a1": 100.0, "a2": 5.0, "a3": 1.0, "a4": 1.0, "a5": 10.0, "a6": 1.0,
+    "beta": 0.1, "steps": "123", "generator_updates": 2, "synthesis_target": "effect", "match_real_band": True,
+    "live_trace_weight": 0.0, "hard_synthesis_weight": 1.0, "band_limit_inpainted": False, "brightness_jitter": 0.25,
+    "checkpoint_every": 1000, "keep_checkpoints": 3, "summary_every": 100, "image_summary_every": 1000,
+    "log_every": 10, "eval_every": 0, "eval_batch_size": 32, "eval_max_videos": 0, "dq_run": "", "train_dq": False,
+    "mixed_precision": False, "jit_compile": False, "strategy": "auto"}
+
+
+def test_a_flat_train_record_of_before_the_method_configs_reads_into_the_method_s_config():
+    from physstd.methods.base import MethodConfig
+    from physstd.methods.despoof.config import DeSpoofConfig
+    from physstd.methods.physstd.config import PhySTDConfig
+    from physstd.train.config import TrainConfig
+
+    config = TrainConfig.from_dict(OLD_TRAIN_RECORD)
+    assert config.method_config == PhySTDConfig(a4=1.0, generator_updates=2)
+    assert config.to_dict()["method_config"]["a4"] == 1.0 and "a4" not in config.to_dict()
+    assert TrainConfig.from_dict(config.to_dict()) == config   # the new record reads back the same
+    despoof = TrainConfig.from_dict(dict(OLD_TRAIN_RECORD, method="despoof", dq_run="runs/aux", train_dq=True))
+    assert despoof.method_config == DeSpoofConfig(dq_run="runs/aux", train_dq=True)
+    assert TrainConfig.from_dict(dict(OLD_TRAIN_RECORD, method="auxiliary")).method_config == MethodConfig()
+    # The policy of every record (physstd.records): a key it does not have is refused, naming the file and the key.
+    with pytest.raises(ValueError, match="run/flags.json: train: unknown key 'a7'"):
+        TrainConfig.from_dict(dict(OLD_TRAIN_RECORD, a7=1.0), "run/flags.json: train")
+    with pytest.raises(ValueError, match="run/flags.json: train: method_config: unknown key 'dq_run'"):
+        TrainConfig.from_dict(dict(config.to_dict(), method_config={"dq_run": "x"}), "run/flags.json: train")
+    with pytest.raises(ValueError, match="run/flags.json: train: method_config: a4 must be"):
+        TrainConfig.from_dict(dict(config.to_dict(), method_config={"a4": -1.0}), "run/flags.json: train")
+
+
+@pytest.mark.slow
+def test_a_run_with_a_flat_flags_json_loads_evaluates_and_exports_as_before(tmp_path):
+    """The same checkpoint with the flags.json of today and with a flat one of before the method configs: the same
+    method, scores, calibration, results and export outputs."""
+    import shutil
+
+    import tensorflow as tf
+
+    from deploy_fixtures import make_run_dir, write_dataset
+    from physstd import export, files
+    from physstd.eval import evaluate
+
+    data = str(tmp_path / "data")
+    write_dataset(data, size=N)
+    new, old = str(tmp_path / "new"), str(tmp_path / "old")
+    make_run_dir(new, data, "p1", size=N)
+    shutil.copytree(new, old)
+    record = files.read_json(os.path.join(old, runs.FLAGS_FILE), "run flags")
+    assert "method_config" in record["train"]
+    record["train"] = dict(OLD_TRAIN_RECORD, data_root=data, protocol="p1", run_dir=old)
+    files.write_json_atomic(os.path.join(old, runs.FLAGS_FILE), record, sort_keys=True)
+    results, outputs = {}, {}
+    images = tf.constant(np.random.default_rng(0).uniform(0, 1, (2, N, N, 3)).astype(np.float32))
+    for name, run_dir in (("new", new), ("old", old)):
+        assert methods.of_run(run_dir).name == "physstd"
+        record, folds = evaluate.evaluate_models([run_dir], str(tmp_path / f"eval_{name}"))   # the run's protocol
+        results[name] = (record["summary"], folds[0]["calibration"],
+                         open(os.path.join(tmp_path / f"eval_{name}", "scores.csv")).read())
+        export.export_run(run_dir, str(tmp_path / f"export_{name}"))
+        served = tf.saved_model.load(str(tmp_path / f"export_{name}")).signatures["serving_default"](images=images)
+        outputs[name] = {key: value.numpy() for key, value in served.items()}
+    assert results["old"] == results["new"]
+    assert set(outputs["old"]) == set(outputs["new"])
+    for key in outputs["new"]:
+        np.testing.assert_array_equal(outputs["old"][key], outputs["new"][key], err_msg=key)
+
+
+def test_the_loop_trains_the_added_method_and_records_it(trained):
     run_dir = trained["run"]
     assert trained["result"]["step"] == 3 and np.isfinite(trained["result"]["losses"]["map"])
     with open(os.path.join(run_dir, "flags.json")) as stream:
@@ -212,7 +341,7 @@ def test_the_loop_trains_the_registered_method_and_records_it(trained):
     assert dev["score"] == pytest.approx(metrics.auc(labels, scale * values), abs=1e-9)
 
 
-def test_evaluate_calibrate_and_export_the_registered_method(trained, tmp_path):
+def test_evaluate_calibrate_and_export_the_added_method(trained, tmp_path):
     import tensorflow as tf
 
     from physstd import export
@@ -223,7 +352,7 @@ def test_evaluate_calibrate_and_export_the_registered_method(trained, tmp_path):
                                              calibration_split="dev")
     assert record["summary"]["auc"] == folds[0]["metrics"]["auc"]
     # calibration.json: the method, its fitted scale and the EER threshold of the dev videos' mean scores.
-    calibration = scoring.load_calibration(os.path.join(run_dir, scoring.CALIBRATION_FILENAME))
+    calibration = scoring.load_calibration(os.path.join(run_dir, scoring.CALIBRATION_FILENAME), methods.get(NAME))
     means = _reference_map_means(run_dir, root, [f"{t}_{v}" for t in ("live", "print") for v in range(3)])
     video_means = np.array([m.mean() for m in means.values()])
     labels = np.array([0, 0, 0, 1, 1, 1])
@@ -241,7 +370,7 @@ def test_evaluate_calibrate_and_export_the_registered_method(trained, tmp_path):
     loaded = tf.saved_model.load(str(tmp_path / "model"))
     frames = np.stack([np.full((N, N, 3), 0.25, np.float32), np.full((N, N, 3), 0.75, np.float32)])
     out = loaded.signatures["serving_default"](images=tf.constant(frames))
-    network = MeanMapMethod.network()
+    network = _network()
     runs.restore_networks(run_dir, {"network": network})
     expected = scale * np.asarray(network(frames)).mean(axis=(1, 2, 3))
     np.testing.assert_allclose(out["score"], expected, atol=1e-6)

@@ -6,9 +6,9 @@ import pytest
 import tensorflow as tf
 
 from physstd import ops
-from physstd.models import (Discriminator, Generator, GeneratorOutput, ModelConfig, TRACE_COMPONENTS,
-                            TRACE_FORMS, build_discriminators, input_decomposition)
-from physstd.models.discriminator import resize_for_discriminator
+from physstd.methods.physstd.discriminator import Discriminator, build_discriminators, resize_for_discriminator
+from physstd.methods.physstd.generator import Generator, input_decomposition
+from physstd.models import GeneratorOutput, ModelConfig, TRACE_COMPONENTS, TRACE_FORMS
 
 N = 32
 WIDTH = 0.25
@@ -53,10 +53,12 @@ def test_config_dict_round_trip():
     assert ModelConfig.from_dict({"image_size": 64, "width": 0.5, "trace_form": "physstd"}).discriminator_width is None
     wide = ModelConfig(image_size=64, width=0.25, discriminator_width=1.0)
     assert ModelConfig.from_dict(json.loads(json.dumps(wide.to_dict()))) == wide
-    with pytest.raises(ValueError, match="depth"):
-        ModelConfig.from_dict({"image_size": 64, "depth": 3})
-    with pytest.raises(ValueError, match="dict"):
+    with pytest.raises(ValueError, match="run/flags.json: model: unknown key 'depth'"):
+        ModelConfig.from_dict({"image_size": 64, "depth": 3}, "run/flags.json: model")
+    with pytest.raises(ValueError, match="expected a JSON object of ModelConfig fields; found list"):
         ModelConfig.from_dict([64])
+    with pytest.raises(ValueError, match="run/flags.json: model: ModelConfig.width must be a positive number"):
+        ModelConfig.from_dict({"width": -1}, "run/flags.json: model")
 
 
 def test_input_decomposition_is_eq9():

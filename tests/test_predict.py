@@ -12,7 +12,8 @@ import tensorflow as tf
 
 from deploy_fixtures import make_run_dir, png_size
 from physstd import export, predict, viz
-from physstd.methods import physstd as physstd_method
+from physstd import methods
+from physstd.methods.physstd.inference import PhySTDInference
 from physstd.data import preprocess
 
 N = 32
@@ -25,7 +26,7 @@ def setup(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("predict")
     generator, model_config = make_run_dir(str(base / "run"), str(base / "data"), "p1", size=N)
-    export.export_saved_model(physstd_method.inference(generator, model_config), physstd_method.METHOD,
+    export.export_saved_model(PhySTDInference(generator, model_config), methods.get("physstd"),
                               str(base / "model"), {"alpha0": 2.0}, -0.4, "dev")
     face = data.astronaut()   # a packaged RGB photo with one frontal face
     cv2.imwrite(str(base / "face.png"), cv2.cvtColor(face, cv2.COLOR_RGB2BGR))

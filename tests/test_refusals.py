@@ -417,7 +417,7 @@ def _deep_json(path, depth=100_000):
 
 
 def test_a_json_file_nested_100000_deep_is_named_by_every_reader(toy_root, deploy, tmp_path, capsys):
-    from physstd import cli, export, files, runs
+    from physstd import cli, export, files, methods, runs
     from physstd.data import protocols
     from physstd.eval import scoring, tables
 
@@ -431,7 +431,8 @@ def test_a_json_file_nested_100000_deep_is_named_by_every_reader(toy_root, deplo
              (os.path.join(root, "protocols", "toy", "protocol.json"),
               lambda: protocols.load_split(os.path.join(root, "protocols"), "toy", "train")),
              (str(run_dir / "flags.json"), lambda: runs.read_run_flags(str(run_dir))),
-             (str(run_dir / "calibration.json"), lambda: scoring.load_calibration(str(run_dir / "calibration.json"))),
+             (str(run_dir / "calibration.json"), lambda: scoring.load_calibration(str(run_dir / "calibration.json"),
+                                                                                methods.get("physstd"))),
              (str(export_dir / export.INFO_FILE), lambda: export.read_export_info(str(export_dir))),
              (str(tmp_path / "any.json"), lambda: files.read_json(str(tmp_path / "any.json"), "results"))]
     for path, read in cases:
@@ -471,17 +472,28 @@ def _outside(allowed, integer):
     return values
 
 
-def _integer_flag(name):
-    from physstd.train.config import TrainConfig
+def _ranged_records():
+    """{numeric flag: (its Range, the record class that checks it: TrainConfig, a method's config, or None for the
+    ModelConfig flags)}."""
+    from physstd import methods
+    from physstd.train import flags as train_flags
+    from physstd.train.config import RANGES, TrainConfig
 
-    return name == "image_size" or isinstance(getattr(TrainConfig(), name, 0.0), int)
+    records = {name: (allowed, TrainConfig) for name, allowed in RANGES.items()}
+    for method in methods.names():
+        config_class = methods.get(method).config_class
+        records.update({name: (allowed, config_class) for name, allowed in config_class.RANGES.items()})
+    records.update({name: (allowed, None) for name, allowed in train_flags.MODEL_RANGES.items()})
+    return records
+
+
+def _integer_flag(name):
+    record = _ranged_records()[name][1]
+    return name == "image_size" or (record is not None and isinstance(getattr(record(), name, 0.0), int))
 
 
 def _train_flag_cases():
-    from physstd.train import flags as train_flags
-    from physstd.train.config import RANGES
-
-    return [(name, value) for name, allowed in {**RANGES, **train_flags.MODEL_RANGES}.items()
+    return [(name, value) for name, (allowed, _) in _ranged_records().items()
             for value in _outside(allowed, _integer_flag(name))]
 
 
@@ -496,18 +508,17 @@ def test_every_numeric_training_flag_is_checked_against_its_range_when_parsed(na
     from absl import flags
 
     from physstd.train import flags as train_flags
-    from physstd.train.config import RANGES, TrainConfig
 
     values = flags.FlagValues()
     train_flags.define_flags(values)
     integer = _integer_flag(name)
     with pytest.raises(flags.Error) as raised:
         values(["run_train.py", f"--{name}={int(value) if integer else value!r}"])
-    allowed = {**RANGES, **train_flags.MODEL_RANGES}[name]
+    allowed, record = _ranged_records()[name]
     assert f"--{name}=" in str(raised.value) and f"must be {allowed.describe(integer)}" in str(raised.value)
-    if name in RANGES:
+    if record is not None:
         with pytest.raises(ValueError, match=f"^{name} must be {re.escape(allowed.describe(integer))}, got"):
-            TrainConfig(**{name: value})
+            record(**{name: value})
 
 
 @pytest.mark.slow

@@ -5,7 +5,11 @@ import os
 import numpy as np
 import pytest
 
+from physstd import methods
 from physstd.eval import metrics, scoring
+from physstd.methods.physstd import score
+
+PHYSTD = methods.get("physstd")
 
 
 def _traces():
@@ -21,33 +25,33 @@ def _traces():
 
 
 def test_frame_statistics_by_hand():
-    trace_magnitude, depth_mean = scoring.frame_statistics(*_traces())
+    trace_magnitude, depth_mean = score.frame_statistics(*_traces())
     # Per pixel: |B| = 3 * 0.1, |C| = 3 * 0.2, |T| = 0 or 3 * 0.5; P = 1 on one of 4 pixels in frame 0.
     np.testing.assert_allclose(trace_magnitude, [0.3 + 0.6 + 0.0 + 0.25, 0.3 + 0.6 + 1.5 + 0.0])
     np.testing.assert_allclose(depth_mean, [0.5, 0.05])
 
 
-def test_spoof_score_is_eq10_with_the_depth_sign_flipped():
+def test_the_physstd_score_is_eq10_with_the_depth_sign_flipped():
     B, C, T, P, M = _traces()
-    trace_magnitude, depth_mean = scoring.frame_statistics(B, C, T, P, M)
+    trace_magnitude, depth_mean = score.frame_statistics(B, C, T, P, M)
     alpha0 = 2.0
-    np.testing.assert_allclose(scoring.spoof_score(trace_magnitude, depth_mean, alpha0),
+    np.testing.assert_allclose(scoring.weighted_difference(trace_magnitude, depth_mean, alpha0),
                                [2.0 * 1.15 - 0.5, 2.0 * 2.4 - 0.05])
     # Eq. 10's two terms with N = K = 2: (1/2K^2)||M||_1 and (alpha0/2N^2) sum of L1 norms.
     depth_term = np.abs(M).sum(axis=(1, 2, 3)) / (2 * 2 ** 2)
     trace_term = alpha0 * sum(np.abs(a).sum(axis=(1, 2, 3)) for a in (B, C, T, P)) / (2 * 2 ** 2)
-    np.testing.assert_allclose(scoring.spoof_score(trace_magnitude, depth_mean, alpha0),
+    np.testing.assert_allclose(scoring.weighted_difference(trace_magnitude, depth_mean, alpha0),
                                2 * (trace_term - depth_term))
-    with pytest.raises(ValueError, match="alpha0"):
-        scoring.spoof_score(trace_magnitude, depth_mean, -1.0)
+    with pytest.raises(ValueError, match="weight must be a finite number >= 0"):
+        scoring.weighted_difference(trace_magnitude, depth_mean, -1.0)
 
 
 def test_frame_statistics_rejects_mismatched_shapes():
     B, C, T, P, M = _traces()
     with pytest.raises(ValueError, match="trace P"):
-        scoring.frame_statistics(B, C, T, P[:, :1], M)
+        score.frame_statistics(B, C, T, P[:, :1], M)
     with pytest.raises(ValueError, match="depth M"):
-        scoring.frame_statistics(B, C, T, P, M[:1])
+        score.frame_statistics(B, C, T, P, M[:1])
 
 
 def _only_a_positive_alpha0_separates():
@@ -59,22 +63,22 @@ def _only_a_positive_alpha0_separates():
     return labels, trace, depth
 
 
-def test_choose_alpha0_finds_the_separating_weight():
+def test_choose_weight_finds_the_separating_weight():
     labels, trace, depth = _only_a_positive_alpha0_separates()
-    assert metrics.auc(labels, scoring.spoof_score(trace, depth, 0.0)) == pytest.approx(0.5)  # depth: chance
-    assert metrics.auc(labels, scoring.spoof_score(trace, depth, 1e6)) < 0.9  # traces alone overlap
+    assert metrics.auc(labels, scoring.weighted_difference(trace, depth, 0.0)) == pytest.approx(0.5)  # depth: chance
+    assert metrics.auc(labels, scoring.weighted_difference(trace, depth, 1e6)) < 0.9  # traces alone overlap
     # On the 0.1 grid, 0.9, 1.0, 1.1 and 1.2 separate (AUC 1, EER 0): the smallest wins the tie.
-    assert scoring.choose_alpha0(labels, trace, depth, grid=np.linspace(0.0, 3.0, 31)) == pytest.approx(0.9)
-    alpha0 = scoring.choose_alpha0(labels, trace, depth)  # default scale-aware grid
+    assert scoring.choose_weight(labels, trace, depth, grid=np.linspace(0.0, 3.0, 31)) == pytest.approx(0.9)
+    alpha0 = scoring.choose_weight(labels, trace, depth)  # default scale-aware grid
     assert 5 / 6 < alpha0 < 5 / 4
-    assert metrics.auc(labels, scoring.spoof_score(trace, depth, alpha0)) == 1.0
+    assert metrics.auc(labels, scoring.weighted_difference(trace, depth, alpha0)) == 1.0
 
 
-def test_choose_alpha0_keeps_zero_when_depth_alone_is_best():
+def test_choose_weight_keeps_zero_when_depth_alone_is_best():
     labels = np.repeat([0, 1], 10)
     depth = np.where(labels == 1, 0.0, 0.8) + np.linspace(0, 0.1, 20)
     trace = np.random.default_rng(0).uniform(0, 1, 20)  # pure noise: any weight on it can only hurt
-    assert scoring.choose_alpha0(labels, trace, depth, grid=[0.0, 0.5, 1.0, 10.0]) == 0.0
+    assert scoring.choose_weight(labels, trace, depth, grid=[0.0, 0.5, 1.0, 10.0]) == 0.0
 
 
 def _edit_saved_calibration(path, **changes):
@@ -92,32 +96,32 @@ def _legacy_alpha0_json(path, alpha0, threshold, split):
 
 def test_calibration_reads_only_one_set_and_refuses_test(tmp_path):
     # The selection API takes one labelled set and nothing that could be a test set.
-    for function in (scoring.choose_alpha0, scoring.calibrate):
-        assert list(inspect.signature(function).parameters) == ["labels", "trace_magnitude", "depth_mean", "grid"]
+    for function in (scoring.choose_weight, scoring.calibrate):
+        assert list(inspect.signature(function).parameters) == ["labels", "positive", "negative", "grid"]
     for split in ("test", "Test", "test_fold3", "oulu-P1-test"):
         with pytest.raises(ValueError, match="train or dev"):
-            scoring.save_calibration(tmp_path / "calibration.json", "physstd", {"alpha0": 1.0}, 0.0, split)
+            scoring.save_calibration(tmp_path / "calibration.json", PHYSTD, {"alpha0": 1.0}, 0.0, split)
     assert not os.listdir(tmp_path)
     # A file edited by hand to claim a test split is refused when read, in both formats.
     path = tmp_path / "calibration.json"
-    scoring.save_calibration(path, "physstd", {"alpha0": 1.0}, 0.0, "dev")
+    scoring.save_calibration(path, PHYSTD, {"alpha0": 1.0}, 0.0, "dev")
     _edit_saved_calibration(path, split="test")
     with pytest.raises(ValueError, match="calibration.json.*not on 'test'"):
-        scoring.load_calibration(path)
+        scoring.load_calibration(path, PHYSTD)
     _legacy_alpha0_json(tmp_path / "alpha0.json", 1.0, 0.0, "test")
     with pytest.raises(ValueError, match="alpha0.json.*not on 'test'"):
-        scoring.load_calibration(tmp_path / "alpha0.json")
+        scoring.load_calibration(tmp_path / "alpha0.json", PHYSTD)
 
 
 def test_calibrate_then_apply_to_another_set(tmp_path):
     labels, trace, depth = _only_a_positive_alpha0_separates()
     alpha0, threshold = scoring.calibrate(labels, trace, depth)
-    dev_scores = scoring.spoof_score(trace, depth, alpha0)
+    dev_scores = scoring.weighted_difference(trace, depth, alpha0)
     assert threshold == metrics.eer(labels, dev_scores)[1]
     path = tmp_path / scoring.CALIBRATION_FILENAME
-    scoring.save_calibration(path, "physstd", {"alpha0": alpha0}, threshold, "dev")
-    assert scoring.load_calibration(path) == {"method": "physstd", "params": {"alpha0": alpha0},
-                                              "threshold": threshold, "split": "dev"}
+    scoring.save_calibration(path, PHYSTD, {"alpha0": alpha0}, threshold, "dev")
+    assert scoring.load_calibration(path, PHYSTD) == {"method": "physstd", "params": {"alpha0": alpha0},
+                                                      "threshold": threshold, "split": "dev"}
     assert json.loads(path.read_text()) == {"format_version": 2, "method": "physstd", "params": {"alpha0": alpha0},
                                             "threshold": threshold, "split": "dev",
                                             "score": "alpha0 * trace_magnitude - depth_mean",
@@ -133,10 +137,10 @@ def test_a_former_alpha0_json_reads_as_a_physstd_calibration(tmp_path):
     assert scoring.run_calibration_path(tmp_path) is None
     _legacy_alpha0_json(tmp_path / "alpha0.json", 2.5, -0.25, "train")
     assert scoring.run_calibration_path(tmp_path) == str(tmp_path / "alpha0.json")
-    assert scoring.load_calibration(tmp_path / "alpha0.json") == {"method": "physstd", "params": {"alpha0": 2.5},
-                                                                  "threshold": -0.25, "split": "train"}
+    assert scoring.load_calibration(tmp_path / "alpha0.json", PHYSTD) == {
+        "method": "physstd", "params": {"alpha0": 2.5}, "threshold": -0.25, "split": "train"}
     # A new calibration.json takes precedence over the former file.
-    scoring.save_calibration(tmp_path / "calibration.json", "physstd", {"alpha0": 0.5}, 0.1, "dev")
+    scoring.save_calibration(tmp_path / "calibration.json", PHYSTD, {"alpha0": 0.5}, 0.1, "dev")
     assert scoring.run_calibration_path(tmp_path) == str(tmp_path / "calibration.json")
 
 
@@ -144,28 +148,32 @@ def test_load_calibration_errors_name_the_file(tmp_path):
     path = tmp_path / "calibration.json"
     with pytest.raises(ValueError, match=r"calibration.json: calibration \(score parameters, threshold\) file not "
                                          r"found"):
-        scoring.load_calibration(path)
+        scoring.load_calibration(path, PHYSTD)
     path.write_text("{not json")
     with pytest.raises(ValueError, match="calibration.json: not valid JSON"):
-        scoring.load_calibration(path)
+        scoring.load_calibration(path, PHYSTD)
     path.write_text(json.dumps({"alpha0": 1.0, "threshold": 0.1}))
     with pytest.raises(ValueError, match="calibration.json: expected a JSON object with keys"):
-        scoring.load_calibration(path)
-    scoring.save_calibration(path, "physstd", {"alpha0": 1.0}, 0.1, "train")
+        scoring.load_calibration(path, PHYSTD)
+    scoring.save_calibration(path, PHYSTD, {"alpha0": 1.0}, 0.1, "train")
     _edit_saved_calibration(path, threshold="high")
     with pytest.raises(ValueError, match="calibration.json: threshold must be a finite number"):
-        scoring.load_calibration(path)
+        scoring.load_calibration(path, PHYSTD)
     _edit_saved_calibration(path, threshold=0.1, method="lgsc")
-    with pytest.raises(ValueError, match="calibration.json: method: unknown method 'lgsc'; expected one of"):
-        scoring.load_calibration(path)
+    with pytest.raises(ValueError, match="calibration.json: a calibration of method 'lgsc', but the model is of "
+                                         "method 'physstd'"):
+        scoring.load_calibration(path, PHYSTD)
+    with pytest.raises(ValueError, match="calibration.json: a calibration of method 'lgsc', but the model is of "
+                                         "method 'despoof'"):
+        scoring.load_calibration(path, methods.get("despoof"))
     _edit_saved_calibration(path, method="physstd", params={"alpha0": 1.0, "beta": 2.0})
     with pytest.raises(ValueError, match=r"calibration.json: PhySTD's score parameters are \{'alpha0': number\}"):
-        scoring.load_calibration(path)
+        scoring.load_calibration(path, PHYSTD)
     _edit_saved_calibration(path, params={"alpha0": -1.0})
     with pytest.raises(ValueError, match="calibration.json: alpha0 must be a finite number >= 0"):
-        scoring.load_calibration(path)
+        scoring.load_calibration(path, PHYSTD)
     with pytest.raises(ValueError, match="threshold must be a finite number"):
-        scoring.save_calibration(path, "physstd", {"alpha0": 1.0}, np.inf, "dev")
+        scoring.save_calibration(path, PHYSTD, {"alpha0": 1.0}, np.inf, "dev")
 
 
 def test_video_scores_average_frames_in_order_of_appearance():

@@ -260,7 +260,7 @@ def test_harder_sample_is_stop_gradient_and_runs_in_a_graph():
 def test_zero_trace_gives_every_discriminator_identical_real_and_fake_inputs(form):
     import skimage.data
 
-    from physstd.models import build_discriminators
+    from physstd.methods.physstd.discriminator import build_discriminators, resize_for_discriminator
 
     size = 64
     face = tf.image.resize(tf.constant(skimage.data.astronaut()[None, :256, 128:384] / 255.0, tf.float32),
@@ -276,7 +276,6 @@ def test_zero_trace_gives_every_discriminator_identical_real_and_fake_inputs(for
     # The former reading compared the full-band live face with the band-limited I_low: a gap D1 sees.
     reals, fakes = trace.discriminator_inputs(face, face, zero, face, config, match_real_band=False)
     d1 = discriminators[0]
-    from physstd.models.discriminator import resize_for_discriminator
     gap = resize_for_discriminator(reals[0], d1.input_size) - resize_for_discriminator(fakes[0], d1.input_size)
     assert float(tf.sqrt(tf.reduce_mean(tf.square(gap)))) > 0.01
 

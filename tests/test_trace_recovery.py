@@ -15,6 +15,7 @@ import pytest
 from deploy_fixtures import make_run_dir, write_dataset
 from physstd.data import prepared, synthetic
 from physstd.eval import trace_recovery
+from physstd.methods.base import TraceModel
 
 N = 32
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -56,7 +57,7 @@ def _oracle(images, traces, masks, signs=None, region=True):
         flat = tf.reshape(batch, (tf.shape(batch)[0], 1, -1))
         match = tf.argmin(tf.reduce_sum(tf.abs(flat - known[None]), axis=-1), axis=1)
         return tf.gather(traces, match), (tf.gather(masks, match) if region else None)
-    return trace_recovery.TraceModel(estimate, N, _bands())
+    return TraceModel(estimate, N, _bands())
 
 
 def test_recovery_metrics_match_numpy_over_the_pooled_pixels():
@@ -313,7 +314,7 @@ def _check_video_statistics(images, traces, masks, root, ids):
 @pytest.mark.slow
 def test_cli_scores_a_run_and_writes_json_and_markdown(synthetic_root, tmp_path, capsys):
     from physstd.data import protocols
-    from physstd.methods.physstd import load_generator
+    from physstd.methods.physstd.inference import load_generator, trace_model
 
     run = str(tmp_path / "run")
     make_run_dir(run, synthetic_root, "identity", size=N)
@@ -327,7 +328,7 @@ def test_cli_scores_a_run_and_writes_json_and_markdown(synthetic_root, tmp_path,
     generator, model_config = load_generator(run)
     test_ids = protocols.load_split(os.path.join(synthetic_root, "protocols"), "identity", "test")
     train_ids = protocols.load_split(os.path.join(synthetic_root, "protocols"), "identity", "train")
-    expected = trace_recovery.recovery_on_split(trace_recovery.physstd_trace_model(generator, model_config),
+    expected = trace_recovery.recovery_on_split(trace_model(generator, model_config),
                                                 synthetic_root, test_ids, train_ids=train_ids)
     assert list(record["types"]) == list(expected)
     for name, values in expected.items():

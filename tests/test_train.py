@@ -4,7 +4,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from physstd.train.config import TrainConfig, learning_rate_at
+from physstd.methods.physstd.config import PhySTDConfig
+from physstd.train.config import TrainConfig
 
 N = 64
 WIDTH = 0.125
@@ -12,6 +13,8 @@ PAIRS = 2
 
 
 def test_learning_rate_schedule_is_the_papers_staircase():
+    from physstd.train.trainer import learning_rate_at
+
     # Sec. 4.1: 5e-5, x0.1 every 45k steps.
     expected = {0: 5e-5, 44_999: 5e-5, 45_000: 5e-6, 89_999: 5e-6, 90_000: 5e-7, 149_999: 5e-8}
     for step, value in expected.items():
@@ -22,24 +25,31 @@ def test_train_config_defaults_are_the_papers_and_bad_values_raise():
     c = TrainConfig()
     assert (c.learning_rate, c.batch_size, c.num_steps, c.lr_decay_every, c.lr_decay_factor) == \
         (5e-5, 8, 150_000, 45_000, 0.1)
-    assert c.pairs_per_batch == 4 and c.discriminator_lr_ratio == 0.5 and c.steps == "123"
-    w = c.loss_weights
+    assert c.pairs_per_batch == 4 and c.discriminator_lr_ratio == 0.5
+    assert c.method_config == PhySTDConfig() and c.method_config.steps == "123"
+    w = c.method_config.loss_weights
     assert (w.depth, w.adversarial, w.inpainting_mask, w.trace_regularizer, w.synthesis, w.hard_depth) == \
         (100.0, 5.0, 1.0, 1e-4, 10.0, 1.0)
-    assert TrainConfig.from_dict(dict(c.to_dict(), unknown_future_key=1)) == c
-    for bad in (dict(steps="13"), dict(batch_size=7), dict(keep_checkpoints=1), dict(strategy="tpu")):
+    assert TrainConfig.from_dict(c.to_dict()) == c
+    with pytest.raises(ValueError, match="flags.json: unknown key 'unknown_future_key'"):
+        TrainConfig.from_dict(dict(c.to_dict(), unknown_future_key=1), "flags.json")
+    for bad in (dict(batch_size=7), dict(keep_checkpoints=1), dict(strategy="tpu"), dict(method_config=object())):
         with pytest.raises(ValueError):
             TrainConfig(**bad)
+    with pytest.raises(ValueError, match="steps must be one of"):
+        PhySTDConfig(steps="13")
 
 
 def _make_trainer(**overrides):
     import keras
 
+    from physstd.methods.physstd.trainer import PhySTDTrainer
     from physstd.models import ModelConfig
-    from physstd.train.trainer import PhySTDTrainer
 
     keras.utils.set_random_seed(0)
-    config = TrainConfig(**dict(dict(learning_rate=1e-3, batch_size=2 * PAIRS), **overrides))
+    own = {name: overrides.pop(name) for name in list(overrides) if name in PhySTDConfig.__dataclass_fields__}
+    config = TrainConfig(**dict(dict(learning_rate=1e-3, batch_size=2 * PAIRS), **overrides),
+                         method_config=PhySTDConfig(**own))
     return PhySTDTrainer(ModelConfig(image_size=N, width=WIDTH), config)
 
 
@@ -130,7 +140,7 @@ def test_live_trace_weight_regularizes_the_live_half_on_its_own():
     """--live_trace_weight=10 (the released code): L_R of the live half weighted 10, a4 on the spoof half only."""
     import tensorflow as tf
 
-    from physstd.losses import trace_regularizer_loss
+    from physstd.methods.physstd.losses import trace_regularizer_loss
     from physstd.train.toy_data import random_batch
 
     batch = random_batch(N, PAIRS, seed=3)
@@ -180,7 +190,7 @@ def test_a_few_steps_on_a_fixed_batch_lower_the_losses(one_step):
 
 @pytest.mark.slow
 def test_visuals_have_the_grid_panels(one_step):
-    from physstd.train import summaries
+    from physstd.methods.physstd import visuals as summaries
 
     batch, runs = one_step
     visuals = {k: v.numpy() for k, v in runs["full"]["trainer"].visuals(batch).items()}
@@ -214,8 +224,8 @@ def test_flags_map_onto_the_configs():
     assert _parse(["--width=0.25", "--discriminator_width=1"])[1].discriminator_width == 1.0
     train, model = _parse(["--steps=12", "--a1=50", "--fold=half_mask", "--mixed_precision", "--image_size=64",
                            "--trace_form=single", "--batch_size=16", "--learning_rate=1e-4"])
-    assert dataclasses.replace(TrainConfig(), steps="12", a1=50.0, fold="half_mask", mixed_precision=True,
-                               batch_size=16, learning_rate=1e-4) == train
+    assert dataclasses.replace(TrainConfig(), method_config=PhySTDConfig(steps="12", a1=50.0), fold="half_mask",
+                               mixed_precision=True, batch_size=16, learning_rate=1e-4) == train
     assert (model.image_size, model.trace_form) == (64, "single")
     assert _parse(["--single_trace"])[1].trace_form == "single"   # Tab. 3's flag name
     with pytest.raises(ValueError, match="single_trace"):
@@ -244,7 +254,7 @@ def test_every_flagfile_parses_and_covers_the_papers_experiments():
         if experiment.startswith("siwm_p2_") or experiment.startswith("siwm_p3_"):
             assert train.fold == experiment.split("_", 2)[2] and train.protocol == experiment[5:7]
         if method == "despoof":
-            assert train.dq_run == f"runs/auxiliary_{experiment}", name
+            assert train.method_config.dq_run == f"runs/auxiliary_{experiment}", name
         if experiment != "demo":  # the paper's settings (De-Spoof's, seeds/003 Sec. 4.1, for both baselines)
             settings = (256, 5e-5, 8, 150_000) if method == "physstd" else (256, 3e-5, 6, 150_000)
             assert (model.image_size, train.learning_rate, train.batch_size, train.num_steps) == settings, name

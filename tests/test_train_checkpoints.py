@@ -18,8 +18,8 @@ PAIRS = 2
 def _trainer(seed):
     import keras
 
+    from physstd.methods.physstd.trainer import PhySTDTrainer
     from physstd.models import ModelConfig
-    from physstd.train.trainer import PhySTDTrainer
 
     keras.utils.set_random_seed(seed)
     return PhySTDTrainer(ModelConfig(image_size=N, width=0.125), TrainConfig(learning_rate=1e-3, batch_size=4))
@@ -97,7 +97,7 @@ def test_an_unreadable_newest_checkpoint_falls_back_to_the_previous(saved_run, t
 
 @pytest.mark.slow
 def test_load_generator_returns_the_checkpointed_generator(saved_run):
-    from physstd.methods.physstd import load_generator
+    from physstd.methods.physstd.inference import load_generator
 
     generator, model_config = load_generator(saved_run["run_dir"])
     assert model_config == saved_run["a"].model_config
@@ -107,7 +107,7 @@ def test_load_generator_returns_the_checkpointed_generator(saved_run):
 
 
 def test_load_generator_names_the_missing_file(tmp_path):
-    from physstd.methods.physstd import load_generator
+    from physstd.methods.physstd.inference import load_generator
 
     with pytest.raises(ValueError, match="flags.json"):
         load_generator(str(tmp_path))

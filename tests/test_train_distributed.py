@@ -90,7 +90,8 @@ def test_batch_norm_statistics_are_synchronized_across_replicas():
 _WORKER = textwrap.dedent("""
     import os, runpy, sys
     import numpy as np
-    from physstd.train import checkpoints, trainer as trainer_module
+    from physstd.methods.physstd import trainer as trainer_module
+    from physstd.train import checkpoints
 
     dump_dir, trainers = sys.argv[1], []
     with open(os.path.join(dump_dir, "pid"), "w") as stream:
@@ -132,11 +133,13 @@ def _flags(toy_root, run_dir, num_steps):
 
 def _configs(toy_root, run_dir):
     """The single-process equivalent of _flags (same global batch, same data stream)."""
+    from physstd.methods.physstd.config import PhySTDConfig
     from physstd.models import ModelConfig
 
-    return (TrainConfig(data_root=toy_root, protocol="toy", run_dir=run_dir, batch_size=4, steps="1",
-                        num_steps=STEPS_COMPARED, checkpoint_every=2, log_every=1, summary_every=1,
-                        image_summary_every=0, eval_max_videos=2), ModelConfig(image_size=N, width=0.125))
+    return (TrainConfig(data_root=toy_root, protocol="toy", run_dir=run_dir, batch_size=4,
+                        method_config=PhySTDConfig(steps="1"), num_steps=STEPS_COMPARED, checkpoint_every=2,
+                        log_every=1, summary_every=1, image_summary_every=0, eval_max_videos=2),
+            ModelConfig(image_size=N, width=0.125))
 
 
 def _scalars(run_dir, prefix="loss/"):
@@ -205,8 +208,8 @@ def test_both_workers_hold_the_same_weights_and_batch_norm_statistics(two_worker
 def test_two_workers_match_one_process_with_the_same_global_batch(two_workers, tmp_path, monkeypatch):
     """Losses of steps 1-4 (TensorBoard scalars) and the generator after step 4, BatchNorm statistics
     included, of the two-worker run and of one process running the same global batch of 2 pairs."""
-    from physstd.train import train
-    from physstd.train import trainer as trainer_module
+    from physstd.train.loop import train
+    from physstd.methods.physstd import trainer as trainer_module
 
     trainers, original_init = [], trainer_module.PhySTDTrainer.__init__
 

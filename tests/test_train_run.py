@@ -34,7 +34,7 @@ def _configs(root, run_dir, **overrides):
 
 @pytest.fixture(scope="module")
 def first_run(toy_root, tmp_path_factory):
-    from physstd.train import train
+    from physstd.train.loop import train
 
     run_dir = str(tmp_path_factory.mktemp("run"))
     result = train(*_configs(toy_root, run_dir))
@@ -56,7 +56,7 @@ def test_run_directory_layout(first_run):
 
 
 def test_summaries_hold_every_loss_the_learning_rates_and_the_image_grid(first_run):
-    from physstd.train import summaries
+    from physstd.methods.physstd import visuals as summaries
 
     run_dir, result = first_run
     tags = read_events(run_dir)
@@ -84,7 +84,7 @@ def test_dev_evaluation_is_written(first_run):
 
 def test_the_seed_fixes_the_initial_weights(toy_root, tmp_path):
     """Step 1's losses are those of the initial weights on the first batch: equal for equal seeds."""
-    from physstd.train import train
+    from physstd.train.loop import train
 
     def first_losses(name, seed):
         result = train(*_configs(toy_root, str(tmp_path / name), num_steps=1, checkpoint_every=1,
@@ -97,7 +97,7 @@ def test_the_seed_fixes_the_initial_weights(toy_root, tmp_path):
 
 
 def test_resume_continues_from_the_last_checkpoint(first_run, toy_root, capsys):
-    from physstd.train import train
+    from physstd.train.loop import train
 
     run_dir, _ = first_run
     result = train(*_configs(toy_root, run_dir, num_steps=6))
@@ -115,8 +115,8 @@ def test_a_nan_loss_stops_training_names_step_and_loss_and_keeps_the_last_checkp
         toy_root, tmp_path, monkeypatch):
     import tensorflow as tf
 
-    from physstd.train import NonFiniteLossError, train
-    from physstd.train import trainer as trainer_module
+    from physstd.train.loop import NonFiniteLossError, train
+    from physstd.methods.physstd import trainer as trainer_module
 
     run_dir = str(tmp_path)
     train(*_configs(toy_root, run_dir, num_steps=2, image_summary_every=0))

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from physstd.methods.physstd.config import PhySTDConfig
 from physstd.train.config import TrainConfig
 
 N = 32
@@ -12,11 +13,13 @@ PAIRS = 2
 def _trainer(steps="12", trace_form="physstd", strategy=None, **overrides):
     import keras
 
+    from physstd.methods.physstd.trainer import PhySTDTrainer
     from physstd.models import ModelConfig
-    from physstd.train.trainer import PhySTDTrainer
 
     keras.utils.set_random_seed(0)
-    config = TrainConfig(**dict(dict(learning_rate=1e-3, batch_size=2 * PAIRS, steps=steps), **overrides))
+    own = {name: overrides.pop(name) for name in list(overrides) if name in PhySTDConfig.__dataclass_fields__}
+    config = TrainConfig(**dict(dict(learning_rate=1e-3, batch_size=2 * PAIRS), **overrides),
+                         method_config=PhySTDConfig(steps=steps, **own))
     return PhySTDTrainer(ModelConfig(image_size=N, width=WIDTH, trace_form=trace_form), config, strategy=strategy)
 
 
@@ -144,7 +147,8 @@ def test_resize_upsampling_decoder_has_no_transposed_convolution():
     import keras
     import tensorflow as tf
 
-    from physstd.models import Generator, ModelConfig
+    from physstd.methods.physstd.generator import Generator
+    from physstd.models import ModelConfig
 
     for mode, transposed in (("transpose", True), ("resize", False)):
         generator = Generator(ModelConfig(image_size=N, width=WIDTH, upsample=mode))

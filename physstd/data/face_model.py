@@ -14,6 +14,8 @@ import os
 import numpy as np
 from scipy.spatial import Delaunay
 
+from physstd.config import border_anchors
+
 NUM_DETECTED = 68
 NUM_DERIVED = 72
 NUM_LANDMARKS = NUM_DETECTED + NUM_DERIVED
@@ -169,17 +171,6 @@ def canonical_landmarks(size, num_landmarks=NUM_LANDMARKS):
     if num_landmarks == NUM_DETECTED:
         return points
     return derive_landmarks(points)
-
-
-def border_anchors(size):
-    """Eight fixed anchors (corners and edge midpoints) of a size x size image, (x, y) pixels.
-
-    The triangulation covers the whole image: landmarks plus these anchors. Anchors map to themselves in
-    every warp, so dense offsets fall to zero at the border and stay continuous across the face outline."""
-    last = size - 1.0
-    half = last / 2.0
-    return np.array([[0, 0], [half, 0], [last, 0], [last, half], [last, last], [half, last], [0, last],
-                     [0, half]], dtype=np.float64)
 
 
 @functools.lru_cache(maxsize=4)

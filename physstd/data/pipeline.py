@@ -25,6 +25,7 @@ import threading
 
 import numpy as np
 
+from physstd import cli
 from physstd.data import face_model, prepared, spoof_types
 
 DEFAULT_CACHE_BYTES = 2 << 30
@@ -145,7 +146,7 @@ class PreparedVideos:
                 image = image[:, ::-1]
                 landmarks = face_model.flip_landmarks(landmarks, self.image_size).astype(np.float32)
                 depth, face_depth, p0 = depth[:, ::-1], face_depth[:, ::-1], p0[:, ::-1]
-            from physstd import ops
+            from physstd import ops   # TensorFlow: this module stays free of it (the flags read its constants)
             try:
                 index, weights = ops.triangle_barycentrics(landmarks, self._triangles, self.image_size)
             except (ValueError, ArithmeticError) as error:   # landmarks that pass the range checks, yet no face
@@ -167,6 +168,9 @@ def data_error(op_error):
     in its message; this turns the data errors among them back into the one-line message naming the file."""
     match = re.search(rf"{prepared.PreparedFormatError.__name__}: ([^\n]*)", str(getattr(op_error, "message", "")))
     return prepared.PreparedFormatError(match.group(1)) if match else None
+
+
+cli.THREAD_ERROR_READERS.append(data_error)   # the entry points report such errors as one line (physstd.cli)
 
 
 def _sample_spec(n, k, q):

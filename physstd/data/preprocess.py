@@ -18,7 +18,7 @@ import numpy as np
 
 from physstd import files
 from physstd.config import ImageSizes
-from physstd.data import face_model, geometry
+from physstd.data import datasets, face_model, geometry, spoof_types
 from physstd.data.detect import DETECT_MAX_SIDE, LandmarkDetector, dlib_models
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
@@ -411,7 +411,6 @@ def add_unique_job(jobs, failures, seen, job):
 def dataset_jobs(input_dir, dataset):
     """(jobs, failures) for every video file of an official dataset tree, named by
     `physstd.data.datasets.parse_video_name`; a name that does not parse is a failure, not an abort."""
-    from physstd.data import datasets
     dataset = datasets.OLD_NAMES.get(dataset, dataset)
     if not os.path.isdir(input_dir):
         raise InputError(f"{input_dir}: input folder does not exist")
@@ -438,7 +437,6 @@ def folder_jobs(input_dir):
     `spoof_types.NAMES` (live, print, replay, ...). Below them every video file, and every folder holding
     frame images, is one video. Subject: the first folder under the type folder when there is one, else
     the video itself."""
-    from physstd.data import datasets, spoof_types
     if not os.path.isdir(input_dir):
         raise InputError(f"{input_dir}: input folder does not exist")
     jobs, failures, seen = [], [], {}

@@ -34,8 +34,8 @@ import zlib
 
 import numpy as np
 
-from physstd import files
-from physstd.data import datasets, spoof_types
+from physstd import cli, files
+from physstd.data import datasets, prepared, spoof_types
 
 SUBSETS = ("train", "dev", "test")
 PROTOCOLS = {
@@ -185,8 +185,6 @@ def check_identities(split_dir, protocol, fold, data_root):
     Subjects come from the prepared index.csv of `data_root` (its `subject` column; empty = unknown). Subsets
     drawn from two datasets (cross_dataset's `subset_datasets`) are not compared: their subject ids are
     unrelated."""
-    from physstd.data import prepared
-
     subsets = load_fold(split_dir, protocol, fold)
     info = protocol_info(split_dir, protocol)
     if info.get(ALLOW_OVERLAP_KEY) is True:
@@ -677,11 +675,9 @@ def _define_flags():
     flags.DEFINE_integer("seed", 0, "seed of the random splits (SiW-M)")
     flags.DEFINE_bool("skip_unknown", False, "with --raw_root: skip video files whose names do not parse")
     flags.mark_flag_as_required("dataset")
-    from physstd import cli
     cli.register_ranges({"seed": cli.Range(0, 2 ** 32 - 1)})
 
 
 if __name__ == "__main__":
-    from physstd import cli
     _define_flags()
     cli.run(main)

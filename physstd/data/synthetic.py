@@ -58,9 +58,11 @@ import zlib
 import cv2
 import numpy as np
 
-from physstd.data import face_model, spoof_types, synthetic_traces
-from physstd import files
+from physstd import cli, files
+from physstd.data import face_model, protocols, spoof_types, synthetic_traces
+from physstd.data.detect import DETECT_MAX_SIDE, LandmarkDetector
 from physstd.data.prepared import INDEX_COLUMNS, DatasetWriter, PreparedDataset, check_output_root
+from physstd.data.preprocess import FacePreprocessor, warp_to_crop
 
 DATASET_NAME = "synthetic"
 FORMAT_VERSION = 1
@@ -131,7 +133,6 @@ def skin_tinted(grey, tone):
 def find_faces(count=None, detector=None):
     """The first `count` packaged photos (all when None) in which dlib finds a face, as `SourceFace`s."""
     if detector is None:
-        from physstd.data.detect import LandmarkDetector
         detector = LandmarkDetector()
     faces = []
     for name, image in packaged_photos():
@@ -429,8 +430,6 @@ def crop_truth(frame, live, mask, affine, image_size):
     frame, live: (H, W, 3) uint8 raw spoof and bona fide frames; mask: (H, W) uint8 P * 255 or None.
     Returns (crop uint8, {'trace', 'mask', 'content', 'live'} float32) with
     crop / 255 == (1 - mask)(live + trace) + mask * content."""
-    from physstd.data.preprocess import warp_to_crop
-
     def crop(image):
         return warp_to_crop(image.astype(np.float32), affine, image_size)
 
@@ -524,9 +523,6 @@ def prepare_synthetic(raw_dir, output_dir, image_size=None, workers=None, detect
     image_size defaults to the raw set's; seed (protocol split) to the raw set's seed. Videos already in
     output_dir's index are skipped (resume). output_dir must be apart from raw_dir, except that generate() keeps
     its raw videos in <output_dir>/raw. Returns a PrepareSummary."""
-    from physstd.data.detect import DETECT_MAX_SIDE
-    from physstd.data.preprocess import FacePreprocessor
-
     meta = read_raw_meta(raw_dir)
     rows = read_raw_index(raw_dir)
     image_size = int(meta["image_size"] if image_size is None else image_size)
@@ -611,8 +607,6 @@ def protocol_splits(rows, seed):
 
 def write_protocols(prepared_root, seed):
     """Write the 'identity' and 'leave_one_type_out' protocols under <prepared_root>/protocols/."""
-    from physstd.data import protocols
-
     dataset = PreparedDataset(prepared_root)
     rows = dataset.index
     by_id = {row["video_id"]: row for row in rows}
@@ -711,7 +705,6 @@ def _define_flags():
     flags.DEFINE_bool("light_variation", True, "Vary gain, contrast, colour temperature and the light gradient "
                       "per video (--nolight_variation: one light for every video, a control set).")
     flags.mark_flag_as_required("output_dir")
-    from physstd import cli
     cli.register_ranges({"seed": cli.Range(0, 2 ** 32 - 1)})   # the other numeric flags have their lower_bound
     return flags.FLAGS
 
@@ -732,6 +725,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    from physstd import cli
     FLAGS = _define_flags()
     cli.run(main)

@@ -36,8 +36,8 @@ import os
 
 import numpy as np
 
-from physstd import files
-from physstd.data import spoof_types
+from physstd import files, methods, runs, viz
+from physstd.data import pipeline, protocols, spoof_types
 from physstd.eval import metrics, scoring
 
 RESULTS_FORMAT_VERSION = 1
@@ -69,11 +69,9 @@ class ScoringModel:
     def __init__(self, path):
         import tensorflow as tf
 
-        from physstd import methods
-
         self.path = os.fspath(path)
         if is_saved_model(self.path):
-            from physstd import export
+            from physstd import export   # TensorFlow: imported when a SavedModel is evaluated
 
             self.kind = "saved_model"
             self.info = export.read_export_info(self.path)
@@ -107,8 +105,6 @@ class ScoringModel:
 
     def run_flags(self):
         """flags.json of the run (of the source run for an export, when it is still there); None if unknown."""
-        from physstd import runs
-
         run_dir = self.path if self.kind == "run" else self.info.get("source", "")
         if run_dir and os.path.isfile(os.path.join(run_dir, runs.FLAGS_FILE)):
             return runs.read_run_flags(run_dir)
@@ -123,11 +119,7 @@ class ScoringModel:
         path = scoring.run_calibration_path(self.path)
         if path is None:
             return None
-        calibration = scoring.load_calibration(path)
-        if calibration["method"] != self.method.name:
-            raise ValueError(f"{path}: a calibration of method {calibration['method']!r}, but the run trained "
-                             f"{self.method.name!r}; run run_test.py without --use_saved_calibration")
-        return calibration
+        return scoring.load_calibration(path, self.method)
 
     @property
     def calibration_path(self):
@@ -157,8 +149,6 @@ class Samples:
 
 def collect_frames(model, data_root, video_ids, batch_size=32):
     """Samples of every kept frame of `video_ids` in a prepared dataset (physstd.data.pipeline.eval_dataset)."""
-    from physstd.data import pipeline
-
     if not video_ids:
         raise ValueError(f"{data_root}: no videos to evaluate (empty split list)")
     columns = {name: [] for name in ("video_id", "frame", "label", "spoof_type")}
@@ -229,8 +219,6 @@ def read_scores_csv(path):
 def protocol_apcer(split_dir, protocol):
     """The APCER definition of a protocol: pooled for the datasets of POOLED_APCER_DATASETS (named by the
     protocol's protocol.json), else the worst species (also for hand-made split lists without protocol.json)."""
-    from physstd.data import protocols
-
     dataset = protocols.protocol_info(split_dir, protocol).get("dataset")
     return metrics.POOLED if dataset in POOLED_APCER_DATASETS else metrics.WORST_SPECIES
 
@@ -238,8 +226,6 @@ def protocol_apcer(split_dir, protocol):
 def calibration_ids(split_dir, protocol, fold, calibration_split):
     """(video ids, subset name) to calibrate on: `calibration_split` ('dev' or 'train'); 'dev' falls back to
     'train' for protocols that ship no dev list (SiW, SiW-M), as training does."""
-    from physstd.data import protocols
-
     if calibration_split not in ("dev", "train"):
         raise ValueError(f"calibration_split must be 'dev' or 'train' (never test); got {calibration_split!r}")
     try:
@@ -270,8 +256,7 @@ def calibrate_model(model, data_root, split_dir, protocol, fold=None, calibratio
     samples = at_level(collect_frames(model, data_root, ids, batch_size), frame_level)
     fitted = calibrate(model.method, samples)
     if save and model.calibration_path:
-        scoring.save_calibration(model.calibration_path, model.method.name, fitted["params"], fitted["threshold"],
-                                 subset)
+        scoring.save_calibration(model.calibration_path, model.method, fitted["params"], fitted["threshold"], subset)
     return {"method": model.method.name, **fitted, "split": subset, "source": "calibrated", "samples": len(samples)}
 
 
@@ -286,8 +271,6 @@ def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_
     calibration threshold), per_species (metrics.evaluate_per_species), files; and, under the key "_curve", the
     (labels, scores) of the test samples for ROC/DET figures (not JSON; removed before saving).
     """
-    from physstd.data import protocols
-
     protocols.check_identities(split_dir, protocol, fold, data_root)   # and load_split: no leaked video
     if use_saved_calibration:
         calibration = model.saved_calibration()
@@ -434,9 +417,6 @@ def evaluate_models(model_paths, output_dir=None, data_root="", split_dir="", pr
     """
     if output_dir:
         files.check_output_dir(output_dir)   # before minutes of scoring
-    from physstd import viz
-    from physstd.data import protocols
-
     model_paths = list(model_paths)
     if not model_paths:
         raise ValueError("no model to evaluate: pass --run_dir (run directories or SavedModel exports)")

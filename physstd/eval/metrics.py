@@ -20,7 +20,6 @@ import dataclasses
 import math
 
 import numpy as np
-from sklearn import metrics as sk_metrics
 
 # The FDR at which seeds/001 reports its SiW-M "TPR@FNR=.5%" rows (Tab. 3-5).
 DEFAULT_FDR = 0.005
@@ -87,6 +86,8 @@ def _validated_species(species, labels):
 def _roc(labels, scores):
     """(bpcer, apcer, thresholds) at +inf and at every distinct score, highest first (pooled species)."""
     # sklearn's positive class is the attack and it predicts positive when score >= threshold: our rule.
+    from sklearn import metrics as sk_metrics   # 2 s to import; run_train.py --help imports this module
+
     bpcer, detection_rate, thresholds = sk_metrics.roc_curve(labels, scores, drop_intermediate=False)
     return bpcer, 1.0 - detection_rate, thresholds
 
@@ -177,6 +178,8 @@ def hter(labels, scores, threshold):
 def auc(labels, scores):
     """Area under the ROC curve: the probability that an attack scores above a bona fide sample (ties 1/2)."""
     labels, scores = _validated(labels, scores)
+    from sklearn import metrics as sk_metrics   # 2 s to import; run_train.py --help imports this module
+
     return float(sk_metrics.roc_auc_score(labels, scores))
 
 

@@ -1,23 +1,20 @@
-"""The PhySTD spoof score (seeds/001 Eq. 10), its weight alpha0, per-video scores and the calibration file.
+"""Method-neutral scoring: the fitted two-term score, per-video scores and the calibration file.
 
-Eq. 10 adds (1/2K^2)||M||_1, the depth norm, which is LARGE for bona fide faces, and
-(alpha0/2N^2)(||B||_1+||C||_1+||T||_1+||P||_1), the trace norm, which is LARGE for attacks. Added with the
-same sign the two terms pull in opposite directions, so we write the score with explicit signs
-(DESIGN 4.4): higher = more likely an attack, as every metric in physstd.eval.metrics expects:
+Two-term score (`WeightedDifference`): PhySTD's Eq. 10 and De-Spoof's fused score have one form,
 
-    spoof_score = alpha0 * trace_magnitude - depth_mean
-    trace_magnitude = (||B||_1 + ||C||_1 + ||T||_1 + ||P||_1) / N^2   (per frame, summed over channels)
-    depth_mean      = ||M||_1 / K^2                                    (per frame)
+    score = weight * positive_term - negative_term          (higher = more likely an attack)
 
-This is 2 * (trace term - depth term) of Eq. 10, so our alpha0 weights the traces against the depth as
-the paper's alpha0 does (and weights B, C, T, P per element equally, as the paper's sum of L1 norms does).
-"mean(|B|+|C|+|T|+|P|)" in the team contract means this: the per-pixel sum over all ten channels,
-averaged over the N x N pixels.
+a term that is large for attacks (PhySTD's trace magnitude, De-Spoof's noise magnitude) against one that is large
+for bona fide faces (the depth mean), with one weight >= 0 fitted on a train or dev set (`choose_weight`), never on
+test: the two terms live on unrelated scales. PhySTD's terms (Eq. 10) are physstd.methods.physstd.score.
+
+Per-video scores (`video_scores`): the mean frame score of each video, as the protocols score videos.
 
 The calibration file ``<run_dir>/calibration.json`` (format 2) holds, for any method (physstd.methods), the
 method's name, its fitted score parameters (PhySTD: {"alpha0": ...}), the decision threshold and the split they
 were chosen on; test splits are refused, so a threshold can never be tuned on test data. Runs evaluated before
 the harness have ``<run_dir>/alpha0.json`` (format 1, PhySTD only); it is still read, as a PhySTD calibration.
+The reader and the writer take the method (a physstd.methods.base.Method), which checks its parameters.
 """
 import os
 import re
@@ -37,89 +34,100 @@ _LEGACY_METHOD = "physstd"
 _DECISION_RULE = "attack if score >= threshold"
 
 
-def frame_statistics(B, C, T, P, M):
-    """Per-frame trace magnitude (||B||+||C||+||T||+||P||)/N^2 and depth mean ||M||/K^2 of Eq. 10.
+def checked_weight(weight, where="weight"):
+    """`weight` as a float when it is a finite number >= 0; else a ValueError naming `where`."""
+    if isinstance(weight, bool) or not isinstance(weight, (int, float, np.number)) \
+            or not (np.isfinite(weight) and weight >= 0):
+        raise ValueError(f"{where} must be a finite number >= 0; got {weight!r}")
+    return float(weight)
 
-    B, C, T: (F, N, N, 3); P: (F, N, N, 1); M: (F, K, K, 1) or (F, K, K). Returns two float64 (F,) arrays.
+
+def weighted_difference(positive, negative, weight):
+    """weight * positive - negative (higher = attack), in float64, with the weight checked."""
+    weight = checked_weight(weight)
+    return weight * np.asarray(positive, dtype=np.float64) - np.asarray(negative, dtype=np.float64)
+
+
+def default_weight_grid(positive, negative, num=61):
+    """0 and ``num`` log-spaced values over 1e-3..1e3 times std(negative) / std(positive).
+
+    The two terms live on unrelated scales (PhySTD: a depth mean in [0, 1] against a sum of L1 norms over ten
+    channels), so a fixed grid would sit in the wrong decade; centring it on the ratio of their spreads puts the
+    weight at the grid centre where both terms move the score by similar amounts.
     """
-    B, C, T, P, M = (np.asarray(a, dtype=np.float64) for a in (B, C, T, P, M))
-    for name, array in (("B", B), ("C", C), ("T", T), ("P", P)):
-        if array.ndim != 4 or array.shape[:3] != B.shape[:3]:
-            raise ValueError(f"trace {name} has shape {array.shape}; expected (F, N, N, channels) "
-                             f"matching B {B.shape[:3]}")
-    if M.ndim not in (3, 4) or M.shape[0] != B.shape[0]:
-        raise ValueError(f"depth M has shape {M.shape}; expected (F, K, K[, 1]) with F = {B.shape[0]}")
-    frames, height, width = B.shape[:3]
-    l1 = sum(np.abs(a).reshape(frames, -1).sum(axis=1) for a in (B, C, T, P))
-    trace_magnitude = l1 / (height * width)
-    depth_mean = M.reshape(frames, -1).mean(axis=1)
-    return trace_magnitude, depth_mean
-
-
-def checked_alpha0(alpha0, where="alpha0"):
-    if isinstance(alpha0, bool) or not isinstance(alpha0, (int, float, np.number)) \
-            or not (np.isfinite(alpha0) and alpha0 >= 0):
-        raise ValueError(f"{where} must be a finite number >= 0; got {alpha0!r}")
-    return float(alpha0)
-
-
-def spoof_score(trace_magnitude, depth_mean, alpha0):
-    """Eq. 10 with consistent signs: alpha0 * trace_magnitude - depth_mean (higher = attack)."""
-    alpha0 = checked_alpha0(alpha0)
-    return alpha0 * np.asarray(trace_magnitude, dtype=np.float64) - np.asarray(depth_mean, dtype=np.float64)
-
-
-def default_alpha0_grid(trace_magnitude, depth_mean, num=61):
-    """0 and ``num`` log-spaced values over 1e-3..1e3 times std(depth_mean) / std(trace_magnitude).
-
-    The two terms of Eq. 10 live on unrelated scales (a depth mean in [0, 1] against a sum of L1 norms
-    over ten channels), so a fixed grid would sit in the wrong decade; centring it on the ratio of their
-    spreads puts alpha0 = grid centre where both terms move the score by similar amounts.
-    """
-    trace_spread = float(np.std(trace_magnitude))
-    depth_spread = float(np.std(depth_mean))
-    scale = depth_spread / trace_spread if trace_spread > 0 and depth_spread > 0 else 1.0
+    positive_spread = float(np.std(positive))
+    negative_spread = float(np.std(negative))
+    scale = negative_spread / positive_spread if positive_spread > 0 and negative_spread > 0 else 1.0
     return np.concatenate([[0.0], scale * np.logspace(-3, 3, num)])
 
 
-def choose_alpha0(labels, trace_magnitude, depth_mean, grid=None):
-    """alpha0 >= 0 of Eq. 10 maximising the AUC on a TRAIN or DEV set (ties: lowest EER, then smallest alpha0).
+def choose_weight(labels, positive, negative, grid=None):
+    """The weight >= 0 of weight * positive - negative maximising the AUC on a TRAIN or DEV set (ties: lowest EER,
+    then the smallest weight).
 
-    The paper only says alpha0 is "empirically determined from the training or validation set". The
-    depth mean and the trace magnitude have different scales and either alone can rank samples badly, so
-    the weight matters and must be fitted. AUC is the criterion because it scores the ranking over all
-    thresholds (the threshold is chosen afterwards, from the same set); EER breaks ties, and the smallest
-    alpha0 wins remaining ties because it trusts the depth map, the better-understood cue, the most.
-    The function takes one labelled set and nothing else: pass the dev (or train) statistics, never test.
-    ``grid`` defaults to ``default_alpha0_grid``.
+    The PhySTD paper only says alpha0 is "empirically determined from the training or validation set". The two
+    terms have different scales and either alone can rank samples badly, so the weight matters and must be
+    fitted. AUC is the criterion because it scores the ranking over all thresholds (the threshold is chosen
+    afterwards, from the same set); EER breaks ties, and the smallest weight wins remaining ties because it trusts
+    the depth map, the better-understood cue, the most. The function takes one labelled set and nothing else:
+    pass the dev (or train) terms, never test. ``grid`` defaults to ``default_weight_grid``.
     """
     labels = np.asarray(labels)
-    trace_magnitude = np.asarray(trace_magnitude, dtype=np.float64)
-    depth_mean = np.asarray(depth_mean, dtype=np.float64)
-    if trace_magnitude.shape != depth_mean.shape:
-        raise ValueError(f"trace_magnitude {trace_magnitude.shape} and depth_mean {depth_mean.shape} differ")
-    grid = default_alpha0_grid(trace_magnitude, depth_mean) if grid is None else np.asarray(grid, float)
+    positive = np.asarray(positive, dtype=np.float64)
+    negative = np.asarray(negative, dtype=np.float64)
+    if positive.shape != negative.shape:
+        raise ValueError(f"the two score terms differ in shape: {positive.shape} and {negative.shape}")
+    grid = default_weight_grid(positive, negative) if grid is None else np.asarray(grid, float)
     if grid.ndim != 1 or grid.size == 0 or not (np.isfinite(grid) & (grid >= 0)).all():
-        raise ValueError("alpha0 grid must be a non-empty 1-D list of finite values >= 0")
-    best_key, best_alpha0 = None, None
-    for alpha0 in np.unique(grid):  # ascending, so on a full tie the first (smallest) alpha0 is kept
-        scores = spoof_score(trace_magnitude, depth_mean, alpha0)
+        raise ValueError("the weight grid must be a non-empty 1-D list of finite values >= 0")
+    best_key, best_weight = None, None
+    for weight in np.unique(grid):  # ascending, so on a full tie the first (smallest) weight is kept
+        scores = weighted_difference(positive, negative, weight)
         # Round so that AUCs/EERs equal up to float noise count as ties.
         key = (-round(metrics.auc(labels, scores), 12), round(metrics.eer(labels, scores)[0], 12))
         if best_key is None or key < best_key:
-            best_key, best_alpha0 = key, float(alpha0)
-    return best_alpha0
+            best_key, best_weight = key, float(weight)
+    return best_weight
 
 
-def calibrate(labels, trace_magnitude, depth_mean, grid=None):
-    """(alpha0, threshold) from one train/dev set: ``choose_alpha0``, then the EER threshold of its scores.
+def calibrate(labels, positive, negative, grid=None):
+    """(weight, threshold) from one train/dev set: ``choose_weight``, then the EER threshold of its scores.
 
     The EER threshold is the usual operating point of the FAS protocols (OULU-NPU, SiW, SiW-M, and the
     HTER of cross-dataset tests): it balances APCER and BPCER on the set it is chosen on.
     """
-    alpha0 = choose_alpha0(labels, trace_magnitude, depth_mean, grid)
-    _, threshold = metrics.eer(labels, spoof_score(trace_magnitude, depth_mean, alpha0))
-    return alpha0, threshold
+    weight = choose_weight(labels, positive, negative, grid)
+    _, threshold = metrics.eer(labels, weighted_difference(positive, negative, weight))
+    return weight, threshold
+
+
+class WeightedDifference:
+    """The two-term score of a method (module doc): `weight` * terms[positive] - terms[negative], the weight fitted.
+
+    weight: the parameter's name (PhySTD: "alpha0"); positive, negative: the score terms' names; owner: the method's
+    name in error messages. A method's score, fit_score and check_params are `score`, `fit` and `check`.
+    """
+
+    def __init__(self, weight, positive, negative, owner):
+        self.weight, self.positive, self.negative, self.owner = weight, positive, negative, owner
+        self.terms = (positive, negative)
+        self.formula = f"{weight} * {positive} - {negative}"
+
+    def score(self, terms, params):
+        """Plain arithmetic, so that it runs on numpy arrays (evaluation) and on tensors (inside the SavedModel);
+        `weighted_difference` is its checked numpy form."""
+        return params[self.weight] * terms[self.positive] - terms[self.negative]
+
+    def fit(self, labels, terms):
+        """{weight: the weight chosen on this train/dev set} (choose_weight)."""
+        return {self.weight: choose_weight(labels, terms[self.positive], terms[self.negative])}
+
+    def check(self, params, where):
+        """The parameters read from a file, checked; a ValueError naming `where` otherwise."""
+        if not isinstance(params, dict) or set(params) != {self.weight}:
+            raise ValueError(f"{where}: {self.owner}'s score parameters are {{'{self.weight}': number}}; found "
+                             f"{params!r}")
+        return {self.weight: checked_weight(params[self.weight], f"{where}: {self.weight}")}
 
 
 def video_scores(video_ids, frame_scores, labels=None, species=None):
@@ -184,14 +192,11 @@ def run_calibration_path(run_dir):
     return None
 
 
-def save_calibration(path, method_name, params, threshold, split_name):
-    """Write a method's fitted score parameters and the decision threshold (chosen on ``split_name``, never a test
-    split) as a format-2 calibration JSON, atomically. ``params`` are checked by the method (physstd.methods)."""
-    from physstd import methods
-
+def save_calibration(path, method, params, threshold, split_name):
+    """Write a method's (physstd.methods.base.Method) fitted score parameters and the decision threshold (chosen on
+    ``split_name``, never a test split) as a format-2 calibration JSON, atomically; the method checks ``params``."""
     path = os.fspath(path)
     _check_split_name(split_name, path)
-    method = methods.get(method_name, path)
     params = method.check_params(params, path)
     record = {"format_version": CALIBRATION_FORMAT_VERSION, "method": method.name, "params": params,
               "threshold": _checked_threshold(threshold, path), "split": split_name,
@@ -199,11 +204,10 @@ def save_calibration(path, method_name, params, threshold, split_name):
     files.write_json_atomic(path, record)
 
 
-def load_calibration(path):
-    """Read a calibration JSON (format 2, or a format-1 alpha0.json of PhySTD); returns {"method", "params",
-    "threshold", "split"}, or a ValueError naming the file."""
-    from physstd import methods
-
+def load_calibration(path, method):
+    """Read a calibration JSON (format 2, or a format-1 alpha0.json of PhySTD) written for `method` (a
+    physstd.methods.base.Method, which checks the parameters); returns {"method", "params", "threshold", "split"},
+    or a ValueError naming the file."""
     path = os.fspath(path)
     record = files.read_json(path, "calibration (score parameters, threshold)")
     version = record.get("format_version") if isinstance(record, dict) else None
@@ -216,7 +220,9 @@ def load_calibration(path):
         record = dict(record, method=_LEGACY_METHOD, params={"alpha0": record["alpha0"]})
     elif version != CALIBRATION_FORMAT_VERSION:
         raise ValueError(f"{path}: format_version {version!r}, expected {CALIBRATION_FORMAT_VERSION} (or 1)")
-    method = methods.get(record["method"], f"{path}: method")
+    if record["method"] != method.name:
+        raise ValueError(f"{path}: a calibration of method {record['method']!r}, but the model is of method "
+                         f"{method.name!r}; run run_test.py (without --use_saved_calibration) to calibrate it again")
     if record["score"] != method.score_formula or record["decision"] != _DECISION_RULE:
         raise ValueError(f"{path}: written for score {record['score']!r} / {record['decision']!r}; "
                          f"expected {method.score_formula!r} / {_DECISION_RULE!r}")

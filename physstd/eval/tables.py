@@ -32,9 +32,9 @@ import sys
 
 import numpy as np
 
+from physstd import cli, files, methods
 from physstd.data.spoof_types import SIWM_TYPES
-from physstd import files
-from physstd.eval import metrics, published as published_numbers
+from physstd.eval import evaluate, metrics, published as published_numbers
 
 Column = collections.namedtuple("Column", "key markdown latex group")
 Column.__doc__ = "A table column: results key, flat Markdown label, LaTeX label, LaTeX group header ('' for none)."
@@ -349,8 +349,6 @@ def load_results(path):
 def default_row_label(folds):
     """Our row's label where none is given: the display name of the method the folds' models trained, with
     "(ours)" (e.g. "PhySTD (ours)", "DeSpoof (ours)"); a fold that names no method is a PhySTD run's."""
-    from physstd import methods
-
     return f"{methods.get(folds[0].get('method') or methods.DEFAULT).display_name} (ours)"
 
 
@@ -358,8 +356,6 @@ def evaluation_tables(path, table="", entry="", row_label=""):
     """(table, results) of a results.json written by run_test.py (physstd.eval.evaluate): with `table`, our row of
     that paper table (entry as run_test.py --table_entry; default the protocol name without a leading 'p'; row_label
     "": default_row_label); without it (None, per-fold summary as Markdown)."""
-    from physstd.eval import evaluate
-
     record = files.read_json(path, "results")
     if not isinstance(record, dict) or not isinstance(record.get("folds"), list) or not record["folds"]:
         raise ValueError(f"{path}: expected the results.json of run_test.py or a table file of save_results")
@@ -398,7 +394,6 @@ def main(argv=None):
                         help="add these published rows, in this order, e.g. Auxiliary,DeSpoof (implies --published)")
     parser.add_argument("--decimals", type=int, default=1)
     args = parser.parse_args(argv)
-    from physstd import cli
     cli.check_range("decimals", args.decimals, cli.Range(0, 9))
     if args.method is not None:
         raise ValueError(f"--method={args.method}: the row label is now --row_label (the method of a run comes from "
@@ -436,5 +431,4 @@ def _file_table(path, args):
 
 
 if __name__ == "__main__":
-    from physstd import cli
     sys.exit(cli.guarded(main)(sys.argv[1:]))

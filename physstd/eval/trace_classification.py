@@ -24,8 +24,8 @@ import sys
 
 import numpy as np
 
-from physstd import cli, files
-from physstd.data import spoof_types
+from physstd import cli, files, methods, runs
+from physstd.data import pipeline, protocols, spoof_types
 
 CATEGORY_ORDER = ("live", "print", "replay", "mask", "makeup", "partial")
 INPUTS = ("traces", "images")
@@ -108,8 +108,6 @@ def collect_inputs(traces_of, data_root, video_ids, image_size, frames_per_video
     """
     import tensorflow as tf
 
-    from physstd.data import pipeline
-
     additive_components = tf.function(traces_of, autograph=False,
                                       input_signature=[tf.TensorSpec([None, image_size, image_size, 3], tf.float32)])
 
@@ -143,9 +141,6 @@ def run(run_dir, data_root="", split_dir="", protocol="", fold="", scheme="categ
     classes, scheme, counts, and per input {accuracy, confusion (rows = true class)}.
     """
     import tensorflow as tf
-
-    from physstd import methods, runs
-    from physstd.data import protocols
 
     method = methods.of_run(run_dir)
     flags = runs.read_run_flags(run_dir)["train"]

@@ -3,8 +3,8 @@ predictors that never see the trace.
 
 Only the embedded synthetic set (physstd.data.synthetic) knows the true additive trace T_A = S - L and the true
 inpainting region of every spoof frame (truth.npz); real data have neither. A method is scored through one small
-interface, `TraceModel`: a function from images to (trace in image space, inpainting region or None[, overall
-effect]). PhySTD's generator is one implementation (`physstd_trace_model`); De-Spoof's noise is another.
+interface, `TraceModel` (physstd.methods.base): a function from images to (trace in image space, inpainting region
+or None[, overall effect]). A method gives its own (Method.trace_model): PhySTD's generator, De-Spoof's noise.
 
 A recovered trace means something only next to what a predictor that never saw the trace scores with the same
 code on the same frames. Every report carries these reference rows (`fit_references`, fitted on the *train*
@@ -51,7 +51,8 @@ import typing
 
 import numpy as np
 
-from physstd import files
+from physstd import cli, files, methods, runs
+from physstd.data import pipeline, protocols, spoof_types
 
 BANDS = ("low", "mid", "high")   # the bands of Eq. 9 at the model's n1, n2: [x]n1, [x]n2 - [x]n1, x - [x]n2
 MASK_THRESHOLD = 0.5             # a pixel is in the (true or estimated) inpainting region when P > 0.5
@@ -65,42 +66,8 @@ REFERENCES = ("zero", "template", "colour map", "negated image")
 TEMPLATE, COLOUR_MAP = "template", "colour map"
 
 
+# The trace name of a trace_recovery.json written before records named theirs (every such record scored PhySTD).
 PHYSTD_TRACE_NAME = "Recovered trace = I minus the live reconstruction with P = 0 (T_A = [B]n1 + [C]n2 + T)"
-
-
-class TraceModel(typing.NamedTuple):
-    """A method's trace estimate, as trace recovery scores it.
-
-    estimate: images (B, N, N, 3) float32 in [0, 1] -> (additive_trace, region) or (additive_trace, region,
-        effect): additive_trace (B, N, N, 3) is what the method says the spoof added to the live face, in image
-        space (live = image - trace outside the region); region (B, N, N, 1) in [0, 1] is where it says the spoof
-        replaced the face, or None for a method without one; effect (B, N, N, 3), where given, is the image minus
-        the method's reconstruction of the live face (None or absent: the method has none besides its trace).
-        Tensors or arrays.
-    image_size: N of the images it takes (the data must be prepared at that size).
-    bands: (n1, n2) of the Eq. 9 split at which the per-band correlations are taken.
-    name: what the recovered trace is, for the report's first sentence.
-    """
-    estimate: typing.Callable
-    image_size: int
-    bands: tuple
-    name: str = PHYSTD_TRACE_NAME
-
-
-def physstd_trace_model(generator, model_config):
-    """PhySTD's TraceModel: the image-space trace (T_A = [B]n1 + [C]n2 + T for the paper's form, physstd.trace.
-    image_trace), the inpainting region P and the overall effect I - I_live of Eq. 5."""
-    import tensorflow as tf
-
-    from physstd import trace
-
-    @tf.function(autograph=False, reduce_retracing=True)
-    def estimate(images):
-        out = generator(images, training=False)
-        return (trace.image_trace(images, out, model_config), out.P,
-                trace.overall_effect(images, out, model_config))
-
-    return TraceModel(estimate, model_config.image_size, tuple(model_config.trace_bands))
 
 
 class SpoofFrames(typing.NamedTuple):
@@ -115,8 +82,6 @@ class SpoofFrames(typing.NamedTuple):
 
 def load_spoof_frames(data_root, video_ids, image_size, batch_size=32):
     """SpoofFrames of the spoof videos among video_ids (their truth.npz through the tf.data pipeline)."""
-    from physstd.data import pipeline, spoof_types
-
     parts = {"image": [], "true_trace": [], "true_mask": [], "spoof_type": [], "video_id": []}
     for batch in pipeline.eval_dataset(data_root, video_ids, image_size, batch_size, include_truth=True):
         spoof = batch["label"].numpy() == 1
@@ -190,9 +155,6 @@ def recovery_of_run(run_dir, data_root="", split_dir="", protocol="", split="tes
     trace is refused. data_root, split_dir, protocol and fold default to the run's own (flags.json). The
     reference predictors are fitted on the protocol's train split; reference_runs (other run directories, e.g.
     a supervised ceiling) are scored as extra reference rows named after their folder."""
-    from physstd import runs
-    from physstd.data import protocols
-
     flags = runs.read_run_flags(run_dir)["train"]
     data_root = data_root or flags.get("data_root", "")
     protocol = protocol or flags.get("protocol", "")
@@ -211,8 +173,6 @@ def recovery_of_run(run_dir, data_root="", split_dir="", protocol="", split="tes
 
 
 def _trace_model_of(run_dir):
-    from physstd import methods
-
     method = methods.of_run(run_dir)
     trace_model = method.trace_model(method.load(run_dir))
     if trace_model is None:
@@ -290,8 +250,6 @@ def frame_metrics(frames, traces, regions=None, effects=None, bands=None):
 
 
 def _type_order(types):
-    from physstd.data import spoof_types
-
     return [name for name in spoof_types.NAMES if name in set(types.tolist())]
 
 
@@ -311,7 +269,7 @@ def _band_split(predicted, true, bands):
     """[(recovered band, true band)] for BANDS with the averaging Eq. 9 split (physstd.ops.decompose)."""
     import tensorflow as tf
 
-    from physstd import ops
+    from physstd import ops   # TensorFlow: this module stays free of it until the bands are split
 
     n1, n2 = bands
     out = [([], []), ([], []), ([], [])]
@@ -388,8 +346,6 @@ def whole_face_recovery(result):
     the local ones (mask edges, makeup, the shadow beside a partial attack) are reported but not pooled here,
     since at the demo's scale even a generator trained on the true traces barely recovers them
     (benchmarks/trace_ceiling.py, README)."""
-    from physstd.data import spoof_types
-
     names = [name for name in result if name in spoof_types.BY_NAME and spoof_types.BY_NAME[name].p0_region == "whole"]
     if not names:
         return None
@@ -595,5 +551,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    from physstd import cli   # a data error raised in a tf.data thread: one error line, the pipeline stopped first
-    sys.exit(cli.guarded(main)(sys.argv[1:]))
+    sys.exit(cli.guarded(main)(sys.argv[1:]))   # a data error raised in a tf.data thread: one error line

@@ -1,25 +1,34 @@
 """What a method gives the shared harness (training loop, evaluation, calibration, export, predict).
 
-A method is one module in physstd/methods/ that defines `METHOD`, an instance of a `Method` subclass, and one line
-in physstd.methods.MODULES. The shared code only ever calls the members below; it never tests a method's name.
+A method is one folder physstd/methods/<name>/ whose __init__.py defines `METHOD`, an instance of a `Method`
+subclass, plus one line in physstd.methods.MODULES. The folder holds the whole method: its networks, losses,
+trainer (a subclass of physstd.train.trainer.Trainer) and its own config (a `MethodConfig`). Its __init__.py
+stays free of TensorFlow (the flag definitions read it): the members below import the folder's TensorFlow modules
+when called. The shared code only ever calls the members below; it never tests a method's name.
 
 display_name: the method's name in tables (run_test.py's default row label is "<display_name> (ours)"); the
     name of its row in the paper tables (physstd.eval.published) where it has one.
 
 Training (physstd.train.loop, physstd.train.flags):
-    own_flags: the run_train.py flags (TrainConfig fields and model flags) that configure this method's networks,
-        losses or trainer. A flag that no method names here is shared by every method; one that some method names
-        is refused with any other --method when it is given (physstd.train.flags.check_method_flags).
+    config_class: the method's own config, a `MethodConfig` dataclass (the base: none). Each field is a run_train.py
+        flag of the same name (help, choices and ranges in the class's HELP, CHOICES, RANGES); the run's values
+        are TrainConfig.method_config, written into flags.json with the shared TrainConfig fields.
+    claimed_flags: the flags of the shared records (TrainConfig, ModelConfig) that only this method reads (PhySTD's
+        trace form, the discriminators' width...).
+    own_flags: config_class's fields and claimed_flags. A flag that no method owns is shared by every method; one
+        that some method owns is refused with any other --method when it is given
+        (physstd.train.flags.check_method_flags).
     train_defaults: {TrainConfig field: value} the method uses where the paper's PhySTD default does not fit
-        (learning rate, loss weights...); a flag given on the command line or in a flagfile still wins.
+        (learning rate, batch size...); a flag given on the command line or in a flagfile still wins.
     check_config(config, model_config): raises one ValueError naming the flag when the method cannot train with
         these configs (e.g. De-Spoof without --dq_run); physstd.train.train calls it first, before any data loads
         (reading the flags does not, so that flagfiles parse without the runs they name). The default accepts
         everything.
     trainer(model_config, config, num_landmarks, strategy)
-        the method's trainer: a tf.Module with `.step` (int64 variable), `.train_step(batch)` -> {name: scalar loss},
-        `.learning_rate()`, `.variables_finite()`, `.visuals(batch)` -> {name: image tensor}, `.predict(images)`
-        -> what the method's inference network returns, `.checkpoint_objects()` -> {key: trackable}.
+        the method's trainer (config: the TrainConfig; config.method_config is this method's config): a tf.Module
+        with `.step` (int64 variable), `.train_step(batch)` -> {name: scalar loss}, `.learning_rate()`,
+        `.variables_finite()`, `.visuals(batch)` -> {name: image tensor}, `.predict(images)` -> what the method's
+        inference network returns, `.checkpoint_objects()` -> {key: trackable}.
     prediction_terms(prediction)
         the per-frame score terms {term: float64 (F,) numpy} of one `trainer.predict(images)` result (dev AUCs).
     image_grid(visuals)
@@ -38,8 +47,8 @@ Evaluation and export (physstd.eval.evaluate, physstd.export, trace recovery and
     score_formula: the score in words, written into the calibration file and the export.
     dev_scores(terms, params) -> {name: scores}: the scores whose AUCs training reports on the dev split
         (each higher = attack); the default is the fitted score alone, as "score".
-    trace_model(inference) -> physstd.eval.trace_recovery.TraceModel, or None for a method without an additive
-        spoof trace (trace recovery then refuses the run).
+    trace_model(inference) -> a `TraceModel` (below), or None for a method without an additive spoof trace (trace
+        recovery then refuses the run).
     classification_traces(outputs) -> (F, N, N, c) tensor the Sec. 4.4 trace classifier learns from, or None.
     figure_outputs: the output keys the method's trace figure needs (empty: the method draws none).
     trace_figure(images, outputs, config) -> (grid, column titles): the method's Fig. 8-style figure, one row per
@@ -48,7 +57,45 @@ Evaluation and export (physstd.eval.evaluate, physstd.export, trace recovery and
         returns it. physstd.predict draws it, and the Fig. 9 layout from the `live` output of any method that has
         one.
 """
+import dataclasses
 import typing
+
+from physstd import records
+
+
+class TraceModel(typing.NamedTuple):
+    """A method's trace estimate, as trace recovery (physstd.eval.trace_recovery) scores it.
+
+    estimate: images (B, N, N, 3) float32 in [0, 1] -> (additive_trace, region) or (additive_trace, region,
+        effect): additive_trace (B, N, N, 3) is what the method says the spoof added to the live face, in image
+        space (live = image - trace outside the region); region (B, N, N, 1) in [0, 1] is where it says the spoof
+        replaced the face, or None for a method without one; effect (B, N, N, 3), where given, is the image minus
+        the method's reconstruction of the live face (None or absent: the method has none besides its trace).
+        Tensors or arrays.
+    image_size: N of the images it takes (the data must be prepared at that size).
+    bands: (n1, n2) of the Eq. 9 split at which the per-band correlations are taken.
+    name: what the recovered trace is, for the report's first sentence.
+    """
+    estimate: typing.Callable
+    image_size: int
+    bands: tuple
+    name: str = "Recovered trace"
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodConfig(records.Record):
+    """Base of a method's own config: a frozen dataclass whose fields are the method's run_train.py flags.
+
+    HELP: {field: the flag's help}; CHOICES: {field: the allowed values} (an enum flag); RANGES: {field:
+    physstd.cli.Range} of the numeric fields, checked here whoever builds the config and by the flags when parsed.
+    A method without flags of its own uses this class as it is (no field)."""
+
+    HELP = {}
+    CHOICES = {}
+    RANGES = {}
+
+    def __post_init__(self):
+        records.check_values(self, self.RANGES, self.CHOICES)
 
 
 class Inference(typing.Protocol):
@@ -68,16 +115,21 @@ class Inference(typing.Protocol):
 
 class Method:
     """Base of every method (module doc). Subclasses set `name`, `display_name`, `score_terms`, `score_formula`
-    (and `own_flags` where they read flags of their own) and implement the members that raise NotImplementedError
-    here."""
+    (and `config_class`, `claimed_flags` where they read flags of their own) and implement the members that raise
+    NotImplementedError here."""
 
     name = ""
     display_name = ""
-    own_flags = frozenset()
+    config_class = MethodConfig
+    claimed_flags = frozenset()
     score_terms = ()
     score_formula = ""
     figure_outputs = ()
     train_defaults = {}
+
+    @property
+    def own_flags(self):
+        return frozenset(field.name for field in dataclasses.fields(self.config_class)) | self.claimed_flags
 
     # --- training ---------------------------------------------------------------------------------------------
     def check_config(self, config, model_config):

@@ -1,7 +1,7 @@
 """Model configuration and the generator's output structure (seeds/001 Sec. 3.2; ablations of Tab. 3).
 
 `ModelConfig` is data: image size, width multiplier and trace form. `to_dict` / `from_dict` give the JSON-ready
-record stored with a run's checkpoints, from which the models are rebuilt.
+record stored with a run's checkpoints, from which the models are rebuilt (physstd.records: unknown keys refused).
 
 Trace forms (what the generator predicts and how the spoof generation function uses it, `physstd.trace`):
 
@@ -27,6 +27,7 @@ import math
 from typing import NamedTuple
 
 from physstd.config import DEFAULT_LOWPASS, LOWPASS_MODES, ImageSizes
+from physstd.records import Record
 
 TRACE_FORMS = ("physstd", "single", "multiplicative", "stdn", "physstd_gain")
 UPSAMPLE_MODES = ("transpose", "resize")
@@ -68,8 +69,12 @@ class GeneratorOutput(NamedTuple):
 
 
 @dataclasses.dataclass(frozen=True)
-class ModelConfig:
-    """Architecture settings of the generator and the discriminators."""
+class ModelConfig(Record):
+    """Architecture settings of every method's networks (PhySTD's generator and discriminators, the Auxiliary CNN,
+    De-Spoof's DS-/VQ-Net); the trace form and the low-pass are PhySTD's."""
+
+    # A record without `lowpass` predates the averaging low-pass and was trained with the point sampler.
+    OLD_VALUES = {"lowpass": "point"}
 
     image_size: int = 256
     width: float = 1.0  # channel multiplier; every hidden layer has max(8, round(base * width)) channels
@@ -128,21 +133,6 @@ class ModelConfig:
         """Hidden channel count for a discriminator layer that has `base` channels at width 1."""
         width = self.width if self.discriminator_width is None else self.discriminator_width
         return max(MIN_CHANNELS, int(round(base * width)))
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values):
-        """Inverse of to_dict; unknown keys raise ValueError (they usually mean a different code version). A record
-        without `lowpass` predates the averaging low-pass and was trained with the point sampler."""
-        if not isinstance(values, dict):
-            raise ValueError(f"ModelConfig.from_dict expects a dict, got {type(values).__name__}")
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"ModelConfig: unknown keys {unknown}; expected a subset of {sorted(known)}")
-        return cls(**{"lowpass": "point", **values})
 
 
 class ModelConfigSerialization:

@@ -13,7 +13,7 @@ back. How it shrinks decides what it is:
   comparison and for runs trained with it.
 
 Both shrink with separable matrix products (XLA compiles them; the antialiased resize op has no XLA kernel);
-`triangle_matrix` also gives the discriminators' antialiased resize (physstd.models.discriminator).
+`triangle_matrix` also gives the discriminators' antialiased resize (physstd.methods.physstd.discriminator).
 """
 import functools
 

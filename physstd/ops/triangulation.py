@@ -4,18 +4,18 @@
 Split in two so that training stays cheap: `triangle_barycentrics` rasterizes one face's triangulation in the
 input pipeline (numpy, once per image); `dense_offsets` turns any pair of faces in a batch into dense offsets
 with one in-graph gather. The triangle list is `physstd.data.face_model.face_triangles()`; it indexes the
-Q landmarks followed by the 8 fixed `border_anchors`, so the triangulation covers the whole crop and every
-anchor maps to itself: dense offsets are continuous and fall to zero at the image border.
+Q landmarks followed by the 8 fixed `physstd.config.border_anchors`, so the triangulation covers the whole
+crop and every anchor maps to itself: dense offsets are continuous and fall to zero at the image border.
 """
 import numpy as np
 import tensorflow as tf
 
-from physstd.data import face_model
+from physstd.config import border_anchors
 
 # A pixel on a shared edge or vertex belongs to every triangle touching it; this tolerance on the barycentric
 # weights keeps such pixels "inside" despite float64 rounding (1e-9 of a weight is ~1e-7 px at N = 256).
 _INSIDE_TOLERANCE = 1e-9
-_NUM_ANCHORS = len(face_model.border_anchors(2))
+_NUM_ANCHORS = len(border_anchors(2))
 
 
 def _check_landmarks(landmarks, triangles):
@@ -69,7 +69,7 @@ def triangle_barycentrics(landmarks, triangles, size):
     landmarks = np.asarray(landmarks, dtype=np.float64)
     triangles = np.asarray(triangles, dtype=np.int64)
     _check_landmarks(landmarks, triangles)
-    points = np.concatenate([landmarks, face_model.border_anchors(size)])
+    points = np.concatenate([landmarks, border_anchors(size)])
     corners = points[triangles]                                       # (T, 3, 2)
 
     # Barycentrics from the inverse of the 2 x 2 edge matrix [v1 - v0, v2 - v0]; skip degenerate triangles.

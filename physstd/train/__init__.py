@@ -1,13 +1,3 @@
-"""PhySTD training (seeds/001 Alg. 1): the trainer, the run loop, the run directory and its checkpoints.
-
-Public names are imported lazily, so `import physstd.train` stays light (no TensorFlow until used).
-"""
-from physstd import lazy_attributes
-from physstd.train.config import TrainConfig, learning_rate_at  # noqa: F401
-
-__getattr__ = lazy_attributes(__name__, {
-    "PhySTDTrainer": "physstd.train.trainer",
-    "train": "physstd.train.loop",
-    "NonFiniteLossError": "physstd.train.loop",
-    "read_run_flags": "physstd.runs",
-})
+"""Training shared by every method: the run loop (loop.py), its flags (flags.py) and shared config (config.py), the
+checkpoints of a run directory, and the base of every method's trainer (trainer.py). A method's own trainer lives
+in its folder (physstd/methods/<name>/) and is reached only through the registry (physstd.methods)."""

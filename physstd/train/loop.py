@@ -29,8 +29,10 @@ import time
 import numpy as np
 
 from physstd import files, methods, runs
+from physstd.data import pipeline, prepared, protocols, synthetic
 from physstd.train import checkpoints as ckpt
 from physstd.train import dev_eval, run_lock, stopping, summaries
+
 
 class NonFiniteLossError(RuntimeError):
     """A loss or a variable became NaN/Inf; the run stops and keeps its last good checkpoint."""
@@ -75,8 +77,6 @@ def ensure_synthetic(config, image_size):
     split_dir = config.split_dir or os.path.join(config.data_root, "protocols")
     if os.path.isdir(os.path.join(split_dir, config.protocol)):
         return
-    from physstd.data import synthetic
-
     print(f"generating the synthetic set into {config.data_root} (N = {image_size})", flush=True)
     identities = {"num_identities": config.synthetic_identities} if config.synthetic_identities else {}
     # workers=1: this process may already run TensorFlow's threads, and forking it for a pool is not safe.
@@ -88,8 +88,6 @@ def ensure_synthetic(config, image_size):
 
 def load_splits(config, image_size):
     """Video ids of the protocol's train and dev subsets, Q and the train frame limit."""
-    from physstd.data import prepared, protocols
-
     if not config.data_root or not config.protocol:
         raise ValueError("--data_root and --protocol are required")
     meta = prepared.read_meta(config.data_root)
@@ -163,8 +161,6 @@ class _Run:
         import keras
         import tensorflow as tf
 
-        from physstd.data import pipeline
-
         if self.lock is not None and self.lock.note:
             print(self.lock.note, flush=True)
         if config.synthetic and self.chief:
@@ -237,8 +233,6 @@ class _Run:
 
     def evaluate(self, step):
         """Dev AUCs at `step`: printed, written to TensorBoard and to <run_dir>/dev_eval.json."""
-        from physstd.data import pipeline, prepared
-
         index = {row["video_id"]: row["label"] for row in prepared.read_index(self.data.root)[0]}
         ids = dev_eval.select_videos(self.data.dev_ids, [index[v] for v in self.data.dev_ids],
                                      self.config.eval_max_videos)

@@ -12,7 +12,7 @@ import numpy as np
 
 from physstd import files, ops
 from physstd.config import ImageSizes
-from physstd.data import face_model, spoof_types
+from physstd.data import face_model, prepared, spoof_types
 
 
 def _smooth_field(rng, size, cells=4):
@@ -74,8 +74,6 @@ def write_toy_dataset(root, image_size, videos_per_class=4, frames_per_video=2, 
     Returns the video ids."""
     import collections
     import os
-
-    from physstd.data import prepared
 
     Frame = collections.namedtuple("Frame", "crop landmarks depth frame_number")
     writer = prepared.DatasetWriter(root, "toy", image_size, num_landmarks=num_landmarks)

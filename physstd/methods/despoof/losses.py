@@ -1,57 +1,37 @@
-"""Losses and score components of the Auxiliary and De-Spoof baselines (seeds/003 Sec. 3.3-3.4, Eq. 2-7).
+"""Losses and score components of De-Spoof (seeds/003 Sec. 3.3-3.4, Eq. 1-7); its DQ-Net's depth loss and depth
+mean are the Auxiliary's (physstd.methods.auxiliary.losses).
 
-Normalisation as in physstd.losses: every norm is a per-element mean, averaged over the batch. The spectrum of
+Normalisation as in PhySTD's losses: every norm is a per-element mean, averaged over the batch. The spectrum of
 the repetitive loss is the DFT divided by the number of pixels, so that a cosine of amplitude a makes a peak
 of a/2 whatever the image size N (the paper's weight lambda2 = 0.005 is then applied to a quantity in the
 noise's own units).
 
-Scores (higher = attack, as physstd.eval.metrics expects):
-- Auxiliary: -mean(D), D the predicted depth map (a live face has depth, a flat spoof none).
-- De-Spoof (Sec. 4.2 "average fusion", score = (||N||_1 + ||D_hat||_1) / 2): the noise norm is LARGE for
-  attacks, the depth norm of the reconstruction is LARGE for bona fide faces, so the paper's sum only ranks
-  samples when one of the two signs is flipped. We write it as
-      spoof_score = weight * noise_magnitude - depth_mean
-  with the same form as PhySTD's Eq. 10 score, so physstd.eval.scoring.calibrate / choose_alpha0 fit the
-  weight (>= 0) on a train/dev set exactly as they fit alpha0, and physstd.eval.scoring.spoof_score computes it.
-  The paper's fixed weight 1 (noise and depth in unrelated units) is one point of that grid.
+Score (higher = attack, as physstd.eval.metrics expects; Sec. 4.2 "average fusion", score = (||N||_1 +
+||D_hat||_1) / 2): the noise norm is LARGE for attacks, the depth norm of the reconstruction is LARGE for bona
+fide faces, so the paper's sum only ranks samples when one of the two signs is flipped. We write it as
+    spoof_score = weight * noise_magnitude - depth_mean
+the two-term form of PhySTD's Eq. 10 score, so physstd.eval.scoring.WeightedDifference fits the weight (>= 0) on
+a train/dev set exactly as it fits PhySTD's alpha0. The paper's fixed weight 1 (noise and depth in unrelated
+units) is one point of that grid.
 """
 import dataclasses
 
 import tensorflow as tf
 
-from physstd.losses import depth_loss
+from physstd.records import Record
 
 # k of the repetitive loss as a fraction of N (seeds/003 Sec. 4.1: k = 64 at N = 256).
 REPETITIVE_CENTRE_FRACTION = 0.25
 
 
 @dataclasses.dataclass(frozen=True)
-class DeSpoofWeights:
+class DeSpoofWeights(Record):
     """lambda1..lambda4 of Eq. 7 (seeds/003 Sec. 4.1); J_z has weight 1."""
 
     magnitude: float = 3.0          # lambda1, J_m (Eq. 5)
     repetitive: float = 0.005       # lambda2, J_r
     depth_quality: float = 0.1      # lambda3, J_DQ (Eq. 2)
     visual_quality: float = 0.016   # lambda4, J_VQ_test (Eq. 4)
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-
-# --- Auxiliary -------------------------------------------------------------------------------------------
-def auxiliary_depth_loss(depth, depth_target):
-    """L1 of the predicted depth map to M0 (face depth for live, 0 for spoof); physstd.losses.depth_loss."""
-    return depth_loss(depth, depth_target)
-
-
-def depth_mean(depth):
-    """Per-frame mean of a depth map (batch, K, K, 1) -> (batch,); the Auxiliary score is its negative."""
-    return tf.reduce_mean(tf.cast(depth, tf.float32), axis=(1, 2, 3))
-
-
-def auxiliary_score(depth):
-    """Per-frame spoof score of the Auxiliary CNN: -mean(D) (higher = attack)."""
-    return -depth_mean(depth)
 
 
 # --- De-Spoof --------------------------------------------------------------------------------------------
@@ -133,6 +113,6 @@ def despoof_total_loss(losses, weights):
 
 def noise_magnitude(noise):
     """Per-frame ||N||_1 / N^2: the per-pixel sum of |N| over its channels, averaged over pixels -> (batch,).
-    (The same normalisation as PhySTD's trace_magnitude, physstd.eval.scoring.frame_statistics.)"""
+    (The same normalisation as PhySTD's trace_magnitude, physstd.methods.physstd.score.frame_statistics.)"""
     noise = tf.cast(noise, tf.float32)
     return tf.reduce_sum(tf.abs(noise), axis=(1, 2, 3)) / float(noise.shape[1] * noise.shape[2])

@@ -1,6 +1,6 @@
 """De-Spoof networks (seeds/003 Sec. 3.2-3.3, Tab. 1): DS-Net (spoof noise and 0\\1 map) and VQ-Net.
 
-DQ-Net is the Auxiliary depth CNN (physstd.models.auxiliary.AuxiliaryNet, Tab. 1 column "DQ Net").
+DQ-Net is the Auxiliary depth CNN (physstd.methods.auxiliary.network.AuxiliaryNet, Tab. 1 column "DQ Net").
 
 DS-Net at width 1 and N = 256 (3x3 kernels, stride 1; every conv but the two output convs is conv + BN + ELU):
 
@@ -30,15 +30,16 @@ What the paper leaves out or states inconsistently, and our choice:
 - the noise: a bare conv2-8 followed by tanh, so N lies in [-1, 1] like the PhySTD traces; the repetitive
   loss rewards a large spectral peak on spoofs, which an unbounded output could grow without limit;
 - the 0\\1 map and depth outputs are bare convs (linear), compared with L1 to their 0/1 targets;
-- conv -> BN -> ELU order, no conv bias before BN, N(0, 0.02) weights (see physstd.models.auxiliary);
+- conv -> BN -> ELU order, no conv bias before BN, N(0, 0.02) weights (see physstd.methods.auxiliary.network);
 - fc4-1 has ELU and no BN; fc4-2's two logits go through a softmax, p(real) first.
-- width: hidden channels scale as in physstd.models.auxiliary.scaled_channels (width 1 is Tab. 1); the two
+- width: hidden channels scale as in physstd.methods.auxiliary.network.scaled_channels (width 1 is Tab. 1); the two
   output convs (6-channel noise, 1-channel map) and the fc sizes (100, 2) do not scale.
 """
 import keras
 import tensorflow as tf
 
-from physstd.models.auxiliary import multiscale_features, pooled_blocks, scaled_channels, six_channel_input
+from physstd.methods.auxiliary.network import (multiscale_features, pooled_blocks, scaled_channels,
+                                              six_channel_input)
 from physstd.models.config import ModelConfig, ModelConfigSerialization
 from physstd.models.layers import ConvBlock, kernel_initializer, output_conv
 

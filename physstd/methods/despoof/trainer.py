@@ -1,15 +1,8 @@
-"""Trainers of the Auxiliary depth CNN and of De-Spoof (seeds/003), with PhySTDTrainer's interface.
+"""De-Spoof's trainer (seeds/003), on the shared base physstd.train.trainer.Trainer (the optimizer update, the
+learning-rate schedule, the replica reduction and the finiteness check).
 
-Each trainer is built from (model_config, config, num_landmarks, strategy) like physstd.train.trainer.
-PhySTDTrainer and offers the same members: `step`, `train_step(batch)` (ONE tf.function running the per-replica
-step with strategy.run, returning replica-averaged scalar losses), `learning_rate()`, `variables_finite()`,
-`visuals(batch)`, `predict(images)` and `checkpoint_objects()`. The optimizer update, the learning-rate
-schedule, the replica reduction and the finiteness check come from their common base, physstd.train.trainer.Trainer.
-
-Batches are {'live': sample, 'spoof': sample}; samples carry image (B, N, N, 3), depth (B, K, K, 1) = M0 and,
-for De-Spoof, face_depth (B, K, K, 1): the fitted face depth of every frame, spoofs included.
-
-AuxiliaryTrainer: the depth CNN on [I_live, I_spoof], L1 to M0, one Adam.
+Batches are {'live': sample, 'spoof': sample}; samples carry image (B, N, N, 3), depth (B, K, K, 1) = M0 and
+face_depth (B, K, K, 1): the fitted face depth of every frame, spoofs included.
 
 DeSpoofTrainer: DS-Net estimates the noise N of every input and I_hat = I - N; per iteration (Sec. 3.3, 4.1)
     DS-Net update on Eq. 7, J_T = J_z + 3 J_m + 0.005 J_r + 0.1 J_DQ + 0.016 J_VQ_test, with VQ-Net fixed;
@@ -24,73 +17,17 @@ import os
 
 import tensorflow as tf
 
-from physstd import losses_baselines as lb
 from physstd import runs
 from physstd.data import face_model
-from physstd.methods import auxiliary, despoof
-from physstd.models.auxiliary import AuxiliaryNet, rgb_hsv
-from physstd.models.despoof import DSNet, VQNet
+from physstd.methods.auxiliary import losses as aux_losses
+from physstd.methods.auxiliary.network import AuxiliaryNet, rgb_hsv
+from physstd.methods.auxiliary.run_config import CHECKPOINT_KEY, run_model_config
+from physstd.methods.auxiliary.trainer import pair_images, pair_values
+from physstd.methods.despoof import inference
+from physstd.methods.despoof import losses as ds_losses
+from physstd.methods.despoof.networks import DSNet, VQNet
 from physstd.models.layers import dtype_policy
 from physstd.train.trainer import Trainer
-
-# The paper's settings (seeds/003 Sec. 4.1), the methods' train_defaults (physstd.methods.auxiliary, .despoof).
-DESPOOF_DEFAULTS = despoof.TRAIN_DEFAULTS
-AUXILIARY_DEFAULTS = auxiliary.TRAIN_DEFAULTS
-AUXILIARY_CHECKPOINT_KEY = auxiliary.CHECKPOINT_KEY
-
-
-def _inputs(batch):
-    """(images [I_live, I_spoof], is_spoof (2B,) 0/1) of one replica's batch."""
-    live, spoof = batch["live"]["image"], batch["spoof"]["image"]
-    images = tf.concat([live, spoof], 0)
-    is_spoof = tf.concat([tf.zeros(tf.shape(live)[:1]), tf.ones(tf.shape(spoof)[:1])], 0)
-    return images, is_spoof
-
-
-def _pair(batch, key):
-    return tf.concat([batch["live"][key], batch["spoof"][key]], 0)
-
-
-class AuxiliaryTrainer(Trainer):
-    """The Auxiliary depth CNN, its Adam and the step counter; `train_step` is one L1-to-M0 update."""
-
-    def __init__(self, model_config, config, num_landmarks=face_model.NUM_LANDMARKS, strategy=None):
-        super().__init__("auxiliary_trainer", model_config, config, strategy)
-        with self.strategy.scope(), dtype_policy(config.mixed_precision):
-            self.network = AuxiliaryNet(model_config)
-            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-            self.optimizer = self._adam(1.0, "auxiliary_adam")
-            size = model_config.image_size
-            self.network(tf.zeros((2, size, size, 3)), training=False)
-            self.optimizer.build(self.network.trainable_variables)
-        self._compile()
-
-    def _train_step(self, batch):
-        images, _ = _inputs(batch)
-        with tf.GradientTape() as tape:
-            depth = self.network(images, training=True)
-            loss = lb.auxiliary_depth_loss(depth, _pair(batch, "depth"))
-        self._update(self.optimizer, tape, loss, self.network)
-        return {"depth": loss, "total": loss}
-
-    def _predict(self, images):
-        """{'M': depth map (batch, K, K, 1), 'depth_mean': mean(M), 'score': -mean(M)} per frame."""
-        depth = self.network(images, training=False)
-        return {"M": depth, "depth_mean": lb.depth_mean(depth), "score": lb.auxiliary_score(depth)}
-
-    def _visuals(self, batch):
-        images, _ = _inputs(batch)
-        return dict(image=images, M=self.network(images, training=False), depth_target=_pair(batch, "depth"))
-
-    def _networks(self):
-        return [self.network]
-
-    def _optimizers(self):
-        return [self.optimizer]
-
-    def checkpoint_objects(self):
-        return {AUXILIARY_CHECKPOINT_KEY: runs.network_checkpoint(self.network), "step": self.step,
-                "optimizer": self.optimizer}
 
 
 class DeSpoofTrainer(Trainer):
@@ -99,7 +36,7 @@ class DeSpoofTrainer(Trainer):
     dq_net: the DQ-Net, either an AuxiliaryNet at this image size (created in this strategy's scope) or the
     directory of a trained Auxiliary run (`--dq_run`), whose weights are loaded into a DQ-Net built here
     (with that run's width); required.
-    weights: lb.DeSpoofWeights (lambda1..4 of Eq. 7); train_dq: train DQ-Net jointly (released code) instead
+    weights: losses.DeSpoofWeights (lambda1..4 of Eq. 7); train_dq: train DQ-Net jointly (released code) instead
     of keeping it frozen (the paper).
     """
 
@@ -109,9 +46,9 @@ class DeSpoofTrainer(Trainer):
         if dq_net is None:
             raise ValueError("De-Spoof needs a pre-trained DQ-Net: train an Auxiliary run first and pass its run "
                              "directory (--dq_run=<auxiliary run dir>)")
-        self.weights = weights or lb.DeSpoofWeights()
+        self.weights = weights or ds_losses.DeSpoofWeights()
         self.train_dq = bool(train_dq)
-        self.repetitive_centre = int(round(lb.REPETITIVE_CENTRE_FRACTION * model_config.image_size))
+        self.repetitive_centre = int(round(ds_losses.REPETITIVE_CENTRE_FRACTION * model_config.image_size))
         size = model_config.image_size
         with self.strategy.scope(), dtype_policy(config.mixed_precision):
             self.ds_net, self.vq_net = DSNet(model_config), VQNet(model_config)
@@ -138,59 +75,59 @@ class DeSpoofTrainer(Trainer):
         if not isinstance(dq_net, (str, os.PathLike)):
             raise TypeError(f"dq_net must be an AuxiliaryNet or an Auxiliary run directory, got {type(dq_net)}")
         run_dir = os.fspath(dq_net)
-        dq_config = auxiliary.run_model_config(run_dir, method=None)
+        dq_config = run_model_config(run_dir, method=None)
         if dq_config.image_size != size:
             raise ValueError(f"{run_dir}: the Auxiliary run was trained at image size {dq_config.image_size}, "
                              f"this De-Spoof run uses {size}")
         # Built in this strategy scope and precision; its default name keys the checkpoint by variable path.
         network = AuxiliaryNet(dq_config)
         network(tf.zeros((1, size, size, 6)), training=False)
-        runs.restore_networks(run_dir, {AUXILIARY_CHECKPOINT_KEY: network})
+        runs.restore_networks(run_dir, {CHECKPOINT_KEY: network})
         return network
 
     # --- the training iteration (Sec. 3.3-3.4, Eq. 2-7) --------------------------------------------------
     def _train_step(self, batch):
-        images, is_spoof = _inputs(batch)
+        images, is_spoof = pair_images(batch)
         image6 = rgb_hsv(images)
         live_count = tf.shape(batch["live"]["image"])[0]
         losses = {}
         with tf.GradientTape() as ds_tape, tf.GradientTape() as vq_tape:
             noise, zero_one_map = self.ds_net(image6, training=True)
-            reconstruction = lb.reconstruct_live(image6, noise)
-            losses["zero_one_map"] = lb.zero_one_map_loss(zero_one_map, is_spoof)
-            losses["magnitude"] = lb.magnitude_loss(noise[:live_count])
-            losses["repetitive"] = lb.repetitive_loss(noise, is_spoof, self.repetitive_centre)
-            losses["depth_quality"] = lb.depth_quality_loss(self.dq_net(reconstruction, training=False),
-                                                            _pair(batch, "face_depth"))
+            reconstruction = ds_losses.reconstruct_live(image6, noise)
+            losses["zero_one_map"] = ds_losses.zero_one_map_loss(zero_one_map, is_spoof)
+            losses["magnitude"] = ds_losses.magnitude_loss(noise[:live_count])
+            losses["repetitive"] = ds_losses.repetitive_loss(noise, is_spoof, self.repetitive_centre)
+            losses["depth_quality"] = ds_losses.depth_quality_loss(self.dq_net(reconstruction, training=False),
+                                                            pair_values(batch, "face_depth"))
             # VQ-Net: real live faces against the reconstructions of every input, in one training-mode call.
             logits = self.vq_net(tf.concat([image6[:live_count], reconstruction], 0), training=True)
             real_logits, fake_logits = logits[:live_count], logits[live_count:]
-            losses["visual_quality"] = lb.visual_quality_generator_loss(fake_logits)
-            losses["total"] = lb.despoof_total_loss(losses, self.weights)
-            losses["vq"] = lb.visual_quality_discriminator_loss(real_logits, fake_logits)
+            losses["visual_quality"] = ds_losses.visual_quality_generator_loss(fake_logits)
+            losses["total"] = ds_losses.despoof_total_loss(losses, self.weights)
+            losses["vq"] = ds_losses.visual_quality_discriminator_loss(real_logits, fake_logits)
         self._update(self.ds_optimizer, ds_tape, losses["total"], self.ds_net)
         self._update(self.vq_optimizer, vq_tape, losses["vq"], self.vq_net)
         if self.train_dq:
             with tf.GradientTape() as dq_tape:
-                losses["dq_depth"] = lb.auxiliary_depth_loss(self.dq_net(image6, training=True),
-                                                             _pair(batch, "depth"))
+                losses["dq_depth"] = aux_losses.auxiliary_depth_loss(self.dq_net(image6, training=True),
+                                                             pair_values(batch, "depth"))
             self._update(self.dq_optimizer, dq_tape, losses["dq_depth"], self.dq_net)
         return losses
 
     def _predict(self, images):
         """Noise N (6 ch), its RGB additive trace, the 0\\1 map, the reconstruction I_hat (RGB) and DQ-Net's
-        depth of I_hat (M), and the two score components (physstd.methods.despoof.outputs, renamed for the
-        image summaries)."""
-        out = despoof.outputs(self.ds_net, self.dq_net, images)
+        depth of I_hat (M), and the two score components (physstd.methods.despoof.inference.outputs, renamed for
+        the image summaries)."""
+        out = inference.outputs(self.ds_net, self.dq_net, images)
         return {"noise": out["noise"], "trace": out["additive_trace"], "zero_one_map": out["zero_one_map"],
                 "reconstruction": out["live"], "M": out["depth"],
                 "noise_magnitude": out["noise_magnitude"], "depth_mean": out["depth_mean"]}
 
     def _visuals(self, batch):
-        images, _ = _inputs(batch)
+        images, _ = pair_images(batch)
         out = self._predict(images)
         return dict(image=images, trace=out["trace"], reconstruction=out["reconstruction"], M=out["M"],
-                    zero_one_map=out["zero_one_map"], depth_target=_pair(batch, "face_depth"))
+                    zero_one_map=out["zero_one_map"], depth_target=pair_values(batch, "face_depth"))
 
     def _networks(self):
         return [self.ds_net, self.vq_net, self.dq_net]

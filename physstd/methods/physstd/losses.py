@@ -1,4 +1,5 @@
-"""PhySTD losses (seeds/001 Sec. 3.5, Eq. 16-22) and their weights alpha1..alpha6 (Eq. 23-24).
+"""PhySTD losses (seeds/001 Sec. 3.5, Eq. 16-22); their weights alpha1..alpha6 (Eq. 23-24) are
+physstd.methods.physstd.config.LossWeights.
 
 Normalisation: every norm is taken as a mean over elements (per map), then averaged over the batch, as in the
 authors' released STDN code (its l1_loss / l2_loss are reduce_mean). The paper's weights
@@ -9,37 +10,11 @@ are the same quantities divided by their element counts.
 
 All inputs are float32 tensors; every loss returns a float32 scalar.
 """
-import dataclasses
-
 import tensorflow as tf
 
 from physstd import trace
 
 INPAINTING_THRESHOLD = 0.1  # beta of Eq. 19
-
-
-@dataclasses.dataclass(frozen=True)
-class LossWeights:
-    """alpha1..alpha6 of Eq. 23-24 (seeds/001 Sec. 4.1)."""
-
-    depth: float = 100.0            # alpha1, L_depth (Eq. 16)
-    adversarial: float = 5.0        # alpha2, L_G (Eq. 17)
-    inpainting_mask: float = 1.0    # alpha3, L_P (Eq. 19)
-    trace_regularizer: float = 1e-4  # alpha4, L_R (Eq. 20)
-    synthesis: float = 10.0         # alpha5, L_S (Eq. 21)
-    hard_depth: float = 1.0         # alpha6, L_H (Eq. 22)
-    live_trace_regularizer: float = 0.0  # L_R of the live half on its own (0: Eq. 20 covers both halves)
-
-    def to_dict(self):
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values):
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"LossWeights: unknown keys {unknown}; expected a subset of {sorted(known)}")
-        return cls(**{key: float(value) for key, value in values.items()})
 
 
 def depth_loss(depth, depth_target):
