@@ -1,7 +1,7 @@
 """Reading a run directory, shared by training (physstd.train), the methods' network loaders and evaluation.
 
-    <run_dir>/flags.json          {"train": TrainConfig fields (with "method"), "model": ModelConfig fields,
-                                   "num_landmarks": Q}
+    <run_dir>/flags.json          {"train": TrainConfig fields (with "method" and its "method_config"),
+                                   "model": ModelConfig fields, "num_landmarks": Q}
     <run_dir>/checkpoints/        tf.train.CheckpointManager: `checkpoint` (state file), ckpt-<step>.index/.data-*
 
 Writing checkpoints is physstd.train.checkpoints' job; this module only reads, so that evaluation and export can

@@ -13,7 +13,7 @@ from deploy_fixtures import make_run_dir, png_size, write_dataset
 from physstd import export, methods, viz
 from physstd.data import prepared
 from physstd.eval import evaluate, metrics, scoring, tables
-from physstd.methods.physstd import score
+from physstd.methods.physstd import score as eq10
 from physstd.methods.physstd.inference import PhySTDInference
 
 N = 32
@@ -40,7 +40,7 @@ def _reference_frames(setup, subset, protocol="p1", fold=None):
     for video_id in ids:
         frames = dataset.load_frames(video_id).astype(np.float32) / 255.0
         out = setup["generator"](frames, training=False)
-        trace_magnitude, depth_mean = score.frame_statistics(out.B, out.C, out.T, out.P, out.M)
+        trace_magnitude, depth_mean = eq10.frame_statistics(out.B, out.C, out.T, out.P, out.M)
         label, spoof_type, _ = setup["videos"][video_id]
         rows += [(video_id, label, spoof_type, t, d) for t, d in zip(trace_magnitude, depth_mean)]
     return rows
@@ -58,7 +58,7 @@ def _video_means(rows):
 def test_run_dir_and_export_give_the_same_frame_statistics(setup, tmp_path):
     images = np.random.default_rng(0).uniform(0, 1, (4, N, N, 3)).astype(np.float32)
     out = setup["generator"](images, training=False)
-    expected = score.frame_statistics(out.B, out.C, out.T, out.P, out.M)
+    expected = eq10.frame_statistics(out.B, out.C, out.T, out.P, out.M)
     from_run = evaluate.ScoringModel(setup["run"])
     assert from_run.kind == "run" and from_run.image_size == N
     export.export_saved_model(PhySTDInference(setup["generator"], setup["config"]), methods.get("physstd"),

@@ -10,7 +10,7 @@ import tensorflow as tf
 from deploy_fixtures import make_run_dir, run_with_tensorflow_only
 from physstd import export, methods, trace
 from physstd.eval import scoring
-from physstd.methods.physstd import score
+from physstd.methods.physstd import score as eq10
 from physstd.methods.physstd.inference import PhySTDInference
 
 PHYSTD = methods.get("physstd")
@@ -34,7 +34,7 @@ def exported(tmp_path_factory):
 
 def _keras_reference(generator, model_config, images):
     out = generator(images, training=False)
-    trace_magnitude, depth_mean = score.frame_statistics(out.B, out.C, out.T, out.P, out.M)
+    trace_magnitude, depth_mean = eq10.frame_statistics(out.B, out.C, out.T, out.P, out.M)
     score = scoring.weighted_difference(trace_magnitude, depth_mean, ALPHA0)
     return {"B": out.B.numpy(), "C": out.C.numpy(), "T": out.T.numpy(), "P": out.P.numpy(),
             "I_P": out.I_P.numpy(), "depth": out.M.numpy(),

@@ -7,7 +7,7 @@ import pytest
 
 from physstd import methods
 from physstd.eval import metrics, scoring
-from physstd.methods.physstd import score
+from physstd.methods.physstd import score as eq10
 
 PHYSTD = methods.get("physstd")
 
@@ -25,7 +25,7 @@ def _traces():
 
 
 def test_frame_statistics_by_hand():
-    trace_magnitude, depth_mean = score.frame_statistics(*_traces())
+    trace_magnitude, depth_mean = eq10.frame_statistics(*_traces())
     # Per pixel: |B| = 3 * 0.1, |C| = 3 * 0.2, |T| = 0 or 3 * 0.5; P = 1 on one of 4 pixels in frame 0.
     np.testing.assert_allclose(trace_magnitude, [0.3 + 0.6 + 0.0 + 0.25, 0.3 + 0.6 + 1.5 + 0.0])
     np.testing.assert_allclose(depth_mean, [0.5, 0.05])
@@ -33,7 +33,7 @@ def test_frame_statistics_by_hand():
 
 def test_the_physstd_score_is_eq10_with_the_depth_sign_flipped():
     B, C, T, P, M = _traces()
-    trace_magnitude, depth_mean = score.frame_statistics(B, C, T, P, M)
+    trace_magnitude, depth_mean = eq10.frame_statistics(B, C, T, P, M)
     alpha0 = 2.0
     np.testing.assert_allclose(scoring.weighted_difference(trace_magnitude, depth_mean, alpha0),
                                [2.0 * 1.15 - 0.5, 2.0 * 2.4 - 0.05])
@@ -49,9 +49,9 @@ def test_the_physstd_score_is_eq10_with_the_depth_sign_flipped():
 def test_frame_statistics_rejects_mismatched_shapes():
     B, C, T, P, M = _traces()
     with pytest.raises(ValueError, match="trace P"):
-        score.frame_statistics(B, C, T, P[:, :1], M)
+        eq10.frame_statistics(B, C, T, P[:, :1], M)
     with pytest.raises(ValueError, match="depth M"):
-        score.frame_statistics(B, C, T, P, M[:1])
+        eq10.frame_statistics(B, C, T, P, M[:1])
 
 
 def _only_a_positive_alpha0_separates():

@@ -21,8 +21,8 @@ Training (physstd.train.loop, physstd.train.flags):
     train_defaults: {TrainConfig field: value} the method uses where the paper's PhySTD default does not fit
         (learning rate, batch size...); a flag given on the command line or in a flagfile still wins.
     check_config(config, model_config): raises one ValueError naming the flag when the method cannot train with
-        these configs (e.g. De-Spoof without --dq_run); physstd.train.train calls it first, before any data loads
-        (reading the flags does not, so that flagfiles parse without the runs they name). The default accepts
+        these configs (e.g. De-Spoof without --dq_run); physstd.train.loop.train calls it first, before any data
+        loads (reading the flags does not, so that flagfiles parse without the runs they name). The default accepts
         everything.
     trainer(model_config, config, num_landmarks, strategy)
         the method's trainer (config: the TrainConfig; config.method_config is this method's config): a tf.Module

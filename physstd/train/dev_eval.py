@@ -2,7 +2,7 @@
 
 The scores are the method's dev_scores (physstd.methods.base), each "higher = attack", with the method's score
 parameters fitted on these same dev frames (optimistic; the proper protocol evaluation, with a threshold from dev,
-is run_test.py). PhySTD's (physstd.eval.scoring, Eq. 10 with consistent signs):
+is run_test.py). PhySTD's (physstd.methods.physstd.score, Eq. 10 with consistent signs):
   depth      -mean(M)                         nothing fitted (alpha0 = 0)
   trace      mean(|B| + |C| + |T| + |P|)       the trace magnitude alone
   eq10       alpha0 * trace - mean(M)         alpha0 fitted on these frames
