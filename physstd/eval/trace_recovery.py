@@ -53,6 +53,7 @@ import numpy as np
 
 from physstd import cli, files, methods, runs
 from physstd.data import pipeline, protocols, spoof_types
+from physstd.models.config import IMAGE_TRACE_NAME
 
 BANDS = ("low", "mid", "high")   # the bands of Eq. 9 at the model's n1, n2: [x]n1, [x]n2 - [x]n1, x - [x]n2
 MASK_THRESHOLD = 0.5             # a pixel is in the (true or estimated) inpainting region when P > 0.5
@@ -67,7 +68,7 @@ TEMPLATE, COLOUR_MAP = "template", "colour map"
 
 
 # The trace name of a trace_recovery.json written before records named theirs (every such record scored PhySTD).
-PHYSTD_TRACE_NAME = "Recovered trace = I minus the live reconstruction with P = 0 (T_A = [B]n1 + [C]n2 + T)"
+PHYSTD_TRACE_NAME = IMAGE_TRACE_NAME
 
 
 class SpoofFrames(typing.NamedTuple):

@@ -46,6 +46,9 @@ COMPONENT_CHANNELS = {"S": 3, "B": 3, "C": 3, "T": 3, "P": 1, "I_P": 3}
 
 MIN_CHANNELS = 8
 
+# What trace recovery (physstd.eval.trace_recovery) scores as the trace of these forms, in its reports' words.
+IMAGE_TRACE_NAME = "Recovered trace = I minus the live reconstruction with P = 0 (T_A = [B]n1 + [C]n2 + T)"
+
 
 class GeneratorOutput(NamedTuple):
     """What the generator returns: spoof trace components and the depth map, all float32.

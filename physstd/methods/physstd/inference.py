@@ -8,9 +8,8 @@ from physstd import runs, trace
 from physstd.methods.base import TraceModel
 from physstd.methods.physstd.generator import Generator
 from physstd.models import ModelConfig
+from physstd.models.config import IMAGE_TRACE_NAME
 from physstd.models.layers import dtype_policy
-
-TRACE_NAME = "Recovered trace = I minus the live reconstruction with P = 0 (T_A = [B]n1 + [C]n2 + T)"
 
 
 def load_generator(run_dir):
@@ -70,4 +69,4 @@ def trace_model(generator, model_config):
         return (trace.image_trace(images, out, model_config), out.P,
                 trace.overall_effect(images, out, model_config))
 
-    return TraceModel(estimate, model_config.image_size, tuple(model_config.trace_bands), TRACE_NAME)
+    return TraceModel(estimate, model_config.image_size, tuple(model_config.trace_bands), IMAGE_TRACE_NAME)
