@@ -31,11 +31,13 @@ channels above; each Decoder Residual Block's residual part is two basic blocks 
 + IN shortcut where the channel count changes) with a further 1x1 conv + IN shortcut added around both (so D5,
 like every block, ends in relu(...) + IN(conv1x1(...)) before the tanh); a resnet18 classifier with dropout 0.5
 before its fc; no convolution bias before a normalisation.
+The released training script (a FaceForensics configuration) normalises its input as (255 I - 100) / 80; we keep
+the paper's x = 2I - 1 (Sec. 4.1), the range the tanh cue shares.
 Our choices: the strided convolutions and the max pool pad symmetrically as PyTorch does (explicit padding, then
 'valid'), so that torchvision weights see the pixels they were trained on (`load_torchvision_resnet18`); random
 initialisation as torchvision's (He normal, fan_out, for convolutions; BatchNorm momentum 0.1 in PyTorch's
-convention, epsilon 1e-5, also the IN epsilon). The released code keeps its encoder's BatchNorm statistics frozen
-(norm_eval) to the ImageNet values; with the random initialisation we default to, they are trained.
+convention, epsilon 1e-5, also the IN epsilon). The released ResNet class has a norm_eval switch (BatchNorm
+statistics frozen at the loaded ImageNet values); ours are trained, as the random initialisation we default to needs.
 Width: hidden channels are max(8, round(base * width)); the cue keeps 3 channels (width 1 is the table above).
 
 Mixed precision: the layers follow the Keras dtype policy; every output (cue, features, logits) is float32.
