@@ -154,7 +154,7 @@ def trained():
 
     from physstd.models.auxiliary import AuxiliaryNet
     from physstd.train.baseline_trainers import DeSpoofTrainer
-    from physstd.train.toy_data import random_batch
+    from physstd.data.toy import random_batch
 
     keras.utils.set_random_seed(0)
     model_config, config = _configs()
@@ -212,7 +212,7 @@ def test_dq_net_from_an_auxiliary_run_directory_and_joint_training(tmp_path):
     import tensorflow as tf
 
     from physstd.train.baseline_trainers import AuxiliaryTrainer, DeSpoofTrainer
-    from physstd.train.toy_data import random_batch
+    from physstd.data.toy import random_batch
 
     keras.utils.set_random_seed(1)
     model_config, config = _configs()

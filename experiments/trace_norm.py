@@ -1,4 +1,4 @@
-"""Eq. 10's trace norm read two ways, scored on existing runs (`python -m benchmarks.trace_norm DATA_ROOT RUN...`).
+"""Eq. 10's trace norm read two ways, scored on existing runs (`python -m experiments.trace_norm DATA_ROOT RUN...`).
 Not a timing.
 
 components: (|B|+|C|+|T|+|P|)/N^2, the paper's Eq. 10 as written (physstd.eval.scoring.frame_statistics);
@@ -45,5 +45,5 @@ def main(data_root, runs):
 
 if __name__ == "__main__":
     if len(sys.argv) < 3:
-        sys.exit("usage: python -m benchmarks.trace_norm DATA_ROOT RUN_DIR [RUN_DIR ...]")
+        sys.exit("usage: python -m experiments.trace_norm DATA_ROOT RUN_DIR [RUN_DIR ...]")
     main(sys.argv[1], sys.argv[2:])
