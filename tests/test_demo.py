@@ -151,8 +151,8 @@ def test_a_missing_flagfile_is_a_usage_error(tmp_path):
 
 
 def test_a_missing_method_demo_flagfile_and_an_unknown_method_are_usage_errors(tmp_path, capsys):
-    assert demo.main([f"--output_dir={tmp_path}", "--method=lgsc"]) == 2
-    assert "unknown method 'lgsc'" in capsys.readouterr().err
+    assert demo.main([f"--output_dir={tmp_path}", "--method=no_such_method"]) == 2
+    assert "unknown method 'no_such_method'" in capsys.readouterr().err
     assert demo.demo_flagfile("physstd").endswith("flags/demo.flags")
     assert demo.demo_flagfile("despoof").endswith("flags/despoof_demo.flags") and os.path.isfile(
         demo.demo_flagfile("despoof"))

@@ -11,9 +11,10 @@ MAX_README_LINES = 300
 
 
 def documents():
-    """README.md, every docs/*.md and benchmarks/README.md, as paths relative to the repository root."""
+    """README.md, every docs/*.md, benchmarks/README.md and experiments/README.md, as paths relative to the
+    repository root."""
     docs = os.path.join(ROOT, "docs")
-    names = ["README.md", os.path.join("benchmarks", "README.md")]
+    names = ["README.md", os.path.join("benchmarks", "README.md"), os.path.join("experiments", "README.md")]
     names += sorted(os.path.join("docs", name) for name in os.listdir(docs) if name.endswith(".md"))
     return names
 
