@@ -26,8 +26,9 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(call pytest,)
 
+# The end-to-end synthetic smoke test of PhySTD; METHOD=auxiliary or METHOD=despoof runs it for another method.
 demo: $(STAMP)
-	$(PY) -m physstd.demo
+	$(PY) -m physstd.apps.demo $(if $(METHOD),--method=$(METHOD))
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -25,9 +25,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from absl import app, flags  # noqa: E402
-from benchmarks.flops import (CONV_PEAK_SIZE, MATMUL_PEAK_SIZE, convolution_flops, describe_peak,  # noqa: E402
-                              measured_peak, profiler_flops)
+from benchmarks.flops import CONV_PEAK_SIZE, MATMUL_PEAK_SIZE, describe_peak, measured_peak  # noqa: E402
 from benchmarks.timing import median_seconds  # noqa: E402
+from physstd.flops import convolution_flops, profiler_flops  # noqa: E402
 
 FLAGS = flags.FLAGS
 flags.DEFINE_integer("image_size", 256, "N: face crops are N x N (paper: 256).")

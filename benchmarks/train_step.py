@@ -7,10 +7,10 @@ batch 8).
 
 Each method and variant runs in its own subprocess (so its peak memory is its own): build the trainer, run
 --warmup steps (tracing / XLA compilation; reported as "first step"), then time --steps steps on a fixed random
-batch (physstd.train.toy_data) and report the median step time, images/s (batch / step time) and peak memory:
+batch (physstd.data.toy) and report the median step time, images/s (batch / step time) and peak memory:
 tf.config.experimental.get_memory_info('GPU:0')['peak'] on a GPU, the process's peak RSS on the CPU.
 
-FLOPs per step are counted on the graph of the trainer's train step (benchmarks.flops: the ops that run,
+FLOPs per step are counted on the graph of the trainer's train step (physstd.flops: the ops that run,
 nested function bodies included, the backward pass's Conv2DBackpropInput and Conv2DBackpropFilter too), twice:
 TensorFlow's profiler statistics of every op, and an analytic count of the convolutions and their gradients.
 With XLA it is the same graph, counted before compilation. Achieved GFLOP/s = profiler FLOPs / median step time,
@@ -54,12 +54,12 @@ def _measure(method, variant):
     import numpy as np
     import tensorflow as tf
 
-    from benchmarks.flops import convolution_flops, profiler_flops
     from physstd import methods
     from physstd.data import face_model
+    from physstd.data.toy import random_batch
+    from physstd.flops import convolution_flops, profiler_flops
     from physstd.models import ModelConfig
     from physstd.train.config import TrainConfig
-    from physstd.train.toy_data import random_batch
 
     own = {"physstd": {"steps": FLAGS.alg_steps}, "despoof": {"dq_run": FLAGS.dq_run}}.get(method, {})
     config = TrainConfig(method=method, batch_size=FLAGS.batch_size,

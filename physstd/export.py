@@ -312,9 +312,8 @@ def export_saved_model(inference, method, export_dir, params, threshold, calibra
             tf.saved_model.save(module, new, signatures={SIGNATURE_FLOAT32: module.serve_float32,
                                                          SIGNATURE_UINT8: module.serve_uint8})
             files.write_json_atomic(os.path.join(new, INFO_FILE), info)
-            if os.path.lexists(export_dir):
-                os.replace(export_dir, os.path.join(staging, _STAGED_PREVIOUS))
-            os.replace(new, export_dir)
+            # The previous export waits in the staging folder, where remove_interrupted puts it back after a kill.
+            files.swap_in_folder(new, export_dir, old=os.path.join(staging, _STAGED_PREVIOUS))
         except BaseException as error:
             _settle(staging, export_dir)
             if isinstance(error, (OSError, tf.errors.OpError)):
@@ -323,7 +322,7 @@ def export_saved_model(inference, method, export_dir, params, threshold, calibra
                 kept = "the previous export is unchanged" if os.path.lexists(export_dir) else "nothing was written"
                 raise ExportWriteError(f"{export_dir}: could not write the export ({cause}); {kept}") from None
             raise
-        shutil.rmtree(staging, ignore_errors=True)   # the previous export
+        shutil.rmtree(staging, ignore_errors=True)   # empty now
     finally:
         os.close(handle)
     return info

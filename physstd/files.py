@@ -1,10 +1,13 @@
 """Small files written atomically (temp file in the same folder + os.replace) and read with errors that name
-the file. Every JSON/CSV/text file physstd writes goes through here, so a crash never leaves half a file.
-NumPy files are read here too, one at a time (see load_npz)."""
+the file. Every JSON/CSV/text file physstd writes goes through here, and every folder built in a temporary place
+is swapped in here (swap_in_folder), so a crash never leaves half a file or half a folder. NumPy files are read
+here too, one at a time (see load_npz)."""
 import csv
 import io
 import json
 import os
+import re
+import shutil
 import threading
 import uuid
 
@@ -68,6 +71,39 @@ def make_temporary_dir(parent, name):
     path = _temporary_name(parent, name)
     os.mkdir(path, 0o777)
     return path
+
+
+def swap_in_folder(new, final, old=None):
+    """Move the finished folder `new` to `final` with os.replace (same file system), replacing a folder there.
+
+    Every folder physstd builds in a temporary place (a prepared or raw video, a protocol, an export) is swapped
+    in here, so `final` is at every moment the previous folder whole, the new one whole, or (between the two
+    renames) missing, never half written. A previous `final` is first renamed to `old` (default: a hidden name
+    next to `final`), and removed once the new folder is in place; if that move fails, it is put back and the
+    error raised. Callers that can be killed between the renames name `old` where their startup cleanup finds it
+    (an export's staging folder, a writer's .partial/)."""
+    final = os.path.abspath(os.fspath(final))
+    if os.path.lexists(final):
+        old = old or _temporary_name(os.path.dirname(final), os.path.basename(final) + ".old")
+        os.replace(final, old)
+    else:
+        old = None
+    try:
+        os.replace(new, final)
+    except BaseException:
+        if old is not None and not os.path.lexists(final):
+            os.replace(old, final)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def natural_key(name):
+    """Sort key of a file or folder name in natural order: digit runs compare as numbers and letters without regard
+    to case (frame2.png, Frame10.png, frame10.PNG), the name itself breaking ties so that the order never depends
+    on the order a folder lists them in. Frame images (the frame order) and protocol folds sort by it."""
+    parts = re.split(r"(\d+)", name)
+    return [int(part) if k % 2 else part.lower() for k, part in enumerate(parts)], name
 
 
 def check_output_dir(path):

@@ -21,7 +21,7 @@ for it, and neither the modules nor the nodes import each other in a cycle. Low 
     export      physstd.export (reads a method only through the registry)
     eval        the rest of physstd.eval (evaluates a run through the registry, or an export)
     predict     physstd.predict (an export, through the registry)
-    apps        physstd.apps, physstd.demo: applications over the whole package
+    apps        physstd.apps: applications over the whole package (the demo)
 
 A lazy (function-local) import of a physstd module stays only where it keeps its module free of TensorFlow, and a
 comment on its line says so (test_lazy_imports_keep_tensorflow_out_and_say_so).
@@ -51,7 +51,7 @@ NODES = {
     "physstd.export": "export",
     "physstd.eval": "eval",
     "physstd.predict": "predict",
-    "physstd.apps": "apps", "physstd.demo": "apps",
+    "physstd.apps": "apps",
 }
 BELOW_METHODS = {"utilities", "data", "models", "scoring", "runs", "registry", "trainer"}
 ALLOWED = {
@@ -199,12 +199,13 @@ def graph():
 
 
 # --- the tree -----------------------------------------------------------------------------------------------------
-def test_every_module_has_a_node_and_every_method_folder_is_registered(graph):
+def test_every_module_has_a_node_and_every_registered_method_is_a_folder(graph):
     from physstd import methods
 
-    nodes = {node_of(module) for module in graph}
-    assert {node for node in nodes if node.startswith("method:")} == {f"method:{name}" for name in methods.NAMES}
+    nodes = {node_of(module) for module in graph}   # a module without a node raises here
+    assert {f"method:{name}" for name in methods.NAMES} <= nodes
     assert set(methods.MODULES.values()) == {f"physstd.methods.{name}" for name in methods.NAMES}
+    assert all(f"physstd.methods.{name}" in graph for name in methods.NAMES)   # a package: the folder's __init__
 
 
 def test_the_package_has_no_import_cycle_of_modules_or_of_nodes(graph):
@@ -217,11 +218,12 @@ def test_every_import_follows_the_layout(graph):
 
 
 def test_the_registry_reaches_a_method_only_by_name_and_the_harness_only_through_the_registry(graph):
-    from physstd import methods
-
-    method_modules = {module for module in graph if node_of(module).startswith("method:")}
-    importers = {node_of(module) for module, targets in graph.items() if targets & method_modules}
-    assert importers <= {f"method:{name}" for name in methods.NAMES} | {"apps"}
+    """Outside its own folder, a method's modules are imported by the applications and by the methods that build on
+    it (METHOD_DEPENDENCIES) only."""
+    arrows = {(node_of(module), node_of(target)) for module, targets in graph.items() for target in targets}
+    into_methods = {(source, target) for source, target in arrows if target.startswith("method:") and source != target}
+    assert {(source, target) for source, target in into_methods if source != "apps"} == \
+        {(f"method:{method}", f"method:{other}") for method, others in METHOD_DEPENDENCIES.items() for other in others}
 
 
 def function_local_imports(source):

@@ -72,7 +72,7 @@ def trained():
     from physstd.models import ModelConfig
     from physstd.methods.auxiliary.trainer import AuxiliaryTrainer
     from physstd.train.config import TrainConfig
-    from physstd.train.toy_data import random_batch
+    from physstd.data.toy import random_batch
 
     keras.utils.set_random_seed(0)
     trainer = AuxiliaryTrainer(ModelConfig(N, WIDTH), TrainConfig(learning_rate=1e-3, batch_size=2 * PAIRS))

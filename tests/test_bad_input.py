@@ -28,7 +28,7 @@ COMMAND_TIMEOUT = 120   # seconds; a TensorFlow start costs ~10 s on 2 cores, a 
 
 @pytest.fixture(scope="module")
 def toy_root(tmp_path_factory):
-    from physstd.train.toy_data import write_toy_dataset
+    from physstd.data.toy import write_toy_dataset
 
     root = str(tmp_path_factory.mktemp("toy"))
     write_toy_dataset(root, N, videos_per_class=2, frames_per_video=2)

@@ -1,4 +1,5 @@
-"""`make demo` end to end at toy size (N = 32, 3 identities, 2 training steps), and its failure reporting."""
+"""`make demo` end to end at toy size (N = 32, 3 identities, 2 training steps) for every method, the stages a method
+cannot do, and its failure reporting."""
 import json
 import os
 import re
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from deploy_fixtures import png_size
-from physstd import demo
+from physstd.apps import demo
 from physstd.eval import trace_recovery
 
 TOY = ["--train_flag=--image_size=32", "--train_flag=--synthetic_identities=3", "--train_flag=--num_steps=2",
@@ -24,12 +25,15 @@ def toy_demo(tmp_path_factory):
     return output, status
 
 
+STAGE_ROW = r"^\| (\w+) \| (ok|FAILED|skipped|not applicable) \|"
+
+
 @pytest.mark.slow
 def test_every_stage_runs_and_the_report_says_what_it_is(toy_demo):
     output, status = toy_demo
     report = (output / "report.md").read_text()
-    assert "synthetic smoke test" in report
-    stages = dict(re.findall(r"^\| (\w+) \| (ok|FAILED|skipped) \|", report, flags=re.M))
+    assert "synthetic smoke test" in report and "- method: PhySTD (`--method=physstd`)" in report
+    stages = dict(re.findall(STAGE_ROW, report, flags=re.M))
     assert stages == {name: "ok" for name in ("generate", "train", "evaluate", "recovery", "classify", "export",
                                               "reload", "originals", "figures")}
     assert "Spoof medium classification" in report
@@ -68,10 +72,11 @@ def test_outputs_exist_in_their_documented_places(toy_demo):
         assert all(e >= 0 for e in values["band_energy"].values())
     # The types with an inpainting region (and only those) report how well P finds it.
     assert {name for name, values in recovery.items() if "mask" in values} <= {"paper_glasses", "partial_paper"}
-    for name in ("fig8_trace_components", "fig9_disentanglement", "fig10_spoof_synthesis",
-                 "fig12_progressive_removal", "trace_truth_vs_recovered"):
+    for name in ("trace_figure", "fig9_disentanglement", "trace_truth_vs_recovered"):
         width, height = png_size(output / "figures" / f"{name}.png")
         assert width > 32 and height > 32
+    # PhySTD's trace figure is its Method.trace_figure, the Fig. 8 layout: six columns.
+    assert "PhySTD's trace figure: input, [B]n1, [C]n2, T, P, live" in (output / "report.md").read_text()
 
 
 @pytest.mark.slow
@@ -145,24 +150,111 @@ def test_a_missing_flagfile_is_a_usage_error(tmp_path):
     assert demo.main([f"--output_dir={tmp_path}", f"--flagfile={tmp_path}/none.flags"]) == 2
 
 
+def test_a_missing_method_demo_flagfile_and_an_unknown_method_are_usage_errors(tmp_path, capsys):
+    assert demo.main([f"--output_dir={tmp_path}", "--method=no_such_method"]) == 2
+    assert "unknown method 'no_such_method'" in capsys.readouterr().err
+    assert demo.demo_flagfile("physstd").endswith("flags/demo.flags")
+    assert demo.demo_flagfile("despoof").endswith("flags/despoof_demo.flags") and os.path.isfile(
+        demo.demo_flagfile("despoof"))
+
+
+class _Inference:
+    """A stand-in for a method's Inference: its call returns fixed outputs."""
+
+    image_size = 32
+    config = {}
+
+    def __init__(self, **outputs):
+        self.outputs = outputs
+
+    def __call__(self, images):
+        return self.outputs
+
+
+def test_the_stages_a_method_cannot_do_are_not_applicable():
+    """Read off the Method interface, without training: the Auxiliary CNN (no trace model, no classification
+    traces, no figure outputs, no live reconstruction) can neither recover, classify nor draw; a method with a
+    trace and its figure can do all three; one with only a live reconstruction draws Fig. 9 and nothing else."""
+    from physstd import methods
+    from physstd.methods.base import Method, TraceModel
+
+    depth = np.zeros((1, 4, 4, 1), np.float32)
+    auxiliary = demo.not_applicable(methods.get("auxiliary"), _Inference(depth_mean=np.zeros(1), depth=depth))
+    assert set(auxiliary) == {"recovery", "classify", "figures"}
+    assert all(reason.startswith("Auxiliary ") for reason in auxiliary.values())
+
+    class Traced(Method):
+        display_name = "Traced"
+        figure_outputs = ("additive_trace",)
+
+        def trace_model(self, inference):
+            return TraceModel(lambda images: (images, None), inference.image_size, (16, 8))
+
+        def classification_traces(self, outputs):
+            return outputs["additive_trace"]
+
+    trace = np.zeros((1, 32, 32, 3), np.float32)
+    assert demo.not_applicable(Traced(), _Inference(additive_trace=trace)) == {}
+
+    class LiveOnly(Method):
+        display_name = "LiveOnly"
+
+    assert set(demo.not_applicable(LiveOnly(), _Inference(live=trace))) == {"recovery", "classify"}
+
+
+def test_a_stage_that_is_not_applicable_is_reported_and_fails_nothing(tmp_path):
+    """A stage raising NotApplicable gets that status and its reason in report.md; only failed or skipped stages
+    and failed gated checks make the exit status 1."""
+    run = demo.Demo(str(tmp_path), "", [], method="auxiliary")   # reads flags only: nothing trains
+    assert run.method.name == "auxiliary" and run.flagfile.endswith("auxiliary_demo.flags")
+
+    def cannot():
+        raise demo.NotApplicable("Auxiliary estimates no additive spoof trace")
+    assert not run.stage("recovery", cannot)
+    assert run.stage("export", lambda: "done")
+    run.check("a finding", False, "-", gated=False)
+    assert run.failed() == []
+    report = open(demo.write_report(run, 1.0)).read()
+    assert "| recovery | not applicable | " in report and "Auxiliary estimates no additive spoof trace" in report
+    run.check("a gate", False, "-")
+    run.stages.append(demo.Stage("figures", status="skipped"))
+    assert run.failed() == ["figures", "a gate"]
+
+
 @pytest.mark.slow
-def test_supervised_ceiling_fits_the_true_traces(toy_demo):
-    from benchmarks.trace_ceiling import load_frames, train_supervised
-    from physstd import trace
-    from physstd.data import prepared
-    from physstd.models import ModelConfig
+def test_the_auxiliary_demo_reports_the_stages_it_cannot_do(tmp_path):
+    """--method=auxiliary runs the same stages; recovery, classification and figures are not applicable (no
+    trace), the ROC/DET figure of the evaluation is still listed, and the exit status follows the gated checks."""
+    status = demo.main([f"--output_dir={tmp_path}", "--method=auxiliary", *TOY])
+    report = (tmp_path / "report.md").read_text()
+    stages = dict(re.findall(STAGE_ROW, report, flags=re.M))
+    assert stages == {"generate": "ok", "train": "ok", "evaluate": "ok", "recovery": "not applicable",
+                      "classify": "not applicable", "export": "ok", "reload": "ok", "originals": "ok",
+                      "figures": "not applicable"}
+    assert "- method: Auxiliary (`--method=auxiliary`)" in report and "trace form" not in report
+    checks = re.findall(r"^\| (.+?) \| (pass|FAIL|not met) \| (.+?) \|$", report, flags=re.M)
+    assert len(checks) == 3   # AUC, reload, original photos: no trace to check
+    assert status == (1 if any(result == "FAIL" for _, result, _ in checks) else 0)
+    assert "ROC and DET curves of the test split: `eval/roc_det.png`" in report
+    assert not (tmp_path / "trace_recovery.json").exists() and not (tmp_path / "figures").exists()
 
-    output, _ = toy_demo
-    root = output / "data" / "synthetic32"
-    ids = [row["video_id"] for row in prepared.read_index(str(root))[0]]
-    images, traces, masks, labels = load_frames(str(root), ids, 32)
-    keep = (masks == 0).astype(np.float32)
-    config = ModelConfig(image_size=32, width=0.25)
 
-    def error(generator):
-        # Batch statistics: 60 steps barely move BatchNorm's running averages.
-        predicted = trace.additive_trace(generator(images, training=True), config).numpy()
-        return float(np.mean(keep * (predicted - traces) ** 2))
-    untrained = train_supervised(images, traces, masks, labels, config, 0, 8, 1e-3, 0, False)
-    trained = train_supervised(images, traces, masks, labels, config, 60, 8, 1e-3, 0, False)
-    assert error(trained) < 0.5 * error(untrained)
+@pytest.mark.slow
+def test_the_despoof_demo_trains_its_dq_net_first_and_runs_every_stage(tmp_path):
+    """--method=despoof: the Auxiliary run it reads as DQ-Net is trained first into dq_run/ (a stage of its own),
+    then every stage runs; its trace figure is De-Spoof's noise figure (Method.trace_figure)."""
+    from physstd import runs
+
+    status = demo.main([f"--output_dir={tmp_path}", "--method=despoof", *TOY])
+    report = (tmp_path / "report.md").read_text()
+    stages = dict(re.findall(STAGE_ROW, report, flags=re.M))
+    assert stages == {name: "ok" for name in ("generate", "dq_run", "train", "evaluate", "recovery", "classify",
+                                              "export", "reload", "originals", "figures")}
+    assert list(stages) == ["generate", "dq_run", "train", "evaluate", "recovery", "classify", "export", "reload",
+                            "originals", "figures"]
+    assert runs.run_method(runs.read_run_flags(str(tmp_path / "dq_run"))) == "auxiliary"
+    record = runs.read_run_flags(str(tmp_path / "run"))
+    assert runs.run_method(record) == "despoof" and json.dumps(str(tmp_path / "dq_run")) in json.dumps(record)
+    assert "DeSpoof's trace figure: input, noise N, 0\\1 map, depth, live" in report
+    checks = re.findall(r"^\| (.+?) \| (pass|FAIL|not met) \| (.+?) \|$", report, flags=re.M)
+    assert len(checks) == 5 and status == (1 if any(result == "FAIL" for _, result, _ in checks) else 0)

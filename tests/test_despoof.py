@@ -154,7 +154,7 @@ def trained():
 
     from physstd.methods.auxiliary.network import AuxiliaryNet
     from physstd.methods.despoof.trainer import DeSpoofTrainer
-    from physstd.train.toy_data import random_batch
+    from physstd.data.toy import random_batch
 
     keras.utils.set_random_seed(0)
     model_config, config = _configs()
@@ -213,7 +213,7 @@ def test_dq_net_from_an_auxiliary_run_directory_and_joint_training(tmp_path):
 
     from physstd.methods.auxiliary.trainer import AuxiliaryTrainer
     from physstd.methods.despoof.trainer import DeSpoofTrainer
-    from physstd.train.toy_data import random_batch
+    from physstd.data.toy import random_batch
 
     keras.utils.set_random_seed(1)
     model_config, config = _configs()

@@ -1,13 +1,14 @@
-"""benchmarks.fidelity_sweep's table on hand-made run records (no training)."""
-from benchmarks import fidelity_sweep
+"""The fidelity sweep's table (physstd.eval.fidelity) on hand-made run records (no training), and its check that a
+run is still training."""
+from physstd.eval import fidelity
 
-TYPES = fidelity_sweep.WHOLE_FACE + fidelity_sweep.LOCAL + fidelity_sweep.REGION
+TYPES = fidelity.WHOLE_FACE + fidelity.LOCAL + fidelity.REGION
 
 
 def _record(auc, acer, correlation, positive, beats, iou=None, template=0.45):
     types = {name: {"correlation": correlation, "effect": correlation / 2, "positive": positive, "videos": 10,
                     "beats_template": beats, "frame_videos": 8, "excess": correlation / 10,
-                    "iou": iou if name in fidelity_sweep.REGION else None,
+                    "iou": iou if name in fidelity.REGION else None,
                     "references": {"template": template, "colour map": 0.8}} for name in TYPES}
     return {"auc": auc, "acer": acer, "types": types, "data": "demo"}
 
@@ -18,7 +19,7 @@ def _cells(line):
 
 def test_mean_sample_std_pooled_counts_and_sign_tests():
     records = [_record(0.98, 0.10, 0.2, 9, 6, iou=0.0), _record(0.96, 0.20, 0.4, 10, 8, iou=0.5, template=0.55)]
-    lines = fidelity_sweep.table({"all": records}).splitlines()
+    lines = fidelity.table({"all": records}).splitlines()
     cells = _cells(lines[2])
     assert cells[:4] == ["all", "2", "97.00 ± 1.41", "15.00 ± 7.07"]   # sample std of (98, 96): sqrt(2) = 1.414
     assert cells[4:7] == ["0.300 ± 0.141", "0.150 ± 0.071", "14/16, 0.030 ± 0.014"]   # print: T_A, effect, frame
@@ -32,7 +33,7 @@ def test_mean_sample_std_pooled_counts_and_sign_tests():
     assert _cells(lines[4])[:5] == ["colour map (reference)", "2", "-", "-", "0.800 ± 0.000"]
     # Runs on two sets get reference rows per set (their train splits differ).
     other = dict(_record(0.9, 0.1, 0.1, 5, 4, template=0.7), data="control")
-    lines = fidelity_sweep.table({"all": records, "control": [other]}).splitlines()
+    lines = fidelity.table({"all": records, "control": [other]}).splitlines()
     assert [_cells(line)[:2] for line in lines[4:]] == [["template (reference, demo)", "2"], ["colour map (reference, demo)", "2"],
                                                          ["template (reference, control)", "1"],
                                                          ["colour map (reference, control)", "1"]]
@@ -40,20 +41,20 @@ def test_mean_sample_std_pooled_counts_and_sign_tests():
 
 def test_a_method_without_a_trace_gets_detection_and_dashes():
     no_trace = {"auc": 0.95, "acer": 0.25, "types": {}}
-    lines = fidelity_sweep.table({"auxiliary": [no_trace]}).splitlines()
+    lines = fidelity.table({"auxiliary": [no_trace]}).splitlines()
     cells = _cells(lines[2])
     assert cells[:4] == ["auxiliary", "1", "95.00", "25.00"]
     assert cells[4:] == ["-"] * (len(_cells(lines[0])) - 4)
 
 
 def test_a_run_still_held_by_a_trainer_is_not_scored(tmp_path):
-    from physstd.train.run_lock import RunDirLock
+    from physstd.train.run_lock import RunDirLock, held
 
     holder = RunDirLock(str(tmp_path))
     holder.acquire()
     try:
-        assert fidelity_sweep._training(str(tmp_path))
+        assert held(str(tmp_path))
     finally:
         holder.release()
-    assert not fidelity_sweep._training(str(tmp_path))
+    assert not held(str(tmp_path))
     assert not (tmp_path / ".train.lock").exists()   # the check leaves no lock file behind

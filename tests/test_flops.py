@@ -1,7 +1,7 @@
-"""FLOP counts behind the inference benchmark's 'fraction of peak', against counts worked out by hand."""
+"""FLOP counts (physstd.flops) behind the benchmarks' 'fraction of peak', against counts worked out by hand."""
 import tensorflow as tf
 
-from benchmarks.flops import convolution_flops, profiler_flops
+from physstd.flops import convolution_flops, profiler_flops
 
 
 def _graph(function, shape):
@@ -99,7 +99,7 @@ def test_a_train_step_costs_three_forward_passes_less_the_image_gradient():
     from physstd.methods.auxiliary.network import scaled_channels
     from physstd.methods.auxiliary.trainer import AuxiliaryTrainer
     from physstd.train.config import TrainConfig
-    from physstd.train.toy_data import random_batch
+    from physstd.data.toy import random_batch
 
     size, batch = 32, 4
     trainer = AuxiliaryTrainer(ModelConfig(image_size=size, width=0.25), TrainConfig(method="auxiliary",

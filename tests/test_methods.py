@@ -180,7 +180,7 @@ def trained(added, tmp_path_factory):
     from physstd.models import ModelConfig
     from physstd.train.config import TrainConfig
     from physstd.train.loop import train
-    from physstd.train.toy_data import write_toy_dataset
+    from physstd.data.toy import write_toy_dataset
 
     base = tmp_path_factory.mktemp("trained")
     root, run_dir = str(base / "toy"), str(base / "run")

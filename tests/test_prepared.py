@@ -300,7 +300,7 @@ def test_version_1_data_without_140_landmarks_is_refused_clearly(tmp_path):
 
 
 def test_toy_data_keeps_the_face_depth_of_its_spoof_frames(tmp_path):
-    from physstd.train.toy_data import random_batch, write_toy_dataset
+    from physstd.data.toy import random_batch, write_toy_dataset
 
     write_toy_dataset(str(tmp_path), N, videos_per_class=1, frames_per_video=1)
     data = prepared.PreparedDataset(str(tmp_path))

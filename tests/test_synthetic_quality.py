@@ -1,8 +1,9 @@
-"""benchmarks.synthetic_quality's sharpness statistic on hand-computed gratings."""
+"""The sharpness statistic of the synthetic-quality experiment (physstd.eval.image_quality) on hand-computed
+gratings, and the degraded copies of the original-photos experiment."""
 import numpy as np
 import pytest
 
-from benchmarks.synthetic_quality import high_frequency_rms
+from physstd.eval.image_quality import degraded_copies, high_frequency_rms
 
 SIZE = 32
 
@@ -31,13 +32,10 @@ def test_high_band_rms_ignores_the_crop_border():
 
 
 def test_original_photo_copies():
-    """benchmarks.original_photos on a 256-pixel (+40, -40) grating: the photo unchanged; blur 1 (sigma 1 px at 256,
-    cv2's 7-tap kernel) scales the period-2 grating by sum_k w_k (-1)^k = 0.0142, +-0.57 levels, which the 8-bit
-    rounding makes +-1; the noise (sigma 2 levels, JPEG 75) stays
-    within a few levels; half size halves both sides."""
-    from benchmarks.original_photos import degraded_copies
-    from benchmarks.synthetic_quality import high_frequency_rms
-
+    """The original-photos experiment's copies of a 256-pixel (+40, -40) grating: the photo unchanged; blur 1
+    (sigma 1 px at 256, cv2's 7-tap kernel) scales the period-2 grating by sum_k w_k (-1)^k = 0.0142, +-0.57
+    levels, which the 8-bit rounding makes +-1; the noise (sigma 2 levels, JPEG 75) stays within a few levels;
+    half size halves both sides."""
     image = np.broadcast_to(np.where(np.arange(256) % 2, 88, 168).astype(np.uint8)[None, :, None], (256, 256, 3))
     copies = degraded_copies(image, np.random.default_rng(0))
     assert copies["photo"] is image

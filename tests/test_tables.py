@@ -143,8 +143,8 @@ def test_all_published_oulu_rows_print_with_the_papers_numbers():
     """seeds/001 Tab. 1 (the Auxiliary and DeSpoof rows also seeds/003 Tab. 4) with our row below."""
     ours = {"1": {"apcer": 0.01, "bpcer": 0.02, "acer": 0.015}}
     rendered = tables.render_table("oulu", {"ours": ours}, published=True)
-    assert [line.split("|")[2].strip() for line in rendered.splitlines()[4:9]] == [
-        "PhySTD (paper)", "STDN (paper)", "Auxiliary (paper)", "DeSpoof (paper)", "ours"]
+    assert [line.split("|")[2].strip() for line in rendered.splitlines()[4:10]] == [
+        "PhySTD (paper)", "STDN (paper)", "Auxiliary (paper)", "DeSpoof (paper)", "LGSC (paper)", "ours"]
     assert _markdown_row(rendered, "1", "Auxiliary (paper)") == ["1.6", "1.6", "1.6"]
     assert _markdown_row(rendered, "1", "DeSpoof (paper)") == ["1.2", "1.7", "1.5"]
     assert _markdown_row(rendered, "1", "ours") == ["1.0", "2.0", "1.5"]
@@ -153,6 +153,21 @@ def test_all_published_oulu_rows_print_with_the_papers_numbers():
     assert _markdown_row(rendered, "4", "Auxiliary (paper)") == ["9.3 ± 5.6", "10.4 ± 6.0", "9.5 ± 6.0"]
     assert _markdown_row(rendered, "4", "DeSpoof (paper)") == ["5.1 ± 6.3", "6.1 ± 5.1", "5.6 ± 5.7"]
     assert _markdown_row(rendered, "4", "ours") == ["-", "-", "-"]
+
+
+def test_published_lgsc_rows_print_as_in_the_lgsc_paper():
+    """"Learning Generalized Spoof Cues" (Feng et al. 2020): Tab. 2 (OULU-NPU), Tab. 1 (SiW, two decimals), Tab. 3."""
+    oulu = tables.render_table("oulu", {}, published=["LGSC"])
+    assert _markdown_row(oulu, "1", "LGSC (paper)") == ["0.8", "0.0", "0.4"]
+    assert _markdown_row(oulu, "2", "LGSC (paper)") == ["0.8", "0.6", "0.7"]
+    assert _markdown_row(oulu, "3", "LGSC (paper)") == ["1.5 ± 1.4", "1.9 ± 1.9", "1.7 ± 1.6"]
+    assert _markdown_row(oulu, "4", "LGSC (paper)") == ["5.8 ± 4.9", "1.7 ± 2.6", "3.7 ± 2.1"]
+    siw = tables.render_table("siw", {}, published=["LGSC"], decimals=2)
+    assert _markdown_row(siw, "1", "LGSC (paper)") == ["0.00", "0.50", "0.25"]
+    assert _markdown_row(siw, "2", "LGSC (paper)") == ["0.00 ± 0.00"] * 3
+    assert _markdown_row(siw, "3", "LGSC (paper)") == ["1.61 ± 1.69", "0.77 ± 1.09", "1.19 ± 1.39"]
+    cross = tables.render_table("casia_replay", {}, published=["LGSC"])
+    assert _markdown_row(cross, "HTER", "LGSC (paper)") == ["27.4", "23.7"]
 
 
 def test_chosen_published_rows_print_in_the_order_given():
@@ -227,8 +242,8 @@ def test_results_round_trip_through_a_file(tmp_path, capsys):
     block = lines.index("| 3 | DeSpoof (paper) | 4.0 ± 1.8 | 3.8 ± 1.2 | 3.6 ± 1.6 |")
     assert lines[block + 1:block + 3] == ["|  | Auxiliary (paper) | 2.7 ± 1.3 | 3.1 ± 1.7 | 2.9 ± 1.5 |",
                                           "|  | Ours | 1.5 ± 0.7 | 1.0 ± 0.5 | 25.0 |"]
-    for argv, message in (([str(path), "--published_rows=DeSpoof,LGSC"],
-                           "--published_rows=DeSpoof,LGSC: table 'oulu' has no published row 'LGSC'"),
+    for argv, message in (([str(path), "--published_rows=DeSpoof,STASN"],
+                           "--published_rows=DeSpoof,STASN: table 'oulu' has no published row 'STASN'"),
                           ([str(path), "--published", "CDCN"], "--published=CDCN: table 'oulu' has no published row")):
         with pytest.raises(ValueError, match=re.escape(message)):
             tables.main(argv)

@@ -31,7 +31,7 @@ def synthetic_root(tmp_path_factory):
 @pytest.fixture(scope="module")
 def frames(synthetic_root):
     """(video ids of every video, images, true traces, true masks, labels) of every frame, in pipeline order."""
-    from benchmarks.trace_ceiling import load_frames
+    from physstd.eval.trace_ceiling import load_frames
 
     ids = [row["video_id"] for row in prepared.read_index(synthetic_root)[0]]
     return (ids, *load_frames(synthetic_root, ids, N))
@@ -393,3 +393,24 @@ def test_cli_usage_errors_in_a_fresh_process():
                              capture_output=True, text=True, timeout=120)
         lines = run.stderr.strip().splitlines()
         assert run.returncode == 2 and len(lines) == 1 and lines[0].startswith("error: "), (arguments, run.stderr)
+
+
+@pytest.mark.slow
+def test_the_supervised_ceiling_fits_the_true_traces(frames):
+    """physstd.methods.physstd.supervised: 60 supervised steps halve the error of the generator's T_A to the true trace
+    outside the true inpainting region."""
+    from physstd import trace
+    from physstd.methods.physstd.supervised import train_supervised
+    from physstd.models import ModelConfig
+
+    _, images, traces, masks, labels = frames
+    keep = (masks == 0).astype(np.float32)
+    config = ModelConfig(image_size=N, width=0.25)
+
+    def error(generator):
+        # Batch statistics: 60 steps barely move BatchNorm's running averages.
+        predicted = trace.additive_trace(generator(images, training=True), config).numpy()
+        return float(np.mean(keep * (predicted - traces) ** 2))
+    untrained = train_supervised(images, traces, masks, labels, config, 0, 8, 1e-3, 0, False)
+    trained = train_supervised(images, traces, masks, labels, config, 60, 8, 1e-3, 0, False)
+    assert error(trained) < 0.5 * error(untrained)

@@ -61,7 +61,7 @@ def _values(variables):
 def one_step():
     """Two trainers with the same initial weights, one with the discriminators frozen (lr ratio 0), after one
     step on the same batch; plus their variables before and after."""
-    from physstd.train.toy_data import random_batch
+    from physstd.data.toy import random_batch
 
     batch = random_batch(N, PAIRS, seed=3)
     runs = {}
@@ -114,7 +114,7 @@ def test_step_reports_the_losses_of_alg1_and_counts_steps(one_step):
 
 @pytest.mark.slow
 def test_one_generator_update_per_iteration_and_the_two_update_schedule():
-    from physstd.train.toy_data import random_batch
+    from physstd.data.toy import random_batch
 
     batch = random_batch(N, PAIRS, seed=3)
     for updates in (1, 2):
@@ -141,7 +141,7 @@ def test_live_trace_weight_regularizes_the_live_half_on_its_own():
     import tensorflow as tf
 
     from physstd.methods.physstd.losses import trace_regularizer_loss
-    from physstd.train.toy_data import random_batch
+    from physstd.data.toy import random_batch
 
     batch = random_batch(N, PAIRS, seed=3)
     trainer = _make_trainer(live_trace_weight=10.0, steps="1")

@@ -43,7 +43,7 @@ def saved_run(tmp_path_factory):
     """Trainer A: 2 steps, checkpoint at 2, then a third step; B: fresh weights (another seed)."""
     from physstd.train import checkpoints
     from physstd.train.loop import write_run_flags
-    from physstd.train.toy_data import random_batch
+    from physstd.data.toy import random_batch
 
     run_dir = str(tmp_path_factory.mktemp("run"))
     batch = random_batch(N, PAIRS, seed=1)

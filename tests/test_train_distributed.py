@@ -157,7 +157,7 @@ def _scalars(run_dir, prefix="loss/"):
 @pytest.fixture(scope="module")
 def two_workers(tmp_path_factory):
     """Two workers train one run; once both have saved step STEPS_COMPARED, worker 1 is SIGKILLed."""
-    from physstd.train.toy_data import write_toy_dataset
+    from physstd.data.toy import write_toy_dataset
 
     base = tmp_path_factory.mktemp("multi_worker")
     toy_root = str(base / "toy")

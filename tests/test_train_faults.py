@@ -19,7 +19,7 @@ LOSS_TAGS = {"loss/depth", "loss/trace_regularizer", "loss/inpainting_mask", "lo
 
 @pytest.fixture(scope="module")
 def toy_root(tmp_path_factory):
-    from physstd.train.toy_data import write_toy_dataset
+    from physstd.data.toy import write_toy_dataset
 
     root = str(tmp_path_factory.mktemp("toy"))
     write_toy_dataset(root, N, videos_per_class=2, frames_per_video=2)

@@ -30,7 +30,7 @@ def _snapshot(trainer):
 
 @pytest.fixture(scope="module")
 def batch():
-    from physstd.train.toy_data import random_batch
+    from physstd.data.toy import random_batch
 
     return random_batch(N, PAIRS, seed=5)
 

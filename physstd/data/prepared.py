@@ -15,7 +15,7 @@ its live frames' M0 is their face depth, and a spoof frame's is fitted again fro
 to what version 2 stores up to the float32 rounding of the stored landmarks, below 1e-5). A writer never adds
 videos to a folder of another version.
 
-A video is built in `<root>/.partial/<random>/`, moved into place with one os.replace, and only then gets its
+A video is built in `<root>/.partial/<random>/`, swapped into place (files.swap_in_folder), and only then gets its
 index row; index.csv itself is rewritten through a temporary file. So the index lists complete videos only,
 whatever interrupts the writer, and a re-run skips the videos already listed (resume).
 """
@@ -345,10 +345,9 @@ class VideoWriter:
                 truth[key] = value
             np.savez_compressed(os.path.join(self._temp, TRUTH_FILE), **truth)
         final = os.path.join(self.writer.root, self.record["path"])
-        if os.path.exists(final):   # left by a run stopped between this move and the index row
-            shutil.rmtree(final)
         os.makedirs(os.path.dirname(final), exist_ok=True)
-        os.replace(self._temp, final)
+        # A folder already there was left by a run stopped between this move and the index row: replaced.
+        files.swap_in_folder(self._temp, final, old=self._temp + ".old")
         self.row = dict(self.record, num_frames=frames)
         if self.register:
             self.writer.register(self.row)

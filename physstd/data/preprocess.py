@@ -9,7 +9,6 @@ on and lists it in the summary.
 import dataclasses
 import multiprocessing
 import os
-import re
 import sys
 import time
 
@@ -124,11 +123,6 @@ class FacePreprocessor:
 
 # --- reading ------------------------------------------------------------------------------------------
 
-def natural_key(name):
-    """Sort key with digit runs compared as numbers: 2.png before 10.png."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
-
-
 def check_rgb(image, path):
     """An OpenCV-decoded image must be 8-bit with 3 channels (BGR); returns it as RGB."""
     if image is None:
@@ -208,16 +202,20 @@ def read_video(path, every_k=1, max_frames=None):
 
 
 def list_images(folder):
-    """Image files of a folder in natural order (the frame order)."""
+    """Image files of a folder in natural order (the frame order: files.natural_key)."""
     names = [n for n in os.listdir(folder) if os.path.splitext(n)[1].lower() in IMAGE_EXTENSIONS]
-    return [os.path.join(folder, n) for n in sorted(names, key=natural_key)]
+    return [os.path.join(folder, n) for n in sorted(names, key=files.natural_key)]
 
 
 @dataclasses.dataclass(frozen=True)
 class VideoJob:
     """One video to prepare: `source` is a video file or a folder of frame images; `record` holds the index
     fields (video_id, path, label, spoof_type, subject, ...); landmark_files: each frame image has a
-    <frame>.npy with its landmarks (STDN layout) and is cropped with them instead of detecting."""
+    <frame>.npy with its landmarks (STDN layout) and is cropped with them instead of detecting.
+
+    `preprocess_videos` runs any job with `source`, `record`, `landmark_files` (False: the job detects faces, so
+    dlib loads first) and `prepare(writer, preprocessor, every_k, max_frames)` -> VideoResult (the synthetic
+    set's raw videos are such jobs, physstd.data.synthetic)."""
 
     source: str
     record: dict
@@ -243,9 +241,15 @@ class VideoJob:
                 landmarks = check_landmarks_in_image(read_landmarks(landmark_path), rgb.shape, landmark_path)
             yield number, rgb, landmarks
 
+    def prepare(self, writer, preprocessor, every_k=1, max_frames=None):
+        return prepare_video(self, writer, preprocessor, every_k, max_frames)
+
 
 @dataclasses.dataclass
 class VideoResult:
+    """What preparing one video gave: its index row (None: a video the job leaves out, not written, because no
+    frame holds a face), the frames read and how many of them held no face."""
+
     row: dict
     frames_read: int
     frames_without_face: int
@@ -285,6 +289,7 @@ class Summary:
     skipped: int = 0
     failures: list = dataclasses.field(default_factory=list)       # (source, message)
     without_face: dict = dataclasses.field(default_factory=dict)   # video_id -> frames with no face
+    left_out: list = dataclasses.field(default_factory=list)       # jobs left out: no face in any frame
     frames_read: int = 0
     frames_written: int = 0
     seconds: float = 0.0
@@ -304,6 +309,8 @@ class Summary:
                  f"frames: {self.frames_read} read, {self.frames_written} written, "
                  f"{sum(self.without_face.values())} without a face",
                  f"speed: {self.frames_per_second:.1f} frames/s ({self.seconds:.1f} s)"]
+        if self.left_out:
+            lines.append(f"left out (no face in any frame): {len(self.left_out)} videos")
         if self.without_face:
             lines.append("videos with frames without a face:")
             lines += [f"  {video_id}: {count}" for video_id, count in sorted(self.without_face.items())]
@@ -329,8 +336,7 @@ def _set_context(writer, detect_max_side, every_k, max_frames):
 def _run_job(job):
     """('done', job, VideoResult) or ('failed', job, message); runs in a worker process or in-process."""
     try:
-        result = prepare_video(job, _CONTEXT["writer"], _CONTEXT["preprocessor"], _CONTEXT["every_k"],
-                               _CONTEXT["max_frames"])
+        result = job.prepare(_CONTEXT["writer"], _CONTEXT["preprocessor"], _CONTEXT["every_k"], _CONTEXT["max_frames"])
         return "done", job, result
     except InputError as error:
         return "failed", job, str(error)
@@ -340,9 +346,11 @@ def _run_job(job):
 
 def preprocess_videos(jobs, writer, every_k=1, max_frames=None, workers=1, failures=(),
                       detect_max_side=DETECT_MAX_SIDE, log=_log_stderr):
-    """Prepare every job not yet in writer's index; returns a `Summary`. `failures`: (source, message) pairs
-    found before (e.g. unparsable names), carried into the summary. Ctrl-C stops the run: the video being
-    written is discarded (never indexed) and the summary says INTERRUPTED."""
+    """Prepare every job (VideoJob or alike) not yet in writer's index, in order; returns a `Summary`. The one
+    preprocessing loop: run_preprocess, the STDN import and the synthetic set all prepare their videos here.
+    `failures`: (source, message) pairs found before (e.g. unparsable names), carried into the summary. Videos are
+    indexed in the jobs' order, whatever the number of workers. Ctrl-C stops the run: the video being written is
+    discarded (never indexed) and the summary says INTERRUPTED."""
     if every_k < 1 or (max_frames is not None and max_frames < 1):
         raise ValueError(f"every_k and max_frames must be >= 1, got {every_k}, {max_frames}")
     summary = Summary(videos=len(jobs) + len(failures), failures=list(failures))
@@ -361,8 +369,8 @@ def preprocess_videos(jobs, writer, every_k=1, max_frames=None, workers=1, failu
         if workers > 1 and len(todo) > 1:
             # fork: workers inherit the writer, the context and the loaded dlib models. Only this process
             # writes index.csv; a worker moves its finished video folder into place.
-            pool = multiprocessing.get_context("fork").Pool(workers)
-            outcomes = pool.imap_unordered(_run_job, todo)
+            pool = multiprocessing.get_context("fork").Pool(min(workers, len(todo)))
+            outcomes = pool.imap(_run_job, todo)
         else:
             outcomes = map(_run_job, todo)
         for count, (status, job, result) in enumerate(outcomes, start=1):
@@ -372,9 +380,13 @@ def preprocess_videos(jobs, writer, every_k=1, max_frames=None, workers=1, failu
                 summary.failures.append((job.source, result))
                 log(f"{prefix} FAILED {result}")
                 continue
+            summary.frames_read += result.frames_read
+            if result.row is None:
+                summary.left_out.append(job)
+                log(f"{prefix} {job.record['video_id']}: no face in any of its {result.frames_read} frames, left out")
+                continue
             writer.register(result.row)
             summary.done += 1
-            summary.frames_read += result.frames_read
             summary.frames_written += result.row["num_frames"]
             if result.frames_without_face:
                 summary.without_face[job.record["video_id"]] = result.frames_without_face

@@ -29,7 +29,6 @@ import logging
 import os
 import re
 import shutil
-import tempfile
 import zlib
 
 import numpy as np
@@ -68,16 +67,13 @@ def _protocol_dir(split_dir, protocol):
     return path
 
 
-def _natural_key(name):
-    return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", name)]
-
-
 def list_folds(split_dir, protocol):
-    """Fold names of a protocol ('1'..'6', 'half_mask', ...), naturally sorted; [] for a single split."""
+    """Fold names of a protocol ('1'..'6', 'half_mask', ...), naturally sorted (files.natural_key); [] for a single
+    split."""
     path = _protocol_dir(split_dir, protocol)
     folds = [d[len("fold_"):] for d in os.listdir(path)
              if d.startswith("fold_") and os.path.isdir(os.path.join(path, d))]
-    return sorted(folds, key=_natural_key)
+    return sorted(folds, key=files.natural_key)
 
 
 def protocol_info(split_dir, protocol):
@@ -236,7 +232,7 @@ def write_protocol(out_dir, protocol, splits, info, by_id=None, subject_disjoint
     """Write one protocol: splits = {fold or None: {subset: [video_id, ...]}} under out_dir/protocol.
 
     Checks that no video (and, if subject_disjoint, no subject) is in both train and test of a fold.
-    The folder is assembled in a temporary directory and swapped in with os.replace."""
+    The folder is assembled in a temporary directory and swapped in (files.swap_in_folder)."""
     info = dict(info)
     info["folds"] = [str(k) for k in splits if k is not None]
     info["counts"] = {}
@@ -272,13 +268,7 @@ def write_protocol(out_dir, protocol, splits, info, by_id=None, subject_disjoint
         with open(os.path.join(staging, "protocol.json"), "w") as f:
             json.dump(info, f, indent=1, sort_keys=True)
             f.write("\n")
-        old = None
-        if os.path.exists(final):
-            old = tempfile.mkdtemp(prefix=f".{protocol}.old.", dir=out_dir)
-            os.replace(final, os.path.join(old, protocol))
-        os.replace(staging, final)
-        if old:
-            shutil.rmtree(old)
+        files.swap_in_folder(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -62,7 +62,7 @@ from physstd import cli, files
 from physstd.data import face_model, protocols, spoof_types, synthetic_traces
 from physstd.data.detect import DETECT_MAX_SIDE, LandmarkDetector
 from physstd.data.prepared import INDEX_COLUMNS, DatasetWriter, PreparedDataset, check_output_root
-from physstd.data.preprocess import FacePreprocessor, warp_to_crop
+from physstd.data.preprocess import InputError, VideoResult, preprocess_videos, warp_to_crop
 
 DATASET_NAME = "synthetic"
 FORMAT_VERSION = 1
@@ -87,7 +87,7 @@ TRAIN_FRACTION, DEV_FRACTION = 0.6, 0.2
 TRAIN_ONLY = ("astronaut", "grace_hopper")
 # ...and get as many live videos as spoof videos (issue 14 item 7): with two lives against six spoofs, fresh renders
 # of these two unlike-any-other faces scored as attacks half the time (the detector had memorised their few live
-# frames), and so did their original photos, blurred, noised or JPEG-compressed alike (benchmarks/README.md).
+# frames), and so did their original photos, blurred, noised or JPEG-compressed alike (experiments/original_photos.py).
 
 
 class SyntheticFormatError(ValueError):
@@ -267,10 +267,8 @@ def write_raw_video(raw_dir, row, frames, nuisance, params):
         truth.update({f"trace_{k}": np.float64(v) for k, v in params.items()})
         np.savez(os.path.join(temp, RAW_TRUTH_FILE), **truth)
         final = os.path.join(raw_dir, row["path"])
-        if os.path.exists(final):
-            shutil.rmtree(final)
         os.makedirs(os.path.dirname(final), exist_ok=True)
-        os.replace(temp, final)
+        files.swap_in_folder(temp, final, old=temp + ".old")
     finally:
         shutil.rmtree(temp, ignore_errors=True)
 
@@ -463,18 +461,35 @@ def prepare_raw_video(raw_dir, row, preprocessor):
     return frames, stacked, row["num_frames"] - len(frames)
 
 
-def _prepare_job(row):
-    context = _CONTEXT
-    try:
-        frames, truth, missed = prepare_raw_video(context["raw_dir"], row, context["preprocessor"])
+@dataclasses.dataclass(frozen=True)
+class RawVideoJob:
+    """One raw video to prepare, a job of the preprocessing loop (preprocess.preprocess_videos): faces detected
+    in every frame as in a real video, the truth cropped with each frame's affine (prepare_raw_video). A video in
+    none of whose frames dlib finds a face is left out, not failed (PrepareSummary.ok)."""
+
+    raw_dir: str
+    row: dict
+    landmark_files = False   # not a field: the faces are detected
+
+    @property
+    def source(self):
+        return os.path.join(self.raw_dir, self.row["path"])
+
+    @property
+    def record(self):
+        return {k: self.row[k] for k in ("video_id", "path", "label", "spoof_type", "subject")}
+
+    def prepare(self, writer, preprocessor, every_k=1, max_frames=None):
+        """The preprocessing loop's call; every raw frame is prepared (every_k and max_frames are 1 and None)."""
+        try:
+            frames, truth, missed = prepare_raw_video(self.raw_dir, self.row, preprocessor)
+        except SyntheticFormatError as error:
+            raise InputError(str(error)) from None
         if not frames:
-            return "no face", row, None
-        record = {k: row[k] for k in ("video_id", "path", "label", "spoof_type", "subject")}
-        record["frames_without_face"] = missed
-        written = context["writer"].write_video(record, frames, extra_truth=truth, register=False)
-        return "done", row, written
-    except SyntheticFormatError as error:
-        return "failed", row, str(error)
+            return VideoResult(None, self.row["num_frames"], missed)
+        row = writer.write_video(dict(self.record, frames_without_face=missed), frames, extra_truth=truth,
+                                 register=False)
+        return VideoResult(row, self.row["num_frames"], missed)
 
 
 @dataclasses.dataclass
@@ -541,29 +556,21 @@ def prepare_synthetic(raw_dir, output_dir, image_size=None, workers=None, detect
                                        f"set ({existing}); use another output folder")
     else:
         files.write_text_atomic(generation_path, json.dumps(meta, indent=1) + "\n")
-    summary = PrepareSummary(videos=len(rows))
-    todo = [row for row in rows if not writer.is_done(row["video_id"])]
-    summary.skipped = len(rows) - len(todo)
-    start = time.monotonic()
-    _CONTEXT.update(raw_dir=raw_dir, writer=writer,
-                    preprocessor=FacePreprocessor(image_size, detect_max_side=detect_max_side or DETECT_MAX_SIDE))
-    for status, row, result in _map(_prepare_job, todo, workers or default_workers()):
-        summary.frames_read += row["num_frames"]
-        if status == "no face":
-            summary.no_face.append(row)
-            continue
-        if status == "failed":
-            summary.failures.append(result)
-            continue
-        writer.register(result)
-        summary.done += 1
-        summary.frames_written += result["num_frames"]
-        if log:
-            log(f"[{summary.done + len(summary.failures) + len(summary.no_face)}/{len(todo)}] {row['video_id']}: "
-                f"{result['num_frames']} frames")
-    summary.seconds = time.monotonic() - start
+    result = preprocess_videos([RawVideoJob(raw_dir, row) for row in rows], writer,
+                               workers=workers or default_workers(),
+                               detect_max_side=detect_max_side or DETECT_MAX_SIDE, log=log or _quiet)
+    if result.interrupted:
+        raise KeyboardInterrupt
+    summary = PrepareSummary(videos=len(rows), done=result.done, skipped=result.skipped,
+                             frames_read=result.frames_read, frames_written=result.frames_written,
+                             failures=[message for _, message in result.failures],
+                             no_face=[job.row for job in result.left_out], seconds=result.seconds)
     write_protocols(output_dir, seed)
     return summary
+
+
+def _quiet(message):
+    del message
 
 
 # --- protocols ----------------------------------------------------------------------------------------

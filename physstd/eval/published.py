@@ -10,6 +10,10 @@ configurations flags/siwm_p1_step1, siwm_p1_step12_single and siwm_p1_step12 tra
 OULU-NPU table (seeds/003 Tab. 4, its "Ours" and "Auxiliary[18]" rows) prints exactly the values seeds/001 Tab. 1
 copies, so one row serves both references.
 
+LGSC ("Learning Generalized Spoof Cues for Face Anti-spoofing", Feng et al. 2020) adds its "Ours" rows as "LGSC":
+its Tab. 2 (OULU-NPU), Tab. 1 (SiW) and Tab. 3 (CASIA-FASD <-> Replay-Attack HTER). Its Auxiliary rows print the
+same values (Tab. 1 to two decimals), so the Auxiliary rows above serve it too.
+
 Where a paper prints no value (Auxiliary has no TPR row in seeds/001 Tab. 3 and 4) the metric is left out
 and prints as a dash. A "+-" entry is a MeanStd as printed; where the paper's numbers disagree with each
 other (seeds/001 Tab. 4 BPCER and TDR of PhySTD, Tab. 5 TDR mean of PhySTD: mean +- std not the statistics
@@ -60,6 +64,12 @@ PUBLISHED = {
             "3": {"apcer": _MS(4.0, 1.8), "bpcer": _MS(3.8, 1.2), "acer": _MS(3.6, 1.6)},  # Tab. 1 P3
             "4": {"apcer": _MS(5.1, 6.3), "bpcer": _MS(6.1, 5.1), "acer": _MS(5.6, 5.7)},  # Tab. 1 P4
         },
+        "LGSC": {  # LGSC paper Tab. 2 "Ours"
+            "1": {"apcer": 0.8, "bpcer": 0.0, "acer": 0.4},  # LGSC Tab. 2 P1
+            "2": {"apcer": 0.8, "bpcer": 0.6, "acer": 0.7},  # LGSC Tab. 2 P2
+            "3": {"apcer": _MS(1.5, 1.4), "bpcer": _MS(1.9, 1.9), "acer": _MS(1.7, 1.6)},  # LGSC Tab. 2 P3
+            "4": {"apcer": _MS(5.8, 4.9), "bpcer": _MS(1.7, 2.6), "acer": _MS(3.7, 2.1)},  # LGSC Tab. 2 P4
+        },
     },
     "siw": {  # seeds/001 Tab. 2: SiW protocols 1-3
         "PhySTD": {
@@ -71,6 +81,11 @@ PUBLISHED = {
             "1": {"apcer": 3.6, "bpcer": 3.6, "acer": 3.6},  # Tab. 2 P1 "Auxiliary [18]"
             "2": {"apcer": _MS(0.6, 0.7), "bpcer": _MS(0.6, 0.7), "acer": _MS(0.6, 0.7)},  # Tab. 2 P2
             "3": {"apcer": _MS(8.3, 3.8), "bpcer": _MS(8.3, 3.8), "acer": _MS(8.3, 3.8)},  # Tab. 2 P3
+        },
+        "LGSC": {  # LGSC paper Tab. 1 "Ours", printed to two decimals (tables --decimals=2 shows them so)
+            "1": {"apcer": 0.00, "bpcer": 0.50, "acer": 0.25},  # LGSC Tab. 1 P1
+            "2": {"apcer": _MS(0.00, 0.00), "bpcer": _MS(0.00, 0.00), "acer": _MS(0.00, 0.00)},  # LGSC Tab. 1 P2
+            "3": {"apcer": _MS(1.61, 1.69), "bpcer": _MS(0.77, 1.09), "acer": _MS(1.19, 1.39)},  # LGSC Tab. 1 P3
         },
     },
     "siwm_p1": {  # seeds/001 Tab. 3: SiW-M protocol I (known types); Overall is one value, not mean +- std
@@ -142,6 +157,7 @@ PUBLISHED = {
     "casia_replay": {  # seeds/000 Tab. 3: cross-dataset HTER
         "PhySTD": {"casia_to_replay": {"hter": 17.1}, "replay_to_casia": {"hter": 27.7}},  # Tab. 3 "Ours"
         "Auxiliary": {"casia_to_replay": {"hter": 27.6}, "replay_to_casia": {"hter": 28.4}},  # "Auxiliary [18]"
+        "LGSC": {"casia_to_replay": {"hter": 27.4}, "replay_to_casia": {"hter": 23.7}},  # LGSC Tab. 3 "Ours"
     },
     "cross_type_auc": {  # seeds/000 Tab. 4: AUC, leave one attack type out on CASIA / Replay / MSU-MFSD
         "PhySTD": {  # Tab. 4 "Ours"

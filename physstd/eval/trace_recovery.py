@@ -346,7 +346,7 @@ def whole_face_recovery(result):
     These are the additive attacks the synthetic set spreads over the whole frame (the demo's recovery check);
     the local ones (mask edges, makeup, the shadow beside a partial attack) are reported but not pooled here,
     since at the demo's scale even a generator trained on the true traces barely recovers them
-    (benchmarks/trace_ceiling.py, README)."""
+    (physstd.eval.trace_ceiling, README)."""
     names = [name for name in result if name in spoof_types.BY_NAME and spoof_types.BY_NAME[name].p0_region == "whole"]
     if not names:
         return None

@@ -145,3 +145,14 @@ class RunDirLock:
 
     def __exit__(self, *exc_info):
         self.release()
+
+
+def held(run_dir):
+    """Whether a trainer holds the lock of `run_dir` now; the check leaves no lock file (nor folder) behind."""
+    lock = RunDirLock(run_dir)
+    try:
+        lock.acquire()
+    except RunDirLocked:
+        return True
+    lock.release()
+    return False

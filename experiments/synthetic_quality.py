@@ -1,9 +1,9 @@
 """Sharpness of the synthetic set's renders against the packaged photos they come from
-(`python -m benchmarks.synthetic_quality`). Not a timing.
+(`python -m experiments.synthetic_quality`). Not a timing.
 
-The statistic (high_frequency_rms): the RMS, in 8-bit levels, of the high band of seeds/001 Eq. 9,
-x - [x]n2 (n2 = N/2, ImageSizes.n2; [.]n is ops.lowpass), of the luminance of an N x N face crop, over its
-central 3/4 (the face). Blur and strong JPEG lower it; noise, halftone dots and moire raise it.
+The statistic (physstd.eval.image_quality.high_frequency_rms): the RMS, in 8-bit levels, of the high band of
+seeds/001 Eq. 9, x - [x]n2 (n2 = N/2, ImageSizes.n2; [.]n is ops.lowpass), of the luminance of an N x N face
+crop, over its central 3/4 (the face). Blur and strong JPEG lower it; noise, halftone dots and moire raise it.
 
 For each of the first --identities sources (astronaut, grace_hopper, then lfw faces): the statistic of the
 packaged photo itself under the training crop, and, as a ratio to it, that of --videos one-frame renders per
@@ -16,28 +16,17 @@ least 0.95 of the photo's sharpness (as sharp as the photo) and at most 0.6 of i
 import numpy as np
 from absl import app, flags
 
+from physstd.eval.image_quality import high_frequency_rms
+
 KINDS = (("live", "live"), ("print twin", "print"), ("replay twin", "replay"), ("print frame", "print"),
          ("replay frame", "replay"))   # (label, rendered type); a "twin" is the bona fide frame of a spoof video
 SHARP, SOFT = 0.95, 0.6                # ratios to the photo's sharpness counted as "as sharp" and "soft"
 
-
-def high_frequency_rms(crops):
-    """(B,) sharpness of (B, N, N, 3) uint8 face crops: 255 x RMS over the central 3/4 of x - [x]n2 (Eq. 9's
-    high band, n2 = ImageSizes(N).n2) of the luminance x (synthetic_traces.LUMA)."""
-    import tensorflow as tf
-
-    from physstd import ops
-    from physstd.config import ImageSizes
-    from physstd.data import synthetic_traces
-
-    crops = np.asarray(crops)
-    size = crops.shape[1]
-    luminance = (crops.astype(np.float32) / 255.0) @ synthetic_traces.LUMA
-    luminance = tf.constant(luminance[..., None])
-    band = (luminance - ops.lowpass(luminance, ImageSizes(size).n2)).numpy()[..., 0]
-    edge = size // 8
-    band = band[:, edge:size - edge, edge:size - edge]
-    return 255.0 * np.sqrt(np.mean(band.astype(np.float64) ** 2, axis=(1, 2)))
+flags.DEFINE_integer("identities", 3, "sources (packaged photos with a face, in identity order)", lower_bound=1)
+flags.DEFINE_integer("videos", 32, "one-frame renders per kind and source", lower_bound=1)
+flags.DEFINE_integer("image_size", 64, "crop size N (multiple of 8)", lower_bound=16)
+flags.DEFINE_integer("seed", 0, "seed of the renders")
+FLAGS = flags.FLAGS
 
 
 def crop(image, landmarks, image_size):
@@ -62,29 +51,19 @@ def render_crops(source, kind, videos, image_size, seed=0, twin=True):
     return np.stack(crops)
 
 
-def define_flags():
-    """The command line's flags; defined only when run as a script, so that tests can import this module next to
-    other benchmarks (absl flags are global)."""
-    flags.DEFINE_integer("identities", 3, "sources (packaged photos with a face, in identity order)", lower_bound=1)
-    flags.DEFINE_integer("videos", 32, "one-frame renders per kind and source", lower_bound=1)
-    flags.DEFINE_integer("image_size", 64, "crop size N (multiple of 8)", lower_bound=16)
-    flags.DEFINE_integer("seed", 0, "seed of the renders")
-
-
 def main(argv):
     del argv
-    values = flags.FLAGS
     from physstd.data import synthetic
 
-    size = values.image_size
-    print(f"high-band RMS (Eq. 9, x - [x]N/2, luminance, 8-bit levels) of {values.videos} one-frame renders per "
+    size = FLAGS.image_size
+    print(f"high-band RMS (Eq. 9, x - [x]N/2, luminance, 8-bit levels) of {FLAGS.videos} one-frame renders per "
           f"kind at N = {size}, as a ratio to the packaged photo's own under the same crop")
     print(f"{'source':>13} {'photo':>6} {'kind':>13} {'median':>6} {'p10':>5} {'p90':>5} "
           f"{f'>={SHARP:g}':>6} {f'<={SOFT:g}':>5}")
-    for source in synthetic.find_faces(values.identities):
+    for source in synthetic.find_faces(FLAGS.identities):
         photo = high_frequency_rms(crop(source.image, source.landmarks, size)[None])[0]
         for label, kind in KINDS:
-            renders = render_crops(source, kind, values.videos, size, values.seed, twin=not label.endswith("frame"))
+            renders = render_crops(source, kind, FLAGS.videos, size, FLAGS.seed, twin=not label.endswith("frame"))
             ratio = high_frequency_rms(renders) / photo
             p10, p90 = np.percentile(ratio, [10, 90])
             print(f"{source.name:>13} {photo:>6.2f} {label:>13} {np.median(ratio):>6.2f} {p10:>5.2f} {p90:>5.2f} "
@@ -93,5 +72,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    define_flags()
     app.run(main)

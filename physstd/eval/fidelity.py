@@ -1,52 +1,31 @@
-"""Trace recovery and detection of several training configurations over seeds (docs/fidelity.md).
+"""Trace fidelity of runs over seeds: one record per run (detection and trace recovery on its test split), one
+Markdown table per group of runs with mean +- sample std over the seeds (experiments/fidelity_sweep.py prints it;
+docs/fidelity.md reads it).
 
-Scores every run directory under --runs_root named `<config>_s<seed>` (for example `box_s0`, `point_s2`, made by
-`run_train.py --flagfile=flags/demo.flags --seed=<seed> <the config's flags>` on one synthetic set) on its
-protocol's test split: video-level test AUC and ACER (physstd.eval.evaluate, alpha0 and threshold from dev) and
-trace recovery (physstd.eval.trace_recovery): per spoof type the correlation of the recovered with the true T_A,
-of the overall effect I - I_hat where the method has one, the frame test against the per-type template (videos
-whose frame specificity beats the template's, and the mean excess), and for the partial attacks the IoU of the
-estimated region P > 0.5 with the true one. The reference predictors (template, colour map) are printed as rows of
-their own, averaged over the runs. Prints one Markdown table with mean +- sample std over the seeds of each
-configuration and pooled video counts, then the print + replay sign test of the frame test. A method without an
-additive trace (the Auxiliary CNN) gets its detection columns and dashes.
-
-    python -m benchmarks.fidelity_sweep --runs_root=runs/sweep [--configs=box,point] [--output=sweep.md]
-
-A run's trace recovery is read from <run>/eval/trace_recovery/trace_recovery.json when that holds the current
-record format (written by `python -m physstd.eval.trace_recovery --run_dir=<run>`), else computed; each run's
-figures are cached in <run>/eval/fidelity_sweep.json (delete it to score again).
+A record holds the video-level test AUC and ACER (physstd.eval.evaluate, score parameters and threshold from dev)
+and, per spoof type, trace recovery (physstd.eval.trace_recovery): the correlation of the recovered with the true
+T_A, of the overall effect I - I_hat where the method has one, the frame test against the per-type template
+(videos whose frame specificity beats the template's, and the mean excess), and for the partial attacks the IoU
+of the estimated region P > 0.5 with the true one. A method without an additive trace (the Auxiliary CNN) gets
+its detection columns and dashes.
 """
-import collections
-import glob
 import json
 import os
-import re
-
-from absl import app, flags
 
 import numpy as np
 
-flags.DEFINE_string("runs_root", "runs/sweep", "folder holding <config>_s<seed> run directories")
-flags.DEFINE_list("configs", [], "configurations to report, in this order (default: every one found)")
-flags.DEFINE_string("output", "", "also write the Markdown table here")
-FLAGS = flags.FLAGS
+from physstd import files, methods, runs
+from physstd.eval import evaluate, trace_recovery
 
 WHOLE_FACE = ("print", "replay")          # the additive attacks over the whole face
 LOCAL = ("paper_mask", "cosmetic")        # local additive traces
 REGION = ("paper_glasses", "partial_paper")  # attacks with an inpainting region (IoU of P > 0.5)
-RUN_NAME = re.compile(r"^(?P<config>.+)_s(?P<seed>\d+)$")
-
-
 REFERENCE_ROWS = ("template", "colour map")
 
 
 def score_run(run_dir):
     """{auc, acer, types: {type: {correlation, effect, positive, videos, beats_template, frame_videos, excess,
     iou, references: {template, colour map: correlation}}}} of one run (cached)."""
-    from physstd import files, methods, runs
-    from physstd.eval import evaluate, trace_recovery
-
     cache = os.path.join(run_dir, "eval", "fidelity_sweep.json")
     if os.path.exists(cache):
         with open(cache) as f:
@@ -93,8 +72,6 @@ def _counts(records, name, key, total):
 
 
 def table(by_config):
-    from physstd.eval.trace_recovery import sign_test
-
     header = ["config", "seeds", "test AUC %", "test ACER %"]
     for t in WHOLE_FACE:
         header += [f"{t} r on T_A", f"{t} r on effect", f"{t} beats template, excess"]
@@ -116,7 +93,7 @@ def table(by_config):
         cells += [_mean_std([r["types"][name]["iou"] for r in records]) for name in REGION]
         k = sum(r["types"][n]["beats_template"] for r in records for n in WHOLE_FACE)
         n = sum(r["types"][n]["frame_videos"] for r in records for n in WHOLE_FACE)
-        cells.append(f"{k}/{n} ({sign_test(k, n):.2g})")
+        cells.append(f"{k}/{n} ({trace_recovery.sign_test(k, n):.2g})")
         lines.append("| " + " | ".join(cells) + " |")
     sets = list(dict.fromkeys(r.get("data", "") for r in traced))
     for data, ref in ((data, ref) for data in sets for ref in REFERENCE_ROWS):
@@ -132,44 +109,3 @@ def table(by_config):
         cells += ["-"] * (len(header) - len(cells))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
-
-
-def _training(run_dir):
-    """Whether a trainer holds the run directory's lock (its checkpoints are not final yet)."""
-    from physstd.train.run_lock import RunDirLock, RunDirLocked
-
-    lock = RunDirLock(run_dir)
-    try:
-        lock.acquire()
-    except RunDirLocked:
-        return True
-    lock.release()
-    return False
-
-
-def main(argv):
-    del argv
-    by_config = collections.defaultdict(list)
-    for run_dir in sorted(glob.glob(os.path.join(FLAGS.runs_root, "*_s*"))):
-        match = RUN_NAME.match(os.path.basename(run_dir))
-        if not match or not os.path.isdir(os.path.join(run_dir, "checkpoints")):
-            continue
-        if FLAGS.configs and match["config"] not in FLAGS.configs:
-            continue
-        if _training(run_dir):
-            print(f"skipping {run_dir}: a trainer holds it (still training)", flush=True)
-            continue
-        print(f"scoring {run_dir}", flush=True)
-        by_config[match["config"]].append(score_run(run_dir))
-    if not by_config:
-        raise app.UsageError(f"no <config>_s<seed> run directory with checkpoints under {FLAGS.runs_root}")
-    order = [c for c in FLAGS.configs if c in by_config] or sorted(by_config)
-    text = table({c: by_config[c] for c in order})
-    print(text)
-    if FLAGS.output:
-        from physstd import files
-        files.write_text_atomic(FLAGS.output, text)
-
-
-if __name__ == "__main__":
-    app.run(main)

@@ -1,7 +1,7 @@
-"""Eq. 10's trace norm read two ways, scored on existing runs (`python -m benchmarks.trace_norm DATA_ROOT RUN...`).
+"""Eq. 10's trace norm read two ways, scored on existing runs (`python -m experiments.trace_norm DATA_ROOT RUN...`).
 Not a timing.
 
-components: (|B|+|C|+|T|+|P|)/N^2, the paper's Eq. 10 as written (physstd.eval.scoring.frame_statistics);
+components: (|B|+|C|+|T|+|P|)/N^2, the paper's Eq. 10 as written (physstd.methods.physstd.score.frame_statistics);
 effect: mean |I - reconstruct_live(I)|, what the traces change in the image. Prints one JSON line per run with the
 frame-level AUC of each norm alone and of the depth term (-mean M) on the dev and test splits of the `identity`
 protocol, and the mean effect of live and spoof frames.
@@ -46,5 +46,5 @@ def main(data_root, runs):
 
 if __name__ == "__main__":
     if len(sys.argv) < 3:
-        sys.exit("usage: python -m benchmarks.trace_norm DATA_ROOT RUN_DIR [RUN_DIR ...]")
+        sys.exit("usage: python -m experiments.trace_norm DATA_ROOT RUN_DIR [RUN_DIR ...]")
     main(sys.argv[1], sys.argv[2:])

@@ -1,14 +1,14 @@
 """Fault campaign against run_train.py: SIGKILLs, SIGTERM / SIGINT stops (half of them with a second signal during
 the stop save), and a disk that refuses writes, all on one run directory that is resumed after every fault.
 
-    .venv/bin/python benchmarks/fault_campaign.py --kills=10 --signals=6 [--workdir=DIR] [--seed=0]
+    .venv/bin/python experiments/fault_campaign.py --kills=10 --signals=6 [--workdir=DIR] [--seed=0]
 
 Prints, for the whole campaign: kills survived / tried (the next start resumed from the newest listed checkpoint),
 the most steps a kill lost (last logged step - step resumed at; at most --checkpoint_every), corrupt listed
 checkpoints (unreadable, or a step variable other than the name), leftovers (files the manager does not list)
 after the startup cleanup, signal stops with the right status and a checkpoint named after the last logged step,
 and the disk-full check (status 74, one `error:` line, listed checkpoints untouched). The default data is a toy
-prepared set (physstd.train.toy_data) at N = 32 so that a campaign takes minutes on a CPU; --train_flags adds
+prepared set (physstd.data.toy) at N = 32 so that a campaign takes minutes on a CPU; --train_flags adds
 flags to every run (later flags win: --train_flags="--steps=123" runs the full Alg. 1 step, slower to start).
 """
 import argparse
@@ -114,7 +114,7 @@ def main():
     run_dir = os.path.join(workdir, "run")
     data_root = os.path.join(workdir, "toy")
     if not os.path.isdir(data_root):
-        from physstd.train.toy_data import write_toy_dataset
+        from physstd.data.toy import write_toy_dataset
 
         write_toy_dataset(data_root, 32, videos_per_class=2, frames_per_video=2)
 

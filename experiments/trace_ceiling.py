@@ -10,7 +10,7 @@ size can see in one frame (for example a print's tone compression inside the liv
 range). Every column is scored with trace recovery's reference rows and frame test (the template and colour map
 fitted on the train split).
 
-    python -m benchmarks.trace_ceiling --data_root=demo_output/data/synthetic64 --run_dir=demo_output/run \
+    python -m experiments.trace_ceiling --data_root=demo_output/data/synthetic64 --run_dir=demo_output/run \
         [--save_dir=runs/ceiling]
 
 Several runs (--run_dir=a,b,c: the demo trained with other --seed values) also print the mean and spread of
@@ -43,52 +43,6 @@ flags.DEFINE_string("save_dir", "", "also save the supervised generator as a Phy
 FLAGS = flags.FLAGS
 
 
-def load_frames(data_root, video_ids, image_size):
-    """(images, true traces, true inpainting masks (F, N, N, 1), labels) of every frame of video_ids (numpy)."""
-    from physstd.data import pipeline
-
-    parts = {"image": [], "true_trace": [], "true_mask": [], "label": []}
-    for batch in pipeline.eval_dataset(data_root, video_ids, image_size, 64, include_truth=True):
-        for key in parts:
-            parts[key].append(batch[key].numpy())
-    return tuple(np.concatenate(parts[key]) for key in parts)
-
-
-def train_supervised(images, traces, masks, labels, model_config, steps, batch_size, learning_rate, seed,
-                     jit_compile):
-    """A Generator whose T_A is fitted to the true trace (mean squared error outside the true inpainting region)."""
-    import keras
-    import tensorflow as tf
-
-    from physstd import trace
-    from physstd.methods.physstd.generator import Generator
-
-    keras.utils.set_random_seed(seed)
-    generator = Generator(model_config)
-    optimizer = keras.optimizers.Adam(learning_rate)
-
-    @tf.function(jit_compile=jit_compile)
-    def step(x, target, weight):
-        with tf.GradientTape() as tape:
-            predicted = trace.additive_trace(generator(x, training=True), model_config)
-            loss = tf.reduce_mean(weight * tf.square(predicted - target))
-        variables = generator.trainable_variables
-        # The depth network gets no gradient from a trace loss: leave it out of the update.
-        optimizer.apply_gradients([(g, v) for g, v in zip(tape.gradient(loss, variables), variables) if g is not None])
-        return loss
-
-    keep = (masks == 0).astype(np.float32)
-    rng = np.random.default_rng(seed)
-    live, spoof = np.flatnonzero(labels == 0), np.flatnonzero(labels == 1)
-    half = batch_size // 2
-    for k in range(steps):
-        chosen = np.concatenate([rng.choice(live, half), rng.choice(spoof, half)])
-        loss = step(images[chosen], traces[chosen], keep[chosen])
-        if k == 0 or (k + 1) % 200 == 0:
-            print(f"step {k + 1}/{steps}: loss {float(loss):.5f}", flush=True)
-    return generator
-
-
 def save_run(save_dir, generator, model_config, data_root, protocol):
     """Write the supervised generator as a run directory that PhySTD's loader reads (flags.json + checkpoint)."""
     import tensorflow as tf
@@ -102,7 +56,7 @@ def save_run(save_dir, generator, model_config, data_root, protocol):
     train = TrainConfig(data_root=os.path.abspath(data_root), protocol=protocol, num_steps=FLAGS.steps)
     files.write_json_atomic(os.path.join(save_dir, runs.FLAGS_FILE),
                             {"train": train.to_dict(), "model": model_config.to_dict(),
-                             "note": "generator supervised on the true traces (benchmarks.trace_ceiling)"})
+                             "note": "generator supervised on the true traces (experiments.trace_ceiling)"})
     checkpoint = tf.train.Checkpoint(generator=runs.network_checkpoint(generator))
     tf.train.CheckpointManager(checkpoint, os.path.join(save_dir, runs.CHECKPOINT_DIR), 1).save(FLAGS.steps)
 
@@ -110,9 +64,11 @@ def save_run(save_dir, generator, model_config, data_root, protocol):
 def main(argv):
     del argv
     from physstd.data import prepared, protocols
+    from physstd.eval.trace_ceiling import load_frames
     from physstd.eval.trace_recovery import BANDS, format_correlation, recovery_on_split
     from physstd.methods.physstd.inference import load_generator
     from physstd.methods.physstd.inference import trace_model as physstd_trace_model
+    from physstd.methods.physstd.supervised import train_supervised
     from physstd.models import ModelConfig
 
     image_size = prepared.read_meta(FLAGS.data_root)["image_size"]
