@@ -1,4 +1,4 @@
-"""Training hyper-parameters shared by every method as one frozen record (seeds/001 Sec. 3.7, 4.1).
+"""Training hyper-parameters shared by every method as one frozen record (the PhySTD paper, Sec. 3.7, 4.1).
 
 Defaults are the paper's: Adam at 5e-5, batch 8 (4 live + 4 spoof), 150k iterations, learning rate x0.1 every
 45k, discriminators at half the generator's learning rate. The paper does not give Adam's betas; the authors' STDN

@@ -1,5 +1,5 @@
-"""Losses and score components of De-Spoof (seeds/003 Sec. 3.3-3.4, Eq. 1-7); its DQ-Net's depth loss and depth
-mean are the Auxiliary's (physstd.methods.auxiliary.losses).
+"""Losses and score components of De-Spoof (the De-Spoof paper, Sec. 3.3-3.4, Eq. 1-7); its DQ-Net's depth loss
+and depth mean are the Auxiliary's (physstd.methods.auxiliary.losses).
 
 Normalisation as in PhySTD's losses: every norm is a per-element mean, averaged over the batch. The spectrum of
 the repetitive loss is the DFT divided by the number of pixels, so that a cosine of amplitude a makes a peak

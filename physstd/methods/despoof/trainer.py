@@ -1,5 +1,5 @@
-"""De-Spoof's trainer (seeds/003), on the shared base physstd.train.trainer.Trainer (the optimizer update, the
-learning-rate schedule, the replica reduction and the finiteness check).
+"""De-Spoof's trainer (the De-Spoof paper), on the shared base physstd.train.trainer.Trainer (the optimizer update,
+the learning-rate schedule, the replica reduction and the finiteness check).
 
 Batches are {'live': sample, 'spoof': sample}; samples carry image (B, N, N, 3), depth (B, K, K, 1) = M0 and
 face_depth (B, K, K, 1): the fitted face depth of every frame, spoofs included.

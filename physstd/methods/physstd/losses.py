@@ -1,4 +1,4 @@
-"""PhySTD losses (seeds/001 Sec. 3.5, Eq. 16-22); their weights alpha1..alpha6 (Eq. 23-24) are
+"""PhySTD losses (the PhySTD paper, Sec. 3.5, Eq. 16-22); their weights alpha1..alpha6 (Eq. 23-24) are
 physstd.methods.physstd.config.LossWeights.
 
 Normalisation: every norm is taken as a mean over elements (per map), then averaged over the batch, as in the
