@@ -72,9 +72,12 @@ def test_outputs_exist_in_their_documented_places(toy_demo):
         assert all(e >= 0 for e in values["band_energy"].values())
     # The types with an inpainting region (and only those) report how well P finds it.
     assert {name for name, values in recovery.items() if "mask" in values} <= {"paper_glasses", "partial_paper"}
-    for name in ("trace_figure", "fig9_disentanglement", "trace_truth_vs_recovered"):
+    for name in ("trace_figure", "fig9_disentanglement", "trace_truth_vs_recovered", "fig10_spoof_synthesis",
+                 "fig12_progressive_removal"):
         width, height = png_size(output / "figures" / f"{name}.png")
         assert width > 32 and height > 32
+    # PhySTD's other figure layouts come from Method.paper_figures: Fig. 12 has five columns per spoof example.
+    assert png_size(output / "figures" / "fig12_progressive_removal.png")[0] > 5 * 32
     # PhySTD's trace figure is its Method.trace_figure, the Fig. 8 layout: six columns.
     assert "PhySTD's trace figure: input, [B]n1, [C]n2, T, P, live" in (output / "report.md").read_text()
 

@@ -473,9 +473,11 @@ def write_figures(method, run_dir, config, figure_dir):
     spoof = examples["label"] == 1
     figures = []
 
-    def save(name, caption, grid, columns, keep):
+    def save(name, caption, grid, columns, keep=None, rows=None):
         path = os.path.join(figure_dir, name)
-        viz.save_png(path, grid, columns, size, row_titles=viz.spoof_type_titles(examples["spoof_type"][keep]))
+        if keep is not None:
+            rows = viz.spoof_type_titles(examples["spoof_type"][keep])
+        viz.save_png(path, grid, columns, size, row_titles=rows)
         figures.append((caption, path))
 
     every = np.ones(len(images), bool)
@@ -492,6 +494,8 @@ def write_figures(method, run_dir, config, figure_dir):
                                in zip(images[spoof], examples["true_trace"][spoof], recovered)])
         save("trace_truth_vs_recovered.png", "synthetic truth: input, true T_A, recovered T_A (each scaled to its "
              "max)", grid, ("input", "true T_A", "recovered T_A"), spoof)
+    for name, caption, grid, columns, rows in method.paper_figures(examples, outputs, inference.config):
+        save(name, caption, grid, columns, rows=rows)
     return figures
 
 

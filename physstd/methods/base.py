@@ -56,6 +56,10 @@ Evaluation and export (physstd.eval.evaluate, physstd.export, trace recovery and
         them), config = the Inference's config dict (the export info's "model"); grid as physstd.viz.image_grid
         returns it. physstd.predict draws it, and the Fig. 9 layout from the `live` output of any method that has
         one.
+    paper_figures(examples, outputs, config) -> [(file name, caption, grid, column titles or None, row titles or
+        None)]: the method's other figure layouts of its paper on test-split examples (the demo draws them);
+        examples: {key: numpy (F, ...)} of physstd.data.pipeline.eval_dataset with truth (image, label, landmarks,
+        spoof_type...), outputs and config as for trace_figure. The default draws none.
 """
 import dataclasses
 import typing
@@ -168,6 +172,9 @@ class Method:
 
     def trace_figure(self, images, outputs, config):
         raise NotImplementedError(f"method {self.name!r} names no figure_outputs: it draws no trace figure")
+
+    def paper_figures(self, examples, outputs, config):
+        return []
 
     def __repr__(self):
         return f"<method {self.name}>"

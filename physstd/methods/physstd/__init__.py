@@ -81,5 +81,28 @@ class PhySTD(Method):
         arrays = viz.with_bands(outputs, ModelConfig.from_dict(config))
         return viz.trace_components_grid(images, arrays), viz.FIG8_COLUMNS
 
+    def paper_figures(self, examples, outputs, config):
+        """Fig. 12 (B, C, T removed one by one, then inpainting) on the spoof examples, and Fig. 10 (each spoof's
+        traces moved onto each live example by Eq. 8 and 12-15) where there are live examples."""
+        import numpy as np
+
+        model_config = ModelConfig.from_dict(config)
+        spoof = examples["label"] == 1
+        if not spoof.any():
+            return []
+        images = examples["image"]
+        spoof_out = viz.generator_output({key: np.asarray(value)[spoof] for key, value in outputs.items()})
+        figures = [("fig12_progressive_removal.png", "Fig. 12 layout: B, C, T removed one by one, then inpainting",
+                    viz.removal_grid(viz.progressive_removal(images[spoof], spoof_out, model_config)),
+                    viz.FIG12_COLUMNS, viz.spoof_type_titles(examples["spoof_type"][spoof]))]
+        live = ~spoof
+        if live.any():
+            synthesized = viz.synthesize_pairs(images[live], examples["landmarks"][live], images[spoof],
+                                               examples["landmarks"][spoof], spoof_out, model_config)
+            figures.append(("fig10_spoof_synthesis.png", "Fig. 10 layout: top row source spoofs, left column target "
+                            "lives, body synthesized spoofs",
+                            viz.synthesis_grid(list(images[spoof]), list(images[live]), synthesized), None, None))
+        return figures
+
 
 METHOD = PhySTD()
