@@ -23,7 +23,7 @@ flags.DEFINE_integer("batches", 40, "timed batches of 4 pairs (paper batch 8)")
 flags.DEFINE_integer("model_steps", 3, "timed generator forward+backward passes")
 FLAGS = flags.FLAGS
 
-BATCH_PAIRS = 4   # seeds/001: batch 8, half live, half spoof
+BATCH_PAIRS = 4   # the PhySTD paper's batch 8, half live, half spoof
 
 
 def write_dataset(root, size, videos, frames, seed=0):
@@ -102,7 +102,7 @@ def generator_rate(size, steps):
             out = model(images, training=True)
             return sum(tf.reduce_mean(tf.square(t)) for t in (out.B, out.C, out.T, out.P, out.I_P, out.M))
     else:
-        # Stand-in of the generator's size (DESIGN 4.1 backbone: ~10 conv layers at 64-128 channels).
+        # Stand-in of the generator's size (its backbone: ~10 conv layers at 64-128 channels).
         import keras
         layers = [keras.layers.Conv2D(c, 3, strides=s, padding="same", activation="relu")
                   for c, s in ((64, 1), (64, 1), (64, 2), (96, 1), (96, 2), (128, 1), (128, 2))]

@@ -1,5 +1,5 @@
-"""Train-step speed, FLOPs and memory per method: float32 vs mixed precision vs XLA (seeds/001 setting: N = 256,
-batch 8).
+"""Train-step speed, FLOPs and memory per method: float32 vs mixed precision vs XLA (the PhySTD paper's
+setting: N = 256, batch 8).
 
     python -m benchmarks.train_step                        # PhySTD, N=256, width 1, batch 8, all variants
     python -m benchmarks.train_step --image_size=64 --width=0.25 --variants=fp32,xla

@@ -2,7 +2,7 @@
 (`python -m experiments.synthetic_quality`). Not a timing.
 
 The statistic (physstd.eval.image_quality.high_frequency_rms): the RMS, in 8-bit levels, of the high band of
-seeds/001 Eq. 9, x - [x]n2 (n2 = N/2, ImageSizes.n2; [.]n is ops.lowpass), of the luminance of an N x N face
+PhySTD paper, Eq. 9, x - [x]n2 (n2 = N/2, ImageSizes.n2; [.]n is ops.lowpass), of the luminance of an N x N face
 crop, over its central 3/4 (the face). Blur and strong JPEG lower it; noise, halftone dots and moire raise it.
 
 For each of the first --identities sources (astronaut, grace_hopper, then lfw faces): the statistic of the

@@ -1,4 +1,4 @@
-"""Sizes derived from the image size N, in one place (DESIGN 3; seeds/001 Sec. 3.3, 3.4, 4.1).
+"""Sizes derived from the image size N, in one place (PhySTD paper, Sec. 3.3, 3.4, 4.1).
 
 Every other module asks this object for n1, n2, K and the discriminator sizes; no literal 32/128/96 is
 repeated elsewhere. Paper values are for N = 256: n1 = 32, n2 = 128, K = 32, discriminators 32, 96, 256, 256.

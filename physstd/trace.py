@@ -1,6 +1,6 @@
 """The spoof generation function and its uses: live reconstruction, spoof synthesis, "harder" samples.
 
-seeds/001 Sec. 3.1 and 3.3 (Eq. 3, 5, 8, 11-15). Pure functions on float32 NHWC tensors; the trace
+PhySTD paper, Sec. 3.1 and 3.3 (Eq. 3, 5, 8, 11-15). Pure functions on float32 NHWC tensors; the trace
 components come in a `physstd.models.GeneratorOutput`.
 
 `sizes` is either a `physstd.config.ImageSizes` (PhySTD's own trace form with bands n1 = N/8, n2 = N/2) or a
@@ -9,7 +9,7 @@ components come in a `physstd.models.GeneratorOutput`.
     physstd         I_spoof = (1 - P)(I_live + T_A) + P * I_P         T_A = [B]n1 + [C]n2 + T   (Eq. 3)
     single          I_spoof = I_live + T                                (P = 0, B = C = 0)
     stdn            I_spoof = (1 + [S]n1) I_live + T_A, n1 = 1, n2 = N/4  (ECCV20 STDN Eq. 1)
-    multiplicative  I_spoof = (I_live + T_A) / W, W = 1 + S             (seeds/000 Eq. 27-28; T_A there has the
+    multiplicative  I_spoof = (I_live + T_A) / W, W = 1 + S             (STDN+ paper, Eq. 27-28; T_A there has the
                                                                           opposite sign, flipped here so that
                                                                           T_A is always "what the spoof added")
     physstd_gain    I_spoof = (1 - P)((1 + [S]1) I_live + T_A) + P * I_P  (physstd with the released code's

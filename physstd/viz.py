@@ -1,4 +1,4 @@
-"""Figures of seeds/001 as PNG files and as numpy image grids (for TensorBoard too).
+"""Figures of the PhySTD paper as PNG files and as numpy image grids (for TensorBoard too).
 
 Every `*_grid` function returns a float32 (H, W, 3) array in [0, 1]; `tf.summary.image(name, grid[None], step)`
 shows it in TensorBoard, `save_png(path, grid, column_titles, panel_size, row_titles=...)` writes it with a
@@ -6,7 +6,7 @@ title over each column and one left of each row (the spoof type of a sample, or 
 is plain numpy (`image_grid`): panel (row r, column c) of size S x S starts at pixel (pad + r (S + pad), pad + c (S + pad)).
 
     trace_components_grid   Fig. 8:  input | [B]n1 | [C]n2 | T | P | live reconstruction  (one row per sample)
-    noise_grid              De-Spoof's (seeds/003 Fig. 1, 6): input | noise N (RGB) | 0\\1 map | depth of I_hat | I_hat
+    noise_grid              De-Spoof paper, Fig. 1, 6: input | noise N (RGB) | 0\\1 map | depth of I_hat | I_hat
     disentanglement_grid    Fig. 9:  input | overall trace I - I_live | live reconstruction
     synthesis_grid          Fig. 10: top row source spoofs, left column target lives, body the synthesized spoofs
     removal_grid            Fig. 12: I | I - [B] | I - [B] - [C] | I - T_A | live reconstruction
@@ -249,7 +249,7 @@ def trace_components_grid(images, arrays):
 
 
 def noise_grid(images, arrays):
-    """De-Spoof (seeds/003 Fig. 1, 6): one row per sample: input, spoof noise N (its RGB part, `additive_trace`),
+    """De-Spoof paper, Fig. 1, 6: one row per sample: input, spoof noise N (its RGB part, `additive_trace`),
     0\\1 map, DQ-Net's depth of I_hat, live reconstruction I_hat = I - N (`arrays`: a De-Spoof export's outputs)."""
     size = np.shape(images)[1]
     rows = []

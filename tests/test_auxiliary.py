@@ -1,4 +1,4 @@
-"""The Auxiliary depth CNN (seeds/003 Tab. 1, DQ Net column): shapes, Tab. 1 parameter count, loss, score,
+"""The Auxiliary depth CNN (De-Spoof paper, Tab. 1, DQ Net column): shapes, Tab. 1 parameter count, loss, score,
 and a toy training run of AuxiliaryTrainer."""
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Malformed input never hangs, never destroys, never hides (issue 13).
+"""Malformed input never hangs, never destroys, never hides.
 
 Each case builds one malformed input in a temporary copy, runs the code that reads it, and asserts: a clear
 error naming the file (or flag) and what was expected, exit status 2 where a command runs, nothing that existed

@@ -1,4 +1,4 @@
-"""De-Spoof (seeds/003): DS-Net / VQ-Net shapes and Tab. 1 parameter counts, every loss against a hand case,
+"""De-Spoof (the De-Spoof paper): DS-Net / VQ-Net shapes and Tab. 1 parameter counts, every loss against a hand case,
 the score components, and DeSpoofTrainer on toy batches (frozen DQ-Net, joint option, loading a DQ run)."""
 import json
 import os

@@ -1,5 +1,6 @@
-"""The user's documents: README.md stays a short guide, the documents cite only what a reader of this repository
-can open, and every relative link leads to a file that exists."""
+"""The user's documents: README.md stays a short guide, the documents and the code, tests, flagfiles and
+Makefile cite only what a reader of this repository can open, and every relative link leads to a file that
+exists."""
 import os
 import re
 
@@ -26,6 +27,17 @@ FORBIDDEN = {
     "CONTRACT": re.compile(r"CONTRACT"),
     "an issue number": re.compile(r"(?i)\bissues?\s*#?\d+|(?<![\w&/])#\d+\b"),
 }
+# What each pattern must catch (test_the_checks_catch_what_they_look_for).
+PLANTED = {"a seeds/ path": ["see seeds/001 Tab. 1"], "DESIGN": ["DESIGN 8"], "CONTRACT": ["the CONTRACT says"],
+           "an issue number": ["fixed in issue 14 item 7", "as #21 asked"]}
+# Matches that are not citations: (file, matched text) -> why.
+NOT_CITATIONS = {("tests/test_tables.py", "#1"): "a method name with LaTeX's macro-argument sign, to be escaped"}
+# The end of the block above, which is the only place this file may name what it forbids.
+OWN_PATTERNS_END = "# The end of the block above"
+# The code, tests, flagfiles, scripts and notes a user gets with the repository (what documents() lists is
+# checked there). Directories that are not the repository's own: hidden ones, build output, runs.
+CODE_SUFFIXES = (".py", ".flags", ".sh", ".md")
+NOT_SCANNED = {"__pycache__", "build", "dist", "runs", "demo_output"}
 # [text](target): inline Markdown links; the target ends at the first space or closing parenthesis.
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)")
 
@@ -61,13 +73,56 @@ def test_relative_links_lead_to_files(name):
     assert not broken, f"{name}: links to missing files: {', '.join(broken)}"
 
 
+def code_files():
+    """Every *.py, *.flags, *.sh and *.md file and the Makefile of the repository, relative to its root, except
+    the documents (checked by test_no_citation_a_reader_cannot_open)."""
+    names = []
+    for directory, subdirectories, files in os.walk(ROOT):
+        subdirectories[:] = sorted(name for name in subdirectories if not name.startswith(".")
+                                   and name not in NOT_SCANNED and not name.endswith(".egg-info"))
+        for name in files:
+            if name.endswith(CODE_SUFFIXES) or name == "Makefile":
+                names.append(os.path.relpath(os.path.join(directory, name), ROOT))
+    documents_ = set(documents())
+    return sorted(name for name in names if name not in documents_)
+
+
+def citations(name, text):
+    """'file:line: what 'match'' for each forbidden pattern's match in `text` (the content of file `name`)."""
+    if name == os.path.join("tests", "test_docs.py"):   # this file: all but the block that defines the patterns
+        start, end = text.index("FORBIDDEN = {"), text.index(OWN_PATTERNS_END)
+        text = text[:start] + "\n" * text.count("\n", start, end) + text[end:]
+    return [f"{name}:{text.count(chr(10), 0, match.start()) + 1}: {what} {match.group(0)!r}"
+            for what, pattern in FORBIDDEN.items() for match in pattern.finditer(text)
+            if (name.replace(os.sep, "/"), match.group(0)) not in NOT_CITATIONS]
+
+
+def test_no_citation_a_reader_cannot_open_in_code():
+    """Comments, docstrings, help texts and flagfile headers cite papers by short name (docs/references.md)."""
+    names = code_files()
+    assert {"Makefile", os.path.join("tests", "test_docs.py"), os.path.join("flags", "demo.flags"),
+            os.path.join("physstd", "trace.py")} <= set(names)
+    found = []
+    for name in names:
+        with open(os.path.join(ROOT, name), encoding="utf-8") as handle:
+            found += citations(name, handle.read())
+    assert not found, "\n".join(found)
+
+
 def test_the_checks_catch_what_they_look_for():
-    """Each pattern fires on a planted example and stays quiet on ordinary prose."""
-    planted = {"a seeds/ path": "see seeds/001 Tab. 1", "DESIGN": "DESIGN 8", "CONTRACT": "the CONTRACT says",
-               "an issue number": "fixed in issue 14 item 7"}
-    for what, example in planted.items():
-        assert FORBIDDEN[what].search(example), what
-    assert FORBIDDEN["an issue number"].search("as #21 asked")
+    """Each pattern fires on a planted example and stays quiet on ordinary prose; the code check sees a planted
+    example in any file, this file's own patterns excepted."""
+    for what, examples in PLANTED.items():
+        for example in examples:
+            match = FORBIDDEN[what].search(example)
+            assert match, what
+            assert citations(os.path.join("flags", "x.flags"), f"--a=1\n# {example}\n") == [
+                f"flags/x.flags:2: {what} {match.group(0)!r}"]
+            own = f"FORBIDDEN = {{{example!r}: 1}}\n{OWN_PATTERNS_END}\n# {example}\n"
+            assert citations(os.path.join("tests", "test_docs.py"), own) == [
+                f"tests/test_docs.py:3: {what} {match.group(0)!r}"]
+    (name, text), = NOT_CITATIONS
+    assert citations(name, f"name = 'A & {text}'") == [] and citations("x.py", f"name = 'A & {text}'")
     for prose in ("the design of the trace", "Tab. 3, Eq. 10 and Sec. 4.4", "[metrics](#metrics)", "&#8212;",
                   "issues a warning"):
         assert not any(pattern.search(prose) for pattern in FORBIDDEN.values()), prose

@@ -242,7 +242,7 @@ def test_run_test_cli_prints_metrics_and_the_paper_table(setup, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "| ACER |" in run.stdout or "ACER" in run.stdout
     assert "PhySTD (paper)" in run.stdout and "PhySTD (ours)" in run.stdout and "STDN (paper)" not in run.stdout
-    # seeds/001 Tab. 3 "Auxiliary [18]" ACER row, first of the block, above PhySTD's.
+    # PhySTD paper, Tab. 3 "Auxiliary [18]" ACER row, first of the block, above PhySTD's.
     assert ("| ACER | Auxiliary (paper) | 5.1 | 5.0 | 5.0 | 10.2 | 5.0 | 9.8 | 6.3 | 19.6 | 5.0 | 26.5 | 5.5 | 5.2 | "
             "5.0 | 6.3 |") in run.stdout
     assert "--published_rows=Auxiliary,PhySTD)" in run.stdout   # the reprint command keeps the choice

@@ -44,7 +44,7 @@ def test_pooled_and_worst_species_apcer_on_the_siwm_case():
         species += [name] * 10
     pooled = metrics.evaluate(labels, scores, 0.5, species, apcer=metrics.POOLED)
     worst = metrics.evaluate(labels, scores, 0.5, species)
-    # Pooled (seeds/001 Tab. 3 Overall): APCER = 5 / 130, ACER = (5/130 + 0) / 2 = 1/52, about 0.02.
+    # Pooled (PhySTD paper, Tab. 3 Overall): APCER = 5 / 130, ACER = (5/130 + 0) / 2 = 1/52, about 0.02.
     assert pooled["apcer"] == pytest.approx(5 / 130) and pooled["acer"] == pytest.approx(1 / 52)
     assert pooled["apcer_definition"] == "pooled" and pooled["hter"] == pytest.approx(1 / 52)
     # ISO/IEC 30107-3 worst species: APCER = cosmetic's 5/10, ACER = (1/2 + 0) / 2 = 1/4; kept in its own fields.

@@ -1,4 +1,4 @@
-"""tf.data pipelines on a tiny prepared dataset written here with numpy/cv2 (layout of CONTRACT.md)."""
+"""tf.data pipelines on a tiny prepared dataset written here with numpy/cv2 (the prepared layout of docs/data.md)."""
 import collections
 import csv
 import json

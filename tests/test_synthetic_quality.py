@@ -47,7 +47,7 @@ def test_original_photo_copies():
 
 
 def test_video_plan_balances_the_train_only_photos():
-    """The TRAIN_ONLY photos get one live video per spoof type (issue 14 item 7), the other identities --live_videos."""
+    """The TRAIN_ONLY photos get one live video per spoof type, the other identities --live_videos."""
     from physstd.data import synthetic
 
     rows = synthetic.video_plan(["astronaut", "lfw_000"], ("print", "replay", "cosmetic"), live_videos=2)

@@ -14,7 +14,7 @@ def test_oulu_markdown_exact():
         3: {"apcer": [0.01, 0.02, 0.03], "bpcer": {"mean": 0.004, "std": 0.001}, "acer": None},
     }}
     expected = (
-        "Table: OULU-NPU protocols 1-4 (seeds/001 Tab. 1); P3 and P4: mean ± std over 6 folds.\n"
+        "Table: OULU-NPU protocols 1-4 (PhySTD paper, Tab. 1); P3 and P4: mean ± std over 6 folds.\n"
         "\n"
         "| Protocol | Method | APCER (%) | BPCER (%) | ACER (%) |\n"
         "| --- | --- | ---: | ---: | ---: |\n"
@@ -28,7 +28,7 @@ def test_oulu_markdown_exact():
 def test_casia_replay_latex_exact_with_escapes_and_published_rows():
     results = {"Ours_v2 (50% & #1)": {"casia_to_replay": {"hter": 0.2345}, "replay_to_casia": {"hter": 0.3}}}
     expected = "\n".join([
-        "% Cross-dataset HTER, CASIA-FASD vs. Replay-Attack (seeds/000 Tab. 3), in %.",
+        "% Cross-dataset HTER, CASIA-FASD vs. Replay-Attack (STDN+ paper, Tab. 3), in %.",
         r"\begin{tabular}{llrr}",
         r"\toprule",
         r"Metric & Method & Train CASIA, test Replay & Train Replay, test CASIA \\",
@@ -80,7 +80,7 @@ def test_siwm_column_header_follows_the_papers_order():
 
 def test_published_siwm_p1_row_prints_as_in_the_paper():
     markdown = tables.render_table("siwm_p1", {}, published=["PhySTD"])
-    # seeds/001 Tab. 3, "Step1+Step2+Step3 (Ours)", TPR@FNR=.5% row.
+    # PhySTD paper, Tab. 3, "Step1+Step2+Step3 (Ours)", TPR@FNR=.5% row.
     assert ("| TDR@FDR=0.5% | PhySTD (paper) | 85.7 | 85.4 | 100.0 | 76.6 | 96.3 | 80.2 | 93.8 | 41.1 | 100.0 | "
             "55.8 | 98.1 | 100.0 | 99.8 | 91.2 |") in markdown
 
@@ -89,7 +89,7 @@ def test_published_siwm_p1_ablation_rows_print_as_in_the_paper():
     ablation = ["Step1", "Step1+Step2 w/ single trace", "Step1+Step2"]
     assert tables.published_choice("siwm_p1", rows=ablation) == ablation
     markdown = tables.render_table("siwm_p1", {}, published=ablation)
-    # seeds/001 Tab. 3, ACER block "Step1" and EER block "Step1+Step2 w/ single trace", "Step1+Step2" TPR row.
+    # PhySTD paper, Tab. 3, ACER block "Step1" and EER block "Step1+Step2 w/ single trace", "Step1+Step2" TPR row.
     assert ("| ACER | Step1 (paper) | 6.1 | 5.4 | 5.4 | 5.4 | 5.4 | 5.4 | 5.4 | 22.7 | 5.4 | 26.8 | 5.4 | 5.5 | 5.4 | "
             "10.9 |") in markdown
     assert ("|  | Step1+Step2 w/ single trace (paper) | 6.7 | 5.3 | 0.8 | 1.5 | 1.4 | 3.3 | 3.2 | 21.5 | 1.0 | "
@@ -140,7 +140,7 @@ def _markdown_row(rendered, block, method):
 
 
 def test_all_published_oulu_rows_print_with_the_papers_numbers():
-    """seeds/001 Tab. 1 (the Auxiliary and DeSpoof rows also seeds/003 Tab. 4) with our row below."""
+    """PhySTD paper, Tab. 1 (the Auxiliary and DeSpoof rows also De-Spoof paper, Tab. 4) with our row below."""
     ours = {"1": {"apcer": 0.01, "bpcer": 0.02, "acer": 0.015}}
     rendered = tables.render_table("oulu", {"ours": ours}, published=True)
     assert [line.split("|")[2].strip() for line in rendered.splitlines()[4:10]] == [
@@ -174,14 +174,14 @@ def test_chosen_published_rows_print_in_the_order_given():
     rendered = tables.render_table("siwm_p2", {}, published=["Auxiliary", "PhySTD"])
     methods = [line.split("|")[2].strip() for line in rendered.splitlines() if "(paper)" in line]
     assert methods[:2] == ["Auxiliary (paper)", "PhySTD (paper)"] and set(methods) == set(methods[:2])
-    # seeds/001 Tab. 4 "Auxiliary [18]": APCER Replay .. Partial paper and Average; no TPR row in the paper.
+    # PhySTD paper, Tab. 4 "Auxiliary [18]": APCER Replay .. Partial paper and Average; no TPR row in the paper.
     assert _markdown_row(rendered, "APCER", "Auxiliary (paper)") == [
         "23.7", "7.3", "27.7", "18.2", "97.8", "8.3", "16.2", "100.0", "18.0", "16.3", "91.8", "72.2", "0.4",
         "38.3 ± 37.4"]
     assert _markdown_row(rendered, "EER", "Auxiliary (paper)")[-1] == "17.0 ± 17.7"
     assert _markdown_row(rendered, tables.TDR_LABEL, "Auxiliary (paper)") == ["-"] * 14
     assert _markdown_row(rendered, tables.TDR_LABEL, "PhySTD (paper)")[-1] == "53.7 ± 31.8"
-    p1 = tables.render_table("siwm_p1", {}, published=["Auxiliary"])   # seeds/001 Tab. 3
+    p1 = tables.render_table("siwm_p1", {}, published=["Auxiliary"])   # PhySTD paper, Tab. 3
     assert _markdown_row(p1, "ACER", "Auxiliary (paper)")[-1] == "6.3"
     assert _markdown_row(p1, "EER", "Auxiliary (paper)")[:3] == ["4.7", "0.0", "1.6"]
     with pytest.raises(ValueError, match="table 'siwm_p1' has no published row 'DeSpoof'"):
@@ -198,7 +198,7 @@ def _value(table, method, entry, metric):
 
 
 @pytest.mark.parametrize("table, entry, metric, stated", [
-    ("oulu", "1", "acer", 63.6), ("oulu", "3", "acer", 32.1),  # seeds/001 4.2, OULU-NPU paragraph
+    ("oulu", "1", "acer", 63.6), ("oulu", "3", "acer", 32.1),  # PhySTD paper, Sec. 4.2, OULU-NPU paragraph
     ("siwm_p1", "overall", "eer", 47.9), ("siwm_p1", "overall", "acer", 31.7),  # 4.5 (ACER called HTER)
     ("siwm_p1", "overall", "tdr", -29.5),  # TDR rises
     ("siwm_p2", "overall", "eer", 11.7), ("siwm_p2", "overall", "acer", 19.0),  # 4.3

@@ -242,7 +242,7 @@ def test_every_flagfile_parses_and_covers_the_papers_experiments():
     names = {os.path.basename(p)[:-len(".flags")]: p for p in glob.glob(os.path.join(root, "*.flags"))}
     expected = {"demo", "oulu_p1", "oulu_p2", "oulu_p3", "oulu_p4", "siw_p1", "siw_p2", "siw_p3", "siwm_p1"}
     expected |= {f"siwm_p{p}_{t}" for p in (2, 3) for t in SIWM_TYPES}
-    # The baselines (issue 15): Auxiliary on the tables that print it, De-Spoof on OULU-NPU with its DQ-Net's run.
+    # The baselines: Auxiliary on the tables that print it, De-Spoof on OULU-NPU with its DQ-Net's run.
     expected |= {"auxiliary_siwm_p1", "auxiliary_demo", "despoof_demo"} | {f"auxiliary_siwm_p2_{t}" for t in SIWM_TYPES}
     expected |= {f"{m}_oulu_p{k}" for m in ("auxiliary", "despoof") for k in range(1, 5)}
     assert expected <= set(names)
@@ -255,7 +255,7 @@ def test_every_flagfile_parses_and_covers_the_papers_experiments():
             assert train.fold == experiment.split("_", 2)[2] and train.protocol == experiment[5:7]
         if method == "despoof":
             assert train.method_config.dq_run == f"runs/auxiliary_{experiment}", name
-        if experiment != "demo":  # the paper's settings (De-Spoof's, seeds/003 Sec. 4.1, for both baselines)
+        if experiment != "demo":  # the paper's settings (De-Spoof paper, Sec. 4.1, for both baselines)
             settings = (256, 5e-5, 8, 150_000) if method == "physstd" else (256, 3e-5, 6, 150_000)
             assert (model.image_size, train.learning_rate, train.batch_size, train.num_steps) == settings, name
         else:   # the demos share flags/demo.flags' data, size and budget

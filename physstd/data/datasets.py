@@ -1,4 +1,4 @@
-"""Official file naming of the face anti-spoofing datasets PhySTD is evaluated on (DESIGN 6).
+"""Official file naming of the face anti-spoofing datasets PhySTD is evaluated on.
 
 `parse_video_name(dataset, relative_path)` turns the path of one video (relative to the dataset's own root,
 as the dataset ships it) into a record:
@@ -226,7 +226,7 @@ def _parse_casia(relative_path):
 # <train|devel|test>/real/client<id>_session01_webcam_authenticate_<light>_<take>.mov
 # <train|devel|test>/attack/<fixed|hand>/attack_<print|mobile|highdef>_client<id>_session01_<highdef|mobile>
 #     _<photo|video>_<light>.mov       (enroll/<split>/client<id>_session01_enroll_<light>.mov: enrolment)
-# Attack species (seeds/000 Tab. 4): print photo (attack_print), digital photo (photo on a mobile/highdef
+# Attack species (STDN+ paper, Tab. 4): print photo (attack_print), digital photo (photo on a mobile/highdef
 # screen), video (video on a mobile/highdef screen).
 REPLAY_PATTERN = ("<train|devel|test>/real/client<id>_session<nn>_webcam_<authenticate|enroll>_<light>[_<take>].mov"
                   " or <train|devel|test>/attack/<fixed|hand>/attack_<print|mobile|highdef>_client<id>_session<nn>"
@@ -269,7 +269,7 @@ def _parse_replay(relative_path):
 # --- MSU-MFSD ------------------------------------------------------------------------------------------
 # real/real_client<id>_<android|laptop>_SD_scene01.<mp4|mov>
 # attack/attack_client<id>_<android|laptop>_SD_<ipad_video|iphone_video|printed_photo>_scene01.<mp4|mov>
-# Attack species (seeds/000 Tab. 4): printed photo, HR video (recorded in HD, replayed on an iPad),
+# Attack species (STDN+ paper, Tab. 4): printed photo, HR video (recorded in HD, replayed on an iPad),
 # mobile video (recorded and replayed on an iPhone). The 35 subjects are split by the lists shipped with
 # the dataset (train_sub_list.txt: 15 subjects, test_sub_list.txt: 20 subjects).
 MSU_PATTERN = ("[scene01/]real/real_client<id>_<android|laptop>_SD_scene01.<mp4|mov> or "

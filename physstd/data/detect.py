@@ -1,4 +1,4 @@
-"""Face detection and the 68 dlib landmarks (DESIGN 4.2): dlib's HOG detector + the iBUG-68 shape predictor.
+"""Face detection and the 68 dlib landmarks: dlib's HOG detector + the iBUG-68 shape predictor.
 
 The model file ships in the `face-recognition-models` wheel. We locate it with importlib instead of importing
 the package, because its __init__ needs pkg_resources (not installed with recent setuptools).

@@ -1,7 +1,7 @@
 """The landmark layout every part of physstd shares: the mean 3D face, the 140-point layout, the crop rule,
-the horizontal-flip permutation and the fixed triangle list (DESIGN 4.2).
+the horizontal-flip permutation and the fixed triangle list.
 
-PhySTD warps traces with 140 3DMM vertices (seeds/001 Sec. 3.5). We detect dlib's 68 landmarks and derive
+PhySTD warps traces with 140 3DMM vertices (PhySTD paper, Sec. 3.5). We detect dlib's 68 landmarks and derive
 72 more as fixed *affine* combinations of the 68 (rows of DERIVED_WEIGHTS sum to 1). Because the
 combinations are affine, deriving commutes with any affine map: deriving on the fitted 3D shape and then
 projecting gives the same 2D points as projecting and then deriving. The 72 are: 20 forehead points

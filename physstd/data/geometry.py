@@ -1,5 +1,5 @@
-"""Face geometry for data preparation (DESIGN 4.2), pure numpy/scipy: the weak-perspective fit of the mean
-3D face to 68 landmarks, the depth ground truth M0 (seeds/001 Eq. 16) and the preliminary mask P0
+"""Face geometry for data preparation, pure numpy/scipy: the weak-perspective fit of the mean
+3D face to 68 landmarks, the depth ground truth M0 (PhySTD paper, Eq. 16) and the preliminary mask P0
 (Eq. 19, Fig. 7).
 
 Coordinates: (x, y) pixels with x right and y down; z toward the camera (larger z = nearer), the
@@ -49,7 +49,7 @@ def _initial_pose(points2d, model):
 
 
 def fit_weak_perspective(points2d, model=None, iterations=30):
-    """Least-squares weak-perspective fit min_{s,R,t} sum_i ||x_i - (s R[:2] X_i + t)||^2 (DESIGN 4.2).
+    """Least-squares weak-perspective fit min_{s,R,t} sum_i ||x_i - (s R[:2] X_i + t)||^2.
 
     points2d: (Q, 2) image landmarks; model: (Q, 3), default the 68-point mean face. Gauss-Newton on
     (s, a small rotation w applied as R <- exp([w]x) R, t) from the closed-form affine-camera start."""
@@ -90,7 +90,7 @@ def face_only_triangles(num_landmarks=face_model.NUM_LANDMARKS):
 
 
 def render_depth(vertices, image_size, depth_size, triangles=None):
-    """Depth ground truth M0 (seeds/001 Eq. 16): z-buffer rasterisation of a triangulated face at K x K.
+    """Depth ground truth M0 (PhySTD paper, Eq. 16): z-buffer rasterisation of a triangulated face at K x K.
 
     vertices: (Q, 3) (x, y) pixels in the N x N crop and z toward the camera (any unit). Inside each
     triangle z is linear (barycentric); where triangles overlap the nearest (largest z) wins. Normalised so
@@ -135,10 +135,10 @@ def render_depth(vertices, image_size, depth_size, triangles=None):
 
 
 def face_depth(landmarks, image_size, depth_size):
-    """The fitted face's depth map (K, K) float32 in [0, 1] for (140, 2) crop landmarks (DESIGN 4.2): the mean
+    """The fitted face's depth map (K, K) float32 in [0, 1] for (140, 2) crop landmarks: the mean
     face fitted to the 68 detected points gives each vertex its z; the vertices keep the landmarks' own (x, y),
-    so the map follows this face's outline. M0 of a live frame (seeds/001 Eq. 16); De-Spoof's DQ-Net target
-    for the reconstructed live face of every frame (seeds/003 Sec. 3.3)."""
+    so the map follows this face's outline. M0 of a live frame (PhySTD paper, Eq. 16); De-Spoof's DQ-Net target
+    for the reconstructed live face of every frame (De-Spoof paper, Sec. 3.3)."""
     landmarks = np.asarray(landmarks, dtype=np.float64)
     if landmarks.shape != (face_model.NUM_LANDMARKS, 2):
         raise ValueError(f"expected ({face_model.NUM_LANDMARKS}, 2) landmarks, got {landmarks.shape}")
@@ -179,7 +179,7 @@ def _below_line(landmarks, size, through):
 
 
 def preliminary_mask(landmarks, region, size):
-    """Preliminary mask P0 (seeds/001 Eq. 19, Fig. 7): (N, N) uint8, 1 = must not be inpainted.
+    """Preliminary mask P0 (PhySTD paper, Eq. 19, Fig. 7): (N, N) uint8, 1 = must not be inpainted.
 
     region (spoof_types p0_region): 'whole' (print, replay) all ones; 'outside_face' (masks, makeup) ones
     outside the face hull; 'lower_face' (attacks over the eyes) ones below a line between the eyes and the

@@ -1,7 +1,7 @@
-"""tf.data input pipelines over a prepared dataset (CONTRACT 'tf.data'; seeds/001 Sec. 4.1, Alg. 1).
+"""tf.data input pipelines over a prepared dataset (PhySTD paper, Sec. 4.1, Alg. 1).
 
 `train_dataset` yields {"live": sample, "spoof": sample}: one live and one spoof frame per pair, so every
-batch is half live, half spoof (seeds/001: batch 8 = 4 pairs). Spoof types are drawn in turn from a fresh
+batch is half live, half spoof (the PhySTD paper's batch 8 = 4 pairs). Spoof types are drawn in turn from a fresh
 random permutation of the types present, so every run of T consecutive pairs (T types) holds each type
 once ("spoof samples are equally sampled from different spoof types"); the video within a type, the live
 video and the frame are uniform. Each sample gets a horizontal flip (with the landmark re-ordering

@@ -1,4 +1,4 @@
-"""The prepared-dataset layout on disk (CONTRACT "Prepared dataset on disk"): a writer and a reader.
+"""The prepared-dataset layout on disk (docs/data.md, "Preparing a dataset"): a writer and a reader.
 
     <root>/meta.json      {"format_version": 2, "dataset", "image_size": N, "depth_size": K, "num_landmarks": Q}
     <root>/index.csv      one row per finished video: video_id,path,label,spoof_type,subject,num_frames,...
@@ -9,7 +9,7 @@
     <root>/<path>/truth.npz               optional (synthetic set): trace, mask, content, live
 
 Format versions: 2 added `face_depth`, the fitted face depth of spoof frames too (De-Spoof asks the
-reconstructed live face of a spoof to have a face's shape, seeds/003 Sec. 3.3). Version 1 data is still read:
+reconstructed live face of a spoof to have a face's shape, De-Spoof paper, Sec. 3.3). Version 1 data is still read:
 its live frames' M0 is their face depth, and a spoof frame's is fitted again from its stored landmarks with
 `geometry.face_depth`, the function the preprocessing used (a few ms per frame, once per cached video; equal
 to what version 2 stores up to the float32 rounding of the stored landmarks, below 1e-5). A writer never adds
@@ -185,7 +185,7 @@ class DatasetWriter:
 
     `write_video(record, frames, p0_region)` or, streaming frames, `with writer.open_video(...) as video:
     video.add(frame)`. A frame is anything with `crop` (N,N,3) uint8 RGB, `landmarks` (Q,2), `depth` (K,K)
-    (the fitted face depth; the writer stores zeros for spoof videos, seeds/001 Sec. 3.6) and
+    (the fitted face depth; the writer stores zeros for spoof videos, PhySTD paper, Sec. 3.6) and
     `frame_number`; it is stored as `face_depth` for every frame. One writer process per root: a new writer
     deletes leftovers of interrupted ones.
 
@@ -330,7 +330,7 @@ class VideoWriter:
             raise ValueError(f"video {video_id!r}: no frames to write")
         landmarks = np.stack(self._landmarks)
         face_depth = np.stack(self._depth)
-        # M0 = 0 for spoof (seeds/001 Eq. 16)
+        # M0 = 0 for spoof (PhySTD paper, Eq. 16)
         depth = np.zeros_like(face_depth) if self.record["label"] == 1 else face_depth
         p0 = np.stack([geometry.preliminary_mask(points, self.p0_region, size) for points in landmarks])
         np.savez_compressed(os.path.join(self._temp, ARRAYS_FILE), landmarks=landmarks, depth=depth,

@@ -1,4 +1,4 @@
-"""Face preprocessing (DESIGN 4.2): detect, 68 landmarks, square crop resized to N, 140 landmarks in the crop,
+"""Face preprocessing: detect, 68 landmarks, square crop resized to N, 140 landmarks in the crop,
 3D fit, depth ground truth; reading videos and image folders; the loop that turns a list of videos into a
 prepared dataset (prepared.py) with a per-video progress line and a summary.
 

@@ -1,4 +1,4 @@
-"""Deterministic train/dev/test split lists for the published protocols (DESIGN 5, 6).
+"""Deterministic train/dev/test split lists for the published protocols.
 
 Layout written (and read by `load_split`):
 
@@ -6,7 +6,7 @@ Layout written (and read by `load_split`):
     <out>/<dataset>/<protocol>/[fold_<k>/]{train,dev,test}.txt   one video_id per line, sorted
 
 `dev.txt` exists only where the protocol has a development set (OULU-NPU, Replay-Attack); elsewhere the
-threshold comes from the training set (seeds/001 Sec. 4.1). A protocol directory is built in a temporary
+threshold comes from the training set (PhySTD paper, Sec. 4.1). A protocol directory is built in a temporary
 folder and moved into place in one rename, so a reader never sees half a protocol.
 
 Protocols (names are directory names):
@@ -14,7 +14,7 @@ Protocols (names are directory names):
     siw            p1 (train frame limit 60), p2 (4 folds: replay medium left out), p3 (2 folds: print<->replay)
     siw_m          p1 (seeded 60/40), p2 (13 leave-one-type-out folds), p3 (13 open-set folds)
     casia_fasd, replay_attack, msu_mfsd   official (shipped split), cross_type (3 leave-one-attack-out folds)
-    cross_dataset  casia_to_replay, replay_to_casia   (seeds/000 Tab. 3; each subset names its dataset)
+    cross_dataset  casia_to_replay, replay_to_casia   (STDN+ paper, Tab. 3; each subset names its dataset)
 
 CLI (video ids come from the prepared index, so videos dropped by preprocessing are not listed):
     python -m physstd.data.protocols --dataset=oulu_npu --index=<prepared>/index.csv \
@@ -47,9 +47,9 @@ PROTOCOLS = {
     "cross_dataset": ("casia_to_replay", "replay_to_casia"),
 }
 SIW_P1_TRAIN_FRAME_LIMIT = 60
-SIWM_P1_TRAIN_FRACTION = 0.6   # seeds/001 Sec. 4.2
-SIWM_P2_LIVE_TRAIN_FRACTION = 0.8   # seeds/001 Sec. 4.3
-# Attack species left out in turn by the cross-type protocol, in the column order of seeds/000 Tab. 4.
+SIWM_P1_TRAIN_FRACTION = 0.6   # PhySTD paper, Sec. 4.2
+SIWM_P2_LIVE_TRAIN_FRACTION = 0.8   # PhySTD paper, Sec. 4.3
+# Attack species left out in turn by the cross-type protocol, in the column order of the STDN+ paper's Tab. 4.
 CROSS_TYPE_SPECIES = {
     "casia_fasd": ("video", "cut_photo", "warped_photo"),
     "replay_attack": ("video", "digital_photo", "print_photo"),
@@ -387,7 +387,7 @@ def _oulu_protocol_root(path):
 def build_oulu(records, protocol, protocol_files):
     """OULU-NPU P1-P4 from the shipped protocol files (P3, P4: six folds, Train_k/Dev_k/Test_k).
 
-    Source: OULU-NPU Protocols/Protocol_N; seeds/001 Tab. 1. P1 sessions, P2 attack instruments, P3 leave
+    Source: OULU-NPU Protocols/Protocol_N; PhySTD paper, Tab. 1. P1 sessions, P2 attack instruments, P3 leave
     one phone out, P4 all three. Videos listed by the file but absent from `records` are counted as missing."""
     number = int(protocol[1:])
     root = os.path.join(_oulu_protocol_root(protocol_files), f"Protocol_{number}")
@@ -413,7 +413,7 @@ def build_oulu(records, protocol, protocol_files):
     descriptions = {1: "unseen environment (sessions)", 2: "unseen attack instruments",
                     3: "leave one phone out (6 folds)", 4: "unseen sessions, instruments and phones (6 folds)"}
     info = {"definition": f"OULU-NPU protocol {number}: {descriptions[number]}",
-            "source": f"OULU-NPU Protocols/Protocol_{number}/*.txt; seeds/001 Tab. 1",
+            "source": f"OULU-NPU Protocols/Protocol_{number}/*.txt; PhySTD paper, Tab. 1",
             "missing_entries": missing}
     return splits, info
 
@@ -422,13 +422,14 @@ def build_oulu(records, protocol, protocol_files):
 def build_siw(records, protocol):
     """SiW P1 (first 60 frames of each training video), P2 (leave one replay medium out, 4 folds), P3
     (print <-> replay, 2 folds). Subjects: Train/ (90) vs Test/ (75) folders. Source: SiW dataset page and
-    paper (Liu et al. CVPR 2018, Sec. 5); seeds/001 Tab. 2."""
+    paper (Liu et al. CVPR 2018, Sec. 5); PhySTD paper, Tab. 2."""
     where = f"siw {protocol}"
     for r in records:
         _need(r, "split", where)
     train = [r for r in records if r["split"] == "train"]
     test = [r for r in records if r["split"] == "test"]
-    info = {"source": "SiW protocols (Liu et al., CVPR 2018, Sec. 5); seeds/001 Tab. 2", "train_frame_limit": None}
+    info = {"source": "SiW protocols (Liu et al., CVPR 2018, Sec. 5); PhySTD paper, Tab. 2",
+            "train_frame_limit": None}
     if protocol == "p1":
         splits = {None: {"train": _ids(train, lambda r: True), "test": _ids(test, lambda r: True)}}
         info.update(definition="train on all training videos, first 60 frames of each; test on all test videos",
@@ -472,11 +473,11 @@ def _siwm_p1(records, seed):
 def build_siwm(records, protocol, seed=0):
     """SiW-M P-I (seeded 60/40 split of every species), P-II (13 leave-one-type-out folds: 12 types + 80%
     of live vs the left-out type + 20% of live), P-III (open set: P-I split with one type removed from
-    training; test on the P-I test split plus every video of that type). Source: seeds/001 Sec. 4.2-4.3,
+    training; test on the P-I test split plus every video of that type). Source: PhySTD paper, Sec. 4.2-4.3,
     Tab. 3-5 (P-II from the SiW-M paper, Liu et al. CVPR 2019)."""
     for r in records:
         _need(r, "attack", f"siw_m {protocol}")
-    info = {"seed": int(seed), "source": "seeds/001 Sec. 4.2-4.3, Tab. 3 (P-I), Tab. 4 (P-II), Tab. 5 (P-III)"}
+    info = {"seed": int(seed), "source": "PhySTD paper, Sec. 4.2-4.3, Tab. 3 (P-I), Tab. 4 (P-II), Tab. 5 (P-III)"}
     present = {r["spoof_type"] for r in records}
     types = [t for t in spoof_types.SIWM_TYPES if t in present]
     skipped = [t for t in spoof_types.SIWM_TYPES if t not in present]
@@ -532,7 +533,7 @@ def build_official(records, dataset):
 
 
 def build_cross_type(records, dataset):
-    """Leave one attack species out (seeds/000 Tab. 4, protocol of DTN, Liu et al. CVPR 2019): fold t trains
+    """Leave one attack species out (STDN+ paper, Tab. 4, protocol of DTN, Liu et al. CVPR 2019): fold t trains
     on the training split's live + the two other species (dev likewise where the dataset has one) and tests
     on the test split's live + species t."""
     records = _presentation_records(records)
@@ -549,12 +550,12 @@ def build_cross_type(records, dataset):
             del subsets["dev"]
         splits[left_out] = subsets
     info = {"definition": "fold t: train on live + the other attack species, test on live + species t (AUC)",
-            "source": "seeds/000 Tab. 4", "fold_order": list(species_all)}
+            "source": "STDN+ paper, Tab. 4", "fold_order": list(species_all)}
     return splits, info
 
 
 def build_cross_dataset(records_by_dataset, protocol):
-    """CASIA-FASD <-> Replay-Attack cross test (seeds/000 Tab. 3, HTER). Train on the source's training split;
+    """CASIA-FASD <-> Replay-Attack cross test (STDN+ paper, Tab. 3, HTER). Train on the source's training split;
     the threshold set (dev) is the source's dev split, or its test split for CASIA (which has no dev); test on
     the target's test split. protocol.json names the dataset of every subset."""
     source, target = {"casia_to_replay": ("casia_fasd", "replay_attack"),
@@ -571,7 +572,7 @@ def build_cross_dataset(records_by_dataset, protocol):
                "dev": _ids(src, lambda r: r["split"] == dev_split),
                "test": _ids(tgt, lambda r: r["split"] == "test")}
     info = {"definition": f"train on {source} train, threshold on {source} {dev_split}, HTER on {target} test",
-            "source": "seeds/000 Tab. 3", "subset_datasets": {"train": source, "dev": source, "test": target}}
+            "source": "STDN+ paper, Tab. 3", "subset_datasets": {"train": source, "dev": source, "test": target}}
     return {None: subsets}, info
 
 

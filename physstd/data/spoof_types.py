@@ -1,8 +1,8 @@
 """Spoof types: one name per attack species, its category, and the region of its preliminary mask P0.
 
-P0 = 1 marks pixels that must not be inpainted (seeds/001 Fig. 7): print and replay cover the whole image;
+P0 = 1 marks pixels that must not be inpainted (PhySTD paper, Fig. 7): print and replay cover the whole image;
 3D masks and makeup cover the face, so only the outside is fixed; attacks over the eyes fix the lower face;
-attacks over the mouth or a part of the face fix the upper face. SiW-M names (DESIGN 6) are used for all
+attacks over the mouth or a part of the face fix the upper face. SiW-M names are used for all
 datasets; the synthetic set uses a subset of them.
 """
 import collections
@@ -29,7 +29,7 @@ SPOOF_TYPES = (
 
 NAMES = tuple(t.name for t in SPOOF_TYPES)
 BY_NAME = {t.name: t for t in SPOOF_TYPES}
-# The 13 SiW-M spoof types in the column order of seeds/001 Tab. 3-5.
+# The 13 SiW-M spoof types in the column order of the PhySTD paper's Tab. 3-5.
 SIWM_TYPES = NAMES[1:]
 
 

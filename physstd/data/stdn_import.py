@@ -1,6 +1,6 @@
 """Import data prepared for the original STDN code (ECCV 2020, github.com/yaojieliu/ECCV20-STDN): frames of
 cropped faces in `{live,spoof}/<video>/<frame>.png`, each with `<frame>.npy` holding its 68 (x, y) landmarks
-in that image's pixels (DESIGN 6). `live/` and `spoof/` may sit at any depth (e.g. `train/live`, `val/spoof`).
+in that image's pixels. `live/` and `spoof/` may sit at any depth (e.g. `train/live`, `val/spoof`).
 
 No detection is run: each frame is re-cropped with physstd's crop rule from its own landmarks (border
 replicated where the rule reaches past the STDN crop), so the prepared set matches one made from videos.

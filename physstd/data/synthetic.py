@@ -1,4 +1,4 @@
-"""The embedded synthetic face anti-spoofing set (DESIGN 7): real packaged face photos, shared nuisance,
+"""The embedded synthetic face anti-spoofing set: real packaged face photos, shared nuisance,
 physically modelled spoof traces with known ground truth, written in the prepared layout.
 
     python -m physstd.data.synthetic --output_dir=prepared/synthetic --image_size=64 --seed=0
@@ -29,7 +29,7 @@ Raw layout (`generate_raw`; one folder per video, raw frames 1.5 N x 1.5 N with 
 Ground truth, and why it is exact. A raw spoof frame S and its bona fide twin L are captured with the same
 noise field and JPEG quality, so T_A := S - L (in 8-bit levels) holds the physical trace plus the codec's
 response to it and nothing else, and live + T_A = S lies in [0, 1]. Inside P the paper replaces the face
-(seeds/001 Eq. 3: T_P = I_spoof there), so content := S where P > 0. Then S = (1 - P)(L + T_A) + P content
+(PhySTD paper, Eq. 3: T_P = I_spoof there), so content := S where P > 0. Then S = (1 - P)(L + T_A) + P content
 for any P. `prepare_synthetic` runs the preprocess worker's `FacePreprocessor.process_frame` on the raw
 frame (dlib landmarks, crop affine, depth), warps L, S and P with that frame's affine
 (`preprocess.warp_to_crop`), rounds the warped L and S to 8-bit levels and sets trace = S_crop - L_crop,
@@ -85,7 +85,7 @@ TRAIN_FRACTION, DEV_FRACTION = 0.6, 0.2
 # 8x, so as a dev or test identity either would measure a resolution shift seen in one training identity at
 # most (a sharp live face then scores as a spoof, whose traces are the only other fine detail in the set).
 TRAIN_ONLY = ("astronaut", "grace_hopper")
-# ...and get as many live videos as spoof videos (issue 14 item 7): with two lives against six spoofs, fresh renders
+# ...and get as many live videos as spoof videos: with two lives against six spoofs, fresh renders
 # of these two unlike-any-other faces scored as attacks half the time (the detector had memorised their few live
 # frames), and so did their original photos, blurred, noised or JPEG-compressed alike (experiments/original_photos.py).
 
@@ -533,7 +533,7 @@ def no_face_summary(rows):
 
 def prepare_synthetic(raw_dir, output_dir, image_size=None, workers=None, detect_max_side=None, seed=None,
                       log=None):
-    """Raw synthetic videos -> the prepared layout (CONTRACT) with truth.npz, plus the protocols.
+    """Raw synthetic videos -> the prepared layout (physstd.data.prepared) with truth.npz, plus the protocols.
 
     image_size defaults to the raw set's; seed (protocol split) to the raw set's seed. Videos already in
     output_dir's index are skipped (resume). output_dir must be apart from raw_dir, except that generate() keeps

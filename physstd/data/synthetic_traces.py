@@ -1,10 +1,10 @@
-"""Physically modelled spoof traces and the shared nuisance of the synthetic FAS set (DESIGN 7).
+"""Physically modelled spoof traces and the shared nuisance of the synthetic FAS set.
 
 Pure numpy/OpenCV: every function takes an image and a seeded `numpy.random.Generator` and returns arrays.
 A spoof renderer maps the posed bona fide scene X (H, W, 3) float32 in [0, 1] to `SpoofRender(image, mask,
 params)`: the spoof scene S in [0, 1], its inpainting region P (H, W) in [0, 1] (None for purely additive
 attacks) and the physical parameters drawn (floats, saved as raw ground truth). Where P > 0 the renderer has
-already composed S = (1 - P) * S_additive + P * content (seeds/001 Eq. 3, content = the material's own image).
+already composed S = (1 - P) * S_additive + P * content (PhySTD paper, Eq. 3, content = the material's own image).
 
 Sizes are given in *crop pixels* times `unit` (raw pixels per pixel of the N x N face crop), so a halftone
 screen or a moire beat has the same period in the prepared crop whatever the raw resolution.

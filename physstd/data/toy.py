@@ -1,4 +1,4 @@
-"""Toy training data in the CONTRACT formats (a tf.data batch, a prepared dataset on disk) for tests and
+"""Toy training data in the pipeline's formats (a tf.data batch, a prepared dataset on disk) for tests and
 benchmarks.
 
 Faces are the canonical mean-face landmarks with a seeded jitter (so the barycentric maps and the warps are
@@ -46,7 +46,8 @@ def _sample(rng, size, num_landmarks, spoof):
 
 
 def random_batch(image_size, pairs, seed=0, num_landmarks=face_model.NUM_LANDMARKS, as_tensors=True):
-    """{'live': sample, 'spoof': sample} with `pairs` samples each (CONTRACT tf.data batch format)."""
+    """{'live': sample, 'spoof': sample} with `pairs` samples each (the batch format of
+    physstd.data.pipeline.train_dataset)."""
     rng = np.random.default_rng(seed)
     batch = {}
     for name, spoof in (("live", False), ("spoof", True)):
@@ -69,7 +70,7 @@ def random_dataset(image_size, pairs, num_pairs, seed=0, num_landmarks=face_mode
 
 def write_toy_dataset(root, image_size, videos_per_class=4, frames_per_video=2, seed=0, protocol="toy",
                       num_landmarks=face_model.NUM_LANDMARKS):
-    """A tiny prepared dataset (CONTRACT on-disk layout) of toy live/spoof videos under `root`, with split
+    """A tiny prepared dataset (the layout of physstd.data.prepared) of toy live/spoof videos under `root`, with split
     lists <root>/protocols/<protocol>/{train,dev}.txt (all videos in both, which its protocol.json allows).
     Returns the video ids."""
     import collections

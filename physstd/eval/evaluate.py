@@ -10,7 +10,7 @@ One fold (`evaluate_fold`):
    calibration threshold, per attack species too (metrics.evaluate_per_species).
 
 APCER over several attack species (metrics module doc): SiW-M protocols (protocol.json dataset "siw_m") report the
-pooled APCER, as the paper's SiW-M tables do (seeds/001 Tab. 3 Overall 2.8 beside cosmetic's 18.5 cannot come
+pooled APCER, as the paper's SiW-M tables do (PhySTD paper, Tab. 3 Overall 2.8 beside cosmetic's 18.5 cannot come
 from a worst species; Tab. 5's folds mix known and unknown types and are pooled too); every other protocol
 (OULU-NPU, SiW, ...) reports the worst species, as their protocols define it. The worst-species APCER and ACER
 are always in the metrics too ("apcer_worst_species", "acer_worst_species"), never in place of "apcer"/"acer".

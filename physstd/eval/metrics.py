@@ -1,4 +1,4 @@
-"""Presentation attack detection metrics (ISO/IEC 30107-3) as used in seeds/001 section 4.1 and DESIGN 5.
+"""Presentation attack detection metrics (ISO/IEC 30107-3) as used in the PhySTD paper, Sec. 4.1.
 
 Conventions, the same in every function of this package:
 - ``labels``: 1 = attack (presentation attack, spoof), 0 = bona fide (live).
@@ -9,7 +9,7 @@ Conventions, the same in every function of this package:
   only the entries of attack samples are read.
 - ``apcer``: which APCER the "apcer" and "acer" keys report. "worst_species" (ISO/IEC 30107-3: the highest
   per-species APCER; OULU-NPU and SiW define their APCER this way) or "pooled" (all attacks one class:
-  attacks accepted / attacks; the SiW-M tables of seeds/001, Tab. 3 Overall and Tab. 5, use it). The
+  attacks accepted / attacks; the PhySTD paper's SiW-M tables, Tab. 3 Overall and Tab. 5, use it). The
   worst-species figures are always also returned as "apcer_worst_species" and "acer_worst_species".
 - Error rates are fractions in [0, 1]; the tables print them in percent.
 
@@ -21,7 +21,7 @@ import math
 
 import numpy as np
 
-# The FDR at which seeds/001 reports its SiW-M "TPR@FNR=.5%" rows (Tab. 3-5).
+# The FDR at which the PhySTD paper reports its SiW-M "TPR@FNR=.5%" rows (Tab. 3-5).
 DEFAULT_FDR = 0.005
 # The two readings of APCER over several attack species (module doc).
 WORST_SPECIES = "worst_species"
@@ -188,7 +188,7 @@ def tdr_at_fdr(labels, scores, fdr=DEFAULT_FDR):
 
     FDR = fraction of bona fide samples detected as attacks (= BPCER) and TDR = fraction of attacks
     detected (= 1 - APCER with species pooled), both at the lowest threshold whose FDR is at most ``fdr``.
-    This is the quantity seeds/001 prints as "TPR@FNR=.5%" in the SiW-M tables (Tab. 3-5), with fdr=0.005.
+    This is the quantity the PhySTD paper prints as "TPR@FNR=.5%" in the SiW-M tables (Tab. 3-5), with fdr=0.005.
     """
     labels, scores = _validated(labels, scores)
     threshold = _threshold_at_bpcer(labels, scores, fdr)
@@ -212,7 +212,7 @@ def evaluate(labels, scores, threshold, species=None, fdr=DEFAULT_FDR, apcer=WOR
 def evaluate_per_species(labels, scores, species, threshold, fdr=DEFAULT_FDR, apcer=WORST_SPECIES):
     """``evaluate`` on all bona fide samples plus the attacks of one species, for each species.
 
-    This gives the per-type columns of seeds/001 Tab. 3 (SiW-M protocol I): each type is scored against
+    This gives the per-type columns of the PhySTD paper's Tab. 3 (SiW-M protocol I): each type is scored against
     the whole bona fide test set, at the same threshold (one species: both APCER readings agree).
     """
     labels, scores = _validated(labels, scores)
@@ -229,7 +229,7 @@ def mean_std(values):
     """Mean and SAMPLE standard deviation (ddof=1) over folds, as a ``MeanStd``.
 
     ddof=1 is what reproduces the paper's own "mean +- std" entries from their per-fold columns (e.g.
-    seeds/001 Tab. 4 ACER 11.5 +- 13.2 and Tab. 5 TDR 81.6 +- 9.2; np.std's default ddof=0 gives 12.7
+    PhySTD paper, Tab. 4 ACER 11.5 +- 13.2 and Tab. 5 TDR 81.6 +- 9.2; np.std's default ddof=0 gives 12.7
     and 8.8); tests/test_metrics.py checks this on the transcribed tables. Needs at least two values.
     """
     values = np.asarray(values, dtype=np.float64)

@@ -1,22 +1,22 @@
 """Published numbers, in percent exactly as printed, for printing next to ours (physstd.eval.tables).
 
-seeds/001 is PhySTD (TPAMI), seeds/000 is STDN+ (its arXiv version, same method), seeds/003 is De-Spoof
-(ECCV 2018). For each table we keep the proposed method ("PhySTD"), the preliminary STDN (ECCV 2020, printed
-"STDN [31]" or "SDTN [31]") where the table has it, and the two baselines this project also trains (issue
-15) wherever a table prints them: "Auxiliary" (Auxiliary [18], the depth CNN PhySTD's ablation starts from)
-and "DeSpoof" (DeSpoof [24], seeds/003). CDCN [57] stands in for the cross-type table, which has none of
-these. Tab. 3 also gets its ablation rows ("Step1", "Step1+Step2 w/ single trace", "Step1+Step2"), the
-configurations flags/siwm_p1_step1, siwm_p1_step12_single and siwm_p1_step12 train. The De-Spoof paper's own
-OULU-NPU table (seeds/003 Tab. 4, its "Ours" and "Auxiliary[18]" rows) prints exactly the values seeds/001 Tab. 1
-copies, so one row serves both references.
+The papers are named as in docs/references.md: PhySTD (TPAMI), STDN+ (its arXiv version, same method),
+De-Spoof (ECCV 2018); a table without a paper's name is PhySTD's. For each table we keep the proposed method
+("PhySTD"), the preliminary STDN (ECCV 2020, printed "STDN [31]" or "SDTN [31]") where the table has it, and
+the two baselines this project also trains wherever a table prints them: "Auxiliary" (Auxiliary [18], the
+depth CNN PhySTD's ablation starts from) and "DeSpoof" (DeSpoof [24], the De-Spoof paper). CDCN [57] stands
+in for the cross-type table, which has none of these. Tab. 3 also gets its ablation rows ("Step1",
+"Step1+Step2 w/ single trace", "Step1+Step2"), the configurations flags/siwm_p1_step1, siwm_p1_step12_single
+and siwm_p1_step12 train. The De-Spoof paper's own OULU-NPU table (its Tab. 4, "Ours" and "Auxiliary[18]"
+rows) prints exactly the values PhySTD's Tab. 1 copies, so one row serves both references.
 
 LGSC ("Learning Generalized Spoof Cues for Face Anti-spoofing", Feng et al. 2020) adds its "Ours" rows as "LGSC":
 its Tab. 2 (OULU-NPU), Tab. 1 (SiW) and Tab. 3 (CASIA-FASD <-> Replay-Attack HTER). Its Auxiliary rows print the
 same values (Tab. 1 to two decimals), so the Auxiliary rows above serve it too.
 
-Where a paper prints no value (Auxiliary has no TPR row in seeds/001 Tab. 3 and 4) the metric is left out
+Where a paper prints no value (Auxiliary has no TPR row in PhySTD's Tab. 3 and 4) the metric is left out
 and prints as a dash. A "+-" entry is a MeanStd as printed; where the paper's numbers disagree with each
-other (seeds/001 Tab. 4 BPCER and TDR of PhySTD, Tab. 5 TDR mean of PhySTD: mean +- std not the statistics
+other (PhySTD's Tab. 4 BPCER and TDR of PhySTD, Tab. 5 TDR mean of PhySTD: mean +- std not the statistics
 of the per-type columns; Tab. 1 P3 of DeSpoof: ACER 3.6 is not the mean of APCER 4.0 and BPCER 3.8), the
 printed value is kept.
 
@@ -39,7 +39,7 @@ def _by_type(**rows):
 
 
 PUBLISHED = {
-    "oulu": {  # seeds/001 Tab. 1: OULU-NPU protocols 1-4
+    "oulu": {  # PhySTD paper, Tab. 1: OULU-NPU protocols 1-4
         "PhySTD": {
             "1": {"apcer": 0.0, "bpcer": 0.8, "acer": 0.4},  # Tab. 1 P1 "Ours"
             "2": {"apcer": 1.2, "bpcer": 1.3, "acer": 1.3},  # Tab. 1 P2 "Ours"
@@ -52,13 +52,13 @@ PUBLISHED = {
             "3": {"apcer": _MS(1.6, 1.6), "bpcer": _MS(4.0, 5.4), "acer": _MS(2.8, 3.3)},  # Tab. 1 P3
             "4": {"apcer": _MS(2.3, 3.6), "bpcer": _MS(5.2, 5.4), "acer": _MS(3.8, 4.2)},  # Tab. 1 P4
         },
-        "Auxiliary": {  # Tab. 1 "Auxiliary [18]" (= seeds/003 Tab. 4 "Auxiliary[18]")
+        "Auxiliary": {  # Tab. 1 "Auxiliary [18]" (= De-Spoof paper, Tab. 4 "Auxiliary[18]")
             "1": {"apcer": 1.6, "bpcer": 1.6, "acer": 1.6},  # Tab. 1 P1
             "2": {"apcer": 2.7, "bpcer": 2.7, "acer": 2.7},  # Tab. 1 P2
             "3": {"apcer": _MS(2.7, 1.3), "bpcer": _MS(3.1, 1.7), "acer": _MS(2.9, 1.5)},  # Tab. 1 P3
             "4": {"apcer": _MS(9.3, 5.6), "bpcer": _MS(10.4, 6.0), "acer": _MS(9.5, 6.0)},  # Tab. 1 P4
         },
-        "DeSpoof": {  # Tab. 1 "DeSpoof [24]" (= seeds/003 Tab. 4 "Ours")
+        "DeSpoof": {  # Tab. 1 "DeSpoof [24]" (= De-Spoof paper, Tab. 4 "Ours")
             "1": {"apcer": 1.2, "bpcer": 1.7, "acer": 1.5},  # Tab. 1 P1
             "2": {"apcer": 4.2, "bpcer": 4.4, "acer": 4.3},  # Tab. 1 P2
             "3": {"apcer": _MS(4.0, 1.8), "bpcer": _MS(3.8, 1.2), "acer": _MS(3.6, 1.6)},  # Tab. 1 P3
@@ -71,7 +71,7 @@ PUBLISHED = {
             "4": {"apcer": _MS(5.8, 4.9), "bpcer": _MS(1.7, 2.6), "acer": _MS(3.7, 2.1)},  # LGSC Tab. 2 P4
         },
     },
-    "siw": {  # seeds/001 Tab. 2: SiW protocols 1-3
+    "siw": {  # PhySTD paper, Tab. 2: SiW protocols 1-3
         "PhySTD": {
             "1": {"apcer": 0.0, "bpcer": 0.0, "acer": 0.0},  # Tab. 2 P1 "Ours"
             "2": {"apcer": _MS(0.0, 0.0), "bpcer": _MS(0.0, 0.0), "acer": _MS(0.0, 0.0)},  # Tab. 2 P2 "Ours"
@@ -88,7 +88,7 @@ PUBLISHED = {
             "3": {"apcer": _MS(1.61, 1.69), "bpcer": _MS(0.77, 1.09), "acer": _MS(1.19, 1.39)},  # LGSC Tab. 1 P3
         },
     },
-    "siwm_p1": {  # seeds/001 Tab. 3: SiW-M protocol I (known types); Overall is one value, not mean +- std
+    "siwm_p1": {  # PhySTD paper, Tab. 3: SiW-M protocol I (known types); Overall is one value, not mean +- std
         "PhySTD": _by_type(  # Tab. 3 "Step1+Step2+Step3 (Ours)"
             acer=[3.2, 1.4, 1.0, 2.3, 1.3, 2.9, 2.5, 12.4, 1.2, 18.5, 1.7, 0.4, 1.6, 2.8],
             eer=[2.5, 1.0, 0.0, 2.1, 1.0, 1.9, 2.2, 8.2, 0.0, 18.5, 0.8, 0.0, 0.4, 2.5],
@@ -120,7 +120,7 @@ PUBLISHED = {
             tdr=[84.7, 74.7, 100, 70.1, 96.6, 77.5, 89.6, 36.9, 100, 40.1, 96.3, 99.4, 99.4, 89.7],
         ),
     },
-    "siwm_p2": {  # seeds/001 Tab. 4: SiW-M protocol II (leave one type out); column = the left-out type
+    "siwm_p2": {  # PhySTD paper, Tab. 4: SiW-M protocol II (leave one type out); column = the left-out type
         "PhySTD": _by_type(  # Tab. 4 "Ours"
             apcer=[10.0, 4.9, 5.3, 16.7, 3.5, 2.0, 2.8, 92.8, 0.0, 37.5, 33.7, 23.2, 0.2, _MS(17.9, 25.8)],
             bpcer=[3.8, 6.3, 4.4, 5.5, 11.3, 3.5, 6.0, 6.6, 1.8, 2.7, 6.5, 8.0, 1.1, _MS(5.7, 2.8)],
@@ -142,7 +142,7 @@ PUBLISHED = {
             eer=[14.0, 4.3, 11.6, 12.4, 24.6, 7.8, 10.0, 72.3, 10.1, 9.4, 21.4, 18.6, 4.0, _MS(17.0, 17.7)],
         ),
     },
-    "siwm_p3": {  # seeds/001 Tab. 5: SiW-M protocol III (open set); column = the type held out of training
+    "siwm_p3": {  # PhySTD paper, Tab. 5: SiW-M protocol III (open set); column = the type held out of training
         "PhySTD": _by_type(  # Tab. 5 "Ours"
             acer=[4.7, 3.5, 3.4, 3.3, 6.4, 2.6, 3.8, 7.0, 2.3, 3.2, 10.7, 7.3, 3.2, _MS(4.7, 2.4)],
             eer=[4.1, 2.8, 3.4, 3.1, 5.6, 3.6, 3.0, 6.7, 2.2, 3.4, 10.2, 8.6, 2.2, _MS(4.5, 2.5)],
@@ -154,12 +154,12 @@ PUBLISHED = {
             tdr=[60.4, 65.5, 64.4, 70.4, 47.5, 67.0, 71.6, 64.3, 75.1, 69.8, 45.8, 47.8, 62.9, _MS(62.5, 9.7)],
         ),
     },
-    "casia_replay": {  # seeds/000 Tab. 3: cross-dataset HTER
+    "casia_replay": {  # STDN+ paper, Tab. 3: cross-dataset HTER
         "PhySTD": {"casia_to_replay": {"hter": 17.1}, "replay_to_casia": {"hter": 27.7}},  # Tab. 3 "Ours"
         "Auxiliary": {"casia_to_replay": {"hter": 27.6}, "replay_to_casia": {"hter": 28.4}},  # "Auxiliary [18]"
         "LGSC": {"casia_to_replay": {"hter": 27.4}, "replay_to_casia": {"hter": 23.7}},  # LGSC Tab. 3 "Ours"
     },
-    "cross_type_auc": {  # seeds/000 Tab. 4: AUC, leave one attack type out on CASIA / Replay / MSU-MFSD
+    "cross_type_auc": {  # STDN+ paper, Tab. 4: AUC, leave one attack type out on CASIA / Replay / MSU-MFSD
         "PhySTD": {  # Tab. 4 "Ours"
             "casia_video": {"auc": 96.4}, "casia_cut_photo": {"auc": 100.0},
             "casia_wrapped_photo": {"auc": 98.9}, "replay_video": {"auc": 100.0},

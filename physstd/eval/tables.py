@@ -1,4 +1,4 @@
-"""Result tables laid out like the papers' (seeds/001 Tab. 1-5, seeds/000 Tab. 3-4), as Markdown or LaTeX.
+"""Result tables laid out like the papers' (PhySTD paper, Tab. 1-5, STDN+ paper, Tab. 3-4), as Markdown or LaTeX.
 
 Results schema (plain dicts, JSON-compatible), one per method:
 
@@ -49,7 +49,7 @@ has one block of rows per metric and one column per entry (SiW-M); otherwise one
 results must supply) or "mean_std" (Overall = mean +- std of the entries unless supplied).
 """
 
-TDR_LABEL = "TDR@FDR=0.5%"  # printed "TPR@FNR=.5%" in seeds/001 Tab. 3-5; see metrics.tdr_at_fdr
+TDR_LABEL = "TDR@FDR=0.5%"  # printed "TPR@FNR=.5%" in the PhySTD paper's Tab. 3-5; see metrics.tdr_at_fdr
 
 _PAD_METRICS = (("apcer", "APCER (%)"), ("bpcer", "BPCER (%)"), ("acer", "ACER (%)"))
 
@@ -72,29 +72,29 @@ def _protocols(*names):
 
 
 TABLES = {
-    "oulu": TableSpec("OULU-NPU protocols 1-4 (seeds/001 Tab. 1); P3 and P4: mean ± std over 6 folds.",
+    "oulu": TableSpec("OULU-NPU protocols 1-4 (PhySTD paper, Tab. 1); P3 and P4: mean ± std over 6 folds.",
                       _protocols("1", "2", "3", "4"), _PAD_METRICS, False, "Protocol", None),
-    "siw": TableSpec("SiW protocols 1-3 (seeds/001 Tab. 2); P2 and P3: mean ± std over folds.",
+    "siw": TableSpec("SiW protocols 1-3 (PhySTD paper, Tab. 2); P2 and P3: mean ± std over folds.",
                      _protocols("1", "2", "3"), _PAD_METRICS, False, "Protocol", None),
-    "siwm_p1": TableSpec("SiW-M protocol I, known spoof types (seeds/001 Tab. 3), in %.",
+    "siwm_p1": TableSpec("SiW-M protocol I, known spoof types (PhySTD paper, Tab. 3), in %.",
                          _SIWM_COLUMNS, (("acer", "ACER"), ("eer", "EER"), ("tdr", TDR_LABEL)),
                          True, "Metric", "given"),
     "siwm_p2": TableSpec("SiW-M protocol II, leave one type out; column = unknown type "
-                         "(seeds/001 Tab. 4), in %.",
+                         "(PhySTD paper, Tab. 4), in %.",
                          _SIWM_COLUMNS, (("apcer", "APCER"), ("bpcer", "BPCER"), ("acer", "ACER"),
                                          ("eer", "EER"), ("tdr", TDR_LABEL)), True, "Metric", "mean_std"),
     "siwm_p3": TableSpec("SiW-M protocol III, open set; column = type held out of training "
-                         "(seeds/001 Tab. 5), in %.",
+                         "(PhySTD paper, Tab. 5), in %.",
                          _SIWM_COLUMNS, (("acer", "ACER"), ("eer", "EER"), ("tdr", TDR_LABEL)),
                          True, "Metric", "mean_std"),
-    "casia_replay": TableSpec("Cross-dataset HTER, CASIA-FASD vs. Replay-Attack (seeds/000 Tab. 3), in %.",
+    "casia_replay": TableSpec("Cross-dataset HTER, CASIA-FASD vs. Replay-Attack (STDN+ paper, Tab. 3), in %.",
                               (Column("casia_to_replay", "Train CASIA, test Replay",
                                       "Train CASIA, test Replay", ""),
                                Column("replay_to_casia", "Train Replay, test CASIA",
                                       "Train Replay, test CASIA", "")),
                               (("hter", "HTER"),), True, "Metric", None),
     "cross_type_auc": TableSpec("AUC testing on an unseen attack type of CASIA, Replay and MSU-MFSD "
-                                "(seeds/000 Tab. 4), in %.",
+                                "(STDN+ paper, Tab. 4), in %.",
                                 tuple(Column(f"{dataset.lower().replace('-', '')}_{key}", f"{dataset} {label}",
                                              label, dataset)
                                       for dataset, columns in (

@@ -1,4 +1,4 @@
-"""Spoof-medium classification from the disentangled traces (seeds/001 Sec. 4.4, Tab. 6 and Tab. 7).
+"""Spoof-medium classification from the disentangled traces (PhySTD paper, Sec. 4.4, Tab. 6 and Tab. 7).
 
 With a trained PhySTD frozen, a small CNN learns to tell the spoof medium from the estimated additive traces
 {B, C, T} alone (9 channels; the paper trains AlexNet on them), on the training split, and is tested on the test
@@ -187,7 +187,7 @@ def run(run_dir, data_root="", split_dir="", protocol="", fold="", scheme="categ
 def report_markdown(result):
     """The Markdown of a `run` result: where it ran, then the accuracy and confusion matrix of each input."""
     fold = f", fold {result['fold']}" if result["fold"] else ""
-    lines = ["# Spoof medium classification (seeds/001 Sec. 4.4)", "",
+    lines = ["# Spoof medium classification (PhySTD paper, Sec. 4.4)", "",
              f"Run {result['run_dir']} (method {result['method']}), protocol {result['protocol']}{fold}, classes by "
              f"{result['scheme']}; trained on {result['train_samples']} frames, tested on {result['test_samples']}. "
              f"Rows: true class.", ""]

@@ -1,4 +1,4 @@
-"""Model configuration and the generator's output structure (seeds/001 Sec. 3.2; ablations of Tab. 3).
+"""Model configuration and the generator's output structure (PhySTD paper, Sec. 3.2; ablations of Tab. 3).
 
 `ModelConfig` is data: image size, width multiplier and trace form. `to_dict` / `from_dict` give the JSON-ready
 record stored with a run's checkpoints, from which the models are rebuilt (physstd.records: unknown keys refused).
@@ -7,9 +7,9 @@ Trace forms (what the generator predicts and how the spoof generation function u
 
 | form           | predicts        | spoof model (physstd.trace)                                | bands (n1, n2) |
 | -------------- | --------------- | ---------------------------------------------------------- | -------------- |
-| physstd        | B, C, T, P, I_P | additive + inpainting, seeds/001 Eq. 3/5/8 (default)        | (N/8, N/2)     |
+| physstd        | B, C, T, P, I_P | additive + inpainting, Eq. 3/5/8 (default)                 | (N/8, N/2)     |
 | single         | T               | one additive trace, "Step1+Step2 w/ single trace" (Tab. 3) | (N/8, N/2)     |
-| multiplicative | S, B, C, T      | I_live = W I_spoof - T_A, W = 1 + S (seeds/000 Eq. 27-28)   | (N/8, N/2)     |
+| multiplicative | S, B, C, T      | I_live = W I_spoof - T_A, W = 1 + S (STDN+ Eq. 27-28)      | (N/8, N/2)     |
 | stdn           | S, B, C, T      | I_spoof = (1 + [S]n1) I_live + T_A, no inpainting (ECCV20)  | (1, N/4)       |
 | physstd_gain   | S, B, C, T, P, I_P | physstd with a global gain: (1 - P)((1 + [S]1) I_live + T_A) + P I_P | (N/8, N/2) |
 

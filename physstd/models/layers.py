@@ -1,8 +1,8 @@
-"""Building blocks shared by the networks (seeds/001 Fig. 4, seeds/000 Fig. 4; seeds/003 Tab. 1).
+"""Building blocks shared by the networks (PhySTD paper, Fig. 4, STDN+ paper, Fig. 4; De-Spoof paper, Tab. 1).
 
 Every hidden conv / transposed conv is followed by BatchNorm and LeakyReLU (ELU for the De-Spoof and Auxiliary
-networks of seeds/003 Tab. 1); the last layer of each network is a bare conv followed by its output
-nonlinearity. Kernels start from N(0, 0.02) (seeds/001 Sec. 4.1); seed them with `keras.utils.set_random_seed`.
+networks of the De-Spoof paper's Tab. 1); the last layer of each network is a bare conv followed by its output
+nonlinearity. Kernels start from N(0, 0.02) (PhySTD paper, Sec. 4.1); seed them with `keras.utils.set_random_seed`.
 
 BatchNorm built under a tf.distribute strategy with more than one replica (MirroredStrategy over several GPUs,
 MultiWorkerMirroredStrategy) is Keras' synchronized BatchNormalization: the batch moments are all-reduced over
@@ -92,7 +92,7 @@ class ConvBlock(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="physstd")
 class SpatialAttention(keras.layers.Layer):
-    """x * sigmoid(conv([mean_c x, max_c x])): the spatial attention of CBAM (seeds/001 ref. [56])."""
+    """x * sigmoid(conv([mean_c x, max_c x])): the spatial attention of CBAM (PhySTD paper, ref. [56])."""
 
     def __init__(self, kernel_size=7, **kwargs):
         super().__init__(**kwargs)

@@ -1,5 +1,5 @@
 """Sparse landmark offsets -> dense offsets by piecewise-affine interpolation over a fixed triangle list
-(seeds/001 Eq. 13-14; DESIGN 4.1 "3D warping layer").
+(PhySTD paper, Eq. 13-14: the 3D warping layer).
 
 Split in two so that training stays cheap: `triangle_barycentrics` rasterizes one face's triangulation in the
 input pipeline (numpy, once per image); `dense_offsets` turns any pair of faces in a batch into dense offsets

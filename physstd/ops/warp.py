@@ -1,4 +1,4 @@
-"""Dense bilinear warping with per-pixel offsets (seeds/001 Eq. 15; DESIGN 4.1 "3D warping layer").
+"""Dense bilinear warping with per-pixel offsets (PhySTD paper, Eq. 15: the 3D warping layer).
 
 Replaces tensorflow-addons' `dense_image_warp` (end-of-life). Sign and order conventions differ from it:
 here the offset is *added* to the output pixel position and channel 0 is dy, channel 1 is dx.

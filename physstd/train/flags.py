@@ -111,8 +111,8 @@ def define_flags(flag_values=flags.FLAGS):
                        **kw)
     flags.DEFINE_enum("trace_form", model.trace_form, TRACE_FORMS,
                       "trace model: physstd (the paper), single ('w/ single trace' of Tab. 3), "
-                      "multiplicative (seeds/000 Eq. 27-28), stdn (ECCV20 STDN), physstd_gain (physstd plus a global "
-                      "per-channel gain [S]1 I, the released code's s)", **kw)
+                      "multiplicative (STDN+ paper, Eq. 27-28), stdn (ECCV20 STDN), "
+                      "physstd_gain (physstd plus a global per-channel gain [S]1 I, the released code's s)", **kw)
     flags.DEFINE_enum("lowpass", model.lowpass, LOWPASS_MODES,
                       "Eq. 9's low-pass [x]n: box (average the pixels each n x n cell covers, then bilinear up) or "
                       "point (bilinear down without antialiasing: samples the image; the former reading)", **kw)

@@ -1,9 +1,9 @@
 """The Auxiliary depth CNN: the depth-supervised network of Liu et al. (CVPR18) as De-Spoof's DQ-Net
-(seeds/003 Sec. 3.3, Tab. 1, column "DQ Net", layers conv3-*); "Auxiliary [18]" of seeds/001 Tab. 1-4, without
-its temporal module. Note seeds/001 Sec. 4.5: the "Auxiliary" baseline row of its Tab. 3 is PhySTD's own encoder
-and depth network trained on depth alone, and adding the Eq. 9 input decomposition to it gives "Step1"
-(`--steps=1`). This module is the CNN of [18] in the layout of seeds/003 Tab. 1: the same supervision (L1 to
-M0) and the same input-to-depth role, with that paper's layers.
+(De-Spoof paper, Sec. 3.3, Tab. 1, column "DQ Net", layers conv3-*); "Auxiliary [18]" of the PhySTD paper's
+Tab. 1-4, without its temporal module. Note the PhySTD paper's Sec. 4.5: the "Auxiliary" baseline row of its
+Tab. 3 is PhySTD's own encoder and depth network trained on depth alone, and adding the Eq. 9 input
+decomposition to it gives "Step1" (`--steps=1`). This module is the CNN of [18] in the layout of the De-Spoof
+paper's Tab. 1: the same supervision (L1 to M0) and the same input-to-depth role, with that paper's layers.
 
 Layer structure at width 1 and N = 256 (all kernels 3x3, stride 1; every conv but the last is conv +
 BatchNorm + ELU; pools halve the side):
@@ -28,7 +28,7 @@ What the paper leaves out, and our choice:
   is Tab. 1 exactly.
 
 A 3-channel RGB input gets its HSV channels here (tf.image.rgb_to_hsv); a 6-channel input is taken as
-RGB+HSV already (De-Spoof feeds its reconstructed 6-channel live image, seeds/003 Tab. 1).
+RGB+HSV already (De-Spoof feeds its reconstructed 6-channel live image, De-Spoof paper, Tab. 1).
 """
 import keras
 import tensorflow as tf
@@ -48,7 +48,7 @@ def scaled_channels(base, width):
 
 
 def rgb_hsv(image):
-    """concat[RGB, HSV] (batch, N, N, 6) of RGB images in [0, 1] (the 6-channel input of seeds/003 Sec. 3.2)."""
+    """concat[RGB, HSV] (batch, N, N, 6) of RGB images in [0, 1] (De-Spoof's 6-channel input, its Sec. 3.2)."""
     image = tf.cast(image, tf.float32)
     return tf.concat([image, tf.image.rgb_to_hsv(tf.clip_by_value(image, 0.0, 1.0))], axis=-1)
 

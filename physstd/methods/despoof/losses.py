@@ -20,13 +20,13 @@ import tensorflow as tf
 
 from physstd.records import Record
 
-# k of the repetitive loss as a fraction of N (seeds/003 Sec. 4.1: k = 64 at N = 256).
+# k of the repetitive loss as a fraction of N (De-Spoof paper, Sec. 4.1: k = 64 at N = 256).
 REPETITIVE_CENTRE_FRACTION = 0.25
 
 
 @dataclasses.dataclass(frozen=True)
 class DeSpoofWeights(Record):
-    """lambda1..lambda4 of Eq. 7 (seeds/003 Sec. 4.1); J_z has weight 1."""
+    """lambda1..lambda4 of Eq. 7 (De-Spoof paper, Sec. 4.1); J_z has weight 1."""
 
     magnitude: float = 3.0          # lambda1, J_m (Eq. 5)
     repetitive: float = 0.005       # lambda2, J_r

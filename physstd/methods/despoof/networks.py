@@ -1,4 +1,4 @@
-"""De-Spoof networks (seeds/003 Sec. 3.2-3.3, Tab. 1): DS-Net (spoof noise and 0\\1 map) and VQ-Net.
+"""De-Spoof networks (De-Spoof paper, Sec. 3.2-3.3, Tab. 1): DS-Net (spoof noise and 0\\1 map) and VQ-Net.
 
 DQ-Net is the Auxiliary depth CNN (physstd.methods.auxiliary.network.AuxiliaryNet, Tab. 1 column "DQ Net").
 

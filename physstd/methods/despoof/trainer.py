@@ -31,7 +31,7 @@ from physstd.train.trainer import Trainer
 
 
 class DeSpoofTrainer(Trainer):
-    """DS-Net, VQ-Net, the pre-trained DQ-Net, their optimizers and the step counter (seeds/003 Sec. 3-4.1).
+    """DS-Net, VQ-Net, the pre-trained DQ-Net, their optimizers and the step counter (De-Spoof paper, Sec. 3-4.1).
 
     dq_net: the DQ-Net, either an AuxiliaryNet at this image size (created in this strategy's scope) or the
     directory of a trained Auxiliary run (`--dq_run`), whose weights are loaded into a DQ-Net built here

@@ -1,4 +1,4 @@
-"""Multi-scale PatchGAN discriminators (seeds/001 Sec. 3.4).
+"""Multi-scale PatchGAN discriminators (PhySTD paper, Sec. 3.4).
 
 Four discriminators with the same structure and separate weights; D_k sees its input resized to
 `ImageSizes.discriminator_sizes[k]` = (N/8, 3N/8, N, N). The resize happens inside the discriminator

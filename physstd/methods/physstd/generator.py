@@ -1,4 +1,4 @@
-"""The disentanglement generator (seeds/001 Sec. 3.2, Fig. 4): encoder, spoof trace decoder, depth network.
+"""The disentanglement generator (PhySTD paper, Sec. 3.2, Fig. 4): encoder, spoof trace decoder, depth network.
 
 Layer structure at width 1 and N = 256 ('k3c64s2' = 3x3 kernel, 64 channels, stride 2; every layer except the
 two output convs is conv + BatchNorm + LeakyReLU):

@@ -1,4 +1,4 @@
-"""The PhySTD training iteration (seeds/001 Alg. 1, Eq. 23-24) and the objects it updates.
+"""The PhySTD training iteration (PhySTD paper, Alg. 1, Eq. 23-24) and the objects it updates.
 
 `PhySTDTrainer` owns the generator, the discriminators D1..D4, one Adam for the generator and one for the
 discriminators (half the learning rate), the step counter, and ONE `tf.function` train step. The step is
@@ -20,7 +20,7 @@ switches below are PhySTDConfig fields, physstd.methods.physstd.config):
             discriminator update. --generator_updates=2 restores the former schedule: a generator update after
             step 1+2, then another with the step-3 losses from the already-updated weights.
 `steps="1"` keeps only the depth, mask and regularizer terms of step 1 (no GAN: the traces stay inactive);
-`steps="12"` drops step 3 (the ablations of seeds/001 Tab. 3).
+`steps="12"` drops step 3 (the ablations of the PhySTD paper's Tab. 3).
 
 BatchNorm statistics of a network move only when that network runs forward in training mode. D1..D4 only ever
 run in training mode, once per iteration on the concatenated real and fake batch (as in the authors' STDN
