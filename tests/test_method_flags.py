@@ -77,7 +77,7 @@ def test_every_flagfile_parses_for_its_own_method():
     assert len(paths) > 10
     for path in paths:
         name = os.path.basename(path)
-        expected = next((m for m in ("auxiliary", "despoof") if name.startswith(f"{m}_")), "physstd")
+        expected = next((m for m in ("auxiliary", "despoof", "lgsc") if name.startswith(f"{m}_")), "physstd")
         config, _ = _configs([f"--flagfile={path}"])
         assert config.method == expected, name
 
@@ -142,6 +142,7 @@ def test_the_default_row_label_is_the_method_s_display_name(tmp_path):
 
     metrics_ = {"apcer": 0.125, "bpcer": 0.25, "acer": 0.1875, "apcer_definition": "worst_species"}
     expected = {"physstd": "PhySTD (ours)", "auxiliary": "Auxiliary (ours)", "despoof": "DeSpoof (ours)",
+                "lgsc": "LGSC (ours)",
                 None: "PhySTD (ours)"}   # None: a results.json of before the harness
     for method, label in expected.items():
         fold = {"fold": None, "num_samples": 8, "metrics": metrics_, **({"method": method} if method else {})}

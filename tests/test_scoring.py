@@ -159,11 +159,11 @@ def test_load_calibration_errors_name_the_file(tmp_path):
     _edit_saved_calibration(path, threshold="high")
     with pytest.raises(ValueError, match="calibration.json: threshold must be a finite number"):
         scoring.load_calibration(path, PHYSTD)
-    _edit_saved_calibration(path, threshold=0.1, method="lgsc")
-    with pytest.raises(ValueError, match="calibration.json: a calibration of method 'lgsc', but the model is of "
+    _edit_saved_calibration(path, threshold=0.1, method="auxiliary")
+    with pytest.raises(ValueError, match="calibration.json: a calibration of method 'auxiliary', but the model is of "
                                          "method 'physstd'"):
         scoring.load_calibration(path, PHYSTD)
-    with pytest.raises(ValueError, match="calibration.json: a calibration of method 'lgsc', but the model is of "
+    with pytest.raises(ValueError, match="calibration.json: a calibration of method 'auxiliary', but the model is of "
                                          "method 'despoof'"):
         scoring.load_calibration(path, methods.get("despoof"))
     _edit_saved_calibration(path, method="physstd", params={"alpha0": 1.0, "beta": 2.0})

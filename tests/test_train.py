@@ -245,21 +245,28 @@ def test_every_flagfile_parses_and_covers_the_papers_experiments():
     # The baselines: Auxiliary on the tables that print it, De-Spoof on OULU-NPU with its DQ-Net's run.
     expected |= {"auxiliary_siwm_p1", "auxiliary_demo", "despoof_demo"} | {f"auxiliary_siwm_p2_{t}" for t in SIWM_TYPES}
     expected |= {f"{m}_oulu_p{k}" for m in ("auxiliary", "despoof") for k in range(1, 5)}
+    # LGSC on the tables that print its published rows (OULU-NPU, SiW, CASIA <-> Replay) and its demo.
+    expected |= {"lgsc_demo", "lgsc_casia_to_replay", "lgsc_replay_to_casia"} | {f"lgsc_oulu_p{k}" for k in range(1, 5)}
+    expected |= {f"lgsc_siw_p{k}" for k in range(1, 4)}
     assert expected <= set(names)
     for name, path in names.items():
         train, model = _parse([f"--flagfile={path}"])
-        method, _, experiment = name.partition("_") if name.split("_")[0] in ("auxiliary", "despoof") else \
+        method, _, experiment = name.partition("_") if name.split("_")[0] in ("auxiliary", "despoof", "lgsc") else \
             ("physstd", "", name)
         assert train.method == method, name
         if experiment.startswith("siwm_p2_") or experiment.startswith("siwm_p3_"):
             assert train.fold == experiment.split("_", 2)[2] and train.protocol == experiment[5:7]
         if method == "despoof":
             assert train.method_config.dq_run == f"runs/auxiliary_{experiment}", name
-        if experiment != "demo":  # the paper's settings (De-Spoof paper, Sec. 4.1, for both baselines)
-            settings = (256, 5e-5, 8, 150_000) if method == "physstd" else (256, 3e-5, 6, 150_000)
+        if experiment != "demo":  # the paper's settings (De-Spoof paper, Sec. 4.1, for both baselines; LGSC's own)
+            settings = {"physstd": (256, 5e-5, 8, 150_000), "lgsc": (256, 1e-3, 32, 60_000)}.get(
+                method, (256, 3e-5, 6, 150_000))
             assert (model.image_size, train.learning_rate, train.batch_size, train.num_steps) == settings, name
         else:   # the demos share flags/demo.flags' data, size and budget
             demo, demo_model = _parse([f"--flagfile={names['demo']}"])
             assert demo.synthetic and demo_model.image_size == 64 and demo.num_steps <= 5000
             assert (train.data_root, train.protocol, model, train.num_steps, train.batch_size, train.seed) == \
                 (demo.data_root, demo.protocol, demo_model, demo.num_steps, demo.batch_size, demo.seed), name
+        if method == "lgsc":   # 224 patches of faces prepared at 256 (the LGSC paper); the demo: whole faces
+            own = train.method_config
+            assert (own.patch_size, own.warmup_steps) == ((0, 0) if experiment == "demo" else (224, 1000)), name

@@ -15,6 +15,7 @@ MODULES = {
     "physstd": "physstd.methods.physstd",
     "auxiliary": "physstd.methods.auxiliary",
     "despoof": "physstd.methods.despoof",
+    "lgsc": "physstd.methods.lgsc",
 }
 NAMES = tuple(MODULES)   # the built-in methods
 

@@ -286,12 +286,13 @@ class AuxiliaryClassifier(_WidthSerialization, keras.Model):
         super().__init__(**kwargs)
         self.width = width
         self.backbone = ResNet18(width, dtype=self.dtype_policy, name="backbone")
-        self.dropout = keras.layers.Dropout(CLASSIFIER_DROPOUT, dtype=self.dtype_policy)
         self.fc = keras.layers.Dense(2, dtype="float32", name="fc")
 
     def call(self, overlaid, training=False):
         x = self.backbone(_check_images(overlaid, "AuxiliaryClassifier"), training=training)[-1]
-        pooled = self.dropout(tf.reduce_mean(x, axis=(1, 2)), training=training)
+        pooled = tf.reduce_mean(x, axis=(1, 2))
+        if training:   # tf.nn.dropout, not keras' Dropout: its seed-generator variable's path changes per instance,
+            pooled = tf.nn.dropout(pooled, CLASSIFIER_DROPOUT)   # and the checkpoints key variables by path
         return tf.cast(self.fc(pooled), tf.float32)
 
 
