@@ -26,7 +26,7 @@ test: $(STAMP)
 test-all: $(STAMP)
 	$(call pytest,)
 
-# The end-to-end synthetic smoke test of PhySTD; METHOD=auxiliary or METHOD=despoof runs it for another method.
+# The end-to-end synthetic smoke test of PhySTD; METHOD=auxiliary, METHOD=despoof or METHOD=lgsc runs it for another method.
 demo: $(STAMP)
 	$(PY) -m physstd.apps.demo $(if $(METHOD),--method=$(METHOD))
 
