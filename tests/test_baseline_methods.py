@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from deploy_fixtures import run_with_tensorflow_only
+from recovery_checks import assert_recovery_matches
 from physstd import methods, runs
 
 N = 32
@@ -195,7 +196,6 @@ def test_exports_reload_with_tensorflow_alone_and_match_the_keras_path(trained, 
 
 @pytest.mark.slow
 def test_trace_recovery_scores_the_de_spoof_noise_and_refuses_the_auxiliary_run(trained):
-    from physstd.data import protocols
     from physstd.eval import trace_recovery
     from physstd.methods.base import TraceModel
 
@@ -208,13 +208,7 @@ def test_trace_recovery_scores_the_de_spoof_noise_and_refuses_the_auxiliary_run(
     model_config = trained["model_config"]
     hand = TraceModel(lambda images: (_noise(ds_net, images)[1][..., :3].astype(np.float32), None), N,
                       tuple(model_config.trace_bands))
-    ids = protocols.load_split(os.path.join(trained["root"], "protocols"), "identity", "test")
-    expected = trace_recovery.recovery_on_split(hand, trained["root"], ids)
-    assert list(result) == list(expected) and "all spoof types" in result
-    for name, values in expected.items():
-        assert result[name]["frames"] == values["frames"] > 0, name
-        assert result[name]["correlation"] == pytest.approx(values["correlation"], abs=1e-5), name
-        assert "mask" not in result[name]
+    assert_recovery_matches(result, hand, trained["root"])
     with pytest.raises(ValueError, match="method 'auxiliary' estimates no additive spoof trace"):
         trace_recovery.recovery_of_run(trained["aux"], split="test")
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from deploy_fixtures import run_with_tensorflow_only
+from recovery_checks import assert_recovery_matches
 from physstd import methods, runs
 
 N = 32
@@ -216,7 +217,6 @@ def test_export_reloads_with_tensorflow_alone_and_matches_the_inference(lgsc_run
 
 @pytest.mark.slow
 def test_trace_recovery_scores_half_the_cue(lgsc_run):
-    from physstd.data import protocols
     from physstd.eval import trace_recovery
     from physstd.methods.base import TraceModel
 
@@ -225,10 +225,4 @@ def test_trace_recovery_scores_half_the_cue(lgsc_run):
     networks = _networks(lgsc_run)
     hand = TraceModel(lambda images: ((_reference(networks, np.asarray(images, np.float32))["cue"] / 2)
                                       .astype(np.float32), None), N, tuple(lgsc_run["model_config"].trace_bands))
-    ids = protocols.load_split(os.path.join(lgsc_run["root"], "protocols"), "identity", "test")
-    expected = trace_recovery.recovery_on_split(hand, lgsc_run["root"], ids)
-    assert list(result) == list(expected) and "all spoof types" in result
-    for name, values in expected.items():
-        assert result[name]["frames"] == values["frames"] > 0, name
-        assert result[name]["correlation"] == pytest.approx(values["correlation"], abs=1e-5), name
-        assert "mask" not in result[name]
+    assert_recovery_matches(result, hand, lgsc_run["root"])

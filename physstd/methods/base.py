@@ -178,3 +178,16 @@ class Method:
 
     def __repr__(self):
         return f"<method {self.name}>"
+
+
+class UnfittedScore:
+    """Mixin (before Method) for a method whose score has nothing fitted: its calibration parameters are {}."""
+
+    def fit_score(self, labels, terms):
+        return {}
+
+    def check_params(self, params, where):
+        if params != {}:
+            raise ValueError(f"{where}: the {self.display_name} score {self.score_formula} has no parameters ({{}}); "
+                             f"found {params!r}")
+        return {}

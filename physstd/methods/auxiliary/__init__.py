@@ -14,7 +14,7 @@ EER threshold). Exported map: the depth. No flags of its own. A trained Auxiliar
 import numpy as np
 
 from physstd.methods.auxiliary.run_config import NAME
-from physstd.methods.base import Method
+from physstd.methods.base import Method, UnfittedScore
 
 SCORE_TERMS = ("depth_mean",)
 # The paper's settings (the De-Spoof paper, Sec. 4.1) for the DQ-Net, which it trains "with the same data in each
@@ -23,7 +23,7 @@ SCORE_TERMS = ("depth_mean",)
 TRAIN_DEFAULTS = {"learning_rate": 3e-5, "batch_size": 6, "lr_decay_factor": 1.0}
 
 
-class Auxiliary(Method):
+class Auxiliary(UnfittedScore, Method):
     name = NAME
     display_name = "Auxiliary"
     score_terms = SCORE_TERMS
@@ -47,14 +47,6 @@ class Auxiliary(Method):
 
     def score(self, terms, params):
         return -terms["depth_mean"]
-
-    def fit_score(self, labels, terms):
-        return {}
-
-    def check_params(self, params, where):
-        if params != {}:
-            raise ValueError(f"{where}: the Auxiliary score -depth_mean has no parameters ({{}}); found {params!r}")
-        return {}
 
 
 METHOD = Auxiliary()

@@ -22,7 +22,7 @@ import os
 import numpy as np
 
 from physstd import viz
-from physstd.methods.base import Method
+from physstd.methods.base import Method, UnfittedScore
 from physstd.methods.lgsc.config import LGSCConfig
 
 NAME = "lgsc"
@@ -42,7 +42,7 @@ def cue_panels(images, cues):
             for i in range(len(images))]
 
 
-class LGSC(Method):
+class LGSC(UnfittedScore, Method):
     name = NAME
     display_name = "LGSC"   # as the paper tables spell its row
     config_class = LGSCConfig
@@ -92,14 +92,6 @@ class LGSC(Method):
 
     def score(self, terms, params):
         return terms["cue_magnitude"]
-
-    def fit_score(self, labels, terms):
-        return {}
-
-    def check_params(self, params, where):
-        if params != {}:
-            raise ValueError(f"{where}: the LGSC score cue_magnitude has no parameters ({{}}); found {params!r}")
-        return {}
 
     def dev_scores(self, terms, params):
         """cue (mean |C|, the score) and classifier (its p(spoof))."""
