@@ -180,6 +180,22 @@ class Method:
         return f"<method {self.name}>"
 
 
+class WeightedScore:
+    """Mixin (before Method) for a method whose score is a physstd.eval.scoring.WeightedDifference, `weighted_score`:
+    score, fit_score and check_params are that score's."""
+
+    weighted_score = None
+
+    def score(self, terms, params):
+        return self.weighted_score.score(terms, params)
+
+    def fit_score(self, labels, terms):
+        return self.weighted_score.fit(labels, terms)
+
+    def check_params(self, params, where):
+        return self.weighted_score.check(params, where)
+
+
 class UnfittedScore:
     """Mixin (before Method) for a method whose score has nothing fitted: its calibration parameters are {}."""
 

@@ -26,7 +26,7 @@ from physstd import viz
 from physstd.eval import scoring
 from physstd.methods import auxiliary
 from physstd.methods.auxiliary.run_config import run_model_config
-from physstd.methods.base import Method
+from physstd.methods.base import Method, WeightedScore
 from physstd.methods.despoof.config import DeSpoofConfig
 
 NAME = "despoof"
@@ -55,12 +55,13 @@ def check_dq_run(dq_run, model_config, where="--dq_run"):
     return dq_config
 
 
-class DeSpoof(Method):
+class DeSpoof(WeightedScore, Method):
     name = NAME
     display_name = "DeSpoof"   # as the paper tables spell its row
     config_class = DeSpoofConfig
     claimed_flags = frozenset({"discriminator_width"})   # VQ-Net's width
     score_terms = SCORE.terms
+    weighted_score = SCORE
     score_formula = SCORE.formula
     figure_outputs = ("additive_trace", "zero_one_map", "depth", "live")
     train_defaults = TRAIN_DEFAULTS
@@ -85,15 +86,6 @@ class DeSpoof(Method):
         from physstd.methods.despoof import inference   # TensorFlow: imported when a run is loaded
 
         return inference.DeSpoofInference(*inference.load_networks(run_dir, self.name))
-
-    def score(self, terms, params):
-        return SCORE.score(terms, params)
-
-    def fit_score(self, labels, terms):
-        return SCORE.fit(labels, terms)
-
-    def check_params(self, params, where):
-        return SCORE.check(params, where)
 
     def dev_scores(self, terms, params):
         """depth (-mean of DQ-Net's depth of I_hat), noise (the noise magnitude alone) and fused (the fitted

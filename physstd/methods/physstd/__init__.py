@@ -14,14 +14,14 @@ Score: Eq. 10 with consistent signs (score.py), alpha0 >= 0 fitted on the train/
 map, the trace components, T_A and the live reconstruction (physstd.export documents them).
 """
 from physstd import viz
-from physstd.methods.base import Method
+from physstd.methods.base import Method, WeightedScore
 from physstd.methods.physstd import score
 from physstd.methods.physstd import visuals as training_images
 from physstd.methods.physstd.config import PhySTDConfig
 from physstd.models import ModelConfig
 
 
-class PhySTD(Method):
+class PhySTD(WeightedScore, Method):
     name = "physstd"
     display_name = "PhySTD"
     config_class = PhySTDConfig
@@ -29,6 +29,7 @@ class PhySTD(Method):
     claimed_flags = frozenset({"discriminator_lr_ratio", "discriminator_width", "trace_form", "single_trace",
                                "lowpass", "upsample"})
     score_terms = score.SCORE_TERMS
+    weighted_score = score.SCORE
     score_formula = score.SCORE.formula
     figure_outputs = ("depth", "B", "C", "T", "P", "I_P", "additive_trace", "live")
 
@@ -51,15 +52,6 @@ class PhySTD(Method):
         from physstd.methods.physstd import inference   # TensorFlow: imported when a run is loaded
 
         return inference.PhySTDInference(*inference.load_generator(run_dir))
-
-    def score(self, terms, params):
-        return score.SCORE.score(terms, params)
-
-    def fit_score(self, labels, terms):
-        return score.SCORE.fit(labels, terms)
-
-    def check_params(self, params, where):
-        return score.SCORE.check(params, where)
 
     def dev_scores(self, terms, params):
         """depth (-mean M, nothing fitted), trace (the trace magnitude alone) and eq10 (the fitted score)."""
