@@ -4,6 +4,7 @@ import re
 import shutil
 import types
 
+import cv2
 import numpy as np
 import pytest
 
@@ -72,6 +73,92 @@ def test_truth_round_trip_and_shape_check(tmp_path):
     with pytest.raises(ValueError, match=r"truth 'mask' must be \(2, 32, 32\)"):
         writer.write_video(_record("b", "print"), frames, extra_truth={"mask": np.zeros((2, N, N, 1))})
     assert not writer.is_done("b") and not os.path.exists(tmp_path / "videos" / "b")
+
+
+def _depths(count, seed=0, dtype=np.uint16):
+    rng = np.random.default_rng(seed)
+    depths = rng.integers(0, np.iinfo(dtype).max, (count, N, N), endpoint=True).astype(dtype)
+    depths[:, :4, :4] = 0   # holes
+    return depths
+
+
+@pytest.mark.parametrize("units, dtype", [("mm", np.uint16), ("uint8", np.uint8)])
+def test_rgbd_round_trip_lists_the_modalities_and_the_units(tmp_path, units, dtype):
+    root = str(tmp_path)
+    writer = prepared.DatasetWriter(root, "rgbd", N, depth_units=units)
+    frames, depths = _frames(3), _depths(3, dtype=dtype)
+    writer.write_video(_record("a"), frames, sensor_depth=depths)
+    with writer.open_video(_record("b", "print")) as video:   # streaming, one frame at a time
+        video.add(frames[0], sensor_depth=depths[2])
+    with open(os.path.join(root, prepared.META_FILE)) as f:
+        assert json.load(f) == {"format_version": 2, "dataset": "rgbd", "image_size": N, "depth_size": K,
+                                "num_landmarks": 140, "modalities": ["rgb", "sensor_depth"], "depth_units": units}
+    data = prepared.PreparedDataset(root)
+    assert data.modalities == ("rgb", "sensor_depth") and data.depth_units == units
+    np.testing.assert_array_equal(data.load_sensor_depths("a"), depths)
+    assert data.load_sensor_depth("b", 0).dtype == dtype
+    np.testing.assert_array_equal(data.load_sensor_depth("b", 0), depths[2])
+    assert data.sensor_depth_path("a", 1) == os.path.join(root, "videos", "a", "sensor_depth", "000001.png")
+    np.testing.assert_array_equal(data.load_frames("a"), np.stack([f.crop for f in frames]))   # RGB as before
+
+    os.remove(data.sensor_depth_path("a", 1))
+    with pytest.raises(prepared.PreparedFormatError, match=r"a/sensor_depth/000001.png: missing"):
+        data.load_sensor_depths("a")
+    other = np.zeros((N, N), np.uint8 if dtype == np.uint16 else np.uint16)
+    cv2.imwrite(data.sensor_depth_path("a", 1), other)
+    with pytest.raises(prepared.PreparedFormatError, match=rf"000001.png: expected a 32x32 {np.dtype(dtype).name} "
+                                                           rf"depth PNG \(depth_units {units}\)"):
+        data.load_sensor_depth("a", 1)
+
+
+def test_an_rgbd_writer_needs_every_depth_frame_and_an_rgb_writer_none(tmp_path):
+    rgbd = prepared.DatasetWriter(str(tmp_path / "rgbd"), "rgbd", N, depth_units="mm")
+    with pytest.raises(ValueError, match=r"every frame of an RGB-D set \(depth_units mm\) needs its sensor depth "
+                                         r"crop, \(32, 32\) uint16; got none"):
+        rgbd.write_video(_record("a"), _frames(2))
+    with pytest.raises(ValueError, match=r"got \(32, 32\) uint8"):
+        rgbd.write_video(_record("a"), _frames(2), sensor_depth=_depths(2, dtype=np.uint8))
+    with pytest.raises(ValueError, match="2 frames but 3 sensor depth frames"):
+        rgbd.write_video(_record("a"), _frames(2), sensor_depth=_depths(3))
+    assert rgbd.rows == [] and not os.path.exists(tmp_path / "rgbd" / "videos")
+    rgb = prepared.DatasetWriter(str(tmp_path / "rgb"), "rgb", N)
+    with pytest.raises(ValueError, match="a sensor depth frame given to an RGB set's writer"):
+        rgb.write_video(_record("a"), _frames(2), sensor_depth=_depths(2))
+    with pytest.raises(ValueError, match="depth_units must be None"):
+        prepared.DatasetWriter(str(tmp_path / "bad"), "rgbd", N, depth_units="metres")
+    # An RGB set is not resumed as an RGB-D one, nor the other way round.
+    rgb.write_video(_record("a"), _frames(1))
+    with pytest.raises(prepared.PreparedFormatError, match="meta.json: the existing dataset has"):
+        prepared.DatasetWriter(str(tmp_path / "rgb"), "rgb", N, depth_units="mm")
+    with pytest.raises(prepared.PreparedFormatError, match="meta.json: the existing dataset has"):
+        prepared.DatasetWriter(str(tmp_path / "rgbd"), "rgbd", N)
+
+
+def test_rgb_sets_keep_their_meta_and_read_as_rgb_only(tmp_path):
+    """An RGB set's meta.json is what it was before RGB-D data (no modalities key), and such a set, written by any
+    version, reads with the modalities ('rgb',); asking it for sensor depth names its meta.json."""
+    root = str(tmp_path)
+    prepared.DatasetWriter(root, "rgb", N).write_video(_record("a"), _frames(2))
+    with open(os.path.join(root, prepared.META_FILE)) as f:
+        meta = json.load(f)
+    assert meta == {"format_version": 2, "dataset": "rgb", "image_size": N, "depth_size": K, "num_landmarks": 140}
+    assert not os.path.exists(os.path.join(root, "videos", "a", "sensor_depth"))
+    data = prepared.PreparedDataset(root)
+    assert data.modalities == ("rgb",) and data.depth_units is None
+    with pytest.raises(prepared.PreparedFormatError, match=r"meta.json: the set has no sensor depth \(modalities "
+                                                           r"rgb\)"):
+        data.load_sensor_depth("a", 0)
+    for listed in ({"modalities": ["rgb"]}, {}):   # an explicit RGB list reads the same
+        with open(os.path.join(root, prepared.META_FILE), "w") as f:
+            json.dump(dict(meta, **listed), f)
+        assert prepared.PreparedDataset(root).modalities == ("rgb",)
+    for bad in ({"modalities": ["rgb", "sensor_depth"]}, {"modalities": ["rgb", "sensor_depth"], "depth_units": "m"},
+                {"depth_units": "mm"}, {"modalities": ["depth"], "depth_units": "mm"}):
+        with open(os.path.join(root, prepared.META_FILE), "w") as f:
+            json.dump(dict(meta, **bad), f)
+        with pytest.raises(prepared.PreparedFormatError, match=r"meta.json: expected no \"modalities\" \(an RGB "
+                                                               r"set\).*depth_units\" one of mm, uint8; got"):
+            prepared.PreparedDataset(root)
 
 
 def _visible_state(root):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import skimage.data
 
-from physstd.data import face_model, preprocess, prepared
+from physstd.data import face_model, preprocess, prepared, sensor_depth
 from physstd.data.preprocess import InputError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -245,6 +245,49 @@ def test_ctrl_c_mid_video_stops_the_run_and_indexes_nothing_of_that_video(tmp_pa
     assert "INTERRUPTED" in summary.format()
     assert sorted(os.listdir(root)) == ["meta.json"]   # no index row, no video folder, no .partial
     assert not prepared.DatasetWriter(root, "unit", 32).is_done("v")
+
+
+class _DepthJob(preprocess.VideoJob):
+    """An RGB-D reader's job: frames with given landmarks and a sensor depth registered to them (4-tuples)."""
+
+    def frames(self, every_k=1, max_frames=None):
+        image = skimage.data.astronaut()
+        points = face_model.mean_face_68()[:, :2] * 100 + (225, 140)
+        for number, depth in enumerate(self.record["depths"]):
+            yield number, image, points, depth
+
+
+def test_a_job_yielding_sensor_depth_gets_it_cropped_with_the_rgb_affine(tmp_path):
+    ys, xs = np.mgrid[0:512, 0:512]
+    depth = (600 + xs // 4 + ys // 8).astype(np.uint16)
+    depth[150:260, 200:260] = 0   # a hole over the face
+    depths = [depth, depth // 2, np.zeros((10, 10), np.uint16)]
+    root = str(tmp_path / "rgbd")
+    writer = prepared.DatasetWriter(root, "unit", 32, depth_units="mm")
+    record = dict(video_id="v", path="v", label=0, spoof_type="live", subject="s")
+    jobs = [_DepthJob("fake", dict(record, depths=depths[:2])),
+            _DepthJob("small", dict(record, video_id="w", path="w", depths=depths[2:]))]
+    summary = preprocess.preprocess_videos(jobs, writer, log=lambda message: None)
+    assert summary.done == 1 and [source for source, _ in summary.failures] == ["small"]
+    assert "small frame 0: the sensor depth is 10x10, the RGB frame 512x512" in summary.failures[0][1]
+    data = prepared.PreparedDataset(root)
+    affine = preprocess.crop_affine(face_model.mean_face_68()[:, :2] * 100 + (225, 140), 32)
+    crops = data.load_sensor_depths("v")
+    for crop, source in zip(crops, depths):
+        np.testing.assert_array_equal(crop, sensor_depth.warp_depth_to_crop(source, affine, 32))
+    assert (crops[0] == 0).sum() > 20 and (crops[0] > 600).sum() > 500   # the hole and the plane both kept
+    # A job yielding 3-tuples (every RGB reader) prepares an RGB set as before.
+    rgb = prepared.DatasetWriter(str(tmp_path / "rgb"), "unit", 32)
+    summary = preprocess.preprocess_videos([_RgbJob("rgb", record, landmark_files=True)], rgb, log=lambda m: None)
+    assert summary.done == 1 and not summary.failures
+    np.testing.assert_array_equal(prepared.PreparedDataset(str(tmp_path / "rgb")).load_frames("v"),
+                                  data.load_frames("v"))
+
+
+class _RgbJob(preprocess.VideoJob):
+    def frames(self, every_k=1, max_frames=None):
+        for number in range(2):
+            yield number, skimage.data.astronaut(), face_model.mean_face_68()[:, :2] * 100 + (225, 140)
 
 
 # Prints one md5 per frame of a video preprocessed with tracking, as run_preprocess and predict.py do;

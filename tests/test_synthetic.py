@@ -17,7 +17,7 @@ import pytest
 from scipy import stats
 from scipy.spatial import Delaunay
 
-from physstd.data import face_model, geometry, protocols, synthetic, synthetic_traces
+from physstd.data import face_model, geometry, protocols, sensor_depth, synthetic, synthetic_traces
 from physstd.data.prepared import PreparedDataset
 from physstd.data.preprocess import FacePreprocessor, transform_points, warp_to_crop
 
@@ -102,6 +102,68 @@ def test_saved_crops_are_the_preprocessor_crops_of_the_raw_frames(synthetic_set)
             assert np.abs(reference - crop).max() <= LEVEL + 1e-6
             twin_crop = warp_to_crop(raw["live"][number], affine, SIZE).astype(np.float32) / 255
             assert np.abs(twin_crop - truth["live"]).max() <= LEVEL + 1e-6
+
+
+@pytest.mark.slow
+def test_the_set_is_rgbd_and_its_depth_truth_is_exact(synthetic_set):
+    """The prepared set carries sensor depth in mm; each crop is the raw sensor depth warped with the frame's affine,
+    and truth.npz holds the live twin's crop and the depth trace: crop == live + trace where both are measured.
+    Cosmetic makeup's depth trace is exactly 0, a live video's too; every other type's is not."""
+    s = synthetic_set
+    assert s.dataset.modalities == ("rgb", "sensor_depth") and s.dataset.depth_units == "mm"
+    assert synthetic.read_raw_meta(s.raw)["sensor_depth"] is True
+    largest = {}
+    for row in s.dataset.index:
+        depth = s.dataset.load_sensor_depths(row["video_id"]).astype(np.float32)
+        truth = s.dataset.load_truth(row["video_id"])
+        live, trace = truth["sensor_depth_live"], truth["sensor_depth_trace"]
+        both = (depth > 0) & (live > 0)
+        assert depth.shape == (row["num_frames"], SIZE, SIZE) and 0.3 < both.mean() < 1
+        np.testing.assert_array_equal(depth[both], (live + trace)[both])
+        assert not trace[~both].any()
+        largest[row["spoof_type"]] = max(largest.get(row["spoof_type"], 0), float(np.abs(trace).max()))
+    assert largest.pop("live") == 0 and largest.pop("cosmetic") == 0
+    assert min(largest.values()) > 5, largest   # mm
+    video_id = videos_of(s, "paper_mask")[0]
+    raw = synthetic.read_raw_truth(s.raw, s.raw_rows[video_id], sensor_depth=True)
+    for k, _, truth, _, number, _, affine in frames_with_truth(s, video_id):
+        np.testing.assert_array_equal(s.dataset.load_sensor_depth(video_id, k),
+                                      sensor_depth.warp_depth_to_crop(raw["sensor_depth"][number], affine, SIZE))
+        np.testing.assert_array_equal(truth["sensor_depth_live"], sensor_depth.warp_depth_to_crop(
+            raw["sensor_depth_live"][number], affine, SIZE))
+    assert raw["sensor_depth_mm_per_pixel"].shape == (s.raw_rows[video_id]["num_frames"],)
+    assert 0.3 <= raw["sensor_depth_paper_mask_flatten"] <= 0.7 and 450 <= raw["sensor_depth_face_distance"] <= 800
+
+
+@pytest.mark.slow
+def test_without_the_depth_camera_the_rgb_set_is_byte_for_byte_the_same(tmp_path):
+    """--nosensor_depth: the raw RGB files and truth arrays are the bytes of the RGB-D set of the same seed, there
+    is no depth on disk, and the prepared set is an RGB set (meta.json as before depth existed)."""
+    kwargs = dict(image_size=SIZE, num_identities=3, frames_per_video=1, live_videos=1,
+                  spoof_type_names=("print", "paper_glasses"), workers=1, sources=synthetic.find_faces(3))
+    outputs = {}
+    for name, depth in (("rgbd", True), ("rgb", False)):
+        synthetic.generate_raw(str(tmp_path / name), sensor_depth=depth, **kwargs)
+        folder = tmp_path / name
+        outputs[name] = {str(p.relative_to(folder)): p for p in sorted(folder.rglob("*")) if p.is_file()}
+    rgb_files = [k for k in outputs["rgb"] if k.endswith(".png")]
+    assert len(rgb_files) > 10 and not any("sensor_depth" in k for k in outputs["rgb"])
+    assert all(outputs["rgb"][k].read_bytes() == outputs["rgbd"][k].read_bytes() for k in rgb_files)
+    frames = sum("/frames/" in k for k in outputs["rgbd"])
+    assert sum("/sensor_depth/" in k for k in outputs["rgbd"]) == frames   # one depth frame per frame
+    assert sum("/sensor_depth_live/" in k for k in outputs["rgbd"]) == sum("/live/" in k for k in outputs["rgbd"])
+    for key in (k for k in outputs["rgb"] if k.endswith("truth.npz")):
+        rgb, rgbd = np.load(outputs["rgb"][key]), np.load(outputs["rgbd"][key])
+        assert set(rgbd.files) - set(rgb.files) and all(name.startswith("sensor_depth_")
+                                                        for name in set(rgbd.files) - set(rgb.files))
+        for name in rgb.files:
+            np.testing.assert_array_equal(rgb[name], rgbd[name])
+    assert "sensor_depth" not in synthetic.read_raw_meta(str(tmp_path / "rgb"))
+    summary = synthetic.prepare_synthetic(str(tmp_path / "rgb"), str(tmp_path / "prepared"), workers=1)
+    assert summary.ok
+    dataset = PreparedDataset(str(tmp_path / "prepared"))
+    assert dataset.modalities == ("rgb",) and "modalities" not in dataset.meta
+    assert not glob.glob(str(tmp_path / "prepared" / "*" / "*" / "sensor_depth"))
 
 
 @pytest.mark.slow
@@ -283,9 +345,14 @@ def test_spoof_twin_is_a_live_video_under_the_same_nuisance(synthetic_set):
     for video_id in (videos_of(s, "replay")[0], videos_of(s, "paper_glasses")[0]):
         row = s.raw_rows[video_id]
         raw = synthetic.read_raw_truth(s.raw, row)
+        raw_depth = synthetic.read_raw_truth(s.raw, row, sensor_depth=True)
         frames, nuisance, _ = synthetic.render_video(sources[row["subject"]], "live", row["num_frames"], SIZE,
-                                                     synthetic.video_rng(0, video_id))
+                                                     synthetic.video_rng(0, video_id),
+                                                     camera=synthetic.video_camera(0, video_id, "live", SIZE))
         np.testing.assert_array_equal(np.stack([f.frame for f in frames]), raw["live"])
+        # ... and the depth sensor too: the twin's depth is what the live video's depth camera measures.
+        np.testing.assert_array_equal(np.stack([f.sensor_depth for f in frames]), raw_depth["sensor_depth_live"])
+        assert (raw_depth["sensor_depth_live"] != raw_depth["sensor_depth"]).mean() > 0.01
         for key in synthetic_traces.NUISANCE_KEYS:
             np.testing.assert_array_equal(nuisance[key], raw[f"nuisance_{key}"])
 
@@ -443,6 +510,22 @@ def test_preparing_the_raw_set_again_gives_the_same_prepared_set(synthetic_set, 
     # A second run resumes: every video is already prepared.
     assert synthetic.write_synthetic_dataset(out, SIZE, input_dir=s.raw, workers=1, log=lambda m: None).skipped \
         == len(s.dataset.index)
+
+
+@pytest.mark.slow
+def test_depth_figure_shows_every_type(tmp_path):
+    """python -m physstd.data.synthetic --figure=PATH alone writes the figure (3 rows: RGB, sensor depth, depth
+    trace; a column per type) and nothing else."""
+    path = tmp_path / "depth.png"
+    result = subprocess.run([sys.executable, "-m", "physstd.data.synthetic", f"--figure={path}",
+                             f"--image_size={SIZE}"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert os.listdir(tmp_path) == ["depth.png"]
+    image = cv2.imread(str(path))
+    assert image.shape == (700, int(2.2 * (1 + len(synthetic.SPOOF_TYPES)) * 100), 3)
+    result = subprocess.run([sys.executable, "-m", "physstd.data.synthetic"], cwd=REPO, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 2 and "--output_dir is required (or --figure alone)" in result.stderr
 
 
 @pytest.mark.slow

@@ -1,12 +1,18 @@
 """The prepared-dataset layout on disk (docs/data.md, "Preparing a dataset"): a writer and a reader.
 
     <root>/meta.json      {"format_version": 2, "dataset", "image_size": N, "depth_size": K, "num_landmarks": Q}
+                          + "modalities": ["rgb", "sensor_depth"], "depth_units": "mm" | "uint8" (RGB-D sets)
     <root>/index.csv      one row per finished video: video_id,path,label,spoof_type,subject,num_frames,...
     <root>/<path>/frames/000000.png ...   N x N RGB crops (k-th kept frame)
+    <root>/<path>/sensor_depth/000000.png ...   RGB-D sets: N x N sensor depth crops (uint16 mm or uint8, 0 = hole)
     <root>/<path>/arrays.npz              landmarks (F,Q,2) f32, depth (F,K,K) f32 (M0: 0 for spoof),
                                           face_depth (F,K,K) f32 (the fitted face, every frame),
                                           p0 (F,N,N) uint8, frame_numbers (F,) int32
-    <root>/<path>/truth.npz               optional (synthetic set): trace, mask, content, live
+    <root>/<path>/truth.npz               optional (synthetic set): trace, mask, content, live; RGB-D sets also
+                                          sensor_depth_trace, sensor_depth_live
+
+A set without "modalities" in meta.json (every set written before RGB-D data, and every RGB-only set) has the
+modalities ["rgb"].
 
 Format versions: 2 added `face_depth`, the fitted face depth of spoof frames too (De-Spoof asks the
 reconstructed live face of a spoof to have a face's shape, De-Spoof paper, Sec. 3.3). Version 1 data is still read:
@@ -33,6 +39,8 @@ import numpy as np
 from physstd import files
 from physstd.config import ImageSizes
 from physstd.data import face_model, geometry, spoof_types
+from physstd.data.sensor_depth import (DTYPES as DEPTH_DTYPES, UNITS as DEPTH_UNITS, DepthFormatError,
+                                       read_depth_png, write_depth_png)
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -41,6 +49,9 @@ INDEX_FILE = "index.csv"
 ARRAYS_FILE = "arrays.npz"
 TRUTH_FILE = "truth.npz"
 FRAMES_DIR = "frames"
+SENSOR_DEPTH_DIR = "sensor_depth"
+RGB_MODALITIES = ("rgb",)
+RGBD_MODALITIES = ("rgb", "sensor_depth")
 PARTIAL_DIR = ".partial"
 # How to get a dataset of this version, for the messages that refuse another one.
 PREPARE_AGAIN = (f"prepare it again (run_preprocess.py, or python -m physstd.data.synthetic) into a new output "
@@ -48,8 +59,10 @@ PREPARE_AGAIN = (f"prepare it again (run_preprocess.py, or python -m physstd.dat
 RESERVED_NAMES = (META_FILE, INDEX_FILE, PARTIAL_DIR, "protocols")
 INDEX_COLUMNS = ("video_id", "path", "label", "spoof_type", "subject", "num_frames")
 ARRAY_KEYS = ("landmarks", "depth", "face_depth", "p0", "frame_numbers")
-# Per-frame trailing shape of each truth.npz array after (F, N, N).
-TRUTH_CHANNELS = {"trace": (3,), "mask": (), "content": (3,), "live": (3,)}
+# Per-frame trailing shape of each truth.npz array after (F, N, N). The sensor depth truth is in mm, float32: the
+# spoof's depth minus its live twin's where both are measured (else 0), and the twin's depth (0 = hole).
+TRUTH_CHANNELS = {"trace": (3,), "mask": (), "content": (3,), "live": (3,), "sensor_depth_trace": (),
+                  "sensor_depth_live": ()}
 
 
 class PreparedFormatError(ValueError):
@@ -98,7 +111,19 @@ def read_meta(root):
     if meta["format_version"] not in READABLE_VERSIONS:
         raise PreparedFormatError(f"{path}: format_version {meta['format_version']} is not supported "
                                   f"(this code reads versions {', '.join(map(str, READABLE_VERSIONS))})")
+    found = {key: meta[key] for key in ("modalities", "depth_units") if key in meta}
+    if found and found != {"modalities": list(RGB_MODALITIES)} and (
+            found.get("modalities") != list(RGBD_MODALITIES) or found.get("depth_units") not in DEPTH_UNITS):
+        raise PreparedFormatError(f"{path}: expected no \"modalities\" (an RGB set), \"modalities\": "
+                                  f"{json.dumps(list(RGB_MODALITIES))}, or \"modalities\": "
+                                  f"{json.dumps(list(RGBD_MODALITIES))} with \"depth_units\" one of "
+                                  f"{', '.join(DEPTH_UNITS)}; got {json.dumps(found)}")
     return meta
+
+
+def modalities(meta):
+    """The input modalities of a prepared set from its meta.json: ('rgb',) or ('rgb', 'sensor_depth')."""
+    return tuple(meta.get("modalities", RGB_MODALITIES))
 
 
 def read_index(root):
@@ -189,16 +214,25 @@ class DatasetWriter:
     `frame_number`; it is stored as `face_depth` for every frame. One writer process per root: a new writer
     deletes leftovers of interrupted ones.
 
+    depth_units None writes an RGB set (meta.json as before RGB-D data existed); 'mm' or 'uint8' an RGB-D set,
+    whose every frame comes with its sensor depth crop (`video.add(frame, sensor_depth=...)`, (N, N) uint16 for
+    mm, uint8 for uint8; physstd.data.sensor_depth).
+
     The root must be new, empty or a prepared dataset (meta.json), and apart from `input_dir` (the raw data it
     is made from): a writer replaces video folders and removes `.partial/`, which must never hit someone's files.
     `own_entries`: names the caller itself put in a new root (the synthetic generator's `raw/`)."""
 
     def __init__(self, root, dataset, image_size, depth_size=None, num_landmarks=face_model.NUM_LANDMARKS,
-                 input_dir=None, own_entries=()):
+                 input_dir=None, own_entries=(), depth_units=None):
         depth_size = ImageSizes(image_size).depth_size if depth_size is None else int(depth_size)
+        if depth_units is not None and depth_units not in DEPTH_UNITS:
+            raise ValueError(f"depth_units must be None (an RGB set) or one of {', '.join(DEPTH_UNITS)}, "
+                             f"got {depth_units!r}")
         self.root = check_output_root(root, input_dir, own_entries)
         self.meta = {"format_version": FORMAT_VERSION, "dataset": dataset, "image_size": int(image_size),
                      "depth_size": depth_size, "num_landmarks": int(num_landmarks)}
+        if depth_units is not None:
+            self.meta.update(modalities=list(RGBD_MODALITIES), depth_units=depth_units)
         os.makedirs(root, exist_ok=True)
         if os.path.exists(os.path.join(root, META_FILE)):
             existing = read_meta(root)
@@ -227,6 +261,11 @@ class DatasetWriter:
         return self.meta["depth_size"]
 
     @property
+    def depth_units(self):
+        """'mm' or 'uint8' for an RGB-D set, None for an RGB set."""
+        return self.meta.get("depth_units")
+
+    @property
     def rows(self):
         """Index rows written so far (including those of earlier runs)."""
         return list(self._rows)
@@ -239,12 +278,17 @@ class DatasetWriter:
         """A `VideoWriter` context; p0_region defaults to the spoof type's (spoof_types.SPOOF_TYPES)."""
         return VideoWriter(self, record, p0_region, register)
 
-    def write_video(self, record, frames, p0_region=None, extra_truth=None, register=True):
+    def write_video(self, record, frames, p0_region=None, extra_truth=None, register=True, sensor_depth=None):
         """Write one video from a list of frames; returns its index row. extra_truth: dict of (F, ...) arrays
-        saved as truth.npz (trace (F,N,N,3), mask (F,N,N), content (F,N,N,3), live (F,N,N,3))."""
+        saved as truth.npz (TRUTH_CHANNELS: trace (F,N,N,3), mask (F,N,N), ...). sensor_depth: the frames'
+        sensor depth crops, one per frame (an RGB-D writer), or None."""
         with self.open_video(record, p0_region, register) as video:
-            for frame in frames:
-                video.add(frame)
+            for k, frame in enumerate(frames):
+                depth = sensor_depth[k] if sensor_depth is not None and k < len(sensor_depth) else None
+                video.add(frame, sensor_depth=depth)
+            if sensor_depth is not None and len(sensor_depth) != video.num_frames:
+                raise ValueError(f"video {video.record['video_id']!r}: {video.num_frames} frames but "
+                                 f"{len(sensor_depth)} sensor depth frames")
             video.truth = extra_truth
         return video.row
 
@@ -291,10 +335,14 @@ class VideoWriter:
             except FileNotFoundError:   # another worker removed the empty .partial/ between our two mkdirs
                 if attempt == 9:
                     raise
+        if self.writer.depth_units is not None:
+            os.mkdir(os.path.join(self._temp, SENSOR_DEPTH_DIR))
         return self
 
-    def add(self, frame):
-        """Write one frame's crop now; keep its landmarks, depth and frame number for arrays.npz."""
+    def add(self, frame, sensor_depth=None):
+        """Write one frame's crop (and, in an RGB-D set, its sensor depth crop) now; keep its landmarks, depth and
+        frame number for arrays.npz."""
+        self._check_sensor_depth(sensor_depth)
         size, depth_size, count = self.writer.image_size, self.writer.depth_size, self.writer.meta["num_landmarks"]
         crop, landmarks, depth = np.asarray(frame.crop), np.asarray(frame.landmarks), np.asarray(frame.depth)
         if crop.shape != (size, size, 3) or crop.dtype != np.uint8:
@@ -306,9 +354,26 @@ class VideoWriter:
         path = os.path.join(self._temp, FRAMES_DIR, frame_filename(self.num_frames))
         if not cv2.imwrite(path, cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)):
             raise OSError(f"{path}: could not write the PNG")
+        if sensor_depth is not None:
+            write_depth_png(os.path.join(self._temp, SENSOR_DEPTH_DIR, frame_filename(self.num_frames)),
+                            sensor_depth)
         self._landmarks.append(landmarks.astype(np.float32))
         self._depth.append(depth.astype(np.float32))
         self._frame_numbers.append(int(frame.frame_number))
+
+    def _check_sensor_depth(self, sensor_depth):
+        """A sensor depth crop in an RGB-D set, of the set's dtype and N x N; none in an RGB set."""
+        units, size, video_id = self.writer.depth_units, self.writer.image_size, self.record["video_id"]
+        if units is None:
+            if sensor_depth is not None:
+                raise ValueError(f"video {video_id!r}: a sensor depth frame given to an RGB set's writer; write "
+                                 f"RGB-D data with DatasetWriter(..., depth_units='mm' or 'uint8')")
+            return
+        dtype = DEPTH_DTYPES[units]
+        if sensor_depth is None or np.shape(sensor_depth) != (size, size) or np.asarray(sensor_depth).dtype != dtype:
+            found = "none" if sensor_depth is None else f"{np.shape(sensor_depth)} {np.asarray(sensor_depth).dtype}"
+            raise ValueError(f"video {video_id!r}: every frame of an RGB-D set (depth_units {units}) needs its sensor "
+                             f"depth crop, ({size}, {size}) {np.dtype(dtype).name}; got {found}")
 
     def __exit__(self, exc_type, exc, traceback):
         try:
@@ -395,7 +460,8 @@ def _check_array_values(path, arrays, size, label):
 
 
 class PreparedDataset:
-    """Reader of a prepared dataset: `.meta`, `.index` (rows as dicts), `load_video`, `load_frames`."""
+    """Reader of a prepared dataset: `.meta`, `.index` (rows as dicts), `load_video`, `load_frames`, and in an
+    RGB-D set `load_sensor_depth` / `sensor_depth_path`."""
 
     def __init__(self, root):
         self.root = root
@@ -411,6 +477,16 @@ class PreparedDataset:
     @property
     def depth_size(self):
         return self.meta["depth_size"]
+
+    @property
+    def modalities(self):
+        """('rgb',) or ('rgb', 'sensor_depth'); a set written before RGB-D data existed is ('rgb',)."""
+        return modalities(self.meta)
+
+    @property
+    def depth_units(self):
+        """'mm' (uint16 frames) or 'uint8' for an RGB-D set, None for an RGB set."""
+        return self.meta.get("depth_units")
 
     @property
     def video_ids(self):
@@ -517,3 +593,30 @@ class PreparedDataset:
     def load_frames(self, video_id):
         """All kept frames of a video, (F, N, N, 3) uint8 RGB."""
         return np.stack([self.load_frame(video_id, k) for k in range(self.row(video_id)["num_frames"])])
+
+    def sensor_depth_path(self, video_id, k):
+        """The k-th kept frame's sensor depth PNG (an RGB-D set: `depth_units` is not None)."""
+        return os.path.join(self.video_dir(video_id), SENSOR_DEPTH_DIR, frame_filename(k))
+
+    def load_sensor_depth(self, video_id, k):
+        """The k-th kept frame's sensor depth crop, (N, N) uint16 mm or uint8 (the set's depth_units), 0 = hole.
+        PreparedFormatError naming meta.json for an RGB set, naming the PNG when it is missing or not N x N of
+        that dtype."""
+        units = self.depth_units
+        if units is None:
+            raise PreparedFormatError(f"{os.path.join(self.root, META_FILE)}: the set has no sensor depth "
+                                      f"(modalities {', '.join(self.modalities)}); prepare it from RGB-D data")
+        path = self.sensor_depth_path(video_id, k)
+        try:
+            depth = read_depth_png(path)
+        except DepthFormatError as error:
+            raise PreparedFormatError(str(error)) from None
+        size, dtype = self.image_size, DEPTH_DTYPES[units]
+        if depth.shape != (size, size) or depth.dtype != dtype:
+            raise PreparedFormatError(f"{path}: expected a {size}x{size} {np.dtype(dtype).name} depth PNG "
+                                      f"(depth_units {units}), got {depth.shape} {depth.dtype}")
+        return depth
+
+    def load_sensor_depths(self, video_id):
+        """All kept frames' sensor depth crops of a video, (F, N, N) uint16 or uint8."""
+        return np.stack([self.load_sensor_depth(video_id, k) for k in range(self.row(video_id)["num_frames"])])

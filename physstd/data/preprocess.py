@@ -19,6 +19,7 @@ from physstd import files
 from physstd.config import ImageSizes
 from physstd.data import datasets, face_model, geometry, spoof_types
 from physstd.data.detect import DETECT_MAX_SIDE, LandmarkDetector, dlib_models
+from physstd.data.sensor_depth import DepthFormatError, check_depth, warp_depth_to_crop
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 
@@ -215,7 +216,8 @@ class VideoJob:
 
     `preprocess_videos` runs any job with `source`, `record`, `landmark_files` (False: the job detects faces, so
     dlib loads first) and `prepare(writer, preprocessor, every_k, max_frames)` -> VideoResult (the synthetic
-    set's raw videos are such jobs, physstd.data.synthetic)."""
+    set's raw videos are such jobs, physstd.data.synthetic). A subclass reading RGB-D data yields each frame's
+    sensor depth as a 4th element of `frames` (`prepare_video`)."""
 
     source: str
     record: dict
@@ -223,7 +225,7 @@ class VideoJob:
     landmark_files: bool = False
 
     def frames(self, every_k=1, max_frames=None):
-        """Yield (frame_number, rgb, landmarks or None)."""
+        """Yield (frame_number, rgb, landmarks or None); an RGB-D job also a 4th element (prepare_video)."""
         if not os.path.isdir(self.source):
             for number, rgb in read_video(self.source, every_k, max_frames):
                 yield number, rgb, None
@@ -256,11 +258,16 @@ class VideoResult:
 
 
 def prepare_video(job, writer, preprocessor, every_k=1, max_frames=None):
-    """Prepare one video into `writer` (folder moved into place, not yet indexed: call writer.register)."""
+    """Prepare one video into `writer` (folder moved into place, not yet indexed: call writer.register).
+
+    job.frames yields (frame_number, rgb, landmarks or None) or, from RGB-D data, (frame_number, rgb, landmarks
+    or None, sensor_depth or None): the frame's (H, W) uint16 mm or uint8 depth registered to the RGB frame (the
+    same pixel grid), cropped with the RGB crop's affine (sensor_depth.warp_depth_to_crop)."""
     read = without_face = 0
     previous = None   # the face of the last frame, where detection looks first
     with writer.open_video(job.record, job.p0_region, register=False) as video:
-        for number, rgb, landmarks in job.frames(every_k, max_frames):
+        for number, rgb, landmarks, *more in job.frames(every_k, max_frames):
+            sensor_depth = more[0] if more else None
             read += 1
             if landmarks is None:
                 frame = preprocessor.process_frame(rgb, number, previous)
@@ -271,11 +278,28 @@ def prepare_video(job, writer, preprocessor, every_k=1, max_frames=None):
                 previous = None
                 continue
             previous = source_landmarks(frame)
-            video.add(frame)
+            if sensor_depth is not None:
+                sensor_depth = crop_sensor_depth(sensor_depth, rgb, frame.affine, writer.image_size,
+                                                 f"{job.source} frame {number}")
+            video.add(frame, sensor_depth=sensor_depth)
         if video.num_frames == 0:
             raise InputError(f"{job.source}: no face found in any of the {read} frames read")
     row = dict(video.row, frames_without_face=without_face)
     return VideoResult(row, read, without_face)
+
+
+def crop_sensor_depth(sensor_depth, rgb, affine, image_size, where):
+    """A frame's sensor depth cropped like its RGB frame; InputError naming `where` unless it is a 2-D uint16 or
+    uint8 array of the RGB frame's height and width."""
+    try:
+        sensor_depth = check_depth(sensor_depth, f"{where}: sensor depth")
+    except DepthFormatError as error:
+        raise InputError(str(error)) from None
+    if sensor_depth.shape != rgb.shape[:2]:
+        raise InputError(f"{where}: the sensor depth is {sensor_depth.shape[1]}x{sensor_depth.shape[0]}, the RGB frame "
+                         f"{rgb.shape[1]}x{rgb.shape[0]}; the depth must be registered to the RGB frame (one pixel "
+                         f"grid)")
+    return warp_depth_to_crop(sensor_depth, affine, image_size)
 
 
 # --- the dataset loop ---------------------------------------------------------------------------------

@@ -23,8 +23,16 @@ Raw layout (`generate_raw`; one folder per video, raw frames 1.5 N x 1.5 N with 
     <raw>/<path>/live/000000.png     spoof videos: the bona fide face under the same pose, light, sensor
                                      noise field and JPEG quality (what the camera would have recorded live)
     <raw>/<path>/mask/000000.png     spoof types with inpainting: P * 255 (8-bit grey)
+    <raw>/<path>/sensor_depth/000000.png       the depth camera's frame: uint16 mm, 0 = hole (synthetic_depth)
+    <raw>/<path>/sensor_depth_live/000000.png  spoof videos: the live twin's depth under the same sensor draw
     <raw>/<path>/truth.npz           landmarks (F,68,2) f32 of the posed source face; nuisance_<key> (F,);
-                                     trace_<param> () the attack's physical parameters (synthetic_traces)
+                                     trace_<param> () the attack's physical parameters (synthetic_traces);
+                                     sensor_depth_<param> () the depth scene's, sensor's and attack geometry's
+                                     drawn parameters, sensor_depth_mm_per_pixel (F,) (synthetic_depth)
+
+The depth camera is on by default (`--nosensor_depth`: an RGB set, whose RGB frames are byte for byte those of the
+RGB-D set of the same seed: the camera draws from its own stream); a raw set with depth has "sensor_depth": true in
+its meta.json, and its prepared set is RGB-D (depth_units "mm", prepared.py).
 
 Ground truth, and why it is exact. A raw spoof frame S and its bona fide twin L are captured with the same
 noise field and JPEG quality, so T_A := S - L (in 8-bit levels) holds the physical trace plus the codec's
@@ -59,10 +67,12 @@ import cv2
 import numpy as np
 
 from physstd import cli, files
-from physstd.data import face_model, protocols, spoof_types, synthetic_traces
+from physstd.data import face_model, protocols, spoof_types, synthetic_depth, synthetic_traces
 from physstd.data.detect import DETECT_MAX_SIDE, LandmarkDetector
-from physstd.data.prepared import INDEX_COLUMNS, DatasetWriter, PreparedDataset, check_output_root
+from physstd.data.prepared import (INDEX_COLUMNS, SENSOR_DEPTH_DIR, DatasetWriter, PreparedDataset,
+                                   check_output_root)
 from physstd.data.preprocess import InputError, VideoResult, preprocess_videos, warp_to_crop
+from physstd.data.sensor_depth import DepthFormatError, read_depth_png, write_depth_png
 
 DATASET_NAME = "synthetic"
 FORMAT_VERSION = 1
@@ -71,6 +81,8 @@ RAW_INDEX_FILE = "videos.csv"
 RAW_TRUTH_FILE = "truth.npz"
 GENERATION_FILE = "synthetic.json"   # the raw meta, copied next to the prepared meta.json
 DEFAULT_RAW_DIR = "raw"              # generate(): the raw videos under <output_dir>/raw
+SENSOR_DEPTH_LIVE_DIR = "sensor_depth_live"   # a raw spoof video's live twin under the same depth sensor draw
+DEPTH_STREAM = 1                     # video_rng stream of the depth camera (the RGB frames draw from stream 0)
 RAW_SCALE = 1.5                      # raw canvas side / nominal face crop side (raw_face_side)
 MIN_RAW_FACE = 128                   # smallest nominal face crop in raw pixels (dlib's HOG needs ~80 px faces)
 LFW_SIZE = 200                       # lfw_subset's 25 x 25 faces are upscaled to this side
@@ -195,21 +207,26 @@ def video_rng(seed, video_id, stream=0):
 
 @dataclasses.dataclass
 class RawFrame:
-    """One rendered frame: the captured frame, its bona fide twin, P (or None), posed landmarks (68, 2)."""
+    """One rendered frame: the captured frame, its bona fide twin, P (or None), posed landmarks (68, 2), and with
+    a depth camera the sensor depth of the frame and of its twin ((H, W) uint16 mm, 0 = hole; else None)."""
 
     frame: np.ndarray
     live: np.ndarray
     mask: np.ndarray
     landmarks: np.ndarray
+    sensor_depth: np.ndarray = None
+    sensor_depth_live: np.ndarray = None
 
 
-def render_video(source, spoof_type, num_frames, image_size, rng, light_variation=True):
+def render_video(source, spoof_type, num_frames, image_size, rng, light_variation=True, camera=None):
     """Render one video of `source` (a SourceFace): (list of RawFrame, nuisance dict, trace params dict).
 
     Pose: the source's crop box (face_model.crop_box) is mapped onto an N-pixel box centred in the
     1.5 N canvas, then rotated/scaled/shifted by the frame's nuisance. The spoof renderer's random draws
     come from one seed per video, so the attack instrument is the same in every frame. light_variation: see
-    synthetic_traces.sample_nuisance."""
+    synthetic_traces.sample_nuisance. camera: a synthetic_depth.SensorDepthVideo of this video's type, drawing
+    from its own stream (`rng` is not touched by it, so the RGB frames are those of a render without it), that
+    gives every frame its sensor depth; None renders RGB only."""
     size, face_side = raw_size(image_size), raw_face_side(image_size)
     x0, y0, side = face_model.crop_box(source.landmarks)
     # Resample the photo once so that the per-frame warp is close to 1:1 (no aliasing when shrinking).
@@ -232,13 +249,15 @@ def render_video(source, spoof_type, num_frames, image_size, rng, light_variatio
         noise = rng.standard_normal(posed.shape).astype(np.float32)
         live = synthetic_traces.capture(synthetic_traces.illuminate(posed, nuisance, k), noise, nuisance, k)
         if renderer is None:
-            frames.append(RawFrame(live, live, None, landmarks))
+            depth, _ = camera.frame(landmarks) if camera is not None else (None, None)
+            frames.append(RawFrame(live, live, None, landmarks, depth, depth))
             continue
         unit = face_model.crop_box(landmarks)[2] / image_size
         spoof = renderer(posed, face_model.derive_landmarks(landmarks), unit, np.random.default_rng(trace_seed))
         params = spoof.params
         frame = synthetic_traces.capture(synthetic_traces.illuminate(spoof.image, nuisance, k), noise, nuisance, k)
-        frames.append(RawFrame(frame, live, spoof.mask, landmarks))
+        depth, live_depth = camera.frame(landmarks, spoof) if camera is not None else (None, None)
+        frames.append(RawFrame(frame, live, spoof.mask, landmarks, depth, live_depth))
     return frames, nuisance, params
 
 
@@ -248,11 +267,15 @@ def _write_png(path, rgb_or_grey):
         raise OSError(f"{path}: could not write the PNG")
 
 
-def write_raw_video(raw_dir, row, frames, nuisance, params):
-    """Write one raw video folder (built under <raw>/.partial/, moved into place in one rename)."""
+def write_raw_video(raw_dir, row, frames, nuisance, params, camera=None):
+    """Write one raw video folder (built under <raw>/.partial/, moved into place in one rename). camera: the
+    video's synthetic_depth.SensorDepthVideo, whose drawn parameters go into truth.npz, or None."""
     temp = os.path.join(raw_dir, ".partial", f"{os.getpid()}-{uuid.uuid4().hex}")
     try:
-        folders = ["frames"] + (["live"] if row["label"] else []) + (["mask"] if frames[0].mask is not None else [])
+        depth = frames[0].sensor_depth is not None
+        folders = (["frames"] + (["live"] if row["label"] else []) + (["mask"] if frames[0].mask is not None else [])
+                   + ([SENSOR_DEPTH_DIR] if depth else [])
+                   + ([SENSOR_DEPTH_LIVE_DIR] if depth and row["label"] else []))
         for folder in folders:
             os.makedirs(os.path.join(temp, folder))
         for k, frame in enumerate(frames):
@@ -262,9 +285,14 @@ def write_raw_video(raw_dir, row, frames, nuisance, params):
                 _write_png(os.path.join(temp, "live", name), frame.live)
             if frame.mask is not None:
                 _write_png(os.path.join(temp, "mask", name), np.round(frame.mask * 255).astype(np.uint8))
+            if depth:
+                write_depth_png(os.path.join(temp, SENSOR_DEPTH_DIR, name), frame.sensor_depth)
+                if row["label"]:
+                    write_depth_png(os.path.join(temp, SENSOR_DEPTH_LIVE_DIR, name), frame.sensor_depth_live)
         truth = {"landmarks": np.stack([f.landmarks for f in frames]).astype(np.float32)}
         truth.update({f"nuisance_{k}": np.asarray(v, np.float64) for k, v in nuisance.items()})
         truth.update({f"trace_{k}": np.float64(v) for k, v in params.items()})
+        truth.update(camera.truth() if camera is not None else {})
         np.savez(os.path.join(temp, RAW_TRUTH_FILE), **truth)
         final = os.path.join(raw_dir, row["path"])
         os.makedirs(os.path.dirname(final), exist_ok=True)
@@ -276,13 +304,22 @@ def write_raw_video(raw_dir, row, frames, nuisance, params):
 _CONTEXT = {}
 
 
+def video_camera(seed, video_id, spoof_type, image_size):
+    """The depth camera of one video (synthetic_depth.SensorDepthVideo), drawing from the video's stream 1: the
+    RGB frames (stream 0) are the same with or without it."""
+    size = raw_size(image_size)
+    return synthetic_depth.SensorDepthVideo(spoof_type, (size, size), video_rng(seed, video_id, DEPTH_STREAM))
+
+
 def _render_job(row):
     context = _CONTEXT
     source = context["sources"][row["subject"]]
     rng = video_rng(context["seed"], row["video_id"])
+    camera = (video_camera(context["seed"], row["video_id"], row["spoof_type"], context["image_size"])
+              if context["sensor_depth"] else None)
     frames, nuisance, params = render_video(source, row["spoof_type"], context["frames_per_video"],
-                                            context["image_size"], rng, context["light_variation"])
-    write_raw_video(context["raw_dir"], row, frames, nuisance, params)
+                                            context["image_size"], rng, context["light_variation"], camera)
+    write_raw_video(context["raw_dir"], row, frames, nuisance, params, camera)
     return dict(row, num_frames=len(frames))
 
 
@@ -300,10 +337,12 @@ def default_workers():
 
 def generate_raw(raw_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
                  frames_per_video=DEFAULT_FRAMES_PER_VIDEO, live_videos=DEFAULT_LIVE_VIDEOS,
-                 spoof_type_names=SPOOF_TYPES, seed=0, workers=None, sources=None, light_variation=True):
+                 spoof_type_names=SPOOF_TYPES, seed=0, workers=None, sources=None, light_variation=True,
+                 sensor_depth=True):
     """Render the raw videos into raw_dir (layout in the module docstring); returns the videos.csv rows.
     light_variation=False renders every video under one light (synthetic_traces.sample_nuisance): a control
-    set in which a tone or colour map cannot hide inside the live videos' own variation.
+    set in which a tone or colour map cannot hide inside the live videos' own variation. sensor_depth=False
+    renders no depth camera (an RGB set; its RGB frames are byte for byte those of the RGB-D set).
 
     A raw_dir already generated with the same parameters is completed (videos in videos.csv are kept);
     one generated with other parameters, or a non-empty folder that is not a raw synthetic set, raises
@@ -329,6 +368,8 @@ def generate_raw(raw_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
             "subjects": [s.name for s in sources]}
     if not light_variation:  # only written when off, so that sets generated before the option still match
         meta["light_variation"] = False
+    if sensor_depth:   # only written when on: an RGB set generated before depth existed still matches an RGB run
+        meta["sensor_depth"] = True
     os.makedirs(raw_dir, exist_ok=True)
     done = {}
     if os.path.exists(meta_path):
@@ -344,7 +385,8 @@ def generate_raw(raw_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
     plan = video_plan([s.name for s in sources], spoof_type_names, live_videos)
     todo = [row for row in plan if row["video_id"] not in done]
     _CONTEXT.update(sources={s.name: s for s in sources}, seed=seed, frames_per_video=frames_per_video,
-                    image_size=image_size, raw_dir=raw_dir, light_variation=light_variation)
+                    image_size=image_size, raw_dir=raw_dir, light_variation=light_variation,
+                    sensor_depth=sensor_depth)
     made = {row["video_id"]: row for row in _map(_render_job, todo, workers or default_workers())}
     rows = [done.get(row["video_id"]) or made[row["video_id"]] for row in plan]
     files.write_text_atomic(os.path.join(raw_dir, RAW_INDEX_FILE), files.csv_text(rows, list(INDEX_COLUMNS)))
@@ -390,9 +432,11 @@ def read_raw_index(raw_dir):
     return rows
 
 
-def read_raw_truth(raw_dir, row):
+def read_raw_truth(raw_dir, row, sensor_depth=False):
     """The raw ground truth of one video: {'frames', 'live', 'mask'} (F, ...) uint8 arrays (mask None when
-    the type has no inpainting) and the truth.npz arrays (landmarks, nuisance_*, trace_*)."""
+    the type has no inpainting), with sensor_depth also {'sensor_depth', 'sensor_depth_live'} (F, H, W) uint16
+    (for a live video its own depth twice), and the truth.npz arrays (landmarks, nuisance_*, trace_*,
+    sensor_depth_*)."""
     folder = os.path.join(raw_dir, row["path"])
     names = [f"{k:06d}.png" for k in range(row["num_frames"])]
 
@@ -409,15 +453,25 @@ def read_raw_truth(raw_dir, row):
             images.append(image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
         return np.stack(images)
 
+    def read_depth(sub):
+        try:
+            return np.stack([read_depth_png(os.path.join(folder, sub, name)) for name in names])
+        except DepthFormatError as error:
+            raise SyntheticFormatError(str(error)) from None
+
     frames = read("frames", cv2.IMREAD_COLOR)
     live = read("live", cv2.IMREAD_COLOR) if row["label"] else frames
     mask = read("mask", cv2.IMREAD_GRAYSCALE) if os.path.isdir(os.path.join(folder, "mask")) else None
+    depths = {}
+    if sensor_depth:
+        depths["sensor_depth"] = read_depth(SENSOR_DEPTH_DIR)
+        depths["sensor_depth_live"] = read_depth(SENSOR_DEPTH_LIVE_DIR) if row["label"] else depths["sensor_depth"]
     path = os.path.join(folder, RAW_TRUTH_FILE)
     try:
         arrays = files.load_npz(path)
     except (OSError, ValueError) as error:
         raise SyntheticFormatError(f"{path}: missing or not a readable .npz ({error})") from None
-    return dict(arrays, frames=frames, live=live, mask=mask)
+    return dict(arrays, frames=frames, live=live, mask=mask, **depths)
 
 
 # --- raw -> prepared, through the preprocessing code path ---------------------------------------------
@@ -442,12 +496,13 @@ def crop_truth(frame, live, mask, affine, image_size):
     return spoof_crop.astype(np.uint8), {k: v.astype(np.float32) for k, v in truth.items()}
 
 
-def prepare_raw_video(raw_dir, row, preprocessor):
-    """(PreparedFrames with the composed crop, truth dict of (F, ...) arrays, frames without a face) of one
-    raw video: process_frame on each raw frame (landmarks, depth, affine from dlib), crop_truth with its
-    affine. Frames where no face is found are left out (as real preprocessing does)."""
-    raw = read_raw_truth(raw_dir, row)
-    frames, truths = [], []
+def prepare_raw_video(raw_dir, row, preprocessor, sensor_depth=False):
+    """(PreparedFrames with the composed crop, truth dict of (F, ...) arrays, frames without a face, sensor depth
+    crops (F, N, N) uint16 or None) of one raw video: process_frame on each raw frame (landmarks, depth, affine
+    from dlib), crop_truth with its affine, and with sensor_depth the frame's and its twin's depth cropped with it
+    (synthetic_depth.crop_depth_truth). Frames where no face is found are left out (as real preprocessing does)."""
+    raw = read_raw_truth(raw_dir, row, sensor_depth)
+    frames, truths, depths = [], [], []
     for k in range(row["num_frames"]):
         prepared = preprocessor.process_frame(raw["frames"][k], k)
         if prepared is None:
@@ -455,10 +510,15 @@ def prepare_raw_video(raw_dir, row, preprocessor):
         mask = None if raw["mask"] is None else raw["mask"][k]
         crop, truth = crop_truth(raw["frames"][k], raw["live"][k], mask, prepared.affine,
                                  preprocessor.image_size)
+        if sensor_depth:
+            depth, depth_truth = synthetic_depth.crop_depth_truth(raw["sensor_depth"][k], raw["sensor_depth_live"][k],
+                                                                  prepared.affine, preprocessor.image_size)
+            truth.update(depth_truth)
+            depths.append(depth)
         frames.append(dataclasses.replace(prepared, crop=crop))
         truths.append(truth)
     stacked = {key: np.stack([t[key] for t in truths]) for key in truths[0]} if truths else None
-    return frames, stacked, row["num_frames"] - len(frames)
+    return frames, stacked, row["num_frames"] - len(frames), depths if sensor_depth else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -469,6 +529,7 @@ class RawVideoJob:
 
     raw_dir: str
     row: dict
+    sensor_depth: bool = False   # the raw set has a depth camera (prepared as an RGB-D set)
     landmark_files = False   # not a field: the faces are detected
 
     @property
@@ -482,13 +543,13 @@ class RawVideoJob:
     def prepare(self, writer, preprocessor, every_k=1, max_frames=None):
         """The preprocessing loop's call; every raw frame is prepared (every_k and max_frames are 1 and None)."""
         try:
-            frames, truth, missed = prepare_raw_video(self.raw_dir, self.row, preprocessor)
+            frames, truth, missed, depths = prepare_raw_video(self.raw_dir, self.row, preprocessor, self.sensor_depth)
         except SyntheticFormatError as error:
             raise InputError(str(error)) from None
         if not frames:
             return VideoResult(None, self.row["num_frames"], missed)
         row = writer.write_video(dict(self.record, frames_without_face=missed), frames, extra_truth=truth,
-                                 register=False)
+                                 register=False, sensor_depth=depths)
         return VideoResult(row, self.row["num_frames"], missed)
 
 
@@ -534,6 +595,7 @@ def no_face_summary(rows):
 def prepare_synthetic(raw_dir, output_dir, image_size=None, workers=None, detect_max_side=None, seed=None,
                       log=None):
     """Raw synthetic videos -> the prepared layout (physstd.data.prepared) with truth.npz, plus the protocols.
+    A raw set with a depth camera (its meta.json has "sensor_depth": true) becomes an RGB-D set in mm.
 
     image_size defaults to the raw set's; seed (protocol split) to the raw set's seed. Videos already in
     output_dir's index are skipped (resume). output_dir must be apart from raw_dir, except that generate() keeps
@@ -543,8 +605,10 @@ def prepare_synthetic(raw_dir, output_dir, image_size=None, workers=None, detect
     image_size = int(meta["image_size"] if image_size is None else image_size)
     seed = int(meta["seed"] if seed is None else seed)
     own_raw = _is_default_raw(raw_dir, output_dir)
+    sensor_depth = bool(meta.get("sensor_depth"))
     writer = DatasetWriter(output_dir, DATASET_NAME, image_size, input_dir=None if own_raw else raw_dir,
-                           own_entries=(DEFAULT_RAW_DIR,) if own_raw else ())
+                           own_entries=(DEFAULT_RAW_DIR,) if own_raw else (),
+                           depth_units="mm" if sensor_depth else None)
     generation_path = os.path.join(output_dir, GENERATION_FILE)
     if os.path.exists(generation_path):
         try:
@@ -556,7 +620,7 @@ def prepare_synthetic(raw_dir, output_dir, image_size=None, workers=None, detect
                                        f"set ({existing}); use another output folder")
     else:
         files.write_text_atomic(generation_path, json.dumps(meta, indent=1) + "\n")
-    result = preprocess_videos([RawVideoJob(raw_dir, row) for row in rows], writer,
+    result = preprocess_videos([RawVideoJob(raw_dir, row, sensor_depth) for row in rows], writer,
                                workers=workers or default_workers(),
                                detect_max_side=detect_max_side or DETECT_MAX_SIDE, log=log or _quiet)
     if result.interrupted:
@@ -656,10 +720,11 @@ class GenerationSummary:
 
 def generate(output_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
              frames_per_video=DEFAULT_FRAMES_PER_VIDEO, seed=0, live_videos=DEFAULT_LIVE_VIDEOS,
-             spoof_type_names=SPOOF_TYPES, raw_dir=None, workers=None, log=None, light_variation=True):
+             spoof_type_names=SPOOF_TYPES, raw_dir=None, workers=None, log=None, light_variation=True,
+             sensor_depth=True):
     """Generate the synthetic set: raw videos (default <output_dir>/raw), the prepared layout in output_dir
     (through FacePreprocessor, with truth.npz) and its protocols. Returns a GenerationSummary.
-    light_variation: generate_raw."""
+    light_variation, sensor_depth: generate_raw."""
     start = time.monotonic()
     raw_dir = os.path.join(output_dir, DEFAULT_RAW_DIR) if raw_dir is None else raw_dir
     own_raw = _is_default_raw(raw_dir, output_dir)
@@ -667,7 +732,7 @@ def generate(output_dir, image_size=64, num_identities=DEFAULT_NUM_IDENTITIES,
         files.check_apart(output_dir, raw_dir, "--output_dir", "--raw_dir")
     check_output_root(output_dir, own_entries=(DEFAULT_RAW_DIR,) if own_raw else ())   # before minutes of rendering
     rows = generate_raw(raw_dir, image_size, num_identities, frames_per_video, live_videos, spoof_type_names,
-                        seed, workers, light_variation=light_variation)
+                        seed, workers, light_variation=light_variation, sensor_depth=sensor_depth)
     seconds_raw = time.monotonic() - start
     if log:
         log(f"raw: {len(rows)} videos, {sum(r['num_frames'] for r in rows)} frames in {seconds_raw:.1f} s")
@@ -697,6 +762,56 @@ def _log_stderr(message):
     print(message, file=sys.stderr, flush=True)
 
 
+# The figure's shared colour scales, mm: sensor depth from the nearest measurement on (near = bright; farther
+# is the darkest colour) and depth trace (spoof - live twin).
+FIGURE_DEPTH_SPAN = 300.0
+FIGURE_TRACE_RANGE = 60.0
+
+
+def write_depth_figure(path, image_size=64, seed=0, spoof_type_names=SPOOF_TYPES):
+    """A PNG figure of the first identity's first frame in every type: the RGB frame, the sensor depth (holes
+    black) and the depth trace (the sensor depth minus the live twin's, where both are measured). Returns path."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    source = find_faces(1)[0]
+    kinds = ("live", *spoof_type_names)
+    figure, axes = pyplot.subplots(3, len(kinds), figsize=(2.2 * len(kinds), 7.0), squeeze=False)
+    depth_map, trace_map = matplotlib.colormaps["viridis_r"].copy(), matplotlib.colormaps["coolwarm"].copy()
+    depth_map.set_bad("black")
+    trace_map.set_bad("black")
+    frames = []
+    for kind in kinds:
+        video_id = f"{source.name}_{kind}_0"
+        frames.append(render_video(source, kind, 1, image_size, video_rng(seed, video_id),
+                                   camera=video_camera(seed, video_id, kind, image_size))[0][0])
+    nearest = min(frame.sensor_depth[frame.sensor_depth > 0].min() for frame in frames)
+    for column, (kind, frame) in enumerate(zip(kinds, frames)):
+        depth, live = frame.sensor_depth.astype(np.float64), frame.sensor_depth_live.astype(np.float64)
+        trace = np.where((depth > 0) & (live > 0), depth - live, np.nan)
+        axes[0, column].imshow(frame.frame)
+        shown = axes[1, column].imshow(np.where(depth > 0, depth, np.nan), cmap=depth_map, vmin=nearest,
+                                       vmax=nearest + FIGURE_DEPTH_SPAN)
+        shown_trace = axes[2, column].imshow(trace, cmap=trace_map, vmin=-FIGURE_TRACE_RANGE, vmax=FIGURE_TRACE_RANGE)
+        axes[0, column].set_title(kind, fontsize=10)
+        for row in range(3):
+            axes[row, column].set_xticks([])
+            axes[row, column].set_yticks([])
+    for row, label, image in ((0, "RGB", None), (1, "sensor depth (mm)", shown), (2, "depth trace (mm)", shown_trace)):
+        axes[row, 0].set_ylabel(label)
+        if image is not None:
+            figure.colorbar(image, ax=list(axes[row]), fraction=0.02, pad=0.01)
+    figure.suptitle(f"synthetic set: sensor depth per type ({source.name}, seed {seed}; holes black)")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=os.path.splitext(path)[1][1:] or "png", dpi=100)
+    pyplot.close(figure)
+    files.write_bytes_atomic(path, buffer.getvalue())
+    return path
+
+
 def _define_flags():
     from absl import flags
     flags.DEFINE_string("output_dir", None, "Prepared dataset root to write (raw videos go to --raw_dir).")
@@ -711,7 +826,13 @@ def _define_flags():
     flags.DEFINE_integer("workers", default_workers(), "Processes rendering / preparing videos.", lower_bound=1)
     flags.DEFINE_bool("light_variation", True, "Vary gain, contrast, colour temperature and the light gradient "
                       "per video (--nolight_variation: one light for every video, a control set).")
-    flags.mark_flag_as_required("output_dir")
+    flags.DEFINE_bool("sensor_depth", True, "Render the depth camera: an RGB-D set (--nosensor_depth: an RGB set, "
+                      "its RGB frames byte for byte those of the RGB-D set).")
+    flags.DEFINE_string("figure", None, "Write a figure of every type's RGB frame, sensor depth and depth trace "
+                        "(first identity) to this PNG file; alone, without --output_dir, nothing else is generated.")
+    flags.register_multi_flags_validator(["output_dir", "figure"], lambda values: bool(values["output_dir"] or
+                                                                                       values["figure"]),
+                                         message="--output_dir is required (or --figure alone)")
     cli.register_ranges({"seed": cli.Range(0, 2 ** 32 - 1)})   # the other numeric flags have their lower_bound
     return flags.FLAGS
 
@@ -720,10 +841,15 @@ def main(argv):
     del argv
     flags_values = FLAGS
     try:
+        if flags_values.figure:
+            print(f"figure: {write_depth_figure(flags_values.figure, flags_values.image_size, flags_values.seed)}")
+            if not flags_values.output_dir:
+                return 0
         summary = generate(flags_values.output_dir, flags_values.image_size, flags_values.num_identities,
                            flags_values.frames_per_video, flags_values.seed, flags_values.live_videos,
                            tuple(flags_values.spoof_types), flags_values.raw_dir, flags_values.workers,
-                           log=_log_stderr, light_variation=flags_values.light_variation)
+                           log=_log_stderr, light_variation=flags_values.light_variation,
+                           sensor_depth=flags_values.sensor_depth)
     except (SyntheticFormatError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

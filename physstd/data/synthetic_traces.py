@@ -2,9 +2,11 @@
 
 Pure numpy/OpenCV: every function takes an image and a seeded `numpy.random.Generator` and returns arrays.
 A spoof renderer maps the posed bona fide scene X (H, W, 3) float32 in [0, 1] to `SpoofRender(image, mask,
-params)`: the spoof scene S in [0, 1], its inpainting region P (H, W) in [0, 1] (None for purely additive
-attacks) and the physical parameters drawn (floats, saved as raw ground truth). Where P > 0 the renderer has
-already composed S = (1 - P) * S_additive + P * content (PhySTD paper, Eq. 3, content = the material's own image).
+params, regions)`: the spoof scene S in [0, 1], its inpainting region P (H, W) in [0, 1] (None for purely additive
+attacks), the physical parameters drawn (floats, saved as raw ground truth) and the drawn regions other than P
+that the attack's sensor depth follows (synthetic_depth): replay's `saturated` glare, paper mask's `paper`. Where
+P > 0 the renderer has already composed S = (1 - P) * S_additive + P * content (PhySTD paper, Eq. 3, content = the
+material's own image).
 
 Sizes are given in *crop pixels* times `unit` (raw pixels per pixel of the N x N face crop), so a halftone
 screen or a moire beat has the same period in the prepared crop whatever the raw resolution.
@@ -31,7 +33,7 @@ OUTER_LIPS, INNER_LIPS = np.arange(48, 60), np.arange(60, 68)
 # Upper forehead row of the 140 layout (brows moved up 1.4 nose lengths), brow 17 .. 26.
 UPPER_FOREHEAD = np.arange(78, 88)
 
-SpoofRender = collections.namedtuple("SpoofRender", "image mask params")
+SpoofRender = collections.namedtuple("SpoofRender", "image mask params regions", defaults=(None,))
 
 
 # --- geometry helpers --------------------------------------------------------------------------------
@@ -157,6 +159,9 @@ def replay_moire_frequency(pitch_frequency, angle):
     return frequency - np.round(frequency)
 
 
+GLARE_CORE = 0.5   # replay: the glare's core, where it is at least half its peak
+
+
 def render_replay(scene, landmarks, unit, rng):
     """replay: a screen showing the face, filmed: display gamma and over-exposure (clipped highlights),
     black-level glow, moire from point-sampling the RGB-stripe subpixel grid, and a specular glare."""
@@ -189,7 +194,10 @@ def render_replay(scene, landmarks, unit, rng):
     glare = np.exp(-((x - center[0]) ** 2 + (y - center[1]) ** 2) / (2 * sigma ** 2))[..., None]
     tint = np.array([1.0, 1.0, rng.uniform(0.9, 1.05)], np.float32)
     image = image + (params["glare_amplitude"] * glare + params["veil"]) * tint
-    return SpoofRender(np.clip(image, 0.0, 1.0).astype(np.float32), None, params)
+    # Where the glare's core drives the screen image into saturation, a specular reflection blinds a depth
+    # sensor too (synthetic_depth: holes there).
+    saturated = (glare[..., 0] >= GLARE_CORE) & ((image @ LUMA) >= 1.0)
+    return SpoofRender(np.clip(image, 0.0, 1.0).astype(np.float32), None, params, {"saturated": saturated})
 
 
 def eye_holes(shape, landmarks, feather):
@@ -224,7 +232,7 @@ def render_paper_mask(scene, landmarks, unit, rng):
     width = params["edge_width"] * unit
     edge = np.exp(-distance ** 2 / (2 * width ** 2)) * (np.abs(distance) < 3 * width + 1)
     image = image * (1 - params["edge_darkness"] * edge[..., None])
-    return SpoofRender(np.clip(image, 0.0, 1.0).astype(np.float32), None, params)
+    return SpoofRender(np.clip(image, 0.0, 1.0).astype(np.float32), None, params, {"paper": paper})
 
 
 def makeup_regions(shape, landmarks, unit):
