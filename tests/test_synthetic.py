@@ -107,8 +107,8 @@ def test_saved_crops_are_the_preprocessor_crops_of_the_raw_frames(synthetic_set)
 @pytest.mark.slow
 def test_the_set_is_rgbd_and_its_depth_truth_is_exact(synthetic_set):
     """The prepared set carries sensor depth in mm; each crop is the raw sensor depth warped with the frame's affine,
-    and truth.npz holds the live twin's crop and the depth trace: crop == live + trace where both are measured.
-    Cosmetic makeup's depth trace is exactly 0, a live video's too; every other type's is not."""
+    and truth.npz holds the depth trace (crop minus the live twin's crop) where both are measured, and where that
+    is. Cosmetic makeup's depth trace is exactly 0, a live video's too; every other type's is not."""
     s = synthetic_set
     assert s.dataset.modalities == ("rgb", "sensor_depth") and s.dataset.depth_units == "mm"
     assert synthetic.read_raw_meta(s.raw)["sensor_depth"] is True
@@ -116,21 +116,24 @@ def test_the_set_is_rgbd_and_its_depth_truth_is_exact(synthetic_set):
     for row in s.dataset.index:
         depth = s.dataset.load_sensor_depths(row["video_id"]).astype(np.float32)
         truth = s.dataset.load_truth(row["video_id"])
-        live, trace = truth["sensor_depth_live"], truth["sensor_depth_trace"]
-        both = (depth > 0) & (live > 0)
-        assert depth.shape == (row["num_frames"], SIZE, SIZE) and 0.3 < both.mean() < 1
-        np.testing.assert_array_equal(depth[both], (live + trace)[both])
-        assert not trace[~both].any()
+        measured, trace = truth["sensor_depth_measured"], truth["sensor_depth_trace"]
+        assert depth.shape == (row["num_frames"], SIZE, SIZE) and 0.3 < measured.mean() < 1
+        assert set(np.unique(measured)) <= {0, 1} and (depth[measured == 1] > 0).all()
+        assert not trace[measured == 0].any()
+        if row["label"] == 0:
+            np.testing.assert_array_equal(measured, depth > 0)
         largest[row["spoof_type"]] = max(largest.get(row["spoof_type"], 0), float(np.abs(trace).max()))
     assert largest.pop("live") == 0 and largest.pop("cosmetic") == 0
     assert min(largest.values()) > 5, largest   # mm
     video_id = videos_of(s, "paper_mask")[0]
     raw = synthetic.read_raw_truth(s.raw, s.raw_rows[video_id], sensor_depth=True)
     for k, _, truth, _, number, _, affine in frames_with_truth(s, video_id):
-        np.testing.assert_array_equal(s.dataset.load_sensor_depth(video_id, k),
-                                      sensor_depth.warp_depth_to_crop(raw["sensor_depth"][number], affine, SIZE))
-        np.testing.assert_array_equal(truth["sensor_depth_live"], sensor_depth.warp_depth_to_crop(
-            raw["sensor_depth_live"][number], affine, SIZE))
+        crop = s.dataset.load_sensor_depth(video_id, k)
+        np.testing.assert_array_equal(crop, sensor_depth.warp_depth_to_crop(raw["sensor_depth"][number], affine, SIZE))
+        twin = sensor_depth.warp_depth_to_crop(raw["sensor_depth_live"][number], affine, SIZE)
+        both = (crop > 0) & (twin > 0)
+        np.testing.assert_array_equal(truth["sensor_depth_measured"], both)
+        np.testing.assert_array_equal(truth["sensor_depth_trace"], np.where(both, crop - twin.astype(np.float32), 0))
     assert raw["sensor_depth_mm_per_pixel"].shape == (s.raw_rows[video_id]["num_frames"],)
     assert 0.3 <= raw["sensor_depth_paper_mask_flatten"] <= 0.7 and 450 <= raw["sensor_depth_face_distance"] <= 800
 

@@ -9,7 +9,7 @@
                                           face_depth (F,K,K) f32 (the fitted face, every frame),
                                           p0 (F,N,N) uint8, frame_numbers (F,) int32
     <root>/<path>/truth.npz               optional (synthetic set): trace, mask, content, live; RGB-D sets also
-                                          sensor_depth_trace, sensor_depth_live
+                                          sensor_depth_trace, sensor_depth_measured
 
 A set without "modalities" in meta.json (every set written before RGB-D data, and every RGB-only set) has the
 modalities ["rgb"].
@@ -59,10 +59,10 @@ PREPARE_AGAIN = (f"prepare it again (run_preprocess.py, or python -m physstd.dat
 RESERVED_NAMES = (META_FILE, INDEX_FILE, PARTIAL_DIR, "protocols")
 INDEX_COLUMNS = ("video_id", "path", "label", "spoof_type", "subject", "num_frames")
 ARRAY_KEYS = ("landmarks", "depth", "face_depth", "p0", "frame_numbers")
-# Per-frame trailing shape of each truth.npz array after (F, N, N). The sensor depth truth is in mm, float32: the
-# spoof's depth minus its live twin's where both are measured (else 0), and the twin's depth (0 = hole).
+# Per-frame trailing shape of each truth.npz array after (F, N, N). The sensor depth truth: the trace in mm (the
+# spoof's depth minus its live twin's where both are measured, else 0) and where both are measured (1, else 0).
 TRUTH_CHANNELS = {"trace": (3,), "mask": (), "content": (3,), "live": (3,), "sensor_depth_trace": (),
-                  "sensor_depth_live": ()}
+                  "sensor_depth_measured": ()}
 
 
 class PreparedFormatError(ValueError):

@@ -72,7 +72,7 @@ from physstd.data.detect import DETECT_MAX_SIDE, LandmarkDetector
 from physstd.data.prepared import (INDEX_COLUMNS, SENSOR_DEPTH_DIR, DatasetWriter, PreparedDataset,
                                    check_output_root)
 from physstd.data.preprocess import InputError, VideoResult, preprocess_videos, warp_to_crop
-from physstd.data.sensor_depth import DepthFormatError, read_depth_png, write_depth_png
+from physstd.data.sensor_depth import DepthFormatError, read_depth_png
 
 DATASET_NAME = "synthetic"
 FORMAT_VERSION = 1
@@ -285,10 +285,10 @@ def write_raw_video(raw_dir, row, frames, nuisance, params, camera=None):
                 _write_png(os.path.join(temp, "live", name), frame.live)
             if frame.mask is not None:
                 _write_png(os.path.join(temp, "mask", name), np.round(frame.mask * 255).astype(np.uint8))
-            if depth:
-                write_depth_png(os.path.join(temp, SENSOR_DEPTH_DIR, name), frame.sensor_depth)
+            if depth:   # uint16: a 16-bit grey PNG
+                _write_png(os.path.join(temp, SENSOR_DEPTH_DIR, name), frame.sensor_depth)
                 if row["label"]:
-                    write_depth_png(os.path.join(temp, SENSOR_DEPTH_LIVE_DIR, name), frame.sensor_depth_live)
+                    _write_png(os.path.join(temp, SENSOR_DEPTH_LIVE_DIR, name), frame.sensor_depth_live)
         truth = {"landmarks": np.stack([f.landmarks for f in frames]).astype(np.float32)}
         truth.update({f"nuisance_{k}": np.asarray(v, np.float64) for k, v in nuisance.items()})
         truth.update({f"trace_{k}": np.float64(v) for k, v in params.items()})

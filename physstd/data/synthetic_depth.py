@@ -145,7 +145,7 @@ class SensorDepthVideo:
                   (0.5 - self.params["misregister_y"]) / SENSOR_SCALE - 0.5]
         self.to_grid = np.array([[1.0 / SENSOR_SCALE, 0.0, offset[0]], [0.0, 1.0 / SENSOR_SCALE, offset[1]]])
         self.mm_per_pixel = []
-        self.relief = None   # (140,) mm behind the face's nearest point, fitted on the first frame
+        self.reference = None   # the first frame's live scene (live_scene)
 
     def truth(self):
         """The drawn parameters as raw truth.npz arrays: sensor_depth_<name> () float64, and
@@ -166,10 +166,13 @@ class SensorDepthVideo:
         return self.sense(z, fields, blind), live
 
     def _sensor_fields(self):
-        """One frame's random fields (noise, jump-edge drops, dropout blobs), shared by a spoof and its twin."""
+        """One frame's random fields, shared by a spoof and its twin: noise, jump-edge drops, and the dropout blobs
+        (the top `dropout` fraction of a smoothed noise field)."""
         noise = self.rng.standard_normal(self.shape)
         drop = self.rng.random(self.shape)
-        blobs = synthetic_traces.gaussian_blur(self.rng.standard_normal(self.shape), BLOB_SIGMA)
+        field = synthetic_traces.gaussian_blur(self.rng.standard_normal(self.shape), BLOB_SIGMA)
+        count = int(round(self.params["dropout"] * field.size))
+        blobs = field > np.partition(field.ravel(), field.size - count - 1)[field.size - count - 1]
         return noise, drop, blobs
 
     def to_depth_grid(self, mask):
@@ -178,18 +181,33 @@ class SensorDepthVideo:
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
 
     def live_scene(self, landmarks):
-        """The live face, head and wall of one frame on the depth grid (module doc)."""
+        """The live face, head and wall of one frame on the depth grid (module doc). The pose is in-plane (rotation,
+        scale, shift), under which the weak-perspective fit is equivariant: the relief in mm is the same in every
+        frame. So the first frame's scene is built (`build_scene`) and every later frame's is that scene moved by the
+        similarity between the two frames' landmarks (bilinear)."""
         landmarks = np.asarray(landmarks, np.float64)
-        eyes = landmarks[synthetic_traces.RIGHT_EYE].mean(0) - landmarks[synthetic_traces.LEFT_EYE].mean(0)
-        mm_per_rgb_pixel = EYE_DISTANCE_MM / np.linalg.norm(eyes)
-        if self.relief is None:
-            # The pose is in-plane (rotation, scale, shift), under which the weak-perspective fit is equivariant:
-            # the relief in mm (pixels times mm per pixel) is the same in every frame, so it is fitted once.
-            fit = geometry.fit_weak_perspective(landmarks)
-            toward_camera = face_model.derive_landmarks(fit.shape)[:, 2]
-            self.relief = (toward_camera.max() - toward_camera) * mm_per_rgb_pixel
-        landmark_z = self.params["face_distance"] + self.relief
         points = face_model.derive_landmarks(landmarks) @ self.to_grid[:, :2].T + self.to_grid[:, 2]
+        eyes = landmarks[synthetic_traces.RIGHT_EYE].mean(0) - landmarks[synthetic_traces.LEFT_EYE].mean(0)
+        mm_per_depth_pixel = EYE_DISTANCE_MM / np.linalg.norm(eyes) * SENSOR_SCALE
+        if self.reference is None:
+            self.reference = self.build_scene(landmarks, points, mm_per_depth_pixel)
+            return self.reference
+        first = self.reference.landmarks[:face_model.NUM_DETECTED]
+        basis = np.concatenate([first, np.ones((len(first), 1))], axis=1)
+        move = np.linalg.lstsq(basis, points[:face_model.NUM_DETECTED], rcond=None)[0].T   # (2, 3), exact here
+        z = cv2.warpAffine(self.reference.z, move, self.shape[::-1], flags=cv2.INTER_LINEAR,
+                           borderMode=cv2.BORDER_CONSTANT, borderValue=self.params["face_distance"]
+                           + self.params["wall_offset"])
+        return FrameScene(z, points, self.reference.landmark_z, points[:face_model.NUM_DETECTED].mean(0),
+                          synthetic_traces.face_axes(points), mm_per_depth_pixel)
+
+    def build_scene(self, landmarks, points, mm_per_depth_pixel):
+        """The live scene of a frame with posed landmarks (68, 2) (RGB pixels), `points` their 140 on the depth
+        grid: the mean face fitted and rasterised, the head and the wall around it."""
+        fit = geometry.fit_weak_perspective(landmarks)
+        toward_camera = face_model.derive_landmarks(fit.shape)[:, 2]
+        landmark_z = (self.params["face_distance"]
+                      + (toward_camera.max() - toward_camera) * mm_per_depth_pixel / SENSOR_SCALE)
         face = rasterize_surface(points, landmark_z, geometry.face_only_triangles(len(points)), self.shape)
         inside = np.isfinite(face)
         wall = self.params["face_distance"] + self.params["wall_offset"]
@@ -217,7 +235,7 @@ class SensorDepthVideo:
         head = edge_z + HEAD_FALL_OFF_MM * (1.0 - np.sqrt(1.0 - fall ** 2))
         z = np.where(inside, face, np.where((radius < 1.0) & inside.any(), head, wall))
         return FrameScene(z, points, landmark_z, points[:face_model.NUM_DETECTED].mean(0), (right, down),
-                          mm_per_rgb_pixel * SENSOR_SCALE)
+                          mm_per_depth_pixel)
 
     def attack_depth(self, scene, spoof):
         """(Z of the spoof scene (h, w) mm, pixels the sensor cannot measure or None) for this video's type."""
@@ -252,9 +270,7 @@ class SensorDepthVideo:
         gradient = np.hypot(*np.gradient(z))   # central differences, mm per depth pixel
         blurred = synthetic_traces.gaussian_blur(z, BLUR_SIGMA)
         measured = np.round(blurred + self.params["noise_c"] * blurred ** 2 * noise)
-        holes = (blurred > self.params["max_range"]) | ((gradient > JUMP_EDGE_MM) & (drop < JUMP_EDGE_DROP))
-        if self.params["dropout"] > 0:
-            holes |= blobs > np.quantile(blobs, 1.0 - self.params["dropout"])
+        holes = (blurred > self.params["max_range"]) | ((gradient > JUMP_EDGE_MM) & (drop < JUMP_EDGE_DROP)) | blobs
         if blind is not None:
             holes |= blind
         depth = np.where(holes, 0, np.clip(measured, 1, np.iinfo(np.uint16).max)).astype(np.uint16)
@@ -264,11 +280,12 @@ class SensorDepthVideo:
 def crop_depth_truth(sensor_depth, live_sensor_depth, affine, image_size):
     """One frame's sensor depth crop and its truth under the RGB crop `affine` (sensor_depth.warp_depth_to_crop).
 
-    Returns (crop (N, N) uint16, {'sensor_depth_trace', 'sensor_depth_live'} (N, N) float32 mm): the live twin's
-    crop (0 = hole) and the trace = crop - live crop where both are measured, else 0; so crop == live + trace
-    wherever both are measured."""
+    Returns (crop (N, N) uint16, {'sensor_depth_trace', 'sensor_depth_measured'} (N, N) float32): where both the
+    crop and the live twin's crop are measured, measured = 1 and trace = crop - twin's crop (mm); elsewhere both 0.
+    So the twin's crop is crop - trace wherever measured is 1. (The twin's crop itself is not stored: dense float32
+    depth compresses slowly, and it would add a tenth to the generation time at N = 256.)"""
     spoof = warp_depth_to_crop(sensor_depth, affine, image_size)
     live = warp_depth_to_crop(live_sensor_depth, affine, image_size)
     both = (spoof > 0) & (live > 0)
     trace = np.where(both, spoof.astype(np.float32) - live.astype(np.float32), 0.0)
-    return spoof, {"sensor_depth_trace": trace.astype(np.float32), "sensor_depth_live": live.astype(np.float32)}
+    return spoof, {"sensor_depth_trace": trace.astype(np.float32), "sensor_depth_measured": both.astype(np.float32)}
