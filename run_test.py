@@ -10,6 +10,7 @@ frame (--frame_level). --row_label names our row in a --table (it was --method b
 Writes <output_dir>/[fold_<k>/]scores.csv and frame_scores.csv, results.json and roc_det.png
 (physstd/eval/evaluate.py documents the formats), then prints the metrics and, with --table, the paper's layout.
 """
+import re
 import shlex
 import sys
 
@@ -17,7 +18,7 @@ from absl import app, flags
 
 from physstd import cli
 
-TABLE_NAMES = ("", "oulu", "siw", "siwm_p1", "siwm_p2", "siwm_p3", "casia_replay", "cross_type_auc")
+TABLE_NAMES = ("", "oulu", "siw", "siwm_p1", "siwm_p2", "siwm_p3", "casia_replay", "cross_type_auc", "siw_to_oulu")
 
 flags.DEFINE_list("run_dir", [], "run directory or SavedModel export; one per fold for a multi-fold protocol")
 flags.DEFINE_string("data_root", "", "prepared dataset root (default: the run's --data_root)")
@@ -35,9 +36,9 @@ flags.DEFINE_bool("use_saved_calibration", False,
 flags.DEFINE_integer("batch_size", 32, "evaluation batch size")
 flags.DEFINE_string("output_dir", None, "output folder (default <run_dir>/eval/<protocol> for one run directory)")
 flags.DEFINE_enum("table", "", TABLE_NAMES, "also print this paper table (physstd.eval.tables) with our row")
-flags.DEFINE_string("table_entry", "", "table column/block of this protocol: 1..4 (oulu), 1..3 (siw), "
+flags.DEFINE_string("table_entry", "", "table column/block of this protocol: 1..4 (oulu, siw_to_oulu), 1..3 (siw), "
                     "casia_to_replay / replay_to_casia, or casia / replay / msu for cross_type_auc; "
-                    "default: the protocol name without a leading 'p'")
+                    "default: the number of a protocol named p<k> or ..._p<k>, else the protocol name")
 flags.DEFINE_string("row_label", "", "row label of our results in the table (default: the run's method's display "
                     "name and '(ours)', e.g. 'PhySTD (ours)', 'DeSpoof (ours)')")
 # Before the harness --method was the row label; the method now comes from the run, so the old spelling is refused.
@@ -71,7 +72,8 @@ def main(argv):
         print(evaluate.summary_markdown(fold_results))
         if FLAGS.table:
             protocol = record["protocol"]
-            entry = FLAGS.table_entry or (protocol[1:] if protocol[:1] == "p" and protocol[1:].isdigit() else protocol)
+            numbered = re.fullmatch(r"(?:.*_)?p(\d+)", protocol)   # p1 -> 1, siw_to_oulu_p3 -> 3
+            entry = FLAGS.table_entry or (numbered.group(1) if numbered else protocol)
             row_label = FLAGS.row_label or tables.default_row_label(fold_results)
             results = {row_label: evaluate.table_results(FLAGS.table, fold_results, entry)}
             table_path = record["files"]["results"].replace("results.json", "table.json")

@@ -15,6 +15,8 @@ Protocols (names are directory names):
     siw_m          p1 (seeded 60/40), p2 (13 leave-one-type-out folds), p3 (13 open-set folds)
     casia_fasd, replay_attack, msu_mfsd   official (shipped split), cross_type (3 leave-one-attack-out folds)
     cross_dataset  casia_to_replay, replay_to_casia   (STDN+ paper, Tab. 3; each subset names its dataset)
+                   siw_to_oulu_p1..p4 (LGSC paper, Tab. 4: train on SiW, test on each OULU-NPU protocol's test
+                   split, its folds for p3 and p4); a run builds those whose datasets it is given
 
 CLI (video ids come from the prepared index, so videos dropped by preprocessing are not listed):
     python -m physstd.data.protocols --dataset=oulu_npu --index=<prepared>/index.csv \
@@ -22,6 +24,8 @@ CLI (video ids come from the prepared index, so videos dropped by preprocessing 
     python -m physstd.data.protocols --dataset=siw_m --raw_root=<SiW-M> --out=datasets   # from the raw tree
     python -m physstd.data.protocols --dataset=cross_dataset --index=casia_fasd=<c>/index.csv \
         --index=replay_attack=<r>/index.csv --out=datasets
+    python -m physstd.data.protocols --dataset=cross_dataset --index=siw=<s>/index.csv \
+        --index=oulu_npu=<o>/index.csv --oulu_protocols=<OULU-NPU>/Protocols --out=datasets
 """
 import csv
 import json
@@ -44,8 +48,12 @@ PROTOCOLS = {
     "casia_fasd": ("official", "cross_type"),
     "replay_attack": ("official", "cross_type"),
     "msu_mfsd": ("official", "cross_type"),
-    "cross_dataset": ("casia_to_replay", "replay_to_casia"),
+    "cross_dataset": ("casia_to_replay", "replay_to_casia", "siw_to_oulu_p1", "siw_to_oulu_p2", "siw_to_oulu_p3",
+                      "siw_to_oulu_p4"),
 }
+# (source, target) dataset of each cross-dataset protocol.
+CROSS_DATASETS = {"casia_to_replay": ("casia_fasd", "replay_attack"), "replay_to_casia": ("replay_attack", "casia_fasd"),
+                  **{f"siw_to_oulu_p{k}": ("siw", "oulu_npu") for k in range(1, 5)}}
 SIW_P1_TRAIN_FRAME_LIMIT = 60
 SIWM_P1_TRAIN_FRACTION = 0.6   # PhySTD paper, Sec. 4.2
 SIWM_P2_LIVE_TRAIN_FRACTION = 0.8   # PhySTD paper, Sec. 4.3
@@ -554,26 +562,54 @@ def build_cross_type(records, dataset):
     return splits, info
 
 
-def build_cross_dataset(records_by_dataset, protocol):
-    """CASIA-FASD <-> Replay-Attack cross test (STDN+ paper, Tab. 3, HTER). Train on the source's training split;
-    the threshold set (dev) is the source's dev split, or its test split for CASIA (which has no dev); test on
-    the target's test split. protocol.json names the dataset of every subset."""
-    source, target = {"casia_to_replay": ("casia_fasd", "replay_attack"),
-                      "replay_to_casia": ("replay_attack", "casia_fasd")}[protocol]
+def build_cross_dataset(records_by_dataset, protocol, oulu_protocol_files=None):
+    """Train on one dataset, test on another; protocol.json names the dataset of every subset.
+
+    casia_to_replay, replay_to_casia (STDN+ paper, Tab. 3, HTER): train on the source's training split; the
+    threshold set (dev) is the source's dev split, or its test split for CASIA (which has no dev); test on the
+    target's test split.
+    siw_to_oulu_p1..p4 (LGSC paper, Tab. 4, ACER): train on every SiW training video (all frames: the paper states
+    no frame limit), threshold on SiW's test split (SiW has no dev; never the target), test on the test split of
+    OULU-NPU protocol k (one fold per OULU fold for p3 and p4, read from the official protocol files)."""
+    source, target = CROSS_DATASETS[protocol]
     for name in (source, target):
         if name not in records_by_dataset:
             raise ValueError(f"cross_dataset {protocol} needs the videos of {name} (--index={name}=<index.csv>)")
     src = _presentation_records(records_by_dataset[source])
-    tgt = _presentation_records(records_by_dataset[target])
-    for r in src + tgt:
+    for r in src:
         _need(r, "split", f"cross_dataset {protocol}")
     dev_split = "dev" if any(r["split"] == "dev" for r in src) else "test"
-    subsets = {"train": _ids(src, lambda r: r["split"] == "train"),
-               "dev": _ids(src, lambda r: r["split"] == dev_split),
-               "test": _ids(tgt, lambda r: r["split"] == "test")}
-    info = {"definition": f"train on {source} train, threshold on {source} {dev_split}, HTER on {target} test",
-            "source": "STDN+ paper, Tab. 3", "subset_datasets": {"train": source, "dev": source, "test": target}}
-    return {None: subsets}, info
+    train = {"train": _ids(src, lambda r: r["split"] == "train"), "dev": _ids(src, lambda r: r["split"] == dev_split)}
+    if target == "oulu_npu":
+        if oulu_protocol_files is None:
+            raise ValueError(f"cross_dataset {protocol} needs OULU-NPU's Protocols folder (--oulu_protocols)")
+        oulu_protocol = protocol.rsplit("_", 1)[1]
+        oulu_splits, oulu_info = build_oulu(records_by_dataset[target], oulu_protocol, oulu_protocol_files)
+        splits = {fold: dict(train, test=subsets["test"]) for fold, subsets in oulu_splits.items()}
+        info = {"definition": f"train on {source} train, threshold on {source} {dev_split}, ACER on the test split "
+                              f"of OULU-NPU {oulu_protocol}" + (" (each of its folds)" if None not in splits else ""),
+                "source": "LGSC paper, Tab. 4", "missing_entries": oulu_info["missing_entries"]}
+    else:
+        tgt = _presentation_records(records_by_dataset[target])
+        for r in tgt:
+            _need(r, "split", f"cross_dataset {protocol}")
+        splits = {None: dict(train, test=_ids(tgt, lambda r: r["split"] == "test"))}
+        info = {"definition": f"train on {source} train, threshold on {source} {dev_split}, HTER on {target} test",
+                "source": "STDN+ paper, Tab. 3"}
+    info["subset_datasets"] = {"train": source, "dev": source, "test": target}
+    return splits, info
+
+
+def default_cross_protocols(records_by_dataset):
+    """The cross-dataset protocols whose two datasets are given; a ValueError naming what the first one lacks
+    when there is none."""
+    complete = [p for p, pair in CROSS_DATASETS.items() if set(pair) <= set(records_by_dataset)]
+    if not complete:
+        first = PROTOCOLS["cross_dataset"][0]
+        missing = [name for name in CROSS_DATASETS[first] if name not in records_by_dataset][0]
+        raise ValueError(f"cross_dataset {first} needs the videos of {missing} (--index={missing}=<index.csv>); "
+                         f"the pairs: {', '.join(sorted({' and '.join(pair) for pair in CROSS_DATASETS.values()}))}")
+    return complete
 
 
 # --- driver --------------------------------------------------------------------------------------------
@@ -582,6 +618,8 @@ def build_protocols(dataset, records, out, protocols=None, seed=0, oulu_protocol
     dataset -> records). Returns the written protocol directories."""
     if dataset not in PROTOCOLS:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(PROTOCOLS)}")
+    if not protocols and dataset == "cross_dataset":
+        protocols = default_cross_protocols(records)
     protocols = list(protocols or PROTOCOLS[dataset])
     for p in protocols:
         if p not in PROTOCOLS[dataset]:
@@ -604,7 +642,7 @@ def build_protocols(dataset, records, out, protocols=None, seed=0, oulu_protocol
         elif dataset == "siw_m":
             splits, info = build_siwm(records, protocol, seed)
         elif dataset == "cross_dataset":
-            splits, info = build_cross_dataset(records, protocol)
+            splits, info = build_cross_dataset(records, protocol, oulu_protocol_files)
             subject_disjoint = False   # subject ids of two datasets are unrelated
         elif protocol == "official":
             splits, info = build_official(records, dataset)
@@ -636,7 +674,11 @@ def main(argv):
     dataset = datasets.canonical_name(FLAGS.dataset)
     indexes = _named_paths(FLAGS.index, dataset)
     raws = _named_paths(FLAGS.raw_root, dataset)
-    needed = ["casia_fasd", "replay_attack"] if dataset == "cross_dataset" else [dataset]
+    if dataset == "cross_dataset":   # the datasets the chosen protocols need, else those given
+        needed = sorted({name for p in FLAGS.protocols for name in CROSS_DATASETS.get(p, ())}) if FLAGS.protocols \
+            else sorted(set(indexes) | set(raws))
+    else:
+        needed = [dataset]
     records = {}
     for name in needed:
         if name in indexes:
@@ -660,7 +702,8 @@ def _define_flags():
     flags.DEFINE_multi_string("index", None, "prepared index.csv (for cross_dataset: <dataset>=<index.csv>, twice)")
     flags.DEFINE_multi_string("raw_root", None, "raw dataset root instead of an index (<dataset>=<root> for "
                               "cross_dataset); video ids are then those of parse_video_name")
-    flags.DEFINE_string("oulu_protocols", None, "OULU-NPU 'Protocols' folder (oulu_npu only)")
+    flags.DEFINE_string("oulu_protocols", None, "OULU-NPU 'Protocols' folder (oulu_npu and cross_dataset "
+                                                "siw_to_oulu_p*)")
     flags.DEFINE_list("protocols", None, "protocols to build (default: all of the dataset)")
     flags.DEFINE_string("out", "datasets", "output folder; lists go to <out>/<dataset>/<protocol>/")
     flags.DEFINE_integer("seed", 0, "seed of the random splits (SiW-M)")

@@ -48,7 +48,8 @@ WORST_SPECIES_METRICS = ("apcer_worst_species", "acer_worst_species")
 # Datasets whose paper tables pool the attack species into one APCER (module doc); the rest use the worst one.
 POOLED_APCER_DATASETS = ("siw_m",)
 # The APCER each paper table prints (physstd.eval.tables); tables without an APCER are not listed.
-TABLE_APCER = {"oulu": metrics.WORST_SPECIES, "siw": metrics.WORST_SPECIES, "siwm_p1": metrics.POOLED,
+TABLE_APCER = {"oulu": metrics.WORST_SPECIES, "siw": metrics.WORST_SPECIES, "siw_to_oulu": metrics.WORST_SPECIES,
+               "siwm_p1": metrics.POOLED,
                "siwm_p2": metrics.POOLED, "siwm_p3": metrics.POOLED}
 
 
@@ -245,6 +246,21 @@ def calibrate(method, samples):
     return {"params": params, "threshold": float(threshold)}
 
 
+def calibration_root(model, data_root, split_dir, protocol, calibration_split="dev"):
+    """The prepared root to calibrate on: `data_root` (the test set's), except for a cross-dataset protocol whose
+    calibration subset comes from another dataset than its test (protocol.json's subset_datasets): then the root the
+    run was trained on (its flags.json), since the threshold is never taken from the target."""
+    of = protocols.protocol_info(split_dir, protocol).get("subset_datasets") or {}
+    if of.get(calibration_split, of.get("train")) == of.get("test"):
+        return data_root
+    trained_on = (model.run_flags() or {}).get("train", {}).get("data_root", "")
+    if not trained_on:
+        raise ValueError(f"{model.path}: protocol {protocol} calibrates on {of.get(calibration_split)} and tests on "
+                         f"{of.get('test')}, and this model does not say where its training set lies; evaluate the "
+                         f"run directory, or pass --use_saved_calibration")
+    return trained_on
+
+
 def calibrate_model(model, data_root, split_dir, protocol, fold=None, calibration_split="dev", frame_level=False,
                     batch_size=32, save=True):
     """Fit the method's score parameters and the threshold on the calibration split; saved to
@@ -279,8 +295,8 @@ def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_
                              f"--use_saved_calibration to fit the score and the threshold on the dev/train split")
         calibration = dict(calibration, source="saved")
     else:
-        calibration = calibrate_model(model, data_root, split_dir, protocol, fold, calibration_split, frame_level,
-                                      batch_size)
+        calibration = calibrate_model(model, calibration_root(model, data_root, split_dir, protocol, calibration_split),
+                                      split_dir, protocol, fold, calibration_split, frame_level, batch_size)
     test_ids = protocols.load_split(split_dir, protocol, "test", fold)
     apcer = apcer or protocol_apcer(split_dir, protocol)
     frames = collect_frames(model, data_root, test_ids, batch_size)
@@ -327,7 +343,7 @@ def table_results(table, fold_results, entry=""):
     siwm_p1: one entry per attack species (metrics.evaluate_per_species) and 'overall' (all species pooled).
     siwm_p2, siwm_p3: one entry per fold, named by the fold (a SiW-M type name).
     cross_type_auc: one entry per fold, '<entry>_<fold>' (entry = casia, replay or msu).
-    oulu, siw, casia_replay: one entry `entry` ('1'..'4', 'casia_to_replay', ...), a list over folds if several.
+    oulu, siw, siw_to_oulu, casia_replay: one entry `entry` ('1'..'4', 'casia_to_replay', ...), a list over folds if several.
     A fold evaluated with another APCER definition than the table prints (TABLE_APCER) is a ValueError: evaluate
     with apcer=TABLE_APCER[table] (run_test.py does).
     """
@@ -405,15 +421,26 @@ def _resolve(model, data_root, split_dir, protocol, fold):
     return data_root, split_dir, protocol, fold
 
 
+def _check_shared_training_set(split_dir, protocol, folds, path):
+    """One model may stand for several folds only where they share one training and threshold set (the
+    cross-dataset protocols whose folds differ in the target's test split alone); else a ValueError."""
+    subsets = [protocols.load_fold(split_dir, protocol, str(fold)) for fold in folds]
+    for subset in ("train", "dev"):
+        if len({tuple(fold_subsets.get(subset, ())) for fold_subsets in subsets}) > 1:
+            raise ValueError(f"--run_dir gives one model ({path!r}) for folds {', '.join(map(str, folds))} of "
+                             f"{protocol}, whose {subset} splits differ; give one run per fold")
+
+
 def evaluate_models(model_paths, output_dir=None, data_root="", split_dir="", protocol="", folds=None,
                     calibration_split="dev", frame_level=False, use_saved_calibration=False, batch_size=32,
                     log=print, apcer=None):
     """Evaluate one model, or one model per fold of a protocol; write per-fold CSVs, results.json, roc_det.png.
 
     model_paths: run directories or SavedModel exports. folds: one per model, or None to take each run's
-    training fold (flags.json). apcer: the APCER definition (evaluate_fold; None = the protocol's). Returns
-    (results record, fold results). Output folder: `output_dir`, by default <run_dir>/eval/<protocol> for a single
-    run directory (required otherwise); one fold_<k>/ per fold.
+    training fold (flags.json); one model with several folds where those folds share their train and dev lists
+    (siw_to_oulu_p3, p4: one SiW model, six OULU-NPU test splits). apcer: the APCER definition (evaluate_fold;
+    None = the protocol's). Returns (results record, fold results). Output folder: `output_dir`, by default
+    <run_dir>/eval/<protocol> for a single run directory (required otherwise); one fold_<k>/ per fold.
     """
     if output_dir:
         files.check_output_dir(output_dir)   # before minutes of scoring
@@ -425,6 +452,9 @@ def evaluate_models(model_paths, output_dir=None, data_root="", split_dir="", pr
         spelled = first_spelling.setdefault(os.path.realpath(path), path)
         if spelled != path or model_paths.count(path) > 1:
             raise ValueError(f"--run_dir lists one model twice ({spelled!r} and {path!r}); give one run per fold")
+    one_model_many_folds = len(model_paths) == 1 and folds is not None and len(folds) > 1
+    if one_model_many_folds:   # a cross-dataset protocol whose folds share one training set (siw_to_oulu_p3)
+        model_paths = model_paths * len(folds)
     if folds and len(folds) != len(model_paths):
         raise ValueError(f"{len(folds)} folds for {len(model_paths)} models; give one fold per model")
     fold_results, resolved = [], None
@@ -440,8 +470,10 @@ def evaluate_models(model_paths, output_dir=None, data_root="", split_dir="", pr
         available = protocols.list_folds(splits, name)
         if available and fold is None:
             raise ValueError(f"protocol {name!r} has folds {', '.join(available)}; pass --folds (one per model)")
+        if one_model_many_folds and index == 0:
+            _check_shared_training_set(splits, name, folds, path)
         if output_dir is None:
-            if len(model_paths) > 1 or model.kind != "run":
+            if (len(model_paths) > 1 and not one_model_many_folds) or model.kind != "run":
                 raise ValueError("--output_dir is required for several models or a SavedModel")
             output_dir = os.path.join(model.path, "eval", name)
         fold_dir = os.path.join(output_dir, f"fold_{fold}") if fold is not None else output_dir

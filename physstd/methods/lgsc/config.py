@@ -7,7 +7,7 @@ Each field is a run_train.py flag of the same name (physstd.methods.base.MethodC
     "w/o triplet" / "w/o classifier"   --triplet_weight=0 / --classification_weight=0
     "RL on live and spoof"        --regress_spoof (spoof cues regressed to an all-one map)
     "classifier on C"             --classifier_input=cue (the classifier reads C instead of x + C)
-"Triplet on E5..SC" (the triplet loss on further scales) has no flag.
+    "TL on E5-SC"                 --triplet_on_cue (a sixth triplet scale: the pooled cue C after D4)
 """
 import dataclasses
 
@@ -30,6 +30,7 @@ class LGSCConfig(MethodConfig):
     classification_weight: float = 5.0   # alpha3 of Eq. 9, L_a
     regress_spoof: bool = False          # Tab. 5 "RL on live and spoof"
     classifier_input: str = "overlaid"   # Tab. 5 "classifier on C": cue
+    triplet_on_cue: bool = False         # Tab. 5 "TL on E5-SC"
 
     CHOICES = {"classifier_input": CLASSIFIER_INPUTS}
     RANGES = {"patch_size": NON_NEGATIVE, "warmup_steps": NON_NEGATIVE, "regression_weight": NON_NEGATIVE,
@@ -50,4 +51,6 @@ class LGSCConfig(MethodConfig):
         "regress_spoof": "LGSC: Tab. 5 'RL on live and spoof': also regress the spoof cues to an all-one map",
         "classifier_input": "LGSC: what the auxiliary classifier reads: overlaid (x + C, the paper) or cue (C alone, "
                             "Tab. 5)",
+        "triplet_on_cue": "LGSC: Tab. 5 'TL on E5-SC': also apply the triplet loss to the globally pooled cue C, a "
+                          "sixth scale after E5, D1..D4",
     }

@@ -78,7 +78,8 @@ class LGSCTrainer(Trainer):
             cue, features = self.generator(images, training=True)
             logits = self.classifier(inference.classifier_input(images, cue, own.classifier_input), training=True)
             losses["regression"] = lgsc_losses.cue_regression_loss(cue, is_spoof, self.spoof_target)
-            losses["triplet"] = lgsc_losses.multiscale_triplet_loss(features, is_spoof)
+            scales = features + (cue,) if own.triplet_on_cue else features   # Tab. 5 "TL on E5-SC"
+            losses["triplet"] = lgsc_losses.multiscale_triplet_loss(scales, is_spoof)
             losses["classification"] = lgsc_losses.auxiliary_classification_loss(logits, is_spoof)
             losses["total"] = lgsc_losses.lgsc_total_loss(losses, self.weights)
         self._update(self.optimizer, tape, losses["total"], self.generator, self.classifier)
