@@ -49,7 +49,7 @@ class LGSCTrainer(Trainer):
         self.spoof_target = SPOOF_CUE_TARGET if own.regress_spoof else None
         size = own.patch_size or model_config.image_size
         with self.strategy.scope(), dtype_policy(config.mixed_precision):
-            self.generator = CueGenerator(model_config.width)
+            self.generator = CueGenerator(model_config.width, own.cue_head)
             self.classifier = AuxiliaryClassifier(model_config.width)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.optimizer = self._adam(1.0, "lgsc_adam")
