@@ -611,7 +611,7 @@ def read_cefa_list(path):
     """[(video name, label or None)] of one CeFA list file: lines '<video path> [<label>]', the path a video folder or
     one of its frames (<video>/profile/0001.jpg: the train lists name frames; a video is listed once); label 1 bona
     fide, 0 attack (CEFA_BONA_FIDE_LABEL). A label that disagrees with the video's name is refused."""
-    entries, first_line = [], {}
+    entries, seen = [], set()
     with open(path, encoding="utf-8") as f:
         for number, line in enumerate(f, start=1):
             fields = line.split()
@@ -628,8 +628,8 @@ def read_cefa_list(path):
                 raise ValueError(f"{path} line {number}: label {label} disagrees with {record['video_id']} "
                                  f"({record['attack']}); CeFA lists use {CEFA_BONA_FIDE_LABEL} for bona fide, "
                                  f"{1 - CEFA_BONA_FIDE_LABEL} for attacks")
-            if record["video_id"] not in first_line:
-                first_line[record["video_id"]] = number
+            if record["video_id"] not in seen:
+                seen.add(record["video_id"])
                 entries.append((record["video_id"], label))
     return entries
 

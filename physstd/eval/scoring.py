@@ -14,8 +14,8 @@ The calibration file ``<run_dir>/calibration.json`` (format 2) holds, for any me
 method's name, its fitted score parameters (PhySTD: {"alpha0": ...}), the decision threshold, the rule that chose it
 (`threshold_rule`: {"rule": "eer"}, or {"rule": "bpcer", "bpcer": 0.01} for the threshold at BPCER = 1%; files
 written before the key existed were all EER and read so) and the split they were chosen on; test splits are refused,
-so a threshold can never be tuned on test data. Runs evaluated before
-the harness have ``<run_dir>/alpha0.json`` (format 1, PhySTD only); it is still read, as a PhySTD calibration.
+so a threshold can never be tuned on test data. Runs evaluated before the harness have ``<run_dir>/alpha0.json``
+(format 1, PhySTD only); it is still read, as a PhySTD calibration.
 The reader and the writer take the method (a physstd.methods.base.Method), which checks its parameters.
 """
 import os
