@@ -5,7 +5,8 @@ Auxiliary,DeSpoof: only those, in that order).
 --run_dir takes a run directory or a SavedModel export, or one per fold (comma-separated) of a multi-fold protocol;
 the method (physstd.methods) is the one the run trained (its flags.json; PhySTD for runs that name none).
 The method's score parameters (PhySTD: alpha0) and the threshold are chosen on --calibration_split (dev, or train;
-never test) and saved as <run_dir>/calibration.json; the test split is scored per video (mean frame score) or per
+never test), the threshold by --threshold_rule (eer: APCER = BPCER there; bpcer: BPCER at most --threshold_bpcer
+there, 1% by default, as the multi-modal paper sets it), and saved as <run_dir>/calibration.json; the test split is scored per video (mean frame score) or per
 frame (--frame_level). --row_label names our row in a --table (it was --method before the harness).
 Writes <output_dir>/[fold_<k>/]scores.csv and frame_scores.csv, results.json and roc_det.png
 (physstd/eval/evaluate.py documents the formats), then prints the metrics and, with --table, the paper's layout.
@@ -28,6 +29,11 @@ flags.DEFINE_list("folds", [], "fold of each --run_dir entry (default: each run'
 flags.DEFINE_enum("calibration_split", "dev", ["dev", "train"],
                   "split on which the score parameters (PhySTD: alpha0) and the threshold are chosen (dev falls "
                   "back to train when the protocol has no dev list); never test")
+flags.DEFINE_enum("threshold_rule", "eer", ["eer", "bpcer"],
+                  "how the threshold is chosen on the calibration split: eer (the equal error rate's threshold) or "
+                  "bpcer (the lowest threshold with BPCER <= --threshold_bpcer there; docs/evaluation.md); written "
+                  "into calibration.json, which export and predict then apply unchanged")
+flags.DEFINE_float("threshold_bpcer", None, "target BPCER of --threshold_rule=bpcer (default 0.01)")
 flags.DEFINE_bool("frame_level", False, "score every frame on its own instead of one mean score per video")
 flags.DEFINE_bool("use_saved_calibration", False,
                   "use the saved calibration (<run_dir>/calibration.json or a former alpha0.json, or the export's) "
@@ -49,7 +55,7 @@ flags.DEFINE_list("published_rows", [], "print only these published rows of --ta
                   "Auxiliary,DeSpoof (implies --published)")
 flags.DEFINE_bool("latex", False, "print the table as LaTeX instead of Markdown")
 FLAGS = flags.FLAGS
-cli.register_ranges({"batch_size": cli.at_least(1)})
+cli.register_ranges({"batch_size": cli.at_least(1), "threshold_bpcer": cli.Range(0, 1, low_open=True, high_open=True)})
 
 
 def main(argv):
@@ -60,15 +66,18 @@ def main(argv):
                              f"the table row label is now --row_label")
     import tensorflow as tf
 
-    from physstd.eval import evaluate, tables
+    from physstd.eval import evaluate, scoring, tables
 
     tf.get_logger().setLevel("WARNING")
     try:
         published = tables.published_choice(FLAGS.table, FLAGS.published, FLAGS.published_rows)   # before the work
+        rule = None   # the default: EER, or with --use_saved_calibration the saved rule
+        if FLAGS["threshold_rule"].present or FLAGS.threshold_bpcer is not None:
+            rule = scoring.threshold_rule(FLAGS.threshold_rule, FLAGS.threshold_bpcer, "--threshold_rule")
         record, fold_results = evaluate.evaluate_models(
             FLAGS.run_dir, FLAGS.output_dir, FLAGS.data_root, FLAGS.split_dir, FLAGS.protocol, FLAGS.folds or None,
             FLAGS.calibration_split, FLAGS.frame_level, FLAGS.use_saved_calibration, FLAGS.batch_size,
-            apcer=evaluate.TABLE_APCER.get(FLAGS.table))   # the table's APCER; without --table the protocol's
+            apcer=evaluate.TABLE_APCER.get(FLAGS.table), rule=rule)   # the table's APCER; else the protocol's
         print(evaluate.summary_markdown(fold_results))
         if FLAGS.table:
             protocol = record["protocol"]

@@ -33,7 +33,9 @@ plus its score terms and maps (its Inference outputs). PhySTD's:
 
 The module also carries `image_size`, `threshold` and each fitted score parameter (PhySTD: `alpha0`) as variables,
 and the export folder holds `physstd_export.json` (format 2: the method, the same numbers, the model config, the
-calibration split, the source run, the output names). Format-1 info files (PhySTD exports written before the
+calibration split and the threshold rule that chose the threshold (`threshold_rule`, scoring.threshold_rule; the
+export applies the threshold alone, whatever rule chose it; info files without the key are EER exports), the source
+run, the output names). Format-1 info files (PhySTD exports written before the
 harness) are still read, as PhySTD exports.
 
 Wrong input fails at the boundary with a tf.debugging assertion naming the expected (batch, N, N, 3) shape
@@ -272,12 +274,14 @@ def remove_interrupted(export_dir):
         removed.append(name)
     return removed
 
-def export_saved_model(inference, method, export_dir, params, threshold, calibration_split="", source=""):
+def export_saved_model(inference, method, export_dir, params, threshold, calibration_split="", source="",
+                       threshold_rule=None):
     """Save the serving module of a method's Inference to `export_dir` (written in a temporary folder, then renamed
     into place).
 
     `params`, `threshold`: the calibration (physstd.eval.evaluate.calibrate; chosen on `calibration_split`, never
-    test). Returns the info record written to <export_dir>/physstd_export.json.
+    test, by `threshold_rule`, recorded for the reader: the export applies the threshold whatever rule chose it).
+    Returns the info record written to <export_dir>/physstd_export.json.
     """
     export_dir = os.path.abspath(os.fspath(export_dir))
     remove_interrupted(export_dir)
@@ -294,6 +298,7 @@ def export_saved_model(inference, method, export_dir, params, threshold, calibra
         "image_size": int(inference.image_size),
         "params": {key: float(value) for key, value in params.items()},
         "threshold": float(threshold),
+        "threshold_rule": scoring.threshold_rule(**(threshold_rule or scoring.EER_RULE)),
         "calibration_split": calibration_split,
         "score_terms": list(method.score_terms),
         "score": method.score_formula,
@@ -345,7 +350,8 @@ def export_run(run_dir, export_dir):
     calibration = scoring.load_calibration(path, method)
     check_replaceable(os.path.abspath(os.fspath(export_dir)))   # before minutes of loading and tracing
     return export_saved_model(method.load(run_dir), method, export_dir, calibration["params"],
-                              calibration["threshold"], calibration["split"], source=os.path.abspath(run_dir))
+                              calibration["threshold"], calibration["split"], source=os.path.abspath(run_dir),
+                              threshold_rule=calibration["threshold_rule"])
 
 
 def read_export_info(export_dir):

@@ -389,7 +389,8 @@ def test_evaluate_calibrate_and_export_the_added_method(trained, tmp_path):
     from_export = evaluate.ScoringModel(str(tmp_path / "model"))
     assert from_export.method.name == NAME
     assert from_export.saved_calibration() == {"method": NAME, "params": {"scale": scale},
-                                               "threshold": pytest.approx(calibration["threshold"]), "split": "dev"}
+                                               "threshold": pytest.approx(calibration["threshold"]),
+                                               "threshold_rule": {"rule": "eer"}, "split": "dev"}
     np.testing.assert_allclose(from_export.statistics(frames)["map_mean"], expected / scale, atol=1e-6)
 
 

@@ -196,7 +196,7 @@ def test_siwm_protocols(tmp_path):
         train = protocols.load_split(split_dir, "p2", "train", t)
         test = protocols.load_split(split_dir, "p2", "test", t)
         assert t not in {kind[i] for i in train} and {kind[i] for i in test} == {"live", t}
-        assert {kind[i] for i in train} == set(spoof_types.NAMES) - {t}
+        assert {kind[i] for i in train} == {"live", *spoof_types.SIWM_TYPES} - {t}
         lt = sorted(i for i in train if kind[i] == "live")
         assert len(lt) == 16 and sum(kind[i] == "live" for i in test) == 4
         assert live_train in (None, lt)

@@ -3,8 +3,9 @@
 One fold (`evaluate_fold`):
 1. run the model over the calibration split (dev, or train for protocols without one; never test) and collect the
    method's score terms per frame (PhySTD: the two terms of Eq. 10, trace magnitude and depth mean);
-2. fit the method's score parameters (PhySTD: alpha0) and the EER threshold there (`calibrate`) at the evaluation
-   level, and save them with a run directory as <run_dir>/calibration.json (scoring.save_calibration);
+2. fit the method's score parameters (PhySTD: alpha0) and the threshold there (`calibrate`: the EER threshold, or
+   with the BPCER rule the threshold at a target BPCER, scoring.threshold_rule) at the evaluation level, and save
+   them with a run directory as <run_dir>/calibration.json (scoring.save_calibration);
 3. score the test split with the method's score (PhySTD: alpha0 * trace_magnitude - depth_mean); video score = the
    mean of its frame scores (the default) or every frame on its own (`frame_level`); metrics.evaluate at the
    calibration threshold, per attack species too (metrics.evaluate_per_species).
@@ -112,11 +113,12 @@ class ScoringModel:
         return None
 
     def saved_calibration(self):
-        """{'method', 'params', 'threshold', 'split'} saved with the model, or None."""
+        """{'method', 'params', 'threshold', 'threshold_rule', 'split'} saved with the model, or None."""
         if self.kind == "saved_model":
             params = self.method.check_params(self.info["params"], self.info_path)
-            return {"method": self.method.name, "params": params,
-                    "threshold": float(self.info["threshold"]), "split": self.info.get("calibration_split", "")}
+            return {"method": self.method.name, "params": params, "threshold": float(self.info["threshold"]),
+                    "threshold_rule": scoring.export_rule(self.info, self.info_path),
+                    "split": self.info.get("calibration_split", "")}
         path = scoring.run_calibration_path(self.path)
         if path is None:
             return None
@@ -237,13 +239,15 @@ def calibration_ids(split_dir, protocol, fold, calibration_split):
         return protocols.load_split(split_dir, protocol, "train", fold), "train"
 
 
-def calibrate(method, samples):
-    """{'params', 'threshold'} of a method on one train/dev set of Samples: the method's fitted score parameters,
-    then the EER threshold of its scores there (the usual operating point of the FAS protocols: it balances APCER
-    and BPCER on the set it is chosen on)."""
+def calibrate(method, samples, rule=None):
+    """{'params', 'threshold', 'threshold_rule'} of a method on one train/dev set of Samples: the method's fitted
+    score parameters, then the threshold of its scores there by `rule` (scoring.threshold_rule): the EER threshold by
+    default (the usual operating point of the FAS protocols: it balances APCER and BPCER on the set it is chosen on),
+    or the threshold at a target BPCER (the multi-modal paper's BPCER = 1%)."""
+    rule = scoring.threshold_rule(**(rule or scoring.EER_RULE))
     params = method.fit_score(samples.label, samples.terms)
-    _, threshold = metrics.eer(samples.label, samples.scores(method, params))
-    return {"params": params, "threshold": float(threshold)}
+    threshold = scoring.choose_threshold(samples.label, samples.scores(method, params), rule)
+    return {"params": params, "threshold": float(threshold), "threshold_rule": rule}
 
 
 def calibration_root(model, data_root, split_dir, protocol, calibration_split="dev"):
@@ -262,26 +266,29 @@ def calibration_root(model, data_root, split_dir, protocol, calibration_split="d
 
 
 def calibrate_model(model, data_root, split_dir, protocol, fold=None, calibration_split="dev", frame_level=False,
-                    batch_size=32, save=True):
-    """Fit the method's score parameters and the threshold on the calibration split; saved to
-    <run_dir>/calibration.json for a run.
+                    batch_size=32, save=True, rule=None):
+    """Fit the method's score parameters and the threshold (by `rule`, scoring.threshold_rule; EER by default) on the
+    calibration split; saved to <run_dir>/calibration.json for a run.
 
-    Returns {'method', 'params', 'threshold', 'split', 'source': 'calibrated', 'samples'}.
+    Returns {'method', 'params', 'threshold', 'threshold_rule', 'split', 'source': 'calibrated', 'samples'}.
     """
     ids, subset = calibration_ids(split_dir, protocol, fold, calibration_split)
     samples = at_level(collect_frames(model, data_root, ids, batch_size), frame_level)
-    fitted = calibrate(model.method, samples)
+    fitted = calibrate(model.method, samples, rule)
     if save and model.calibration_path:
-        scoring.save_calibration(model.calibration_path, model.method, fitted["params"], fitted["threshold"], subset)
+        scoring.save_calibration(model.calibration_path, model.method, fitted["params"], fitted["threshold"], subset,
+                                 fitted["threshold_rule"])
     return {"method": model.method.name, **fitted, "split": subset, "source": "calibrated", "samples": len(samples)}
 
 
 def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_split="dev", frame_level=False,
-                  use_saved_calibration=False, batch_size=32, output_dir=None, fdr=metrics.DEFAULT_FDR, apcer=None):
+                  use_saved_calibration=False, batch_size=32, output_dir=None, fdr=metrics.DEFAULT_FDR, apcer=None,
+                  rule=None):
     """Calibrate (or read the saved calibration), score the test split, compute the metrics; write the CSVs.
 
     apcer: the APCER definition of "apcer"/"acer" (metrics.APCER_DEFINITIONS); None = the protocol's
-    (protocol_apcer).
+    (protocol_apcer). rule: the threshold rule of the calibration (scoring.threshold_rule; EER by default); a saved
+    calibration keeps the rule it was made with.
 
     Returns a JSON-ready dict: model, fold, level, calibration, counts, metrics (metrics.evaluate at the
     calibration threshold), per_species (metrics.evaluate_per_species), files; and, under the key "_curve", the
@@ -296,7 +303,7 @@ def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_
         calibration = dict(calibration, source="saved")
     else:
         calibration = calibrate_model(model, calibration_root(model, data_root, split_dir, protocol, calibration_split),
-                                      split_dir, protocol, fold, calibration_split, frame_level, batch_size)
+                                      split_dir, protocol, fold, calibration_split, frame_level, batch_size, rule=rule)
     test_ids = protocols.load_split(split_dir, protocol, "test", fold)
     apcer = apcer or protocol_apcer(split_dir, protocol)
     frames = collect_frames(model, data_root, test_ids, batch_size)
@@ -376,6 +383,12 @@ def _parameters_cell(calibration):
     return ", ".join(f"{name} = {value:.4g}" for name, value in sorted(params.items()))
 
 
+def _threshold_cell(calibration):
+    """'0.4213 (BPCER = 1%)' from a calibration record (results.json written before threshold rules: EER)."""
+    rule = calibration.get("threshold_rule", scoring.EER_RULE)
+    return f"{calibration['threshold']:.4g} ({scoring.describe_rule(rule)})"
+
+
 def summary_markdown(fold_results):
     """A Markdown table: one row per fold (and mean ± std), columns SUMMARY_METRICS in percent; where the APCER is
     pooled, also the worst-species APCER and ACER (WORST_SPECIES_METRICS), which then differ from APCER and ACER."""
@@ -388,7 +401,7 @@ def summary_markdown(fold_results):
     for result in fold_results:
         cells = [f"{100 * result['metrics'][m]:.2f}" for m in columns]
         lines.append(f"| {result['fold'] if result['fold'] is not None else '-'} | {result['num_samples']} | "
-                     f"{_parameters_cell(result['calibration'])} | {result['calibration']['threshold']:.4g} | "
+                     f"{_parameters_cell(result['calibration'])} | {_threshold_cell(result['calibration'])} | "
                      + " | ".join(cells) + " |")
     if len(fold_results) > 1:
         summary = summarize(fold_results)
@@ -433,17 +446,22 @@ def _check_shared_training_set(split_dir, protocol, folds, path):
 
 def evaluate_models(model_paths, output_dir=None, data_root="", split_dir="", protocol="", folds=None,
                     calibration_split="dev", frame_level=False, use_saved_calibration=False, batch_size=32,
-                    log=print, apcer=None):
+                    log=print, apcer=None, rule=None):
     """Evaluate one model, or one model per fold of a protocol; write per-fold CSVs, results.json, roc_det.png.
 
     model_paths: run directories or SavedModel exports. folds: one per model, or None to take each run's
     training fold (flags.json); one model with several folds where those folds share their train and dev lists
     (siw_to_oulu_p3, p4: one SiW model, six OULU-NPU test splits). apcer: the APCER definition (evaluate_fold;
-    None = the protocol's). Returns (results record, fold results). Output folder: `output_dir`, by default
-    <run_dir>/eval/<protocol> for a single run directory (required otherwise); one fold_<k>/ per fold.
+    None = the protocol's). rule: the threshold rule of a new calibration (scoring.threshold_rule; refused with
+    use_saved_calibration, which keeps its own). Returns (results record, fold results). Output folder:
+    `output_dir`, by default <run_dir>/eval/<protocol> for a single run directory (required otherwise); one
+    fold_<k>/ per fold.
     """
     if output_dir:
         files.check_output_dir(output_dir)   # before minutes of scoring
+    if rule is not None and use_saved_calibration:
+        raise ValueError("a threshold rule chooses a new threshold; with the saved calibration its own threshold (and "
+                         "rule) is used: drop --threshold_rule or --use_saved_calibration")
     model_paths = list(model_paths)
     if not model_paths:
         raise ValueError("no model to evaluate: pass --run_dir (run directories or SavedModel exports)")
@@ -479,7 +497,7 @@ def evaluate_models(model_paths, output_dir=None, data_root="", split_dir="", pr
         fold_dir = os.path.join(output_dir, f"fold_{fold}") if fold is not None else output_dir
         log(f"evaluating {path} on {name}{'' if fold is None else ' fold ' + fold} ({root})")
         result = evaluate_fold(model, root, splits, name, fold, calibration_split, frame_level,
-                               use_saved_calibration, batch_size, fold_dir, apcer=apcer)
+                               use_saved_calibration, batch_size, fold_dir, apcer=apcer, rule=rule)
         fold_results.append(result)
     root, splits, name, _ = resolved
     record = results_record(fold_results, name, root, splits)
