@@ -61,3 +61,5 @@ def border_anchors(size):
 # The inputs a method may take (physstd.methods.base.Method.input_keys), each (batch, N, N, channels) float32 in
 # [0, 1]: the RGB face crop, and the sensor depth registered to it, normalised by physstd.ops.depth.
 INPUT_CHANNELS = {"image": 3, "sensor_depth": 1}
+# The dtype of raw sensor depth in each of its units (stored frames, the export's raw-depth signature).
+DEPTH_DTYPES = {"mm": "uint16", "uint8": "uint8"}

@@ -73,7 +73,7 @@ import uuid
 
 import tensorflow as tf
 
-from physstd import files, methods, runs
+from physstd import config, files, methods, runs
 from physstd.eval import scoring
 from physstd.ops import depth as depth_ops
 
@@ -89,8 +89,6 @@ COMMON_OUTPUTS = ("score", "decision")
 # The signatures' argument of each input key (physstd.config.INPUT_CHANNELS), and the input keys an export takes.
 INPUT_NAMES = {"image": "images", "sensor_depth": "depth"}
 INPUT_KEYS = (("image",), ("image", "sensor_depth"))
-# The dtype of raw depth in the uint8 signature, per depth unit.
-RAW_DEPTH_DTYPES = {"mm": tf.uint16, "uint8": tf.uint8}
 # What an export folder holds (tf.saved_model.save in TF 2.21 writes all but INFO_FILE; `assets/` stays empty):
 # files at its top, and the files each of its folders may hold.
 EXPORT_FILES = ("saved_model.pb", "fingerprint.pb", INFO_FILE)
@@ -153,7 +151,7 @@ class ServingModule(tf.Module):
         self._size = inference.image_size
         if self.takes_depth:
             self.depth_units = depth_ops.check_units(depth_units, f"method {method.name!r}: depth units")
-            self._raw_depth = RAW_DEPTH_DTYPES[depth_units]
+            self._raw_depth = tf.as_dtype(config.DEPTH_DTYPES[depth_units])
             self.serve_float32 = tf.function(self._serve_float32_pair, input_signature=[
                 tf.TensorSpec(None, tf.float32, name="images"), tf.TensorSpec(None, tf.float32, name="depth")])
             self.serve_uint8 = tf.function(self._serve_uint8_pair, input_signature=[

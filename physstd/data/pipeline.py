@@ -40,8 +40,6 @@ MAX_BRIGHTNESS_DELTA = 0.25
 INPUT_KEYS = tuple(config.INPUT_CHANNELS)
 SENSOR_DEPTH = "sensor_depth"   # the input key, the modality in meta.json and the frames' folder in a video
 RGB_ONLY = ["rgb"]              # the modalities of a set whose meta.json names none
-# The dtype of a stored depth frame in each of sensor_depth.UNITS.
-DEPTH_DTYPES = {"mm": np.uint16, "uint8": np.uint8}
 
 
 def sensor_depth_units(meta, root, input_keys=INPUT_KEYS):
@@ -74,7 +72,7 @@ def read_depth_frame(path, units, shape):
         raise ValueError(f"{path}: not a readable depth image ({error})") from None
     if depth is None:
         raise ValueError(f"{path}: missing or not a readable depth image")
-    dtype, (height, width) = np.dtype(DEPTH_DTYPES[units]), shape[:2]
+    dtype, (height, width) = np.dtype(config.DEPTH_DTYPES[units]), shape[:2]
     if depth.shape != (height, width) or depth.dtype != dtype:
         raise ValueError(f"{path}: expected a {width}x{height} one-channel {dtype.name} depth image (depth_units "
                          f"{units}), got {depth.shape} {depth.dtype}")
