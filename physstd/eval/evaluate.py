@@ -22,7 +22,8 @@ per video. The threshold in calibration.json is
 therefore a video-level threshold after a video-level run_test (the SavedModel applies it to single faces).
 
 A model is a run directory (restored by its method's `load`) or a SavedModel export (physstd.export); both give the
-same frame statistics (tests/test_evaluate.py).
+same frame statistics (tests/test_evaluate.py). A method that takes sensor depth (Method.input_keys) is fed the
+frames' normalised depth next to the images, and the set must hold depth in the units the model was trained on.
 
 Files of one fold (written atomically):
     scores.csv        video_id,frame,label,spoof_type,score      the samples the metrics use; frame = -1 marks a
@@ -37,9 +38,10 @@ import os
 
 import numpy as np
 
-from physstd import files, methods, runs, viz
-from physstd.data import pipeline, protocols, spoof_types
+from physstd import config, files, methods, runs, viz
+from physstd.data import pipeline, prepared, protocols, spoof_types
 from physstd.eval import metrics, scoring
+from physstd.methods import base
 
 RESULTS_FORMAT_VERSION = 1
 VIDEO_FRAME = -1  # the `frame` of a video-level row in scores.csv
@@ -66,6 +68,7 @@ class ScoringModel:
     kind 'run': a run directory, restored by its method (physstd.methods, named in flags.json; PhySTD when it names
     none); calibration saved to <run_dir>/calibration.json.
     kind 'saved_model': a physstd export; its calibration is the one baked into it (physstd_export.json).
+    depth_units: the sensor-depth units the model was trained on (None for an image-only method).
     """
 
     def __init__(self, path):
@@ -80,10 +83,12 @@ class ScoringModel:
             self.info_path = os.path.join(self.path, export.INFO_FILE)
             self.method = methods.get(self.info["method"], self.info_path)
             self.image_size = int(self.info["image_size"])
+            self.depth_units = self.info.get("depth_units")
             signature = export.load_export(self.path).signatures[export.SIGNATURE_FLOAT32]
 
-            def statistics(images):
-                out = signature(images=images)
+            def statistics(inputs):
+                named = inputs if isinstance(inputs, dict) else {"image": inputs}
+                out = signature(**{export.INPUT_NAMES[key]: value for key, value in named.items()})
                 return {term: out[term] for term in self.method.score_terms}
         else:
             self.kind = "run"
@@ -91,19 +96,32 @@ class ScoringModel:
             self.method = methods.of_run(self.path)
             inference = self.method.load(self.path)
             self.image_size = size = inference.image_size
-            terms = self.method.score_terms
+            terms, keys = self.method.score_terms, self.method.input_keys
+            self.depth_units = (runs.run_depth_units(runs.read_run_flags(self.path), self.path)
+                                if pipeline.SENSOR_DEPTH in keys else None)
+            specs = {key: tf.TensorSpec([None, size, size, config.INPUT_CHANNELS[key]], tf.float32) for key in keys}
 
             # autograph=False: tracing then parses no source while the input pipeline's threads run (files.py).
-            @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)], autograph=False)
-            def statistics(images):
-                out = inference(images)
+            @tf.function(input_signature=[base.model_inputs(keys, specs)], autograph=False)
+            def statistics(inputs):
+                out = inference(inputs)
                 return {term: out[term] for term in terms}
 
         self._statistics = statistics
 
-    def statistics(self, images):
-        """{score term: float64 (batch,) numpy array} of float32 images (batch, N, N, 3)."""
-        return {term: np.asarray(value, np.float64) for term, value in self._statistics(images).items()}
+    def statistics(self, inputs):
+        """{score term: float64 (batch,) numpy array} of float32 images (batch, N, N, 3) (for a method with more
+        input_keys, the dict of Method.inference_inputs)."""
+        return {term: np.asarray(value, np.float64) for term, value in self._statistics(inputs).items()}
+
+    def check_data(self, data_root):
+        """Refuse (ValueError naming its meta.json) a prepared set without the inputs the model takes, or with
+        sensor depth in other units than it was trained on."""
+        keys = self.method.input_keys
+        units = pipeline.sensor_depth_units(prepared.read_meta(data_root), data_root, keys)
+        if units != self.depth_units:
+            raise ValueError(f"{os.path.join(data_root, prepared.META_FILE)}: sensor depth in {units}, but "
+                             f"{self.path} was trained on depth in {self.depth_units}")
 
     def run_flags(self):
         """flags.json of the run (of the source run for an export, when it is still there); None if unknown."""
@@ -154,10 +172,13 @@ def collect_frames(model, data_root, video_ids, batch_size=32):
     """Samples of every kept frame of `video_ids` in a prepared dataset (physstd.data.pipeline.eval_dataset)."""
     if not video_ids:
         raise ValueError(f"{data_root}: no videos to evaluate (empty split list)")
+    model.check_data(data_root)
     columns = {name: [] for name in ("video_id", "frame", "label", "spoof_type")}
     terms = {term: [] for term in model.method.score_terms}
-    for batch in pipeline.eval_dataset(data_root, list(video_ids), model.image_size, batch_size):
-        for term, values in model.statistics(batch["image"]).items():
+    method = model.method
+    for batch in pipeline.eval_dataset(data_root, list(video_ids), model.image_size, batch_size,
+                                       input_keys=method.input_keys):
+        for term, values in model.statistics(method.inference_inputs(batch)).items():
             terms[term].append(values)
         columns["video_id"].append([v.decode("utf-8") for v in batch["video_id"].numpy()])
         columns["frame"].append(batch["frame"].numpy())
