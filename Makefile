@@ -11,7 +11,7 @@ install: $(STAMP)
 $(STAMP): setup.py
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,wmca]'
 	touch $(STAMP)
 
 # pytest on tests/ with extra arguments $(1); its status 5 (no test selected) fails as well, with a line saying so.

@@ -25,6 +25,7 @@ def main(argv):
     import tensorflow as tf
 
     from physstd import export
+    from physstd.eval import scoring
 
     tf.get_logger().setLevel("ERROR")
     export_dir = FLAGS.export_dir or os.path.join(FLAGS.run_dir, "saved_model")
@@ -35,7 +36,8 @@ def main(argv):
         return 2
     params = ", ".join(f"{name} = {value:.6g}" for name, value in info["params"].items())
     print(f"exported {FLAGS.run_dir} -> {export_dir}: method {info['method']}, N = {info['image_size']}, {params}, "
-          f"threshold = {info['threshold']:.6g} (chosen on {info['calibration_split']}); "
+          f"threshold = {info['threshold']:.6g} ({scoring.describe_rule(info['threshold_rule'])} rule, chosen on "
+          f"{info['calibration_split']}); "
           f"signatures {', '.join(info['signatures'])}")
     return 0
 

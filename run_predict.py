@@ -4,7 +4,8 @@
 Faces are detected and cropped as in training (dlib, 68 landmarks), scored by the SavedModel (run_export.py), and
 printed one line per face (and per video: the mean frame score). Writes <output_dir>/predictions.csv and, per
 input, the method's trace figure and the Fig. 9 layout (physstd/predict.py documents the files; the Auxiliary
-draws none). Exit status 1 when an input could not be scored (unreadable, no face).
+draws none). A model that takes sensor depth needs --depth (paired with the inputs; physstd/predict.py says how).
+Exit status 1 when an input could not be scored (unreadable, no face).
 """
 import sys
 
@@ -18,6 +19,8 @@ flags.DEFINE_integer("every_k", 1, "videos: score frames 0, k, 2k, ...", lower_b
 flags.DEFINE_integer("max_frames", 0, "videos: score at most this many frames (0: all)", lower_bound=0)
 flags.DEFINE_integer("batch_size", 16, "faces per SavedModel call", lower_bound=1)
 flags.DEFINE_bool("figures", True, "write the trace figures")
+flags.DEFINE_string("depth", None, "sensor depth of the inputs, for a model that takes it: a depth image, or a folder "
+                    "of them paired in natural order with the input images or the frames of one video")
 FLAGS = flags.FLAGS
 flags.mark_flag_as_required("saved_model")
 
@@ -33,7 +36,8 @@ def main(argv):
     tf.get_logger().setLevel("ERROR")
     try:
         results = predict.predict_paths(FLAGS.saved_model, inputs, FLAGS.output_dir, FLAGS.every_k,
-                                        FLAGS.max_frames or None, FLAGS.figures, FLAGS.batch_size)
+                                        FLAGS.max_frames or None, FLAGS.figures, FLAGS.batch_size,
+                                        depth=FLAGS.depth)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

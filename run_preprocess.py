@@ -4,6 +4,7 @@
     python run_preprocess.py --dataset=stdn --input_dir=/data/stdn_data --output_dir=prepared/stdn \
         --stdn_spoof_type=print
     python run_preprocess.py --dataset=folder --input_dir=my_videos --output_dir=prepared/mine
+    python run_preprocess.py --dataset=wmca --input_dir=/data/WMCA --output_dir=prepared/wmca   # RGB + sensor depth
 
 Re-running with the same output_dir resumes (videos already in index.csv are skipped). The exit status is
 non-zero when any video failed or the run was interrupted.
@@ -13,7 +14,7 @@ import sys
 from absl import app, flags
 
 from physstd import cli
-from physstd.data import spoof_types
+from physstd.data import cefa, spoof_types, wmca
 from physstd.data.datasets import DATASETS, OLD_NAMES, canonical_name
 from physstd.data.prepared import DatasetWriter, PreparedFormatError
 from physstd.data.preprocess import DETECT_MAX_SIDE, InputError, dataset_jobs, folder_jobs, preprocess_videos
@@ -25,6 +26,7 @@ flags.DEFINE_string("output_dir", None, "Prepared dataset root to write (or resu
 flags.DEFINE_enum("dataset", None, DATASETS + ("stdn", "folder", "synthetic") + tuple(OLD_NAMES),
                   "oulu_npu/siw/siw_m/casia_fasd/replay_attack/msu_mfsd: official file names "
                   "(physstd.data.datasets; the old spellings oulu/siwm/casia/replay/msu are accepted with a note); "
+                  "wmca, cefa: RGB with sensor depth (physstd.data.wmca, physstd.data.cefa); "
                   "stdn: the ECCV20 STDN layout {live,spoof}/<video>/<frame>.png + <frame>.npy; folder: "
                   "<spoof type>/<video file or frame folder>; synthetic: the generated default set "
                   "(physstd.data.synthetic).")
@@ -39,6 +41,8 @@ flags.DEFINE_enum("stdn_spoof_type", "print", spoof_types.NAMES[1:],
                   "--dataset=stdn: spoof type of every spoof/ video (the STDN layout does not record it); "
                   "it selects the preliminary mask P0.")
 flags.DEFINE_integer("seed", 0, "--dataset=synthetic: seed of the generated set.")
+flags.DEFINE_string("wmca_calibration", None, "--dataset=wmca, raw recordings: the SR300 depth-to-colour calibration "
+                    "JSON (docs/data.md) that registers depth frames of another size than the colour frames.")
 flags.mark_flags_as_required(["dataset", "output_dir"])
 cli.register_ranges({"seed": cli.Range(0, 2 ** 32 - 1)})   # the other numeric flags have their lower_bound
 
@@ -58,13 +62,21 @@ def main(argv):
     if not FLAGS.input_dir:
         raise app.UsageError(f"--input_dir is required for --dataset={dataset}")
     try:
+        depth_units = None   # "mm" or "uint8" for the sets whose frames come with sensor depth
         if dataset == "stdn":
             jobs, failures = stdn_jobs(FLAGS.input_dir, FLAGS.stdn_spoof_type)
         elif dataset == "folder":
             jobs, failures = folder_jobs(FLAGS.input_dir)
+        elif dataset == "wmca":
+            jobs, failures = wmca.wmca_jobs(FLAGS.input_dir, FLAGS.wmca_calibration)
+            depth_units = wmca.release_layout(FLAGS.input_dir).depth_units
+        elif dataset == "cefa":
+            jobs, failures = cefa.cefa_jobs(FLAGS.input_dir)
+            depth_units = cefa.DEPTH_UNITS
         else:
             jobs, failures = dataset_jobs(FLAGS.input_dir, dataset)
-        writer = DatasetWriter(FLAGS.output_dir, dataset, FLAGS.image_size, input_dir=FLAGS.input_dir)
+        options = {"depth_units": depth_units} if depth_units else {}
+        writer = DatasetWriter(FLAGS.output_dir, dataset, FLAGS.image_size, input_dir=FLAGS.input_dir, **options)
     except (InputError, PreparedFormatError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

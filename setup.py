@@ -22,5 +22,6 @@ setup(
     extras_require={
         "dev": ["pytest>=8"],
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
+        "wmca": ["h5py>=3.10"],   # the WMCA reader (physstd.data.wmca): its recordings are HDF5 files
     },
 )

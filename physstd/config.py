@@ -3,7 +3,8 @@
 Every other module asks this object for n1, n2, K and the discriminator sizes; no literal 32/128/96 is
 repeated elsewhere. Paper values are for N = 256: n1 = 32, n2 = 128, K = 32, discriminators 32, 96, 256, 256.
 The eight border anchors of the face triangulation (corners and edge midpoints of the N x N crop) are placed here
-too: the face model's triangle list (physstd.data.face_model) and the warping (physstd.ops) share them.
+too: the face model's triangle list (physstd.data.face_model) and the warping (physstd.ops) share them; and the
+inputs a method may take (INPUT_CHANNELS), which the pipeline, the methods and the export share.
 """
 import dataclasses
 
@@ -55,3 +56,10 @@ def border_anchors(size):
     half = last / 2.0
     return np.array([[0, 0], [half, 0], [last, 0], [last, half], [last, last], [half, last], [0, last],
                      [0, half]], dtype=np.float64)
+
+
+# The inputs a method may take (physstd.methods.base.Method.input_keys), each (batch, N, N, channels) float32 in
+# [0, 1]: the RGB face crop, and the sensor depth registered to it, normalised by physstd.ops.depth.
+INPUT_CHANNELS = {"image": 3, "sensor_depth": 1}
+# The dtype of raw sensor depth in each of its units (stored frames, the export's raw-depth signature).
+DEPTH_DTYPES = {"mm": "uint16", "uint8": "uint8"}

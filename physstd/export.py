@@ -33,11 +33,27 @@ plus its score terms and maps (its Inference outputs). PhySTD's:
 
 The module also carries `image_size`, `threshold` and each fitted score parameter (PhySTD: `alpha0`) as variables,
 and the export folder holds `physstd_export.json` (format 2: the method, the same numbers, the model config, the
-calibration split, the source run, the output names). Format-1 info files (PhySTD exports written before the
+calibration split and the threshold rule that chose the threshold (`threshold_rule`, scoring.threshold_rule; the
+export applies the threshold alone, whatever rule chose it; info files without the key are EER exports), the source
+run, the output names). Format-1 info files (PhySTD exports written before the
 harness) are still read, as PhySTD exports.
 
+Two inputs. A method that takes sensor depth (Method.input_keys ("image", "sensor_depth")) exports the same
+signatures with a second input, `depth` (batch, N, N, 1), the sensor depth registered to the images and cropped
+with them:
+
+    out = model.signatures["serving_default"](images=float32_batch, depth=float32_depth)   # depth normalised, [0, 1]
+    out = model.signatures["serving_uint8"](images=uint8_batch, depth=raw_depth)          # uint16 mm (0 = hole),
+                                                                                           # or uint8 (depth_units)
+    out = model.serve(images, depth)   # either pair, dispatched on the dtypes
+
+The raw signature normalises the depth inside with physstd.ops.depth.normalise_sensor_depth, the function the
+training pipeline used, in the units of the run's training set (flags.json). The info file then also holds
+"inputs" (each input's shape and meaning), "depth_units" and "depth_normalisation" (the formula in words).
+
 Wrong input fails at the boundary with a tf.debugging assertion naming the expected (batch, N, N, 3) shape
-(and the [0, 1] range for float32 input). A wrong dtype given to `serve` (float64 from numpy, float16, an integer
+(and the [0, 1] range for float32 input); for depth, its (batch, N, N, 1) shape with the images' batch and the
+[0, 1] range of float32 depth. A wrong dtype given to `serve` (float64 from numpy, float16, an integer
 type other than uint8: REFUSED_DTYPES) fails the same way, with a message naming the two dtypes it takes; `serve`
 is traced for those dtypes only to say so (TensorFlow's own dispatch error is a page of TensorSpecs). The two
 signatures convert what they are given to their own dtype where TensorFlow can (numpy float64 to float32).
@@ -59,8 +75,9 @@ import uuid
 
 import tensorflow as tf
 
-from physstd import files, methods, runs
+from physstd import config, files, methods, runs
 from physstd.eval import scoring
+from physstd.ops import depth as depth_ops
 
 SIGNATURE_FLOAT32 = "serving_default"
 SIGNATURE_UINT8 = "serving_uint8"
@@ -71,6 +88,9 @@ RANGE_TOLERANCE = 1e-3
 # Dtypes `serve` refuses with dtype_message (any other dtype gets TensorFlow's dispatch error).
 REFUSED_DTYPES = (tf.float16, tf.bfloat16, tf.float64, tf.int8, tf.int16, tf.int32, tf.int64, tf.uint16, tf.uint32)
 COMMON_OUTPUTS = ("score", "decision")
+# The signatures' argument of each input key (physstd.config.INPUT_CHANNELS), and the input keys an export takes.
+INPUT_NAMES = {"image": "images", "sensor_depth": "depth"}
+INPUT_KEYS = (("image",), ("image", "sensor_depth"))
 # What an export folder holds (tf.saved_model.save in TF 2.21 writes all but INFO_FILE; `assets/` stays empty):
 # files at its top, and the files each of its folders may hold.
 EXPORT_FILES = ("saved_model.pb", "fingerprint.pb", INFO_FILE)
@@ -88,6 +108,20 @@ def shape_message(image_size):
             f"{image_size}, 3), RGB")
 
 
+def depth_shape_message(image_size):
+    """The one sentence every depth-shape error of a two-input export carries."""
+    return (f"physstd SavedModel: depth must be a batch of sensor-depth crops of shape (batch, {image_size}, "
+            f"{image_size}, 1), one per image")
+
+
+def pair_dtype_message(image_size, raw_dtype, images_dtype, depth_dtype):
+    """The message of a two-input `serve` given another pair of dtypes than its two."""
+    return (f"physstd SavedModel: serve(images, depth) takes uint8 images in 0..255 with {raw_dtype.name} raw depth, "
+            f"or float32 images in [0, 1] with float32 normalised depth in [0, 1], of shapes (batch, {image_size}, "
+            f"{image_size}, 3) and (batch, {image_size}, {image_size}, 1); got images {images_dtype.name} and depth "
+            f"{depth_dtype.name} (convert first, e.g. images.astype(np.float32))")
+
+
 def dtype_message(image_size, dtype):
     """The message of `serve` given images of another dtype than uint8 or float32."""
     return (f"physstd SavedModel: serve() takes uint8 images in 0..255 or float32 images in [0, 1] of shape "
@@ -97,10 +131,14 @@ def dtype_message(image_size, dtype):
 
 class ServingModule(tf.Module):
     """A method's Inference plus its fitted score parameters and threshold, with the serving functions of the
-    module docstring."""
+    module docstring. depth_units: the units of the raw depth a two-input method's uint8 signature takes."""
 
-    def __init__(self, inference, method, params, threshold, name="physstd_serving"):
+    def __init__(self, inference, method, params, threshold, name="physstd_serving", depth_units=None):
         super().__init__(name=name)
+        if tuple(method.input_keys) not in INPUT_KEYS:
+            raise ValueError(f"method {method.name!r} takes {tuple(method.input_keys)}; an export takes "
+                             f"{' or '.join(map(str, INPUT_KEYS))}")
+        self.takes_depth = len(method.input_keys) > 1
         self.inference = inference
         self._method = method   # not trackable: only used while tracing
         self.image_size = tf.Variable(inference.image_size, trainable=False, dtype=tf.int32, name="image_size")
@@ -113,6 +151,15 @@ class ServingModule(tf.Module):
             self.params[key] = tf.Variable(float(value), trainable=False, dtype=tf.float32, name=key)
             setattr(self, key, self.params[key])   # model.alpha0, as before the harness
         self._size = inference.image_size
+        if self.takes_depth:
+            self.depth_units = depth_ops.check_units(depth_units, f"method {method.name!r}: depth units")
+            self._raw_depth = tf.as_dtype(config.DEPTH_DTYPES[depth_units])
+            self.serve_float32 = tf.function(self._serve_float32_pair, input_signature=[
+                tf.TensorSpec(None, tf.float32, name="images"), tf.TensorSpec(None, tf.float32, name="depth")])
+            self.serve_uint8 = tf.function(self._serve_uint8_pair, input_signature=[
+                tf.TensorSpec(None, tf.uint8, name="images"), tf.TensorSpec(None, self._raw_depth, name="depth")])
+            self.serve = tf.function(self._serve_any_pair)
+            return
         self.serve_float32 = tf.function(self._serve_float32,
                                          input_signature=[tf.TensorSpec(None, tf.float32, name="images")])
         self.serve_uint8 = tf.function(self._serve_uint8,
@@ -135,19 +182,52 @@ class ServingModule(tf.Module):
             # The static shape lets the generator build; at run time the assertion above has already passed.
             return tf.ensure_shape(images, [None, self._size, self._size, 3])
 
-    def _serve_float32(self, images):
-        images = self._checked(images)
-        low, high = tf.reduce_min(images), tf.reduce_max(images)
+    def _checked_depth(self, depth, images):
+        """depth with its shape asserted to (batch, N, N, 1), batch that of `images` (as _checked does)."""
+        depth = tf.raw_ops.PlaceholderWithDefault(input=depth, shape=tf.TensorShape(None))
+        shape = tf.shape(depth)
+        padded = tf.concat([shape, tf.zeros([4], tf.int32)], axis=0)[:4]
+        expected = tf.stack([tf.shape(images)[0], self._size, self._size, 1])
+        ok = tf.logical_and(tf.equal(tf.rank(depth), 4), tf.reduce_all(tf.equal(padded, expected)))
+        check = tf.debugging.Assert(ok, [depth_shape_message(self._size) + "; got shape", shape,
+                                         "for images of shape", tf.shape(images)], summarize=8)
+        with tf.control_dependencies([check]):
+            return tf.ensure_shape(depth, [None, self._size, self._size, 1])
+
+    def _in_unit_range(self, values, name, raw_signature_note):
+        """Float32 `values` asserted to lie in [0, 1] (within RANGE_TOLERANCE), then clipped to it."""
+        low, high = tf.reduce_min(values), tf.reduce_max(values)
         in_range = tf.logical_and(low >= -RANGE_TOLERANCE, high <= 1.0 + RANGE_TOLERANCE)
         check = tf.debugging.Assert(in_range, [
-            "physstd SavedModel: float32 images must lie in [0, 1] (use the 'serving_uint8' signature for 0..255 "
-            "images); got min and max", low, high])
+            f"physstd SavedModel: float32 {name} must lie in [0, 1] (use the 'serving_uint8' signature for "
+            f"{raw_signature_note}); got min and max", low, high])
         with tf.control_dependencies([check]):
-            return self._outputs(tf.clip_by_value(images, 0.0, 1.0))
+            return tf.clip_by_value(values, 0.0, 1.0)
+
+    def _serve_float32(self, images):
+        return self._outputs(self._in_unit_range(self._checked(images), "images", "0..255 images"))
 
     def _serve_uint8(self, images):
         images = self._checked(images)
         return self._outputs(tf.cast(images, tf.float32) / 255.0)
+
+    def _serve_float32_pair(self, images, depth):
+        images = self._in_unit_range(self._checked(images), "images", "0..255 images")
+        depth = self._in_unit_range(self._checked_depth(depth, images), "depth",
+                                    f"raw {self._raw_depth.name} depth in {self.depth_units}")
+        return self._outputs(images, depth)
+
+    def _serve_uint8_pair(self, images, depth):
+        images = self._checked(images)
+        depth = depth_ops.normalise_sensor_depth(self._checked_depth(depth, images), self.depth_units)
+        return self._outputs(tf.cast(images, tf.float32) / 255.0, depth)
+
+    def _serve_any_pair(self, images, depth):
+        if (images.dtype, depth.dtype) == (tf.uint8, self._raw_depth):
+            return self._serve_uint8_pair(images, depth)
+        if (images.dtype, depth.dtype) == (tf.float32, tf.float32):
+            return self._serve_float32_pair(images, depth)
+        return self._refused(images, pair_dtype_message(self._size, self._raw_depth, images.dtype, depth.dtype))
 
     def _serve_any(self, images):
         if images.dtype == tf.uint8:
@@ -156,16 +236,17 @@ class ServingModule(tf.Module):
             return self._serve_float32(images)
         return self._refused(images)
 
-    def _refused(self, images):
-        """A graph that fails with dtype_message whatever `images` holds (traced for each of REFUSED_DTYPES)."""
+    def _refused(self, images, message=None):
+        """A graph that fails with `message` (dtype_message) whatever `images` holds (traced for each of
+        REFUSED_DTYPES)."""
         never = tf.equal(tf.size(images), -1)   # a run-time False: the message must come when called, not traced
-        check = tf.debugging.Assert(never, [dtype_message(self._size, images.dtype)])
+        check = tf.debugging.Assert(never, [message or dtype_message(self._size, images.dtype)])
         with tf.control_dependencies([check]):
             return {"score": tf.zeros(tf.shape(images)[:1], tf.float32)}
 
     # --- the model ----------------------------------------------------------------------------------------
-    def _outputs(self, images):
-        result = dict(self.inference(images))
+    def _outputs(self, images, depth=None):
+        result = dict(self.inference(images if depth is None else {"image": images, "sensor_depth": depth}))
         clash = set(COMMON_OUTPUTS) & set(result)
         if clash:
             raise ValueError(f"method {self._method.name!r} outputs {sorted(clash)}, which the export computes itself")
@@ -177,9 +258,32 @@ class ServingModule(tf.Module):
 
     def trace_for_both_dtypes(self):
         """Trace `serve` for float32 and uint8 so that the saved function dispatches on either, and for
-        REFUSED_DTYPES so that those fail with dtype_message."""
+        REFUSED_DTYPES so that those fail with dtype_message (two inputs: for those image dtypes paired with
+        float32, float64 and raw depth, all but the two pairs it takes failing with pair_dtype_message)."""
         for dtype in (tf.float32, tf.uint8) + REFUSED_DTYPES:
-            self.serve.get_concrete_function(tf.TensorSpec(None, dtype, name="images"))
+            images = tf.TensorSpec(None, dtype, name="images")
+            if not self.takes_depth:
+                self.serve.get_concrete_function(images)
+                continue
+            for depth_dtype in (tf.float32, tf.float64, self._raw_depth):
+                self.serve.get_concrete_function(images, tf.TensorSpec(None, depth_dtype, name="depth"))
+
+    def description(self):
+        """The export info's entries that describe the inputs: signatures; for two inputs also inputs,
+        depth_units and depth_normalisation."""
+        if not self.takes_depth:
+            return {"signatures": {SIGNATURE_FLOAT32: "images float32 (batch, N, N, 3) in [0, 1]",
+                                   SIGNATURE_UINT8: "images uint8 (batch, N, N, 3) in 0..255"}}
+        raw = f"depth {self._raw_depth.name} (batch, N, N, 1) in {self.depth_units} (0 = hole)"
+        return {
+            "inputs": {"images": "(batch, N, N, 3) RGB face crops (physstd's preprocessing)",
+                       "depth": "(batch, N, N, 1) sensor depth registered to the images, cropped with them"},
+            "depth_units": self.depth_units,
+            "depth_normalisation": depth_ops.NORMALISATION[self.depth_units],
+            "signatures": {SIGNATURE_FLOAT32: "images float32 (batch, N, N, 3) in [0, 1], depth float32 "
+                                              "(batch, N, N, 1) in [0, 1] (normalised: depth_normalisation)",
+                           SIGNATURE_UINT8: f"images uint8 (batch, N, N, 3) in 0..255, {raw}"},
+        }
 
 
 def foreign_entries(export_dir):
@@ -272,12 +376,15 @@ def remove_interrupted(export_dir):
         removed.append(name)
     return removed
 
-def export_saved_model(inference, method, export_dir, params, threshold, calibration_split="", source=""):
+def export_saved_model(inference, method, export_dir, params, threshold, calibration_split="", source="",
+                       threshold_rule=None, depth_units=None):
     """Save the serving module of a method's Inference to `export_dir` (written in a temporary folder, then renamed
     into place).
 
     `params`, `threshold`: the calibration (physstd.eval.evaluate.calibrate; chosen on `calibration_split`, never
-    test). Returns the info record written to <export_dir>/physstd_export.json.
+    test, by `threshold_rule`, recorded for the reader: the export applies the threshold whatever rule chose it);
+    depth_units: the units of the training set's sensor depth, for a method that takes it. Returns the info record
+    written to <export_dir>/physstd_export.json.
     """
     export_dir = os.path.abspath(os.fspath(export_dir))
     remove_interrupted(export_dir)
@@ -285,7 +392,7 @@ def export_saved_model(inference, method, export_dir, params, threshold, calibra
     parent = os.path.dirname(export_dir)
     os.makedirs(parent, exist_ok=True)
     params = method.check_params(dict(params), f"{export_dir}: score parameters")
-    module = ServingModule(inference, method, params, threshold)
+    module = ServingModule(inference, method, params, threshold, depth_units=depth_units)
     module.trace_for_both_dtypes()
     outputs = module.serve_float32.get_concrete_function().structured_outputs
     info = {
@@ -294,14 +401,14 @@ def export_saved_model(inference, method, export_dir, params, threshold, calibra
         "image_size": int(inference.image_size),
         "params": {key: float(value) for key, value in params.items()},
         "threshold": float(threshold),
+        "threshold_rule": scoring.threshold_rule(**(threshold_rule or scoring.EER_RULE)),
         "calibration_split": calibration_split,
         "score_terms": list(method.score_terms),
         "score": method.score_formula,
         "decision": "attack (1) if score >= threshold",
         "model": inference.config,
         "source": os.fspath(source),
-        "signatures": {SIGNATURE_FLOAT32: "images float32 (batch, N, N, 3) in [0, 1]",
-                       SIGNATURE_UINT8: "images uint8 (batch, N, N, 3) in 0..255"},
+        **module.description(),
         "outputs": list(COMMON_OUTPUTS) + sorted(set(outputs) - set(COMMON_OUTPUTS)),
     }
     staging = files.make_temporary_dir(parent, os.path.basename(export_dir))
@@ -343,9 +450,13 @@ def export_run(run_dir, export_dir):
                          f"--run_dir={run_dir}` first, which fits them on the dev (or train) split and writes "
                          f"this file")
     calibration = scoring.load_calibration(path, method)
+    units = None
+    if len(method.input_keys) > 1:   # the raw-depth signature normalises in the units the run trained on
+        units = runs.run_depth_units(runs.read_run_flags(run_dir), run_dir)
     check_replaceable(os.path.abspath(os.fspath(export_dir)))   # before minutes of loading and tracing
     return export_saved_model(method.load(run_dir), method, export_dir, calibration["params"],
-                              calibration["threshold"], calibration["split"], source=os.path.abspath(run_dir))
+                              calibration["threshold"], calibration["split"], source=os.path.abspath(run_dir),
+                              threshold_rule=calibration["threshold_rule"], depth_units=units)
 
 
 def read_export_info(export_dir):

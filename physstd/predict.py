@@ -5,6 +5,13 @@ crop size N (dlib face detection, 68 landmarks, the training crop rule), then th
 The largest face of each image is scored; frames without a face are reported and skipped. A video's score is the
 mean of its frame scores (as run_test.py scores videos), its decision that mean against the saved threshold.
 
+Sensor depth. An export of a method that takes sensor depth (its info file lists the input "depth") needs
+`depth`: a depth image (for one input image) or a folder of them, registered to the colour frames (same size) and
+stored in the export's depth_units (uint16 mm, 0 = hole; or uint8). The folder's images, in natural order, pair one
+by one with the input images, or with the frames of one input video (`depth_pairs`); another count is refused
+before anything is scored. The crop found on each RGB frame is applied to its depth (the same affine map,
+physstd.data.sensor_depth.warp_depth_to_crop), and the export's uint8 signature normalises it as training did.
+
 Files written by `predict_paths` into the output folder:
     predictions.csv          source,frame,score,decision     (frame = -1: the video's mean score)
     NNN_<name>_traces.png        the method's trace figure (Method.trace_figure), one row per scored face:
@@ -23,8 +30,10 @@ import re
 
 import numpy as np
 
+import cv2
+
 from physstd import files, methods, viz
-from physstd.data import preprocess
+from physstd.data import pipeline, preprocess, sensor_depth
 
 VIDEO_FRAME = -1
 PREDICTION_COLUMNS = ("source", "frame", "score", "decision")
@@ -82,18 +91,26 @@ class Predictor:
                              f"but the SavedModel takes {saved_size}x{saved_size} crops; export it again with "
                              f"run_export.py")
         self.signature = self.model.signatures[export.SIGNATURE_UINT8]
+        self.takes_depth = "depth" in self.info.get("inputs", {})
+        self.depth_units = self.info.get("depth_units")
         kwargs = {} if detect_max_side is None else {"detect_max_side": detect_max_side}
         self.preprocessor = preprocess.FacePreprocessor(int(self.info["image_size"]), **kwargs)
         self.threshold = float(self.info["threshold"])
         self.batch_size = int(batch_size)
 
-    def score_crops(self, crops):
-        """Export outputs (dict of numpy arrays, one entry per crop) of (F, N, N, 3) uint8 crops."""
+    def score_crops(self, crops, depths=None):
+        """Export outputs (dict of numpy arrays, one entry per crop) of (F, N, N, 3) uint8 crops (and, for a
+        two-input export, their (F, N, N) raw depth crops in its depth_units)."""
         import tensorflow as tf
 
         crops = np.asarray(crops, np.uint8)
+
+        def inputs(part):
+            if depths is None:
+                return {"images": crops[part]}
+            return {"images": crops[part], "depth": np.asarray(depths)[part][..., None]}
         try:
-            parts = [self.signature(images=crops[start:start + self.batch_size])
+            parts = [self.signature(**inputs(slice(start, start + self.batch_size)))
                      for start in range(0, len(crops), self.batch_size)]
         except tf.errors.InvalidArgumentError as error:   # the export's input assertions (physstd.export)
             found = re.search(r"assertion failed: ([^\n]*)", error.message)
@@ -102,9 +119,10 @@ class Predictor:
                              f"{reason}") from None
         return {key: np.concatenate([np.asarray(part[key]) for part in parts]) for key in parts[0]}
 
-    def _predict_frames(self, source, frames):
-        """(frame_number, rgb) pairs -> list of FacePrediction (frames without a face skipped), frames read."""
-        crops, numbers, previous, read = [], [], None, 0
+    def _predict_frames(self, source, frames, depth_paths=None):
+        """(frame_number, rgb) pairs -> list of FacePrediction (frames without a face skipped), frames read.
+        depth_paths: the depth image of each frame number, for a two-input export."""
+        crops, depths, numbers, previous, read = [], [], [], None, 0
         for number, rgb in frames:
             read += 1
             prepared = self.preprocessor.process_frame(rgb, number, previous)
@@ -113,9 +131,12 @@ class Predictor:
             previous = preprocess.source_landmarks(prepared)
             crops.append(prepared.crop)
             numbers.append(number)
+            if depth_paths is not None:
+                depth = read_depth(depth_paths[number], rgb.shape, self.depth_units)
+                depths.append(sensor_depth.warp_depth_to_crop(depth, prepared.affine, prepared.crop.shape[0]))
         if not crops:
             return [], read
-        outputs = self.score_crops(np.stack(crops))
+        outputs = self.score_crops(np.stack(crops), np.stack(depths) if depth_paths is not None else None)
         faces = [FacePrediction(source, numbers[i], crops[i], {k: v[i] for k, v in outputs.items()})
                  for i in range(len(crops))]
         return faces, read
@@ -125,19 +146,20 @@ class Predictor:
         faces, _ = self._predict_frames(source, [(0, rgb)])
         return faces[0] if faces else None
 
-    def predict_image(self, path):
-        """SourceResult of one image file (its largest face)."""
+    def predict_image(self, path, depth_paths=None):
+        """SourceResult of one image file (its largest face); depth_paths: [its depth image] (two-input export)."""
         try:
             rgb = preprocess.read_image(path)
+            faces, read = self._predict_frames(path, [(0, rgb)], depth_paths)
         except preprocess.InputError as error:
             return SourceResult(path, [], False, 0, str(error))
-        faces, read = self._predict_frames(path, [(0, rgb)])
         return SourceResult(path, faces, False, read, "" if faces else f"{path}: no face found")
 
-    def predict_video(self, path, every_k=1, max_frames=None):
-        """SourceResult of frames 0, k, 2k, ... of a video file (at most max_frames of them)."""
+    def predict_video(self, path, every_k=1, max_frames=None, depth_paths=None):
+        """SourceResult of frames 0, k, 2k, ... of a video file (at most max_frames of them); depth_paths: the
+        depth image of every frame (two-input export)."""
         try:
-            faces, read = self._predict_frames(path, preprocess.read_video(path, every_k, max_frames))
+            faces, read = self._predict_frames(path, preprocess.read_video(path, every_k, max_frames), depth_paths)
         except preprocess.InputError as error:
             return SourceResult(path, [], True, 0, str(error))
         return SourceResult(path, faces, True, read, "" if faces else f"{path}: no face found in {read} frames")
@@ -161,6 +183,58 @@ def expand_inputs(paths):
 
 def is_image(path):
     return os.path.splitext(path)[1].lower() in preprocess.IMAGE_EXTENSIONS
+
+
+def count_video_frames(path):
+    """The number of frames of a video file (every frame grabbed, none decoded into an image)."""
+    capture = cv2.VideoCapture(path)
+    if not capture.isOpened():
+        raise preprocess.InputError(f"{path}: cannot open the video (unreadable file or unsupported codec)")
+    count = 0
+    try:
+        while capture.grab():
+            count += 1
+    finally:
+        capture.release()
+    return count
+
+
+def depth_pairs(inputs, depth):
+    """The depth image paths of each input (a list per input, indexed by its frame numbers) from `depth` (module
+    doc): a file for one input image, or a folder whose images, in natural order, pair one by one with the input
+    images or with the frames of one input video. Any other count or mix is one ValueError naming --depth."""
+    if os.path.isfile(depth):
+        paths = [depth]
+    elif os.path.isdir(depth):
+        paths = preprocess.list_images(depth)
+        if not paths:
+            raise ValueError(f"--depth={depth}: no depth images ({', '.join(preprocess.IMAGE_EXTENSIONS)}) in the "
+                             f"folder")
+    else:
+        raise ValueError(f"--depth={depth}: no such file or folder (expected a depth image or a folder of them)")
+    videos = [path for path in inputs if not is_image(path)]
+    if not videos:
+        if len(paths) != len(inputs):
+            raise ValueError(f"--depth={depth}: {len(paths)} depth images for {len(inputs)} input images; give one "
+                             f"per image, in the same (natural) order")
+        return [[path] for path in paths]
+    if len(inputs) > 1:
+        raise ValueError(f"--depth={depth}: depth pairs with input images or with the frames of one video; got "
+                         f"{len(inputs)} inputs, {len(videos)} of them videos")
+    frames = count_video_frames(videos[0])
+    if frames != len(paths):
+        raise ValueError(f"--depth={depth}: {len(paths)} depth images for the {frames} frames of {videos[0]}; give "
+                         f"one per frame, in order")
+    return [paths]
+
+
+def read_depth(path, shape, units):
+    """(H, W) raw depth of the depth image paired with an RGB frame of `shape`: stored in `units` (uint16 for mm,
+    uint8) and registered to the frame (its size); preprocess.InputError naming the file otherwise."""
+    try:
+        return pipeline.read_depth_frame(path, units, shape)
+    except ValueError as error:
+        raise preprocess.InputError(f"{error}; depth is registered to its colour frame, in the model's units") from None
 
 
 def figure_name(path, index):
@@ -197,23 +271,33 @@ def write_figures(result, output_dir, stem, predictor, max_faces=8):
 
 
 def predict_paths(export_dir, paths, output_dir, every_k=1, max_frames=None, figures=True, batch_size=16,
-                  log=print):
+                  log=print, depth=None):
     """Score every input; print one line per face (and per video); write predictions.csv and the figures.
+    depth: the sensor depth of the inputs, for a two-input export (module doc).
 
     Returns the list of SourceResult.
     """
+    from physstd import export   # TensorFlow: imported when an export is loaded
+
     inputs = expand_inputs(paths)   # a wrong path fails before the model loads
     files.check_output_dir(output_dir)
+    takes_depth = "depth" in export.read_export_info(export_dir).get("inputs", {})
+    if takes_depth and depth is None:
+        raise ValueError(f"{export_dir}: the model takes sensor depth next to the images; pass "
+                         f"--depth=<a depth image or a folder of them>, registered to the inputs")
+    if depth is not None and not takes_depth:
+        raise ValueError(f"--depth={depth}: the model {export_dir} takes images only")
+    pairs = depth_pairs(inputs, depth) if takes_depth else [None] * len(inputs)
     predictor = Predictor(export_dir, batch_size)
     if figures and not (predictor.draws_traces or predictor.draws_live):
         log(f"no figures: method {predictor.method.name!r} outputs no spoof trace or live reconstruction")
     os.makedirs(output_dir, exist_ok=True)
     results, rows = [], []
-    for index, path in enumerate(inputs):
+    for index, (path, depth_paths) in enumerate(zip(inputs, pairs)):
         if is_image(path):
-            result = predictor.predict_image(path)
+            result = predictor.predict_image(path, depth_paths)
         else:
-            result = predictor.predict_video(path, every_k, max_frames)
+            result = predictor.predict_video(path, every_k, max_frames, depth_paths)
         results.append(result)
         if result.failure:
             log(f"{path}: skipped ({result.failure})")

@@ -1,7 +1,9 @@
 """Reading a run directory, shared by training (physstd.train), the methods' network loaders and evaluation.
 
     <run_dir>/flags.json          {"train": TrainConfig fields (with "method" and its "method_config"),
-                                   "model": ModelConfig fields, "num_landmarks": Q}
+                                   "model": ModelConfig fields, "num_landmarks": Q,
+                                   "sensor_depth_units": the training set's depth units, for a method that
+                                   takes sensor depth (absent otherwise)}
     <run_dir>/checkpoints/        tf.train.CheckpointManager: `checkpoint` (state file), ckpt-<step>.index/.data-*
 
 Writing checkpoints is physstd.train.checkpoints' job; this module only reads, so that evaluation and export can
@@ -16,6 +18,7 @@ CHECKPOINT_DIR = "checkpoints"
 FLAGS_FILE = "flags.json"
 # The method of a run whose flags.json predates --method (every such run trained PhySTD).
 DEFAULT_METHOD = "physstd"
+SENSOR_DEPTH_UNITS = "sensor_depth_units"
 
 
 def read_run_flags(run_dir):
@@ -33,6 +36,16 @@ def run_method(record):
     if not isinstance(name, str) or not name:
         raise ValueError(f"{FLAGS_FILE}: 'method' must be a method name; found {name!r}")
     return name
+
+
+def run_depth_units(record, run_dir):
+    """The sensor-depth units ("mm" or "uint8") a run of a method that takes sensor depth was trained on (its
+    flags.json); one ValueError naming the file when the record has none."""
+    units = record.get(SENSOR_DEPTH_UNITS)
+    if not isinstance(units, str) or not units:
+        raise ValueError(f"{os.path.join(run_dir, FLAGS_FILE)}: the run's method takes sensor depth, but the record "
+                         f"names no {SENSOR_DEPTH_UNITS} (the units of its training set's depth)")
+    return units
 
 
 def network_checkpoint(network):

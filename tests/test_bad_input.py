@@ -463,7 +463,8 @@ def test_tables_refuse_nan_and_percentages_and_read_run_test_results(tmp_path, c
     path.write_text(json.dumps(record))
     tables.main([str(path)])
     summary = capsys.readouterr().out
-    assert "| - | 8 | alpha0 = 1 | 0.5 | 12.50 | 25.00 | 18.75 |" in summary   # a results.json of before the harness
+    # A results.json of before the harness (and before threshold rules: an EER threshold).
+    assert "| - | 8 | alpha0 = 1 | 0.5 (EER) | 12.50 | 25.00 | 18.75 |" in summary
     tables.main([str(path), "--table=oulu"])
     table = capsys.readouterr().out
     assert "12.5" in table and "25.0" in table and "18.8" in table   # APCER, BPCER, ACER of protocol 1 in %

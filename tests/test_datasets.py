@@ -44,7 +44,7 @@ def test_siw_fields():
 
 
 def test_siwm_prefixes_cover_all_thirteen_types():
-    assert set(datasets.SIWM_PREFIXES.values()) == set(spoof_types.NAMES)
+    assert set(datasets.SIWM_PREFIXES.values()) == {"live", *spoof_types.SIWM_TYPES}
     r = parse_video_name("siw_m", "Makeup_Co_41.mov")
     assert (r["video_id"], r["spoof_type"], r["attack"], r["label"], r["number"]) == (
         "Makeup_Co_41", "cosmetic", "Makeup_Co", 1, 41)

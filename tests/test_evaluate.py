@@ -128,12 +128,32 @@ def test_frame_level_and_saved_calibration(setup, tmp_path):
     result = evaluate.evaluate_fold(model, setup["data"], split_dir, "p1", frame_level=True,
                                     use_saved_calibration=True, output_dir=str(tmp_path))
     assert result["calibration"] == {"method": "physstd", "params": {"alpha0": 2.0}, "threshold": -0.5,
-                                     "split": "dev", "source": "saved"}
+                                     "threshold_rule": {"rule": "eer"}, "split": "dev", "source": "saved"}
     frames = _reference_frames(setup, "test")
     labels, scores = result["_curve"]
     assert len(scores) == len(frames) == result["num_samples"]
     np.testing.assert_allclose(scores, [2.0 * f[3] - f[4] for f in frames], rtol=1e-5, atol=1e-7)
     np.testing.assert_array_equal(labels, [f[1] for f in frames])
+
+
+def test_the_bpcer_rule_chooses_the_dev_threshold_and_is_saved_with_it(setup, tmp_path):
+    model = evaluate.ScoringModel(setup["run"])
+    split_dir = os.path.join(setup["data"], "protocols")
+    rule = {"rule": "bpcer", "bpcer": 0.01}
+    result = evaluate.evaluate_fold(model, setup["data"], split_dir, "p1", rule=rule)
+    saved = scoring.load_calibration(model.calibration_path, methods.get("physstd"))
+    assert saved["threshold_rule"] == result["calibration"]["threshold_rule"] == rule
+    dev = _video_means(_reference_frames(setup, "dev"))
+    labels = np.array([v[0] for v in dev.values()])
+    scores = scoring.weighted_difference([v[2] for v in dev.values()], [v[3] for v in dev.values()],
+                                         saved["params"]["alpha0"])
+    # A handful of dev videos: the 1% budget rejects no bona fide one, so no dev bona fide score reaches the threshold.
+    assert saved["threshold"] == pytest.approx(metrics.bpcer_threshold(labels, scores, 0.01), rel=1e-4, abs=1e-6)
+    assert scores[labels == 0].max() < saved["threshold"]
+    assert "(BPCER = 1%)" in evaluate.summary_markdown([result])
+    # A saved calibration keeps its own rule; asking for another one as well is refused before any work.
+    with pytest.raises(ValueError, match="drop --threshold_rule or --use_saved_calibration"):
+        evaluate.evaluate_models([setup["run"]], str(tmp_path), use_saved_calibration=True, rule=rule)
 
 
 def test_siwm_protocols_pool_the_apcer_and_keep_the_worst_species_beside_it(setup, tmp_path):

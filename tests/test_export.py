@@ -140,12 +140,16 @@ def test_export_run_needs_the_calibration_and_uses_it(exported, tmp_path):
                    "score": "alpha0 * trace_magnitude - depth_mean", "decision": "attack if score >= threshold"},
                   stream)
     info = export.export_run(run_dir, str(tmp_path / "old"))
-    assert (info["method"], info["params"], info["threshold"], info["calibration_split"]) == \
-        ("physstd", {"alpha0": 0.75}, 0.1, "train")
+    assert (info["method"], info["params"], info["threshold"], info["calibration_split"], info["threshold_rule"]) == \
+        ("physstd", {"alpha0": 0.75}, 0.1, "train", {"rule": "eer"})
+    # A threshold chosen by the BPCER rule is exported as it is; the info file says which rule chose it.
+    rule = {"rule": "bpcer", "bpcer": 0.01}
     scoring.save_calibration(os.path.join(run_dir, scoring.CALIBRATION_FILENAME), PHYSTD, {"alpha0": 0.5}, -0.2,
-                             "dev")
+                             "dev", rule)
     info = export.export_run(run_dir, str(tmp_path / "b"))
     assert (info["params"], info["threshold"], info["calibration_split"]) == ({"alpha0": 0.5}, -0.2, "dev")
+    assert export.read_export_info(str(tmp_path / "b"))["threshold_rule"] == rule
+    assert float(export.load_export(str(tmp_path / "b")).threshold.numpy()) == np.float32(-0.2)
     assert info["source"] == os.path.abspath(run_dir)
     os.remove(os.path.join(run_dir, scoring.CALIBRATION_FILENAME))
     os.remove(legacy)

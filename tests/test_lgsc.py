@@ -53,6 +53,23 @@ def test_quarter_width_parameter_counts(quarter_width_networks):
         assert type(layer).from_config(layer.get_config()).get_config() == layer.get_config()
 
 
+def test_conv_cue_head_counts_and_config():
+    """--cue_head=conv at width 0.25: D5 keeps 16 channels (its two basic blocks 2 x 4,672 parameters, no 1x1 shortcut
+    inside; its outer 1x1 conv + IN 288) instead of 3 (579 + 174 + 54), then 3x3 convs 16 -> 16 (2,320 with bias) and
+    16 -> 3 (435)."""
+    import tensorflow as tf
+
+    from physstd.methods.lgsc.networks import CueGenerator, trainable_parameters
+
+    generator = CueGenerator(0.25, "conv")
+    cue, _ = generator(tf.zeros((2, 32, 32, 3)))
+    assert cue.shape == (2, 32, 32, 3)
+    assert trainable_parameters([generator]) == 1_025_751 - (579 + 174 + 54) + (2 * 4_672 + 288) + 2_320 + 435
+    assert CueGenerator.from_config(generator.get_config()).cue_head == "conv"
+    with pytest.raises(ValueError, match="^--cue_head must be one of released, conv, got 'mlp'$"):
+        CueGenerator(0.25, "mlp")
+
+
 @pytest.mark.slow
 def test_width_one_parameter_counts_are_torchvision_resnet18_and_the_released_decoder():
     import tensorflow as tf

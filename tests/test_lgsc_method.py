@@ -226,3 +226,83 @@ def test_trace_recovery_scores_half_the_cue(lgsc_run):
     hand = TraceModel(lambda images: ((_reference(networks, np.asarray(images, np.float32))["cue"] / 2)
                                       .astype(np.float32), None), N, tuple(lgsc_run["model_config"].trace_bands))
     assert_recovery_matches(result, hand, lgsc_run["root"])
+
+
+@pytest.mark.slow
+def test_triplet_on_cue_adds_the_pooled_cue_as_a_sixth_scale():
+    """Tab. 5 'TL on E5-SC': the step's triplet term is the five feature scales' plus the cue's, each computed
+    here from the generator's own outputs on the same batch (by the losses' hand-checked functions)."""
+    import tensorflow as tf
+
+    from physstd.methods.lgsc import losses
+    from physstd.methods.lgsc.config import LGSCConfig
+    from physstd.methods.lgsc.trainer import LGSCTrainer
+    from physstd.models import ModelConfig
+    from physstd.train.config import TrainConfig
+
+    rng = np.random.default_rng(5)
+    batch = {half: {"image": tf.constant(rng.uniform(0, 1, (2, N, N, 3)), tf.float32)} for half in ("live", "spoof")}
+    is_spoof = tf.constant([0.0, 0.0, 1.0, 1.0])
+    images = tf.concat([batch["live"]["image"], batch["spoof"]["image"]], 0)
+    for on_cue in (False, True):
+        config = TrainConfig(method="lgsc", method_config=LGSCConfig(warmup_steps=0, triplet_on_cue=on_cue),
+                             batch_size=2, learning_rate=1e-3, num_steps=1)
+        trainer = LGSCTrainer(ModelConfig(image_size=N, width=WIDTH), config)
+        cue, features = trainer.generator(images, training=True)   # the step's forward pass, before its update
+        expected = losses.multiscale_triplet_loss(features + ((cue,) if on_cue else ()), is_spoof)
+        step = trainer._train_step(batch)
+        np.testing.assert_allclose(step["triplet"].numpy(), expected.numpy(), rtol=1e-5)
+        if on_cue:
+            cue_term = losses.triplet_loss(tf.reduce_mean(cue, axis=(1, 2)), is_spoof)
+            np.testing.assert_allclose(step["triplet"].numpy() - losses.multiscale_triplet_loss(features, is_spoof),
+                                       cue_term.numpy(), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_one_model_for_the_folds_of_a_cross_dataset_protocol_calibrates_on_its_source(lgsc_run, tmp_path):
+    """siw_to_oulu_p3's shape: folds that share train and dev lists from one dataset and test on another's splits.
+    The target root here holds the test videos only, so the threshold can only come from the run's own root; it
+    equals the plain dev calibration's, and fold 2 (half of fold 1's test videos) scores those videos alike."""
+    import csv
+    import json
+    import shutil
+
+    from physstd.data import prepared, protocols
+    from physstd.eval import evaluate
+
+    source = lgsc_run["root"]
+    split_dir = os.path.join(source, "protocols")
+    subsets = {name: protocols.load_split(split_dir, "identity", name) for name in ("train", "dev", "test")}
+    target = tmp_path / "target"
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("protocols"))
+    with open(os.path.join(source, prepared.INDEX_FILE), newline="") as f:
+        rows = list(csv.DictReader(f))
+    with open(target / prepared.INDEX_FILE, "w", newline="") as f:
+        writer = csv.DictWriter(f, list(rows[0]))
+        writer.writeheader()
+        writer.writerows(row for row in rows if row["video_id"] in subsets["test"])
+    cross = tmp_path / "splits" / "cross"
+    for fold, test in (("1", subsets["test"]), ("2", subsets["test"][::2])):
+        folder = cross / f"fold_{fold}"
+        folder.mkdir(parents=True)
+        for name, ids in (("train", subsets["train"]), ("dev", subsets["dev"]), ("test", test)):
+            (folder / f"{name}.txt").write_text("".join(f"{i}\n" for i in ids))
+    (cross / "protocol.json").write_text(json.dumps(
+        {"dataset": "cross_dataset", "protocol": "cross", "subset_datasets": {"train": "a", "dev": "a", "test": "b"}}))
+
+    plain, _ = evaluate.evaluate_models([lgsc_run["run"]], str(tmp_path / "plain"), protocol="identity")
+    record, folds = evaluate.evaluate_models([lgsc_run["run"]], str(tmp_path / "cross"), data_root=str(target),
+                                             split_dir=str(tmp_path / "splits"), protocol="cross", folds=["1", "2"])
+    threshold = plain["folds"][0]["calibration"]["threshold"]
+    assert [fold["calibration"]["threshold"] for fold in folds] == [threshold, threshold]
+    assert [fold["num_videos"] for fold in folds] == [len(subsets["test"]), len(subsets["test"][::2])]
+    def scores_by_video(fold):
+        with open(tmp_path / "cross" / f"fold_{fold}" / "scores.csv", newline="") as f:
+            return {row["video_id"]: float(row["score"]) for row in csv.DictReader(f)}
+
+    first, second = scores_by_video(1), scores_by_video(2)
+    assert second and all(second[video] == pytest.approx(first[video], abs=1e-6) for video in second)
+    (cross / "fold_2" / "train.txt").write_text(f"{subsets['train'][0]}\n")
+    with pytest.raises(ValueError, match="whose train splits differ; give one run per fold"):
+        evaluate.evaluate_models([lgsc_run["run"]], str(tmp_path / "again"), data_root=str(target),
+                                 split_dir=str(tmp_path / "splits"), protocol="cross", folds=["1", "2"])

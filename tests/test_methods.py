@@ -150,21 +150,22 @@ FOLDER = {
 
 
 @contextlib.contextmanager
-def throwaway_method(base):
+def throwaway_method(base, method_name=NAME, files=FOLDER):
     """The throw-away method added as a new one is: its folder (written under `base`, a directory on the
-    physstd.methods package path) and its line in the registry."""
-    folder = os.path.join(base, NAME)
+    physstd.methods package path; {file: source} `files`, this module's method by default) and its line in the
+    registry."""
+    folder = os.path.join(base, method_name)
     os.makedirs(folder)
-    for name, source in FOLDER.items():
+    for name, source in files.items():
         with open(os.path.join(folder, name), "w") as stream:
             stream.write(textwrap.dedent(source).lstrip())
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(methods, "__path__", [*methods.__path__, str(base)])
-        patch.setitem(methods.MODULES, NAME, f"physstd.methods.{NAME}")
+        patch.setitem(methods.MODULES, method_name, f"physstd.methods.{method_name}")
         try:
-            yield methods.get(NAME)
+            yield methods.get(method_name)
         finally:
-            for module in [m for m in sys.modules if m.startswith(f"physstd.methods.{NAME}")]:
+            for module in [m for m in sys.modules if m.startswith(f"physstd.methods.{method_name}")]:
                 del sys.modules[module]
 
 
@@ -389,7 +390,8 @@ def test_evaluate_calibrate_and_export_the_added_method(trained, tmp_path):
     from_export = evaluate.ScoringModel(str(tmp_path / "model"))
     assert from_export.method.name == NAME
     assert from_export.saved_calibration() == {"method": NAME, "params": {"scale": scale},
-                                               "threshold": pytest.approx(calibration["threshold"]), "split": "dev"}
+                                               "threshold": pytest.approx(calibration["threshold"]),
+                                               "threshold_rule": {"rule": "eer"}, "split": "dev"}
     np.testing.assert_allclose(from_export.statistics(frames)["map_mean"], expected / scale, atol=1e-6)
 
 

@@ -196,7 +196,7 @@ def test_siwm_protocols(tmp_path):
         train = protocols.load_split(split_dir, "p2", "train", t)
         test = protocols.load_split(split_dir, "p2", "test", t)
         assert t not in {kind[i] for i in train} and {kind[i] for i in test} == {"live", t}
-        assert {kind[i] for i in train} == set(spoof_types.NAMES) - {t}
+        assert {kind[i] for i in train} == {"live", *spoof_types.SIWM_TYPES} - {t}
         lt = sorted(i for i in train if kind[i] == "live")
         assert len(lt) == 16 and sum(kind[i] == "live" for i in test) == 4
         assert live_train in (None, lt)
@@ -316,6 +316,37 @@ def test_cross_dataset_and_index_input(tmp_path):
     bad.write_text("video_id,label,spoof_type,subject\nv1,,live,3\n")
     with pytest.raises(ValueError, match="bad.csv' line 2: column 'label'"):
         protocols.records_from_index(str(bad), "replay_attack")
+
+
+def test_siw_to_oulu_trains_on_siw_and_tests_each_oulu_fold(tmp_path):
+    """LGSC paper, Tab. 4: SiW train (every training video), threshold on SiW's test split, test = the OULU-NPU
+    protocol's test split of each fold; a run given casia and replay builds only their two protocols."""
+    _siw_tree(tmp_path / "siw")
+    _write_oulu_protocols(tmp_path)
+    siw = datasets.scan_dataset("siw", str(tmp_path / "siw"))
+    records = {"siw": siw, "oulu_npu": _oulu_records()}
+    written = protocols.build_protocols("cross_dataset", records, str(tmp_path / "out"),
+                                        oulu_protocol_files=str(tmp_path))
+    assert [os.path.basename(p) for p in written] == [f"siw_to_oulu_p{k}" for k in range(1, 5)]
+    split_dir = str(tmp_path / "out" / "cross_dataset")
+    oulu_test = {"p1": 600, "p2": 1080, "p3": 300, "p4": 60}   # the official test counts per fold
+    for k in range(1, 5):
+        name = f"siw_to_oulu_p{k}"
+        info = protocols.protocol_info(split_dir, name)
+        assert info["subset_datasets"] == {"train": "siw", "dev": "siw", "test": "oulu_npu"}
+        folds = protocols.list_folds(split_dir, name)
+        assert folds == ([] if k < 3 else [str(f) for f in range(1, 7)])
+        for fold in folds or [None]:
+            assert len(protocols.load_split(split_dir, name, "train", fold)) == 3 * 14      # SiW Train/, all videos
+            assert len(protocols.load_split(split_dir, name, "dev", fold)) == 2 * 14        # SiW Test/
+            test = protocols.load_split(split_dir, name, "test", fold)
+            assert len(test) == oulu_test[f"p{k}"]
+            if fold is not None:
+                assert {i.split("_")[0] for i in test} == {fold}                         # that fold's phone
+    with pytest.raises(ValueError, match="siw_to_oulu_p1 needs OULU-NPU's Protocols folder"):
+        protocols.build_protocols("cross_dataset", records, str(tmp_path / "x"), ["siw_to_oulu_p1"])
+    with pytest.raises(ValueError, match="siw_to_oulu_p2 needs the videos of oulu_npu"):
+        protocols.build_protocols("cross_dataset", {"siw": siw}, str(tmp_path / "x"), ["siw_to_oulu_p2"])
 
 
 @pytest.mark.slow

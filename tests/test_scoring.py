@@ -121,9 +121,10 @@ def test_calibrate_then_apply_to_another_set(tmp_path):
     path = tmp_path / scoring.CALIBRATION_FILENAME
     scoring.save_calibration(path, PHYSTD, {"alpha0": alpha0}, threshold, "dev")
     assert scoring.load_calibration(path, PHYSTD) == {"method": "physstd", "params": {"alpha0": alpha0},
-                                                      "threshold": threshold, "split": "dev"}
+                                                      "threshold": threshold, "threshold_rule": {"rule": "eer"},
+                                                      "split": "dev"}
     assert json.loads(path.read_text()) == {"format_version": 2, "method": "physstd", "params": {"alpha0": alpha0},
-                                            "threshold": threshold, "split": "dev",
+                                            "threshold": threshold, "threshold_rule": {"rule": "eer"}, "split": "dev",
                                             "score": "alpha0 * trace_magnitude - depth_mean",
                                             "decision": "attack if score >= threshold"}
     assert os.listdir(tmp_path) == [scoring.CALIBRATION_FILENAME]  # no temporary file left behind
@@ -138,7 +139,8 @@ def test_a_former_alpha0_json_reads_as_a_physstd_calibration(tmp_path):
     _legacy_alpha0_json(tmp_path / "alpha0.json", 2.5, -0.25, "train")
     assert scoring.run_calibration_path(tmp_path) == str(tmp_path / "alpha0.json")
     assert scoring.load_calibration(tmp_path / "alpha0.json", PHYSTD) == {
-        "method": "physstd", "params": {"alpha0": 2.5}, "threshold": -0.25, "split": "train"}
+        "method": "physstd", "params": {"alpha0": 2.5}, "threshold": -0.25, "threshold_rule": {"rule": "eer"},
+        "split": "train"}
     # A new calibration.json takes precedence over the former file.
     scoring.save_calibration(tmp_path / "calibration.json", PHYSTD, {"alpha0": 0.5}, 0.1, "dev")
     assert scoring.run_calibration_path(tmp_path) == str(tmp_path / "calibration.json")
@@ -194,3 +196,90 @@ def test_video_scores_refuse_a_video_with_two_labels():
         scoring.video_scores(["a", "b", "b"], [0.0, 1.0, 2.0], labels=[0, 1, 0])
     with pytest.raises(ValueError, match="equal-length"):
         scoring.video_scores(["a", "b"], [0.0])
+
+
+# --- threshold rules ------------------------------------------------------------------------------------------------
+# 200 bona fide dev scores 0.00 .. 1.99 and 5 attacks; BPCER = 1% allows rejecting 2 of the 200 bona fide samples.
+RULE_LABELS = np.array([0] * 200 + [1] * 5)
+RULE_SCORES = np.concatenate([np.arange(200) / 100, [1.985, 1.975, 1.5, 0.5, 2.5]])
+
+
+def _bpcer(labels, scores, threshold):
+    return np.mean(scores[labels == 0] >= threshold)
+
+
+def test_bpcer_rule_by_hand():
+    # Rejecting the two top bona fide scores (1.99, 1.98) is the budget; the attack at 1.975 lies between 1.98 and
+    # the next bona fide score 1.97, so the lowest admissible dev score is 1.975: BPCER 1%, 3 of 5 attacks detected.
+    threshold = scoring.choose_threshold(RULE_LABELS, RULE_SCORES, {"rule": "bpcer", "bpcer": 0.01})
+    assert threshold == 1.975
+    assert _bpcer(RULE_LABELS, RULE_SCORES, threshold) == 0.01
+    # Tightest: every lower dev score breaks the budget, so no threshold rejects more dev samples within it.
+    lower = RULE_SCORES[RULE_SCORES < threshold]
+    assert all(_bpcer(RULE_LABELS, RULE_SCORES, t) > 0.01 for t in lower)
+    # Brute force over every threshold that changes a dev decision: the same one.
+    candidates = np.unique(np.concatenate([RULE_SCORES, [np.inf]]))
+    admissible = [t for t in candidates if _bpcer(RULE_LABELS, RULE_SCORES, t) <= 0.01]
+    assert min(admissible) == threshold
+    # The default target is 1%, and the rule is not the EER's.
+    assert scoring.threshold_rule("bpcer") == {"rule": "bpcer", "bpcer": 0.01}
+    assert scoring.choose_threshold(RULE_LABELS, RULE_SCORES) == metrics.eer(RULE_LABELS, RULE_SCORES)[1] != threshold
+
+
+def test_bpcer_rule_ties_and_edges():
+    # A tie at the budget's edge is not split: 1.98 appears twice among the bona fide scores (and once for an attack),
+    # rejecting it would reject 3 of 200 (1.5%), so the threshold moves above it and the dev BPCER is 0.5%.
+    scores = RULE_SCORES.copy()
+    scores[197] = 1.98
+    scores[200] = 1.98
+    threshold = scoring.choose_threshold(RULE_LABELS, scores, {"rule": "bpcer", "bpcer": 0.01})
+    assert threshold == 1.99 and _bpcer(RULE_LABELS, scores, threshold) == 0.005
+    # Fewer than 100 bona fide samples: one rejection is already 2%; the threshold is the lowest attack score above
+    # every bona fide score...
+    labels, few = np.array([0] * 50 + [1, 1]), np.concatenate([np.arange(50) / 50, [0.99, 3.0]])
+    assert scoring.choose_threshold(labels, few, {"rule": "bpcer", "bpcer": 0.01}) == 0.99
+    # ... and when the top dev score is bona fide, the next float32 above it: finite, nothing in dev rejected.
+    few[-1] = 0.5
+    few[-2] = 0.25
+    threshold = scoring.choose_threshold(labels, few, {"rule": "bpcer", "bpcer": 0.01})
+    below = np.nextafter(np.float32(threshold), np.float32(-np.inf))
+    assert float(np.float32(threshold)) == threshold and below <= 0.98 < threshold < 0.98 + 1e-7   # the smallest
+    assert _bpcer(labels, few, threshold) == 0
+    assert metrics.threshold_at_bpcer(labels, few, 0.01) == np.inf   # the unbounded form the TDR uses
+    labels, top = np.array([0, 0, 1]), np.array([0.1, 0.7, 0.2])   # float32(0.7) rounds below 0.7: one step up
+    threshold = scoring.choose_threshold(labels, top, {"rule": "bpcer", "bpcer": 0.01})
+    assert float(np.float32(0.7)) < 0.7 < threshold == float(np.nextafter(np.float32(0.7), np.float32(np.inf)))
+
+
+def test_threshold_rule_records_and_refusals():
+    assert scoring.threshold_rule() == {"rule": "eer"}
+    assert scoring.threshold_rule("bpcer", 0.05) == {"rule": "bpcer", "bpcer": 0.05}
+    for rule, bpcer, message in (("eer", 0.01, "read only by the bpcer rule"), ("far", None, "unknown threshold rule"),
+                                 ("bpcer", 0.0, r"in \(0, 1\)"), ("bpcer", 1.0, r"in \(0, 1\)"),
+                                 ("bpcer", True, r"in \(0, 1\)")):
+        with pytest.raises(ValueError, match=message):
+            scoring.threshold_rule(rule, bpcer)
+    assert scoring.describe_rule({"rule": "bpcer", "bpcer": 0.01}) == "BPCER = 1%"
+    assert scoring.describe_rule({"rule": "eer"}) == "EER"
+
+
+def test_the_rule_is_written_into_the_calibration_file_and_old_files_load_as_eer(tmp_path):
+    path = tmp_path / scoring.CALIBRATION_FILENAME
+    rule = {"rule": "bpcer", "bpcer": 0.01}
+    scoring.save_calibration(path, PHYSTD, {"alpha0": 1.0}, 1.975, "dev", rule)
+    assert json.loads(path.read_text())["threshold_rule"] == rule
+    assert scoring.load_calibration(path, PHYSTD)["threshold_rule"] == rule
+    # A format-2 file written before threshold rules existed has no key: it was an EER calibration.
+    record = json.loads(path.read_text())
+    del record["threshold_rule"]
+    path.write_text(json.dumps(record))
+    loaded = scoring.load_calibration(path, PHYSTD)
+    assert (loaded["threshold_rule"], loaded["threshold"]) == ({"rule": "eer"}, 1.975)
+    for bad in ({"rule": "bpcer", "bpcer": 2}, {"rule": "eer", "extra": 1}, "bpcer"):
+        _edit_saved_calibration(path, threshold_rule=bad)
+        with pytest.raises(ValueError, match="calibration.json"):
+            scoring.load_calibration(path, PHYSTD)
+    # Exports carry the rule for the reader; an info record without one is an EER export.
+    assert scoring.export_rule({"threshold": 0.3}, "info") == {"rule": "eer"}
+    assert scoring.export_rule({"threshold_rule": rule}, "info") == rule
+

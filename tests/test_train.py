@@ -247,7 +247,9 @@ def test_every_flagfile_parses_and_covers_the_papers_experiments():
     expected |= {f"{m}_oulu_p{k}" for m in ("auxiliary", "despoof") for k in range(1, 5)}
     # LGSC on the tables that print its published rows (OULU-NPU, SiW, CASIA <-> Replay) and its demo.
     expected |= {"lgsc_demo", "lgsc_casia_to_replay", "lgsc_replay_to_casia"} | {f"lgsc_oulu_p{k}" for k in range(1, 5)}
-    expected |= {f"lgsc_siw_p{k}" for k in range(1, 4)}
+    expected |= {f"lgsc_siw_p{k}" for k in range(1, 4)} | {f"lgsc_siw_to_oulu_p{k}" for k in range(1, 5)}
+    expected |= {f"lgsc_oulu_p1_{ablation}" for ablation in ("resized", "no_triplet", "triplet_on_cue", "no_classifier",
+                                                             "regress_spoof", "classifier_on_cue")}
     assert expected <= set(names)
     for name, path in names.items():
         train, model = _parse([f"--flagfile={path}"])
@@ -261,6 +263,8 @@ def test_every_flagfile_parses_and_covers_the_papers_experiments():
         if experiment != "demo":  # the paper's settings (De-Spoof paper, Sec. 4.1, for both baselines; LGSC's own)
             settings = {"physstd": (256, 5e-5, 8, 150_000), "lgsc": (256, 1e-3, 32, 60_000)}.get(
                 method, (256, 3e-5, 6, 150_000))
+            if experiment == "oulu_p1_resized":   # LGSC Tab. 5: the whole face at 224
+                settings = (224,) + settings[1:]
             assert (model.image_size, train.learning_rate, train.batch_size, train.num_steps) == settings, name
         else:   # the demos share flags/demo.flags' data, size and budget
             demo, demo_model = _parse([f"--flagfile={names['demo']}"])
@@ -269,4 +273,12 @@ def test_every_flagfile_parses_and_covers_the_papers_experiments():
                 (demo.data_root, demo.protocol, demo_model, demo.num_steps, demo.batch_size, demo.seed), name
         if method == "lgsc":   # 224 patches of faces prepared at 256 (the LGSC paper); the demo: whole faces
             own = train.method_config
-            assert (own.patch_size, own.warmup_steps) == ((0, 0) if experiment == "demo" else (224, 1000)), name
+            expected_patch = {"demo": (0, 0), "oulu_p1_resized": (0, 1000)}.get(experiment, (224, 1000))
+            assert (own.patch_size, own.warmup_steps) == expected_patch, name
+            ablation = {"oulu_p1_no_triplet": own.triplet_weight == 0, "oulu_p1_triplet_on_cue": own.triplet_on_cue,
+                        "oulu_p1_no_classifier": own.classification_weight == 0,
+                        "oulu_p1_regress_spoof": own.regress_spoof,
+                        "oulu_p1_classifier_on_cue": own.classifier_input == "cue"}
+            assert ablation.get(experiment, True), name
+            if experiment.startswith("siw_to_oulu_p"):
+                assert (train.split_dir, train.protocol) == ("datasets/cross_dataset", experiment), name

@@ -16,14 +16,17 @@ Unknown names raise ValueError naming the path and the expected pattern.
 
 Sources of the naming: OULU-NPU and SiW dataset pages; CASIA-FASD and Replay-Attack as documented by the
 Idiap bob.db packages (bob.db.casia_fasd, bob.db.replay); MSU-MFSD file lists and subject lists shipped with
-the dataset (train_sub_list.txt / test_sub_list.txt); SiW-M as used by the authors' STDN code (trainlist.txt).
+the dataset (train_sub_list.txt / test_sub_list.txt); SiW-M as used by the authors' STDN code (trainlist.txt);
+WMCA as named by its release and Idiap's bob.pad.face WMCA interface (the file-id map of the PAIs); CASIA-SURF CeFA
+as documented by its authors (github.com/liuajian/CASIA-FAS-Dataset). docs/data.md says which parts of the WMCA
+and CeFA layouts are read from those sources and which are assumptions.
 """
 import os
 import re
 
 from physstd.data import spoof_types
 
-DATASETS = ("oulu_npu", "siw", "siw_m", "casia_fasd", "replay_attack", "msu_mfsd")
+DATASETS = ("oulu_npu", "siw", "siw_m", "casia_fasd", "replay_attack", "msu_mfsd", "wmca", "cefa")
 # Short spellings run_preprocess.py once used; still accepted, with a note naming the canonical name.
 OLD_NAMES = {"oulu": "oulu_npu", "siwm": "siw_m", "casia": "casia_fasd", "replay": "replay_attack", "msu": "msu_mfsd"}
 
@@ -298,9 +301,112 @@ def _parse_msu(relative_path):
                    device=device, scene=scene)
 
 
+# --- WMCA ----------------------------------------------------------------------------------------------
+# One HDF5 file per recording, <client>_<session>_<presenter>_<type>_<PAI>.hdf5 (e.g. face-station/12.02.18/
+# 100_03_015_2_10.hdf5); type 0 bona fide, 1-5 attacks; (type, PAI) names the instrument. The release's file-id map
+# (bob.pad.face lists/batl/idiap_converter_v2.json) gives each (type, PAI) a category, the names of the
+# leave-one-out protocols: WMCA_PAI restates it as (category, kind of instrument).
+WMCA_PATTERN = "<...>/<client>_<session>_<presenter>_<type 0-5>_<PAI>.hdf5 (or .h5)"
+_WMCA_RE = re.compile(r"^(\d+)_(\d+)_(\d+)_([0-5])_(\d+)$")
+WMCA_EXTENSIONS = (".hdf5", ".h5")
+_WMCA_INSTRUMENTS = (   # (type, PAI ids, category, kind of instrument)
+    (0, (0, 1, 2), "bonafide", "bona fide"),   # 1: own medical glasses, 2: unisex glasses
+    (1, (1, 4, 5, 6, 7), "glasses", "funny eyes glasses"),
+    (1, (3,), "glasses", "glasses (unassigned in the map)"),
+    (1, (15, 16), "glasses", "paper glasses"),
+    (1, (2,), "rigidmask", "plastic halloween mask"),
+    (1, (13, 14), "rigidmask", "transparent mask"),
+    (1, range(8, 13), "wig", "wig"),
+    (2, range(1, 8), "fakehead", "mannequin"),
+    (2, range(8, 12), "papermask", "paper craft mask"),
+    (2, range(12, 18), "rigidmask", "custom wearable mask"),
+    (2, (18, *range(75, 100)), "flexiblemask", "flexible silicone mask"),
+    (3, (1, 2, 3, 4, 6, 7, 8, 9, 11, 12, 13, 14), "prints", "printed photo"),
+    (3, (5, 10, 15), "replay", "photo on a display"),
+    (4, range(1, 19), "replay", "video on a display"),
+    (5, range(1, 140), "makeup", "makeup"))
+WMCA_PAI = {(type_id, pai): (category, kind) for type_id, pais, category, kind in _WMCA_INSTRUMENTS for pai in pais}
+# Categories in no WMCA protocol: the grandtest protocol leaves out wigs, every protocol makeup (bob.pad.face).
+WMCA_EXCLUDED = ("makeup", "wig")
+# WMCA category -> spoof type (glasses: paper glasses or funny eyes, by the instrument).
+_WMCA_SPOOF_TYPES = {"bonafide": "live", "fakehead": "mannequin", "flexiblemask": "silicone_mask",
+                     "papermask": "paper_mask", "prints": "print", "replay": "replay", "rigidmask": "rigid_mask",
+                     "makeup": "obfuscation"}
+
+
+def wmca_name(relative_path):
+    """(stem, (client, session, presenter, type, PAI) ints) of a WMCA recording path; ValueError if it is not one."""
+    name = str(relative_path).replace("\\", "/").rstrip("/").split("/")[-1]
+    stem, ext = os.path.splitext(name)
+    if ext.lower() not in WMCA_EXTENSIONS:
+        stem = name
+    match = _WMCA_RE.match(stem)
+    if not match:
+        _fail("wmca", relative_path, WMCA_PATTERN)
+    return stem, tuple(int(g) for g in match.groups())
+
+
+def _parse_wmca(relative_path):
+    stem, (client, session, presenter, type_id, pai_id) = wmca_name(relative_path)
+    if (type_id, pai_id) not in WMCA_PAI:
+        _fail("wmca", relative_path, WMCA_PATTERN, f"type {type_id} PAI {pai_id} is not in the release's file-id map")
+    category, kind = WMCA_PAI[(type_id, pai_id)]
+    if category == "wig":
+        _fail("wmca", relative_path, WMCA_PATTERN, "a wig recording (type 1, PAI 8-12), in no WMCA protocol")
+    spoof_type = ("paper_glasses" if kind == "paper glasses" else "funny_eye") if category == "glasses" \
+        else _WMCA_SPOOF_TYPES[category]
+    return _record(stem, int(category != "bonafide"), spoof_type, category, stem.split("_")[0], None, client=client,
+                   session=session, presenter=presenter, type_id=type_id, pai_id=pai_id, instrument=kind)
+
+
+# --- CASIA-SURF CeFA -----------------------------------------------------------------------------------
+# A video is a folder of frame folders <video>/profile|depth|ir/NNNN.jpg. Its name (the dataset authors' readme):
+#   ethnic sets   <race 1 AF, 2 CA, 3 EA>_<subject 000-599>_<device 1-4>_<session 1-3>_<PAI 1 real, 2 cloth, 3 photo,
+#                 4 screen>, e.g. AF/AF-012-198006250024/3_012_1_1_1
+#   masks         <1 3D print mask | 2 silicone mask>_<id>_<dresses 0/1>_<glasses 0/1>_<device 1-2>_<session 1-2>
+#                 _<lighting 1-4>, e.g. 3D-Mask/073/1_073_1_0_2_1_2
+CEFA_PATTERN = ("<...>/<race 1-3>_<subject>_<device 1-4>_<session 1-3>_<PAI 1-4>[/profile|/depth|/ir[/NNNN.jpg]] or "
+                "<...>/<mask 1-2>_<id>_<dresses 0-1>_<glasses 0-1>_<device 1-2>_<session 1-2>_<lighting 1-4>")
+CEFA_MODALITY_FOLDERS = ("profile", "color", "depth", "ir")
+CEFA_RACES = {1: "AF", 2: "CA", 3: "EA"}
+_CEFA_RE = re.compile(r"^([1-3])_(\d{3})_([1-4])_([1-3])_([1-4])$")
+_CEFA_MASK_RE = re.compile(r"^([12])_(\d{3})_([01])_([01])_([12])_([12])_([1-4])$")
+_CEFA_PAIS = {1: ("real", "live"), 2: ("cloth", "print"), 3: ("photo", "print"), 4: ("screen", "replay")}
+_CEFA_MASKS = {1: ("3d_print_mask", "rigid_mask"), 2: ("silicone_mask", "silicone_mask")}
+
+
+def cefa_video_path(relative_path):
+    """The video folder of a CeFA path: a frame path (<video>/profile/0001.jpg) or modality folder loses those parts."""
+    parts = [p for p in str(relative_path).replace("\\", "/").split("/") if p not in ("", ".")]
+    if parts and os.path.splitext(parts[-1])[1].lower() in (".jpg", ".jpeg", ".png", ".bmp"):
+        parts = parts[:-1]
+    if parts and parts[-1].lower() in CEFA_MODALITY_FOLDERS:
+        parts = parts[:-1]
+    return "/".join(parts)
+
+
+def _parse_cefa(relative_path):
+    video = cefa_video_path(relative_path)
+    name = video.split("/")[-1] if video else ""
+    ethnic, mask = _CEFA_RE.match(name), _CEFA_MASK_RE.match(name)
+    if ethnic:
+        race, subject, device, session, pai = (int(g) for g in ethnic.groups())
+        attack, spoof_type = _CEFA_PAIS[pai]
+        return _record(name, int(pai != 1), spoof_type, attack, f"{CEFA_RACES[race]}_{subject:03d}", None,
+                       ethnicity=CEFA_RACES[race], device=device, session=session, pai=pai)
+    if mask:
+        kind, number, dresses, glasses, device, session, lighting = (int(g) for g in mask.groups())
+        attack, spoof_type = _CEFA_MASKS[kind]
+        return _record(name, 1, spoof_type, attack, f"{attack}_{number:03d}", None, ethnicity=None, device=device,
+                       session=session, dresses=dresses, glasses=glasses, lighting=lighting)
+    _fail("cefa", relative_path, CEFA_PATTERN)
+
+
 _PARSERS = {"oulu_npu": _parse_oulu, "siw": _parse_siw, "siw_m": _parse_siwm, "casia_fasd": _parse_casia,
+            "wmca": _parse_wmca, "cefa": _parse_cefa,
             "replay_attack": _parse_replay, "msu_mfsd": _parse_msu}
 PATTERNS = {"oulu_npu": OULU_PATTERN, "siw": SIW_PATTERN, "siw_m": SIWM_PATTERN, "casia_fasd": CASIA_PATTERN,
+            "wmca": WMCA_PATTERN, "cefa": CEFA_PATTERN,
             "replay_attack": REPLAY_PATTERN, "msu_mfsd": MSU_PATTERN}
 
 

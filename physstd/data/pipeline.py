@@ -17,6 +17,12 @@ kept in an LRU cache bounded by `cache_bytes` (small sets end up fully in memory
 
 `eval_dataset` walks every kept frame of every video once, in index order, with video_id and frame for
 video-level scores.
+
+Inputs beyond the image. Both datasets take `input_keys` (a method's Method.input_keys, among INPUT_KEYS); with
+"sensor_depth" each sample also holds `sensor_depth` (N, N, 1): the frame's raw depth crop
+(`<video>/sensor_depth/NNNNNN.png`, in the set's meta.json "depth_units") flipped with the image, never
+jittered, and normalised to [0, 1] by physstd.ops.depth.normalise_sensor_depth, the function the export uses. A
+set whose meta.json does not list the "sensor_depth" modality is refused, naming its meta.json.
 """
 import collections
 import os
@@ -25,12 +31,52 @@ import threading
 
 import numpy as np
 
-from physstd import cli
-from physstd.data import face_model, prepared, spoof_types
+from physstd import cli, config
+from physstd.data import face_model, prepared, sensor_depth, spoof_types
 
 DEFAULT_CACHE_BYTES = 2 << 30
 FLIP_PROBABILITY = 0.5
 MAX_BRIGHTNESS_DELTA = 0.25
+INPUT_KEYS = tuple(config.INPUT_CHANNELS)
+SENSOR_DEPTH = "sensor_depth"   # the input key, the modality in meta.json and the frames' folder in a video
+RGB_ONLY = ["rgb"]              # the modalities of a set whose meta.json names none
+
+
+def sensor_depth_units(meta, root, input_keys=INPUT_KEYS):
+    """The depth units of a prepared set ("mm" or "uint8") when `input_keys` ask for sensor depth, else None. A set
+    without the sensor_depth modality, or with units other than sensor_depth.UNITS, is one ValueError naming its
+    meta.json."""
+    unknown = [key for key in input_keys if key not in INPUT_KEYS]
+    if unknown or "image" not in input_keys:
+        raise ValueError(f"input keys {tuple(input_keys)}: expected the image and any of {', '.join(INPUT_KEYS[1:])}")
+    if SENSOR_DEPTH not in input_keys:
+        return None
+    path = os.path.join(root, prepared.META_FILE)
+    modalities = meta.get("modalities", RGB_ONLY)
+    if not isinstance(modalities, list) or SENSOR_DEPTH not in modalities:
+        raise ValueError(f"{path}: the method takes {SENSOR_DEPTH}, but this set's modalities are {modalities!r}; "
+                         f"train and evaluate it on a set prepared with a depth stream (modalities [\"rgb\", "
+                         f"\"{SENSOR_DEPTH}\"])")
+    units = meta.get("depth_units")
+    if units not in sensor_depth.UNITS:
+        raise ValueError(f"{path}: depth_units must be one of {', '.join(sensor_depth.UNITS)}, got {units!r}")
+    return units
+
+
+def read_depth_frame(path, units, shape):
+    """The raw depth image at `path` as stored ((H, W) uint16 for mm, uint8), or one ValueError naming the file: an
+    unreadable image, or not one channel of the units' dtype and the (H, W) of `shape`."""
+    try:
+        depth = sensor_depth.read_depth_png(path)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path}: not a readable depth image ({error})") from None
+    if depth is None:
+        raise ValueError(f"{path}: missing or not a readable depth image")
+    dtype, (height, width) = np.dtype(config.DEPTH_DTYPES[units]), shape[:2]
+    if depth.shape != (height, width) or depth.dtype != dtype:
+        raise ValueError(f"{path}: expected a {width}x{height} one-channel {dtype.name} depth image (depth_units "
+                         f"{units}), got {depth.shape} {depth.dtype}")
+    return depth
 
 
 class _ByteLRU:
@@ -72,11 +118,13 @@ class PreparedVideos:
     """Cached access to the videos `video_ids` of a prepared dataset (read through prepared.PreparedDataset).
 
     Frames are N x N RGB uint8; per-video arrays are landmarks (F,Q,2), depth (F,K,K), face_depth (F,K,K),
-    p0 (F,N,N) uint8, frame_numbers (F,); truth.npz (synthetic set) gives the true trace and mask."""
+    p0 (F,N,N) uint8, frame_numbers (F,); truth.npz (synthetic set) gives the true trace and mask; with
+    "sensor_depth" among input_keys, train_sample ends with the raw depth crop (N,N) float32."""
 
-    def __init__(self, root, video_ids, image_size=None, cache_bytes=DEFAULT_CACHE_BYTES):
+    def __init__(self, root, video_ids, image_size=None, cache_bytes=DEFAULT_CACHE_BYTES, input_keys=("image",)):
         self.dataset = prepared.PreparedDataset(str(root))
         self.root = self.dataset.root
+        self.depth_units = sensor_depth_units(self.dataset.meta, self.root, input_keys)
         self.image_size = int(self.dataset.image_size)
         if image_size is not None and int(image_size) != self.image_size:
             raise ValueError(f"{self.root!r} was prepared at image_size {self.image_size}, asked for {image_size}; "
@@ -111,6 +159,17 @@ class PreparedVideos:
         frame_numbers (F,) int32."""
         return self._cache.get(("arrays", video), lambda: self.dataset.load_video(self.video_ids[video]))
 
+    def sensor_depth(self, video, k):
+        """Raw sensor depth of frame k, (N, N) float32 in the set's depth_units (0 = a hole)."""
+        def load():
+            path = os.path.join(self.dataset.video_dir(self.video_ids[video]), SENSOR_DEPTH, prepared.frame_filename(k))
+            try:
+                depth = read_depth_frame(path, self.depth_units, (self.image_size, self.image_size))
+            except ValueError as error:   # a PreparedFormatError: the consumer of the pipeline names the file
+                raise prepared.PreparedFormatError(str(error)) from None
+            return depth.astype(np.float32)
+        return self._cache.get(("sensor_depth", video, k), load)
+
     def has_truth(self, video):
         return os.path.exists(os.path.join(self.dataset.video_dir(self.video_ids[video]), prepared.TRUTH_FILE))
 
@@ -135,8 +194,8 @@ class PreparedVideos:
         return max(1, int(np.searchsorted(numbers, limit, side="left")))
 
     def train_sample(self, video, k, flip):
-        """One training frame: image uint8, landmarks, barycentric index/weights, depth, face_depth, p0
-        (flipped if asked)."""
+        """One training frame: image uint8, landmarks, barycentric index/weights, depth, face_depth, p0 and, for
+        sensor-depth inputs, the raw sensor depth (flipped if asked)."""
         def load():
             arrays = self.arrays(video)
             image = self.frame(video, k)
@@ -153,10 +212,14 @@ class PreparedVideos:
                 path = os.path.join(self.dataset.video_dir(self.video_ids[video]), prepared.ARRAYS_FILE)
                 raise prepared.PreparedFormatError(f"{path}: landmarks of frame {k} do not make a face mesh "
                                                    f"({error})") from None
-            return (np.ascontiguousarray(image), np.ascontiguousarray(landmarks, np.float32),
-                    np.asarray(index, np.int32), np.asarray(weights, np.float32),
-                    np.ascontiguousarray(depth, np.float32), np.ascontiguousarray(face_depth, np.float32),
-                    np.ascontiguousarray(p0))
+            sample = (np.ascontiguousarray(image), np.ascontiguousarray(landmarks, np.float32),
+                      np.asarray(index, np.int32), np.asarray(weights, np.float32),
+                      np.ascontiguousarray(depth, np.float32), np.ascontiguousarray(face_depth, np.float32),
+                      np.ascontiguousarray(p0))
+            if self.depth_units is None:
+                return sample
+            raw = self.sensor_depth(video, k)
+            return sample + (np.ascontiguousarray(raw[:, ::-1] if flip else raw),)
         return self._cache.get(("sample", video, k, bool(flip)), load)
 
 
@@ -173,24 +236,32 @@ def data_error(op_error):
 cli.THREAD_ERROR_READERS.append(data_error)   # the entry points report such errors as one line (physstd.cli)
 
 
-def _sample_spec(n, k, q):
+def _sample_spec(n, k, q, with_depth=False):
     return [((n, n, 3), "uint8"), ((q, 2), "float32"), ((n, n), "int32"), ((n, n, 3), "float32"),
-            ((k, k), "float32"), ((k, k), "float32"), ((n, n), "uint8")]
+            ((k, k), "float32"), ((k, k), "float32"), ((n, n), "uint8")] + [((n, n), "float32")] * with_depth
+
+
+def _normalised_depth(raw, units):
+    """The (N, N) raw depth of a sample as the network input (N, N, 1) (module doc)."""
+    from physstd.ops import depth as depth_ops   # TensorFlow: this module stays free of it (the flags read it)
+
+    return depth_ops.normalise_sensor_depth(raw[..., None], units)
 
 
 def train_dataset(root, video_ids, image_size, batch_pairs, seed, *, flip_probability=FLIP_PROBABILITY,
                   max_brightness_delta=MAX_BRIGHTNESS_DELTA, frame_limit=None, cache_bytes=DEFAULT_CACHE_BYTES,
-                  with_ids=False, num_parallel_calls=None):
+                  with_ids=False, num_parallel_calls=None, input_keys=("image",)):
     """Endless dataset of {"live": sample, "spoof": sample} batches of `batch_pairs` pairs (see module doc).
 
     sample: image (B,N,N,3) float32 [0,1]; landmarks (B,Q,2) float32; bary_index (B,N,N) int32;
     bary_weights (B,N,N,3) float32; depth (B,K,K,1) float32 (M0: 0 for spoof); face_depth (B,K,K,1) float32
     (the fitted face, spoof frames too); p0 (B,N,N,1) float32; spoof_type (B,) int32;
-    label (B,) int32 (+ video_id (B,) string, frame (B,) int32, flipped (B,) bool when with_ids).
+    label (B,) int32 (+ video_id (B,) string, frame (B,) int32, flipped (B,) bool when with_ids; + sensor_depth
+    (B,N,N,1) float32 in [0, 1] when input_keys hold it, module doc).
     frame_limit: only frames whose source frame number is < frame_limit (SiW protocol 1: 60)."""
     import tensorflow as tf
 
-    store = PreparedVideos(root, video_ids, image_size, cache_bytes)
+    store = PreparedVideos(root, video_ids, image_size, cache_bytes, input_keys)
     n, k, q = store.image_size, store.depth_size, store.num_landmarks
     live = np.flatnonzero(store.labels == 0)
     spoof = np.flatnonzero(store.labels == 1)
@@ -231,13 +302,13 @@ def train_dataset(root, video_ids, image_size, batch_pairs, seed, *, flip_probab
                             (2.0 * u[base + 3] - 1.0) * max_brightness_delta)
         return choice
 
-    spec = _sample_spec(n, k, q)
+    spec = _sample_spec(n, k, q, store.depth_units is not None)
 
     def load_pair(lv, lk, lf, sv, sk, sf):
         return (*store.train_sample(int(lv), int(lk), bool(lf)), *store.train_sample(int(sv), int(sk), bool(sf)))
 
     def finish(arrays, video, frame, flipped, delta):
-        image, landmarks, bary_index, bary_weights, depth, face_depth, p0 = arrays
+        image, landmarks, bary_index, bary_weights, depth, face_depth, p0 = arrays[:7]
         image = tf.clip_by_value(tf.cast(image, tf.float32) / 255.0 + delta, 0.0, 1.0)
         sample = {"image": image, "landmarks": landmarks, "bary_index": bary_index, "bary_weights": bary_weights,
                   "depth": depth[..., None], "face_depth": face_depth[..., None],
@@ -245,6 +316,8 @@ def train_dataset(root, video_ids, image_size, batch_pairs, seed, *, flip_probab
                   "spoof_type": tf.gather(type_ids_t, video), "label": tf.gather(labels_t, video)}
         if with_ids:
             sample.update(video_id=tf.gather(ids_t, video), frame=tf.cast(frame, tf.int32), flipped=flipped)
+        if store.depth_units is not None:
+            sample[SENSOR_DEPTH] = _normalised_depth(arrays[7], store.depth_units)
         return sample
 
     def load(choice):
@@ -263,17 +336,17 @@ def train_dataset(root, video_ids, image_size, batch_pairs, seed, *, flip_probab
 
 
 def eval_dataset(root, video_ids, image_size, batch_size, include_truth=False, cache_bytes=DEFAULT_CACHE_BYTES,
-                 num_parallel_calls=None):
+                 num_parallel_calls=None, input_keys=("image",)):
     """Every kept frame of every video in `video_ids`, in order, batched (last batch may be smaller).
 
     Yields image (B,N,N,3) float32, depth (B,K,K,1), face_depth (B,K,K,1), p0 (B,N,N,1), landmarks (B,Q,2),
     label, spoof_type (B,) int32, video_id (B,) string, frame (B,) int32 (index of the kept frame),
     frame_number (B,) int32 (index in the source video); with include_truth also true_trace (B,N,N,3) and
     true_mask (B,N,N,1) from truth.npz (zeros for live videos that have none; a spoof video without one is an
-    error)."""
+    error); sensor_depth (B,N,N,1) float32 in [0, 1] when input_keys hold it (module doc)."""
     import tensorflow as tf
 
-    store = PreparedVideos(root, video_ids, image_size, cache_bytes)
+    store = PreparedVideos(root, video_ids, image_size, cache_bytes, input_keys)
     n, k, q = store.image_size, store.depth_size, store.num_landmarks
     if include_truth:
         for v in range(len(store.video_ids)):
@@ -294,12 +367,16 @@ def eval_dataset(root, video_ids, image_size, batch_size, include_truth=False, c
                 out += [np.zeros((n, n, 3), np.float32), np.zeros((n, n), np.float32)]
             else:
                 out += [truth[0][frame], truth[1][frame]]
+        if store.depth_units is not None:
+            out.append(store.sensor_depth(video, frame))
         return out
 
     spec = [((n, n, 3), tf.uint8), ((q, 2), tf.float32), ((k, k), tf.float32), ((n, n), tf.uint8), ((), tf.int32),
             ((k, k), tf.float32)]
     if include_truth:
         spec += [((n, n, 3), tf.float32), ((n, n), tf.float32)]
+    if store.depth_units is not None:
+        spec.append(((n, n), tf.float32))
     labels_t = tf.constant(store.labels, tf.int32)
     type_ids_t = tf.constant(store.type_ids, tf.int32)
     ids_t = tf.constant(store.video_ids)
@@ -314,6 +391,8 @@ def eval_dataset(root, video_ids, image_size, batch_size, include_truth=False, c
                    "frame": tf.cast(frame, tf.int32), "frame_number": out[4], "face_depth": out[5][..., None]}
         if include_truth:
             element.update(true_trace=out[6], true_mask=out[7][..., None])
+        if store.depth_units is not None:
+            element[SENSOR_DEPTH] = _normalised_depth(out[-1], store.depth_units)
         return element
 
     parallel = tf.data.AUTOTUNE if num_parallel_calls is None else num_parallel_calls

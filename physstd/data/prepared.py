@@ -37,10 +37,9 @@ import cv2
 import numpy as np
 
 from physstd import files
-from physstd.config import ImageSizes
+from physstd.config import DEPTH_DTYPES, ImageSizes
 from physstd.data import face_model, geometry, spoof_types
-from physstd.data.sensor_depth import (DTYPES as DEPTH_DTYPES, UNITS as DEPTH_UNITS, DepthFormatError,
-                                       read_depth_png, write_depth_png)
+from physstd.data.sensor_depth import UNITS as DEPTH_UNITS, DepthFormatError, read_depth_png, write_depth_png
 
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
@@ -369,11 +368,11 @@ class VideoWriter:
                 raise ValueError(f"video {video_id!r}: a sensor depth frame given to an RGB set's writer; write "
                                  f"RGB-D data with DatasetWriter(..., depth_units='mm' or 'uint8')")
             return
-        dtype = DEPTH_DTYPES[units]
+        dtype = np.dtype(DEPTH_DTYPES[units])
         if sensor_depth is None or np.shape(sensor_depth) != (size, size) or np.asarray(sensor_depth).dtype != dtype:
             found = "none" if sensor_depth is None else f"{np.shape(sensor_depth)} {np.asarray(sensor_depth).dtype}"
             raise ValueError(f"video {video_id!r}: every frame of an RGB-D set (depth_units {units}) needs its sensor "
-                             f"depth crop, ({size}, {size}) {np.dtype(dtype).name}; got {found}")
+                             f"depth crop, ({size}, {size}) {dtype.name}; got {found}")
 
     def __exit__(self, exc_type, exc, traceback):
         try:
@@ -611,9 +610,9 @@ class PreparedDataset:
             depth = read_depth_png(path)
         except DepthFormatError as error:
             raise PreparedFormatError(str(error)) from None
-        size, dtype = self.image_size, DEPTH_DTYPES[units]
+        size, dtype = self.image_size, np.dtype(DEPTH_DTYPES[units])
         if depth.shape != (size, size) or depth.dtype != dtype:
-            raise PreparedFormatError(f"{path}: expected a {size}x{size} {np.dtype(dtype).name} depth PNG "
+            raise PreparedFormatError(f"{path}: expected a {size}x{size} {dtype.name} depth PNG "
                                       f"(depth_units {units}), got {depth.shape} {depth.dtype}")
         return depth
 

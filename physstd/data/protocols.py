@@ -15,6 +15,10 @@ Protocols (names are directory names):
     siw_m          p1 (seeded 60/40), p2 (13 leave-one-type-out folds), p3 (13 open-set folds)
     casia_fasd, replay_attack, msu_mfsd   official (shipped split), cross_type (3 leave-one-attack-out folds)
     cross_dataset  casia_to_replay, replay_to_casia   (STDN+ paper, Tab. 3; each subset names its dataset)
+                   siw_to_oulu_p1..p4 (LGSC paper, Tab. 4: train on SiW, test on each OULU-NPU protocol's test
+                   split, its folds for p3 and p4); a run builds those whose datasets it is given
+    wmca           grandtest (the release's train / validation / test lists), loo (7 leave-one-PAI-out folds)
+    cefa           p1 (3 folds), p2 (2 folds), p4 (3 folds)   from the dataset's <p>@<k>_{train,dev_ref,test_res}.txt
 
 CLI (video ids come from the prepared index, so videos dropped by preprocessing are not listed):
     python -m physstd.data.protocols --dataset=oulu_npu --index=<prepared>/index.csv \
@@ -22,6 +26,10 @@ CLI (video ids come from the prepared index, so videos dropped by preprocessing 
     python -m physstd.data.protocols --dataset=siw_m --raw_root=<SiW-M> --out=datasets   # from the raw tree
     python -m physstd.data.protocols --dataset=cross_dataset --index=casia_fasd=<c>/index.csv \
         --index=replay_attack=<r>/index.csv --out=datasets
+    python -m physstd.data.protocols --dataset=cross_dataset --index=siw=<s>/index.csv \
+        --index=oulu_npu=<o>/index.csv --oulu_protocols=<OULU-NPU>/Protocols --out=datasets
+    python -m physstd.data.protocols --dataset=wmca --index=<prepared>/index.csv --wmca_lists=<grandtest lists>
+    python -m physstd.data.protocols --dataset=cefa --index=<prepared>/index.csv --cefa_lists=<CeFA list folder>
 """
 import csv
 import json
@@ -44,8 +52,14 @@ PROTOCOLS = {
     "casia_fasd": ("official", "cross_type"),
     "replay_attack": ("official", "cross_type"),
     "msu_mfsd": ("official", "cross_type"),
-    "cross_dataset": ("casia_to_replay", "replay_to_casia"),
+    "cross_dataset": ("casia_to_replay", "replay_to_casia", "siw_to_oulu_p1", "siw_to_oulu_p2", "siw_to_oulu_p3",
+                      "siw_to_oulu_p4"),
+    "wmca": ("grandtest", "loo"),
+    "cefa": ("p1", "p2", "p4"),
 }
+# (source, target) dataset of each cross-dataset protocol.
+CROSS_DATASETS = {"casia_to_replay": ("casia_fasd", "replay_attack"), "replay_to_casia": ("replay_attack", "casia_fasd"),
+                  **{f"siw_to_oulu_p{k}": ("siw", "oulu_npu") for k in range(1, 5)}}
 SIW_P1_TRAIN_FRAME_LIMIT = 60
 SIWM_P1_TRAIN_FRACTION = 0.6   # PhySTD paper, Sec. 4.2
 SIWM_P2_LIVE_TRAIN_FRACTION = 0.8   # PhySTD paper, Sec. 4.3
@@ -55,6 +69,15 @@ CROSS_TYPE_SPECIES = {
     "replay_attack": ("video", "digital_photo", "print_photo"),
     "msu_mfsd": ("printed_photo", "hr_video", "mobile_video"),
 }
+# WMCA's leave-one-out folds: the PAI categories of the release's file-id map (makeup is in no protocol).
+WMCA_LOO_CATEGORIES = ("fakehead", "flexiblemask", "glasses", "papermask", "prints", "replay", "rigidmask")
+# WMCA list file names of each subset (any of .txt .lst .csv or no extension).
+WMCA_LIST_NAMES = {"train": ("train",), "dev": ("validation", "dev", "devel"), "test": ("test", "eval")}
+WMCA_LIST_EXTENSIONS = ("", ".txt", ".lst", ".csv")
+# CeFA sub-protocols per protocol; list files <number>@<k>_<kind>.txt.
+CEFA_FOLDS = {"p1": 3, "p2": 2, "p4": 3}
+CEFA_LIST_KINDS = {"train": ("train",), "dev": ("dev_ref",), "test": ("test_ref", "test_res")}
+CEFA_BONA_FIDE_LABEL = 1   # CeFA lists (the challenge release): 1 bona fide, 0 attack
 
 
 # --- reading split lists ------------------------------------------------------------------------------
@@ -231,23 +254,27 @@ def _counts(ids, by_id):
 def write_protocol(out_dir, protocol, splits, info, by_id=None, subject_disjoint=True):
     """Write one protocol: splits = {fold or None: {subset: [video_id, ...]}} under out_dir/protocol.
 
-    Checks that no video (and, if subject_disjoint, no subject) is in both train and test of a fold.
+    Checks that no video is in two subsets of a fold and, if subject_disjoint, that no test subject is in train or
+    dev (IDENTITY_DISJOINT), as load_fold and check_identities check them when the protocol is read.
     The folder is assembled in a temporary directory and swapped in (files.swap_in_folder)."""
     info = dict(info)
     info["folds"] = [str(k) for k in splits if k is not None]
     info["counts"] = {}
     for fold, subsets in splits.items():
-        train, test = set(subsets.get("train", ())), set(subsets.get("test", ()))
-        if not train or not test:
+        if not subsets.get("train") or not subsets.get("test"):
             raise ValueError(f"{protocol} fold {fold}: empty train or test subset")
-        if train & test:
-            raise ValueError(f"{protocol} fold {fold}: {len(train & test)} videos in both train and test, "
-                             f"e.g. {sorted(train & test)[0]!r}")
-        if subject_disjoint and by_id is not None:
-            crossing = {by_id[i]["subject"] for i in train} & {by_id[i]["subject"] for i in test}
+        for k, first in enumerate(SUBSETS):
+            for second in SUBSETS[k + 1:]:
+                shared = set(subsets.get(first, ())) & set(subsets.get(second, ()))
+                if shared:
+                    raise ValueError(f"{protocol} fold {fold}: {len(shared)} videos in both {first} and {second}, "
+                                     f"e.g. {sorted(shared)[0]!r}")
+        for first, second in IDENTITY_DISJOINT if subject_disjoint and by_id is not None else ():
+            crossing = ({by_id[i]["subject"] for i in subsets.get(first, ())}
+                        & {by_id[i]["subject"] for i in subsets.get(second, ())})
             if crossing:
-                raise ValueError(f"{protocol} fold {fold}: subjects {sorted(crossing)[:5]} are in both train "
-                                 f"and test; the protocol keeps subjects apart")
+                raise ValueError(f"{protocol} fold {fold}: subjects {sorted(crossing)[:5]} are in both {first} "
+                                 f"and {second}; the protocol keeps subjects apart")
         if by_id is not None:
             info["counts"][str(fold) if fold is not None else "all"] = {
                 s: _counts(ids, by_id) for s, ids in subsets.items()}
@@ -511,6 +538,147 @@ def build_siwm(records, protocol, seed=0):
     raise ValueError(f"unknown SiW-M protocol {protocol!r}; expected p1, p2 or p3")
 
 
+# --- WMCA ----------------------------------------------------------------------------------------------
+def _wmca_list_file(folder, subset):
+    found = [os.path.join(folder, name + ext) for name in WMCA_LIST_NAMES[subset] for ext in WMCA_LIST_EXTENSIONS
+             if os.path.isfile(os.path.join(folder, name + ext))]
+    if len(found) != 1:
+        names = "|".join(WMCA_LIST_NAMES[subset])
+        what = "none" if not found else ", ".join(os.path.basename(f) for f in found)
+        raise ValueError(f"{folder}: expected one {subset} list <{names}>[.txt|.lst|.csv] of the WMCA grandtest "
+                         f"protocol, found {what}")
+    return found[0]
+
+
+def read_wmca_list(path):
+    """Recording names (stems) of one WMCA list file: the first field of each line (comma or blank separated) is a
+    recording path or name; a first line that is not one is a header and skipped; '#' lines are comments."""
+    stems = []
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            fields = re.split(r"[,\s]+", line.strip())
+            if not fields[0] or fields[0].startswith("#"):
+                continue
+            try:
+                stems.append(datasets.wmca_name(fields[0])[0])
+            except ValueError:
+                if number == 1:
+                    continue
+                raise ValueError(f"{path} line {number}: {fields[0]!r} is not a WMCA recording; expected "
+                                 f"{datasets.WMCA_PATTERN}") from None
+    return stems
+
+
+def build_wmca(records, protocol, lists_dir):
+    """WMCA grandtest (the release's train / validation / test lists; validation is our dev) and the seven
+    leave-one-out folds (fold c: train and dev without PAI category c, test = category c + bona fide), as bob.pad.face's
+    WMCA interface defines them; makeup and wig recordings are in no protocol. Source: "Biometric Face Presentation
+    Attack Detection with Multi-Channel Convolutional Neural Network" (George et al. 2019)."""
+    if lists_dir is None:
+        raise ValueError("wmca protocols need the grandtest lists of the release (--wmca_lists=<folder>)")
+    by_id = {r["video_id"]: r for r in records}
+    subsets, missing, excluded = {}, 0, 0
+    for subset in SUBSETS:
+        ids = set()
+        for stem in read_wmca_list(_wmca_list_file(lists_dir, subset)):
+            _, (_, _, _, type_id, pai_id) = datasets.wmca_name(stem)
+            if datasets.WMCA_PAI.get((type_id, pai_id), ("",))[0] in datasets.WMCA_EXCLUDED:
+                excluded += 1
+            elif stem in by_id:
+                ids.add(stem)
+            else:
+                missing += 1
+        subsets[subset] = sorted(ids)
+    if missing:
+        logging.warning("wmca %s: %d list entries are not in the given videos", protocol, missing)
+    info = {"source": "WMCA (George et al. 2019) grandtest lists; leave-one-out folds as bob.pad.face's WMCA "
+                      "interface derives them", "missing_entries": missing, "excluded_entries": excluded,
+            "excluded_categories": list(datasets.WMCA_EXCLUDED)}
+    if protocol == "grandtest":
+        info["definition"] = "the release's grandtest train / validation (dev) / test lists, makeup and wigs excluded"
+        return {None: subsets}, info
+    if protocol == "loo":
+        category = {i: by_id[i]["attack"] for ids in subsets.values() for i in ids}
+        splits, skipped = {}, []
+        for left_out in WMCA_LOO_CATEGORIES:
+            if not any(category[i] == left_out for i in subsets["test"]):
+                skipped.append(left_out)
+                continue
+            splits[left_out] = {
+                "train": [i for i in subsets["train"] if category[i] != left_out],
+                "dev": [i for i in subsets["dev"] if category[i] != left_out],
+                "test": [i for i in subsets["test"] if category[i] in ("bonafide", left_out)]}
+        info.update(definition="fold c (WMCA's LOO_<c>): grandtest train and dev without PAI category c; test = the "
+                               "grandtest test videos of category c and the bona fide ones", skipped_folds=skipped)
+        return splits, info
+    raise ValueError(f"unknown WMCA protocol {protocol!r}; expected grandtest or loo")
+
+
+# --- CASIA-SURF CeFA -----------------------------------------------------------------------------------
+def read_cefa_list(path):
+    """[(video name, label or None)] of one CeFA list file: lines '<video path> [<label>]', the path a video folder or
+    one of its frames (<video>/profile/0001.jpg: the train lists name frames; a video is listed once); label 1 bona
+    fide, 0 attack (CEFA_BONA_FIDE_LABEL). A label that disagrees with the video's name is refused."""
+    entries, seen = [], set()
+    with open(path, encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            fields = line.split()
+            if not fields or fields[0].startswith("#"):
+                continue
+            if len(fields) > 2 or (len(fields) == 2 and fields[1] not in ("0", "1")):
+                raise ValueError(f"{path} line {number}: expected '<video path> [0|1]', got {line.strip()!r}")
+            try:
+                record = datasets.parse_video_name("cefa", fields[0])
+            except ValueError as error:
+                raise ValueError(f"{path} line {number}: {error}") from None
+            label = None if len(fields) == 1 else int(fields[1])
+            if label is not None and (label == CEFA_BONA_FIDE_LABEL) != (record["label"] == 0):
+                raise ValueError(f"{path} line {number}: label {label} disagrees with {record['video_id']} "
+                                 f"({record['attack']}); CeFA lists use {CEFA_BONA_FIDE_LABEL} for bona fide, "
+                                 f"{1 - CEFA_BONA_FIDE_LABEL} for attacks")
+            if record["video_id"] not in seen:
+                seen.add(record["video_id"])
+                entries.append((record["video_id"], label))
+    return entries
+
+
+def _cefa_list_file(folder, number, fold, subset):
+    names = [f"{number}@{fold}_{kind}.txt" for kind in CEFA_LIST_KINDS[subset]]
+    for name in names:
+        if os.path.isfile(os.path.join(folder, name)):
+            return os.path.join(folder, name)
+    raise ValueError(f"{folder}: no CeFA list {' or '.join(names)}")
+
+
+def build_cefa(records, protocol, lists_dir):
+    """CeFA protocols 1 (cross-ethnicity, 3 sub-protocols), 2 (cross-PAI, 2) and 4 (cross-ethnicity and PAI, 3), one
+    fold per sub-protocol, from the dataset's lists <n>@<k>_train.txt, _dev_ref.txt, _test_res.txt (or a labelled
+    _test_ref.txt). Protocol 3 (cross-modality) is not built: it trains on other modalities than it tests. Source:
+    "CASIA-SURF CeFA: A Benchmark for Multi-modal Cross-ethnicity Face Anti-spoofing" (Liu et al. 2021)."""
+    if protocol not in CEFA_FOLDS:
+        raise ValueError(f"unknown CeFA protocol {protocol!r}; expected {', '.join(CEFA_FOLDS)}")
+    if lists_dir is None:
+        raise ValueError("cefa protocols need the dataset's list files (--cefa_lists=<folder>)")
+    number = int(protocol[1:])
+    present = {r["video_id"] for r in records}
+    splits, missing = {}, 0
+    for fold in range(1, CEFA_FOLDS[protocol] + 1):
+        subsets = {}
+        for subset in SUBSETS:
+            ids = [video for video, _ in read_cefa_list(_cefa_list_file(lists_dir, number, fold, subset))]
+            missing += sum(video not in present for video in ids)
+            subsets[subset] = sorted(video for video in ids if video in present)
+        splits[fold] = subsets
+    if missing:
+        logging.warning("cefa %s: %d list entries are not in the given videos", protocol, missing)
+    descriptions = {"p1": "cross-ethnicity", "p2": "cross-PAI (print <-> replay)",
+                    "p4": "cross-ethnicity and cross-PAI"}
+    info = {"definition": f"CeFA protocol {number} ({descriptions[protocol]}), one fold per sub-protocol "
+                          f"{number}@k", "source": f"CeFA lists {number}@<k>_train/dev_ref/test_res.txt",
+            "missing_entries": missing}
+    return splits, info
+
+
 # --- CASIA-FASD, Replay-Attack, MSU-MFSD ----------------------------------------------------------------
 def _presentation_records(records):
     # Replay-Attack enrolment videos are for face verification, not for PAD protocols.
@@ -554,34 +722,65 @@ def build_cross_type(records, dataset):
     return splits, info
 
 
-def build_cross_dataset(records_by_dataset, protocol):
-    """CASIA-FASD <-> Replay-Attack cross test (STDN+ paper, Tab. 3, HTER). Train on the source's training split;
-    the threshold set (dev) is the source's dev split, or its test split for CASIA (which has no dev); test on
-    the target's test split. protocol.json names the dataset of every subset."""
-    source, target = {"casia_to_replay": ("casia_fasd", "replay_attack"),
-                      "replay_to_casia": ("replay_attack", "casia_fasd")}[protocol]
+def build_cross_dataset(records_by_dataset, protocol, oulu_protocol_files=None):
+    """Train on one dataset, test on another; protocol.json names the dataset of every subset.
+
+    casia_to_replay, replay_to_casia (STDN+ paper, Tab. 3, HTER): train on the source's training split; the
+    threshold set (dev) is the source's dev split, or its test split for CASIA (which has no dev); test on the
+    target's test split.
+    siw_to_oulu_p1..p4 (LGSC paper, Tab. 4, ACER): train on every SiW training video (all frames: the paper states
+    no frame limit), threshold on SiW's test split (SiW has no dev; never the target), test on the test split of
+    OULU-NPU protocol k (one fold per OULU fold for p3 and p4, read from the official protocol files)."""
+    source, target = CROSS_DATASETS[protocol]
     for name in (source, target):
         if name not in records_by_dataset:
             raise ValueError(f"cross_dataset {protocol} needs the videos of {name} (--index={name}=<index.csv>)")
     src = _presentation_records(records_by_dataset[source])
-    tgt = _presentation_records(records_by_dataset[target])
-    for r in src + tgt:
+    for r in src:
         _need(r, "split", f"cross_dataset {protocol}")
     dev_split = "dev" if any(r["split"] == "dev" for r in src) else "test"
-    subsets = {"train": _ids(src, lambda r: r["split"] == "train"),
-               "dev": _ids(src, lambda r: r["split"] == dev_split),
-               "test": _ids(tgt, lambda r: r["split"] == "test")}
-    info = {"definition": f"train on {source} train, threshold on {source} {dev_split}, HTER on {target} test",
-            "source": "STDN+ paper, Tab. 3", "subset_datasets": {"train": source, "dev": source, "test": target}}
-    return {None: subsets}, info
+    train = {"train": _ids(src, lambda r: r["split"] == "train"), "dev": _ids(src, lambda r: r["split"] == dev_split)}
+    if target == "oulu_npu":
+        if oulu_protocol_files is None:
+            raise ValueError(f"cross_dataset {protocol} needs OULU-NPU's Protocols folder (--oulu_protocols)")
+        oulu_protocol = protocol.rsplit("_", 1)[1]
+        oulu_splits, oulu_info = build_oulu(records_by_dataset[target], oulu_protocol, oulu_protocol_files)
+        splits = {fold: dict(train, test=subsets["test"]) for fold, subsets in oulu_splits.items()}
+        info = {"definition": f"train on {source} train, threshold on {source} {dev_split}, ACER on the test split "
+                              f"of OULU-NPU {oulu_protocol}" + (" (each of its folds)" if None not in splits else ""),
+                "source": "LGSC paper, Tab. 4", "missing_entries": oulu_info["missing_entries"]}
+    else:
+        tgt = _presentation_records(records_by_dataset[target])
+        for r in tgt:
+            _need(r, "split", f"cross_dataset {protocol}")
+        splits = {None: dict(train, test=_ids(tgt, lambda r: r["split"] == "test"))}
+        info = {"definition": f"train on {source} train, threshold on {source} {dev_split}, HTER on {target} test",
+                "source": "STDN+ paper, Tab. 3"}
+    info["subset_datasets"] = {"train": source, "dev": source, "test": target}
+    return splits, info
+
+
+def default_cross_protocols(records_by_dataset):
+    """The cross-dataset protocols whose two datasets are given; a ValueError naming what the first one lacks
+    when there is none."""
+    complete = [p for p, pair in CROSS_DATASETS.items() if set(pair) <= set(records_by_dataset)]
+    if not complete:
+        first = PROTOCOLS["cross_dataset"][0]
+        missing = [name for name in CROSS_DATASETS[first] if name not in records_by_dataset][0]
+        raise ValueError(f"cross_dataset {first} needs the videos of {missing} (--index={missing}=<index.csv>); "
+                         f"the pairs: {', '.join(sorted({' and '.join(pair) for pair in CROSS_DATASETS.values()}))}")
+    return complete
 
 
 # --- driver --------------------------------------------------------------------------------------------
-def build_protocols(dataset, records, out, protocols=None, seed=0, oulu_protocol_files=None):
+def build_protocols(dataset, records, out, protocols=None, seed=0, oulu_protocol_files=None, lists_dir=None):
     """Build and write protocols of one dataset (records: list of record dicts, or for 'cross_dataset' a dict
-    dataset -> records). Returns the written protocol directories."""
+    dataset -> records; lists_dir: the dataset's own list files for wmca and cefa). Returns the written protocol
+    directories."""
     if dataset not in PROTOCOLS:
         raise ValueError(f"unknown dataset {dataset!r}; expected one of {', '.join(PROTOCOLS)}")
+    if not protocols and dataset == "cross_dataset":
+        protocols = default_cross_protocols(records)
     protocols = list(protocols or PROTOCOLS[dataset])
     for p in protocols:
         if p not in PROTOCOLS[dataset]:
@@ -604,8 +803,12 @@ def build_protocols(dataset, records, out, protocols=None, seed=0, oulu_protocol
         elif dataset == "siw_m":
             splits, info = build_siwm(records, protocol, seed)
         elif dataset == "cross_dataset":
-            splits, info = build_cross_dataset(records, protocol)
+            splits, info = build_cross_dataset(records, protocol, oulu_protocol_files)
             subject_disjoint = False   # subject ids of two datasets are unrelated
+        elif dataset == "wmca":
+            splits, info = build_wmca(records, protocol, lists_dir)
+        elif dataset == "cefa":
+            splits, info = build_cefa(records, protocol, lists_dir)
         elif protocol == "official":
             splits, info = build_official(records, dataset)
         else:
@@ -636,17 +839,25 @@ def main(argv):
     dataset = datasets.canonical_name(FLAGS.dataset)
     indexes = _named_paths(FLAGS.index, dataset)
     raws = _named_paths(FLAGS.raw_root, dataset)
-    needed = ["casia_fasd", "replay_attack"] if dataset == "cross_dataset" else [dataset]
+    if dataset == "cross_dataset":   # the datasets the chosen protocols need, else those given
+        needed = sorted({name for p in FLAGS.protocols for name in CROSS_DATASETS.get(p, ())}) if FLAGS.protocols \
+            else sorted(set(indexes) | set(raws))
+    else:
+        needed = [dataset]
     records = {}
     for name in needed:
         if name in indexes:
             records[name] = records_from_index(indexes[name], name)
+        elif name in raws and name in ("wmca", "cefa"):
+            raise ValueError(f"--raw_root={raws[name]}: {name} protocols are built from the prepared index "
+                             f"(--index=<prepared>/index.csv); its recordings are not video files")
         elif name in raws:
             records[name] = datasets.scan_dataset(name, raws[name], skip_unknown=FLAGS.skip_unknown)
         else:
             raise ValueError(f"give --index or --raw_root for {name}")
     written = build_protocols(dataset, records if dataset == "cross_dataset" else records[dataset], FLAGS.out,
-                              FLAGS.protocols, FLAGS.seed, FLAGS.oulu_protocols)
+                              FLAGS.protocols, FLAGS.seed, FLAGS.oulu_protocols,
+                              FLAGS.wmca_lists if dataset == "wmca" else FLAGS.cefa_lists)
     for path in written:
         info = protocol_info(os.path.dirname(path), os.path.basename(path))
         print(f"{path}: folds {info['folds'] or ['-']}; counts {json.dumps(info['counts'])}")
@@ -660,7 +871,12 @@ def _define_flags():
     flags.DEFINE_multi_string("index", None, "prepared index.csv (for cross_dataset: <dataset>=<index.csv>, twice)")
     flags.DEFINE_multi_string("raw_root", None, "raw dataset root instead of an index (<dataset>=<root> for "
                               "cross_dataset); video ids are then those of parse_video_name")
-    flags.DEFINE_string("oulu_protocols", None, "OULU-NPU 'Protocols' folder (oulu_npu only)")
+    flags.DEFINE_string("oulu_protocols", None, "OULU-NPU 'Protocols' folder (oulu_npu and cross_dataset "
+                                                "siw_to_oulu_p*)")
+    flags.DEFINE_string("wmca_lists", None, "folder of the WMCA grandtest lists train, validation, test "
+                        "(.txt/.lst/.csv; wmca only)")
+    flags.DEFINE_string("cefa_lists", None, "folder of the CeFA lists <p>@<k>_train.txt, _dev_ref.txt, "
+                        "_test_res.txt (cefa only)")
     flags.DEFINE_list("protocols", None, "protocols to build (default: all of the dataset)")
     flags.DEFINE_string("out", "datasets", "output folder; lists go to <out>/<dataset>/<protocol>/")
     flags.DEFINE_integer("seed", 0, "seed of the random splits (SiW-M)")

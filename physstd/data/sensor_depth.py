@@ -14,10 +14,9 @@ so that holes stay holes and no hole value (0) is averaged into a measurement.
 import cv2
 import numpy as np
 
-from physstd import files
+from physstd import config, files
 
-UNITS = ("mm", "uint8")
-DTYPES = {"mm": np.uint16, "uint8": np.uint8}
+UNITS = tuple(config.DEPTH_DTYPES)   # "mm" (uint16), "uint8" (uint8)
 # A crop pixel is a measurement when at least this fraction of its bilinear support is valid, else a hole.
 MIN_VALID_SUPPORT = 0.5
 

@@ -3,7 +3,8 @@
 P0 = 1 marks pixels that must not be inpainted (PhySTD paper, Fig. 7): print and replay cover the whole image;
 3D masks and makeup cover the face, so only the outside is fixed; attacks over the eyes fix the lower face;
 attacks over the mouth or a part of the face fix the upper face. SiW-M names are used for all
-datasets; the synthetic set uses a subset of them.
+datasets; the synthetic set uses a subset of them. Types no SiW-M name fits are appended after SiW-M's 13, so the
+integer ids of the others never change: `rigid_mask` (WMCA's rigid masks, CeFA's 3D-printed masks).
 """
 import collections
 
@@ -25,12 +26,13 @@ SPOOF_TYPES = (
     SpoofType("funny_eye", "partial", "lower_face"),
     SpoofType("paper_glasses", "partial", "lower_face"),
     SpoofType("partial_paper", "partial", "upper_face"),
+    SpoofType("rigid_mask", "mask", "outside_face"),
 )
 
 NAMES = tuple(t.name for t in SPOOF_TYPES)
 BY_NAME = {t.name: t for t in SPOOF_TYPES}
 # The 13 SiW-M spoof types in the column order of the PhySTD paper's Tab. 3-5.
-SIWM_TYPES = NAMES[1:]
+SIWM_TYPES = NAMES[1:14]
 
 
 def type_id(name):

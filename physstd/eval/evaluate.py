@@ -3,8 +3,9 @@
 One fold (`evaluate_fold`):
 1. run the model over the calibration split (dev, or train for protocols without one; never test) and collect the
    method's score terms per frame (PhySTD: the two terms of Eq. 10, trace magnitude and depth mean);
-2. fit the method's score parameters (PhySTD: alpha0) and the EER threshold there (`calibrate`) at the evaluation
-   level, and save them with a run directory as <run_dir>/calibration.json (scoring.save_calibration);
+2. fit the method's score parameters (PhySTD: alpha0) and the threshold there (`calibrate`: the EER threshold, or
+   with the BPCER rule the threshold at a target BPCER, scoring.threshold_rule) at the evaluation level, and save
+   them with a run directory as <run_dir>/calibration.json (scoring.save_calibration);
 3. score the test split with the method's score (PhySTD: alpha0 * trace_magnitude - depth_mean); video score = the
    mean of its frame scores (the default) or every frame on its own (`frame_level`); metrics.evaluate at the
    calibration threshold, per attack species too (metrics.evaluate_per_species).
@@ -21,7 +22,8 @@ per video. The threshold in calibration.json is
 therefore a video-level threshold after a video-level run_test (the SavedModel applies it to single faces).
 
 A model is a run directory (restored by its method's `load`) or a SavedModel export (physstd.export); both give the
-same frame statistics (tests/test_evaluate.py).
+same frame statistics (tests/test_evaluate.py). A method that takes sensor depth (Method.input_keys) is fed the
+frames' normalised depth next to the images, and the set must hold depth in the units the model was trained on.
 
 Files of one fold (written atomically):
     scores.csv        video_id,frame,label,spoof_type,score      the samples the metrics use; frame = -1 marks a
@@ -36,9 +38,10 @@ import os
 
 import numpy as np
 
-from physstd import files, methods, runs, viz
-from physstd.data import pipeline, protocols, spoof_types
+from physstd import config, files, methods, runs, viz
+from physstd.data import pipeline, prepared, protocols, spoof_types
 from physstd.eval import metrics, scoring
+from physstd.methods import base
 
 RESULTS_FORMAT_VERSION = 1
 VIDEO_FRAME = -1  # the `frame` of a video-level row in scores.csv
@@ -48,7 +51,8 @@ WORST_SPECIES_METRICS = ("apcer_worst_species", "acer_worst_species")
 # Datasets whose paper tables pool the attack species into one APCER (module doc); the rest use the worst one.
 POOLED_APCER_DATASETS = ("siw_m",)
 # The APCER each paper table prints (physstd.eval.tables); tables without an APCER are not listed.
-TABLE_APCER = {"oulu": metrics.WORST_SPECIES, "siw": metrics.WORST_SPECIES, "siwm_p1": metrics.POOLED,
+TABLE_APCER = {"oulu": metrics.WORST_SPECIES, "siw": metrics.WORST_SPECIES, "siw_to_oulu": metrics.WORST_SPECIES,
+               "siwm_p1": metrics.POOLED,
                "siwm_p2": metrics.POOLED, "siwm_p3": metrics.POOLED}
 
 
@@ -64,6 +68,7 @@ class ScoringModel:
     kind 'run': a run directory, restored by its method (physstd.methods, named in flags.json; PhySTD when it names
     none); calibration saved to <run_dir>/calibration.json.
     kind 'saved_model': a physstd export; its calibration is the one baked into it (physstd_export.json).
+    depth_units: the sensor-depth units the model was trained on (None for an image-only method).
     """
 
     def __init__(self, path):
@@ -78,10 +83,12 @@ class ScoringModel:
             self.info_path = os.path.join(self.path, export.INFO_FILE)
             self.method = methods.get(self.info["method"], self.info_path)
             self.image_size = int(self.info["image_size"])
+            self.depth_units = self.info.get("depth_units")
             signature = export.load_export(self.path).signatures[export.SIGNATURE_FLOAT32]
 
-            def statistics(images):
-                out = signature(images=images)
+            def statistics(inputs):
+                named = inputs if isinstance(inputs, dict) else {"image": inputs}
+                out = signature(**{export.INPUT_NAMES[key]: value for key, value in named.items()})
                 return {term: out[term] for term in self.method.score_terms}
         else:
             self.kind = "run"
@@ -89,19 +96,32 @@ class ScoringModel:
             self.method = methods.of_run(self.path)
             inference = self.method.load(self.path)
             self.image_size = size = inference.image_size
-            terms = self.method.score_terms
+            terms, keys = self.method.score_terms, self.method.input_keys
+            self.depth_units = (runs.run_depth_units(runs.read_run_flags(self.path), self.path)
+                                if pipeline.SENSOR_DEPTH in keys else None)
+            specs = {key: tf.TensorSpec([None, size, size, config.INPUT_CHANNELS[key]], tf.float32) for key in keys}
 
             # autograph=False: tracing then parses no source while the input pipeline's threads run (files.py).
-            @tf.function(input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)], autograph=False)
-            def statistics(images):
-                out = inference(images)
+            @tf.function(input_signature=[base.model_inputs(keys, specs)], autograph=False)
+            def statistics(inputs):
+                out = inference(inputs)
                 return {term: out[term] for term in terms}
 
         self._statistics = statistics
 
-    def statistics(self, images):
-        """{score term: float64 (batch,) numpy array} of float32 images (batch, N, N, 3)."""
-        return {term: np.asarray(value, np.float64) for term, value in self._statistics(images).items()}
+    def statistics(self, inputs):
+        """{score term: float64 (batch,) numpy array} of float32 images (batch, N, N, 3) (for a method with more
+        input_keys, the dict of Method.inference_inputs)."""
+        return {term: np.asarray(value, np.float64) for term, value in self._statistics(inputs).items()}
+
+    def check_data(self, data_root):
+        """Refuse (ValueError naming its meta.json) a prepared set without the inputs the model takes, or with
+        sensor depth in other units than it was trained on."""
+        keys = self.method.input_keys
+        units = pipeline.sensor_depth_units(prepared.read_meta(data_root), data_root, keys)
+        if units != self.depth_units:
+            raise ValueError(f"{os.path.join(data_root, prepared.META_FILE)}: sensor depth in {units}, but "
+                             f"{self.path} was trained on depth in {self.depth_units}")
 
     def run_flags(self):
         """flags.json of the run (of the source run for an export, when it is still there); None if unknown."""
@@ -111,11 +131,12 @@ class ScoringModel:
         return None
 
     def saved_calibration(self):
-        """{'method', 'params', 'threshold', 'split'} saved with the model, or None."""
+        """{'method', 'params', 'threshold', 'threshold_rule', 'split'} saved with the model, or None."""
         if self.kind == "saved_model":
             params = self.method.check_params(self.info["params"], self.info_path)
-            return {"method": self.method.name, "params": params,
-                    "threshold": float(self.info["threshold"]), "split": self.info.get("calibration_split", "")}
+            return {"method": self.method.name, "params": params, "threshold": float(self.info["threshold"]),
+                    "threshold_rule": scoring.export_rule(self.info, self.info_path),
+                    "split": self.info.get("calibration_split", "")}
         path = scoring.run_calibration_path(self.path)
         if path is None:
             return None
@@ -151,10 +172,13 @@ def collect_frames(model, data_root, video_ids, batch_size=32):
     """Samples of every kept frame of `video_ids` in a prepared dataset (physstd.data.pipeline.eval_dataset)."""
     if not video_ids:
         raise ValueError(f"{data_root}: no videos to evaluate (empty split list)")
+    model.check_data(data_root)
     columns = {name: [] for name in ("video_id", "frame", "label", "spoof_type")}
     terms = {term: [] for term in model.method.score_terms}
-    for batch in pipeline.eval_dataset(data_root, list(video_ids), model.image_size, batch_size):
-        for term, values in model.statistics(batch["image"]).items():
+    method = model.method
+    for batch in pipeline.eval_dataset(data_root, list(video_ids), model.image_size, batch_size,
+                                       input_keys=method.input_keys):
+        for term, values in model.statistics(method.inference_inputs(batch)).items():
             terms[term].append(values)
         columns["video_id"].append([v.decode("utf-8") for v in batch["video_id"].numpy()])
         columns["frame"].append(batch["frame"].numpy())
@@ -236,36 +260,56 @@ def calibration_ids(split_dir, protocol, fold, calibration_split):
         return protocols.load_split(split_dir, protocol, "train", fold), "train"
 
 
-def calibrate(method, samples):
-    """{'params', 'threshold'} of a method on one train/dev set of Samples: the method's fitted score parameters,
-    then the EER threshold of its scores there (the usual operating point of the FAS protocols: it balances APCER
-    and BPCER on the set it is chosen on)."""
+def calibrate(method, samples, rule=None):
+    """{'params', 'threshold', 'threshold_rule'} of a method on one train/dev set of Samples: the method's fitted
+    score parameters, then the threshold of its scores there by `rule` (scoring.threshold_rule): the EER threshold by
+    default (the usual operating point of the FAS protocols: it balances APCER and BPCER on the set it is chosen on),
+    or the threshold at a target BPCER (the multi-modal paper's BPCER = 1%)."""
+    rule = scoring.threshold_rule(**(rule or scoring.EER_RULE))
     params = method.fit_score(samples.label, samples.terms)
-    _, threshold = metrics.eer(samples.label, samples.scores(method, params))
-    return {"params": params, "threshold": float(threshold)}
+    threshold = scoring.choose_threshold(samples.label, samples.scores(method, params), rule)
+    return {"params": params, "threshold": float(threshold), "threshold_rule": rule}
+
+
+def calibration_root(model, data_root, split_dir, protocol, calibration_split="dev"):
+    """The prepared root to calibrate on: `data_root` (the test set's), except for a cross-dataset protocol whose
+    calibration subset comes from another dataset than its test (protocol.json's subset_datasets): then the root the
+    run was trained on (its flags.json), since the threshold is never taken from the target."""
+    of = protocols.protocol_info(split_dir, protocol).get("subset_datasets") or {}
+    if of.get(calibration_split, of.get("train")) == of.get("test"):
+        return data_root
+    trained_on = (model.run_flags() or {}).get("train", {}).get("data_root", "")
+    if not trained_on:
+        raise ValueError(f"{model.path}: protocol {protocol} calibrates on {of.get(calibration_split)} and tests on "
+                         f"{of.get('test')}, and this model does not say where its training set lies; evaluate the "
+                         f"run directory, or pass --use_saved_calibration")
+    return trained_on
 
 
 def calibrate_model(model, data_root, split_dir, protocol, fold=None, calibration_split="dev", frame_level=False,
-                    batch_size=32, save=True):
-    """Fit the method's score parameters and the threshold on the calibration split; saved to
-    <run_dir>/calibration.json for a run.
+                    batch_size=32, save=True, rule=None):
+    """Fit the method's score parameters and the threshold (by `rule`, scoring.threshold_rule; EER by default) on the
+    calibration split; saved to <run_dir>/calibration.json for a run.
 
-    Returns {'method', 'params', 'threshold', 'split', 'source': 'calibrated', 'samples'}.
+    Returns {'method', 'params', 'threshold', 'threshold_rule', 'split', 'source': 'calibrated', 'samples'}.
     """
     ids, subset = calibration_ids(split_dir, protocol, fold, calibration_split)
     samples = at_level(collect_frames(model, data_root, ids, batch_size), frame_level)
-    fitted = calibrate(model.method, samples)
+    fitted = calibrate(model.method, samples, rule)
     if save and model.calibration_path:
-        scoring.save_calibration(model.calibration_path, model.method, fitted["params"], fitted["threshold"], subset)
+        scoring.save_calibration(model.calibration_path, model.method, fitted["params"], fitted["threshold"], subset,
+                                 fitted["threshold_rule"])
     return {"method": model.method.name, **fitted, "split": subset, "source": "calibrated", "samples": len(samples)}
 
 
 def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_split="dev", frame_level=False,
-                  use_saved_calibration=False, batch_size=32, output_dir=None, fdr=metrics.DEFAULT_FDR, apcer=None):
+                  use_saved_calibration=False, batch_size=32, output_dir=None, fdr=metrics.DEFAULT_FDR, apcer=None,
+                  rule=None):
     """Calibrate (or read the saved calibration), score the test split, compute the metrics; write the CSVs.
 
     apcer: the APCER definition of "apcer"/"acer" (metrics.APCER_DEFINITIONS); None = the protocol's
-    (protocol_apcer).
+    (protocol_apcer). rule: the threshold rule of the calibration (scoring.threshold_rule; EER by default); a saved
+    calibration keeps the rule it was made with.
 
     Returns a JSON-ready dict: model, fold, level, calibration, counts, metrics (metrics.evaluate at the
     calibration threshold), per_species (metrics.evaluate_per_species), files; and, under the key "_curve", the
@@ -279,8 +323,8 @@ def evaluate_fold(model, data_root, split_dir, protocol, fold=None, calibration_
                              f"--use_saved_calibration to fit the score and the threshold on the dev/train split")
         calibration = dict(calibration, source="saved")
     else:
-        calibration = calibrate_model(model, data_root, split_dir, protocol, fold, calibration_split, frame_level,
-                                      batch_size)
+        calibration = calibrate_model(model, calibration_root(model, data_root, split_dir, protocol, calibration_split),
+                                      split_dir, protocol, fold, calibration_split, frame_level, batch_size, rule=rule)
     test_ids = protocols.load_split(split_dir, protocol, "test", fold)
     apcer = apcer or protocol_apcer(split_dir, protocol)
     frames = collect_frames(model, data_root, test_ids, batch_size)
@@ -327,7 +371,7 @@ def table_results(table, fold_results, entry=""):
     siwm_p1: one entry per attack species (metrics.evaluate_per_species) and 'overall' (all species pooled).
     siwm_p2, siwm_p3: one entry per fold, named by the fold (a SiW-M type name).
     cross_type_auc: one entry per fold, '<entry>_<fold>' (entry = casia, replay or msu).
-    oulu, siw, casia_replay: one entry `entry` ('1'..'4', 'casia_to_replay', ...), a list over folds if several.
+    oulu, siw, siw_to_oulu, casia_replay: one entry `entry` ('1'..'4', 'casia_to_replay', ...), a list over folds if several.
     A fold evaluated with another APCER definition than the table prints (TABLE_APCER) is a ValueError: evaluate
     with apcer=TABLE_APCER[table] (run_test.py does).
     """
@@ -360,6 +404,12 @@ def _parameters_cell(calibration):
     return ", ".join(f"{name} = {value:.4g}" for name, value in sorted(params.items()))
 
 
+def _threshold_cell(calibration):
+    """'0.4213 (BPCER = 1%)' from a calibration record (results.json written before threshold rules: EER)."""
+    rule = calibration.get("threshold_rule", scoring.EER_RULE)
+    return f"{calibration['threshold']:.4g} ({scoring.describe_rule(rule)})"
+
+
 def summary_markdown(fold_results):
     """A Markdown table: one row per fold (and mean ± std), columns SUMMARY_METRICS in percent; where the APCER is
     pooled, also the worst-species APCER and ACER (WORST_SPECIES_METRICS), which then differ from APCER and ACER."""
@@ -372,7 +422,7 @@ def summary_markdown(fold_results):
     for result in fold_results:
         cells = [f"{100 * result['metrics'][m]:.2f}" for m in columns]
         lines.append(f"| {result['fold'] if result['fold'] is not None else '-'} | {result['num_samples']} | "
-                     f"{_parameters_cell(result['calibration'])} | {result['calibration']['threshold']:.4g} | "
+                     f"{_parameters_cell(result['calibration'])} | {_threshold_cell(result['calibration'])} | "
                      + " | ".join(cells) + " |")
     if len(fold_results) > 1:
         summary = summarize(fold_results)
@@ -405,18 +455,34 @@ def _resolve(model, data_root, split_dir, protocol, fold):
     return data_root, split_dir, protocol, fold
 
 
+def _check_shared_training_set(split_dir, protocol, folds, path):
+    """One model may stand for several folds only where they share one training and threshold set (the
+    cross-dataset protocols whose folds differ in the target's test split alone); else a ValueError."""
+    subsets = [protocols.load_fold(split_dir, protocol, str(fold)) for fold in folds]
+    for subset in ("train", "dev"):
+        if len({tuple(fold_subsets.get(subset, ())) for fold_subsets in subsets}) > 1:
+            raise ValueError(f"--run_dir gives one model ({path!r}) for folds {', '.join(map(str, folds))} of "
+                             f"{protocol}, whose {subset} splits differ; give one run per fold")
+
+
 def evaluate_models(model_paths, output_dir=None, data_root="", split_dir="", protocol="", folds=None,
                     calibration_split="dev", frame_level=False, use_saved_calibration=False, batch_size=32,
-                    log=print, apcer=None):
+                    log=print, apcer=None, rule=None):
     """Evaluate one model, or one model per fold of a protocol; write per-fold CSVs, results.json, roc_det.png.
 
     model_paths: run directories or SavedModel exports. folds: one per model, or None to take each run's
-    training fold (flags.json). apcer: the APCER definition (evaluate_fold; None = the protocol's). Returns
-    (results record, fold results). Output folder: `output_dir`, by default <run_dir>/eval/<protocol> for a single
-    run directory (required otherwise); one fold_<k>/ per fold.
+    training fold (flags.json); one model with several folds where those folds share their train and dev lists
+    (siw_to_oulu_p3, p4: one SiW model, six OULU-NPU test splits). apcer: the APCER definition (evaluate_fold;
+    None = the protocol's). rule: the threshold rule of a new calibration (scoring.threshold_rule; refused with
+    use_saved_calibration, which keeps its own). Returns (results record, fold results). Output folder:
+    `output_dir`, by default <run_dir>/eval/<protocol> for a single run directory (required otherwise); one
+    fold_<k>/ per fold.
     """
     if output_dir:
         files.check_output_dir(output_dir)   # before minutes of scoring
+    if rule is not None and use_saved_calibration:
+        raise ValueError("a threshold rule chooses a new threshold; with the saved calibration its own threshold (and "
+                         "rule) is used: drop --threshold_rule or --use_saved_calibration")
     model_paths = list(model_paths)
     if not model_paths:
         raise ValueError("no model to evaluate: pass --run_dir (run directories or SavedModel exports)")
@@ -425,6 +491,9 @@ def evaluate_models(model_paths, output_dir=None, data_root="", split_dir="", pr
         spelled = first_spelling.setdefault(os.path.realpath(path), path)
         if spelled != path or model_paths.count(path) > 1:
             raise ValueError(f"--run_dir lists one model twice ({spelled!r} and {path!r}); give one run per fold")
+    one_model_many_folds = len(model_paths) == 1 and folds is not None and len(folds) > 1
+    if one_model_many_folds:   # a cross-dataset protocol whose folds share one training set (siw_to_oulu_p3)
+        model_paths = model_paths * len(folds)
     if folds and len(folds) != len(model_paths):
         raise ValueError(f"{len(folds)} folds for {len(model_paths)} models; give one fold per model")
     fold_results, resolved = [], None
@@ -440,14 +509,16 @@ def evaluate_models(model_paths, output_dir=None, data_root="", split_dir="", pr
         available = protocols.list_folds(splits, name)
         if available and fold is None:
             raise ValueError(f"protocol {name!r} has folds {', '.join(available)}; pass --folds (one per model)")
+        if one_model_many_folds and index == 0:
+            _check_shared_training_set(splits, name, folds, path)
         if output_dir is None:
-            if len(model_paths) > 1 or model.kind != "run":
+            if (len(model_paths) > 1 and not one_model_many_folds) or model.kind != "run":
                 raise ValueError("--output_dir is required for several models or a SavedModel")
             output_dir = os.path.join(model.path, "eval", name)
         fold_dir = os.path.join(output_dir, f"fold_{fold}") if fold is not None else output_dir
         log(f"evaluating {path} on {name}{'' if fold is None else ' fold ' + fold} ({root})")
         result = evaluate_fold(model, root, splits, name, fold, calibration_split, frame_level,
-                               use_saved_calibration, batch_size, fold_dir, apcer=apcer)
+                               use_saved_calibration, batch_size, fold_dir, apcer=apcer, rule=rule)
         fold_results.append(result)
     root, splits, name, _ = resolved
     record = results_record(fold_results, name, root, splits)

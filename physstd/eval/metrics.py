@@ -125,6 +125,29 @@ def threshold_at_bpcer(labels, scores, bpcer):
     return _threshold_at_bpcer(labels, scores, bpcer)
 
 
+def bpcer_threshold(labels, scores, bpcer):
+    """The decision threshold of the BPCER rule on a dev set: BPCER <= ``bpcer`` with the fewest attacks accepted.
+
+    Convention (docs/evaluation.md, "Threshold rules"): the threshold is the lowest dev score t whose decisions
+    (attack if score >= t) reject at most a fraction ``bpcer`` of the bona fide samples; no threshold rejects more dev
+    samples within that budget, and of the thresholds making the same decisions the stored one is that score, the
+    lowest one rejected. A tie is never split: samples of equal score fall on one side, so the dev BPCER can end below
+    the target. Where no dev score qualifies (the top score is bona fide and rejecting it alone exceeds the target,
+    e.g. fewer than 1 / bpcer bona fide samples), the threshold is the smallest float32 above the top score, so that
+    nothing in dev is rejected and a float32 export keeps it above that score. Always finite, unlike
+    ``threshold_at_bpcer``.
+    """
+    labels, scores = _validated(labels, scores)
+    threshold = _threshold_at_bpcer(labels, scores, bpcer)
+    if np.isinf(threshold):
+        top = scores.max()
+        above = np.float32(top)
+        while above <= top:   # float32 rounding may land at or below the float64 top score
+            above = np.nextafter(above, np.float32(np.inf))
+        threshold = float(above)
+    return threshold
+
+
 def _threshold_at_bpcer(labels, scores, bpcer):
     bpcer = float(bpcer)
     if not 0.0 <= bpcer <= 1.0:

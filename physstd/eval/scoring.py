@@ -11,9 +11,11 @@ test: the two terms live on unrelated scales. PhySTD's terms (Eq. 10) are physst
 Per-video scores (`video_scores`): the mean frame score of each video, as the protocols score videos.
 
 The calibration file ``<run_dir>/calibration.json`` (format 2) holds, for any method (physstd.methods), the
-method's name, its fitted score parameters (PhySTD: {"alpha0": ...}), the decision threshold and the split they
-were chosen on; test splits are refused, so a threshold can never be tuned on test data. Runs evaluated before
-the harness have ``<run_dir>/alpha0.json`` (format 1, PhySTD only); it is still read, as a PhySTD calibration.
+method's name, its fitted score parameters (PhySTD: {"alpha0": ...}), the decision threshold, the rule that chose it
+(`threshold_rule`: {"rule": "eer"}, or {"rule": "bpcer", "bpcer": 0.01} for the threshold at BPCER = 1%; files
+written before the key existed were all EER and read so) and the split they were chosen on; test splits are refused,
+so a threshold can never be tuned on test data. Runs evaluated before the harness have ``<run_dir>/alpha0.json``
+(format 1, PhySTD only); it is still read, as a PhySTD calibration.
 The reader and the writer take the method (a physstd.methods.base.Method), which checks its parameters.
 """
 import os
@@ -27,6 +29,10 @@ from physstd.eval import metrics
 CALIBRATION_FILENAME = "calibration.json"
 CALIBRATION_FORMAT_VERSION = 2
 _CALIBRATION_KEYS = ("format_version", "method", "params", "threshold", "split", "score", "decision")
+_RULE_KEY = "threshold_rule"   # optional: files written before it are EER calibrations
+THRESHOLD_RULES = ("eer", "bpcer")
+EER_RULE = {"rule": "eer"}
+DEFAULT_BPCER = 0.01   # the operating point of the multi-modal paper (threshold at BPCER = 1% on dev)
 # Format 1: alpha0.json of PhySTD runs evaluated before the harness (read only).
 LEGACY_CALIBRATION_FILENAME = "alpha0.json"
 _LEGACY_KEYS = ("format_version", "alpha0", "threshold", "split", "score", "decision")
@@ -168,6 +174,52 @@ def video_scores(video_ids, frame_scores, labels=None, species=None):
     return unique[order], scores, per_video(labels, "labels"), per_video(species, "species")
 
 
+def threshold_rule(rule="eer", bpcer=None, where="threshold rule"):
+    """A checked threshold rule record: {"rule": "eer"}, or {"rule": "bpcer", "bpcer": target} with the target BPCER
+    in (0, 1) (default DEFAULT_BPCER). A target given with the EER rule is refused: it would be silently unused."""
+    if rule not in THRESHOLD_RULES:
+        raise ValueError(f"{where}: unknown threshold rule {rule!r}; expected one of {', '.join(THRESHOLD_RULES)}")
+    if rule == "eer":
+        if bpcer is not None:
+            raise ValueError(f"{where}: a target BPCER ({bpcer!r}) is read only by the bpcer rule")
+        return dict(EER_RULE)
+    bpcer = DEFAULT_BPCER if bpcer is None else bpcer
+    if isinstance(bpcer, bool) or not isinstance(bpcer, (int, float, np.number)) or not 0 < bpcer < 1:
+        raise ValueError(f"{where}: the target BPCER of the bpcer rule must be a number in (0, 1); got {bpcer!r}")
+    return {"rule": "bpcer", "bpcer": float(bpcer)}
+
+
+def _checked_rule(record, where):
+    """The threshold_rule record of a calibration file, checked; EER_RULE for files without one."""
+    if record is None:
+        return dict(EER_RULE)
+    if not isinstance(record, dict) or "rule" not in record or set(record) - {"rule", "bpcer"}:
+        raise ValueError(f"{where}: threshold_rule must be {{\"rule\": \"eer\"}} or {{\"rule\": \"bpcer\", "
+                         f"\"bpcer\": target}}; found {record!r}")
+    return threshold_rule(record["rule"], record.get("bpcer"), where)
+
+
+def export_rule(info, where):
+    """The threshold rule an export's info record names (physstd.export writes the calibration's); EER_RULE for
+    exports written before the key existed, whose thresholds were all EER thresholds."""
+    return _checked_rule(info.get(_RULE_KEY), where)
+
+
+def describe_rule(rule):
+    """'EER' or 'BPCER = 1%': a threshold rule as the tools print it."""
+    return "EER" if rule["rule"] == "eer" else f"BPCER = {100 * rule['bpcer']:g}%"
+
+
+def choose_threshold(labels, scores, rule=None):
+    """The decision threshold of a train/dev set under a threshold rule (threshold_rule): the EER threshold
+    (metrics.eer), or the BPCER rule's (metrics.bpcer_threshold: the dev BPCER at most the target, the fewest attacks
+    accepted)."""
+    rule = _checked_rule(rule, "threshold rule")
+    if rule["rule"] == "bpcer":
+        return metrics.bpcer_threshold(labels, scores, rule["bpcer"])
+    return metrics.eer(labels, scores)[1]
+
+
 def _check_split_name(split_name, path):
     if not isinstance(split_name, str) or not split_name:
         raise ValueError(f"{path}: split name must be a non-empty string such as 'dev' or 'train'")
@@ -192,27 +244,29 @@ def run_calibration_path(run_dir):
     return None
 
 
-def save_calibration(path, method, params, threshold, split_name):
+def save_calibration(path, method, params, threshold, split_name, rule=None):
     """Write a method's (physstd.methods.base.Method) fitted score parameters and the decision threshold (chosen on
-    ``split_name``, never a test split) as a format-2 calibration JSON, atomically; the method checks ``params``."""
+    ``split_name``, never a test split, by ``rule``: a threshold_rule record, EER by default) as a format-2
+    calibration JSON, atomically; the method checks ``params``."""
     path = os.fspath(path)
     _check_split_name(split_name, path)
     params = method.check_params(params, path)
     record = {"format_version": CALIBRATION_FORMAT_VERSION, "method": method.name, "params": params,
-              "threshold": _checked_threshold(threshold, path), "split": split_name,
-              "score": method.score_formula, "decision": _DECISION_RULE}
+              "threshold": _checked_threshold(threshold, path), _RULE_KEY: _checked_rule(rule, path),
+              "split": split_name, "score": method.score_formula, "decision": _DECISION_RULE}
     files.write_json_atomic(path, record)
 
 
 def load_calibration(path, method):
     """Read a calibration JSON (format 2, or a format-1 alpha0.json of PhySTD) written for `method` (a
-    physstd.methods.base.Method, which checks the parameters); returns {"method", "params", "threshold", "split"},
-    or a ValueError naming the file."""
+    physstd.methods.base.Method, which checks the parameters); returns {"method", "params", "threshold",
+    "threshold_rule", "split"} (the rule EER_RULE for files without one), or a ValueError naming the file."""
     path = os.fspath(path)
     record = files.read_json(path, "calibration (score parameters, threshold)")
     version = record.get("format_version") if isinstance(record, dict) else None
     keys = _LEGACY_KEYS if version == 1 else _CALIBRATION_KEYS
-    if not isinstance(record, dict) or set(record) != set(keys):
+    if not isinstance(record, dict) or set(record) - {_RULE_KEY} != set(keys) \
+            or (version == 1 and _RULE_KEY in record):
         found = sorted(record) if isinstance(record, dict) else type(record).__name__
         raise ValueError(f"{path}: expected a JSON object with keys {list(_CALIBRATION_KEYS)} (or a format-1 "
                          f"alpha0.json); found {found}")
@@ -228,4 +282,5 @@ def load_calibration(path, method):
                          f"expected {method.score_formula!r} / {_DECISION_RULE!r}")
     _check_split_name(record["split"], path)
     return {"method": method.name, "params": method.check_params(record["params"], path),
-            "threshold": _checked_threshold(record["threshold"], path), "split": record["split"]}
+            "threshold": _checked_threshold(record["threshold"], path),
+            "threshold_rule": _checked_rule(record.get(_RULE_KEY), path), "split": record["split"]}

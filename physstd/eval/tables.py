@@ -1,4 +1,5 @@
-"""Result tables laid out like the papers' (PhySTD paper, Tab. 1-5, STDN+ paper, Tab. 3-4), as Markdown or LaTeX.
+"""Result tables laid out like the papers' (PhySTD paper, Tab. 1-5, STDN+ paper, Tab. 3-4, LGSC paper, Tab. 4), as
+Markdown or LaTeX.
 
 Results schema (plain dicts, JSON-compatible), one per method:
 
@@ -22,7 +23,8 @@ Where the paper's Overall is a mean +- std over the per-type columns (SiW-M prot
 cross-type AUC) and a method gives no "overall" entry, it is computed from the per-type values present.
 The published rows (physstd.eval.published) are added above ours with ``published=True`` or a list of
 their method names. On the command line (here and in run_test.py) ``--published`` adds every published row of
-the table and ``--published_rows=A,B`` only those, in that order (`published_choice`).
+the table that has all its entries and ``--published_rows=A,B`` only those, in that order (`published_choice`;
+the one-entry ablation rows, e.g. "LGSC w/o triplet" of OULU-NPU protocol 1, print only when named).
 """
 import argparse
 import collections
@@ -87,6 +89,9 @@ TABLES = {
                          "(PhySTD paper, Tab. 5), in %.",
                          _SIWM_COLUMNS, (("acer", "ACER"), ("eer", "EER"), ("tdr", TDR_LABEL)),
                          True, "Metric", "mean_std"),
+    "siw_to_oulu": TableSpec("Cross-dataset ACER, trained on SiW, tested on OULU-NPU protocols 1-4 (LGSC paper, "
+                             "Tab. 4); P3 and P4: mean ± std over the 6 test folds.",
+                             _protocols("1", "2", "3", "4"), (("acer", "ACER (%)"),), False, "Protocol", None),
     "casia_replay": TableSpec("Cross-dataset HTER, CASIA-FASD vs. Replay-Attack (STDN+ paper, Tab. 3), in %.",
                               (Column("casia_to_replay", "Train CASIA, test Replay",
                                       "Train CASIA, test Replay", ""),
@@ -267,8 +272,8 @@ def _latex(spec, blocks, notes):
 def render_table(name, results, fmt="markdown", published=False, decimals=1):
     """Render paper table ``name`` (a key of TABLES) from {method: {entry: {metric: value}}}.
 
-    ``published``: True for every published row of that table, or a list of names from
-    physstd.eval.published.methods(name); those rows ("<name> (paper)") come first, then ``results`` in
+    ``published``: True for every complete published row of that table (complete_published_rows), or a list of
+    names from physstd.eval.published.methods(name); those rows ("<name> (paper)") come first, then ``results`` in
     dict order. ``fmt``: "markdown" or "latex". Values print in percent with ``decimals`` decimals.
     """
     if name not in TABLES:
@@ -277,7 +282,7 @@ def render_table(name, results, fmt="markdown", published=False, decimals=1):
         raise ValueError(f"unknown format {fmt!r}; expected 'markdown' or 'latex'")
     spec = TABLES[name]
     if published is True:
-        published = published_numbers.methods(name)
+        published = complete_published_rows(name)
     rows = {f"{method} (paper)": published_numbers.published_results(name, method)
             for method in (published or ())}
     for method, method_results in results.items():
@@ -290,6 +295,14 @@ def render_table(name, results, fmt="markdown", published=False, decimals=1):
         notes += method_notes
     blocks = _rows(spec, cells_by_method, fmt, decimals)
     return (_latex if fmt == "latex" else _markdown)(spec, blocks, notes)
+
+
+def complete_published_rows(name):
+    """The published rows of table ``name`` with a value for every entry: those ``published=True`` prints. A row
+    of one entry only (the LGSC paper's Tab. 5 ablations, on OULU-NPU protocol 1) prints when named."""
+    entries = {column.key for column in TABLES[name].entries}
+    return tuple(method for method in published_numbers.methods(name)
+                 if entries <= set(published_numbers.PUBLISHED[name][method]))
 
 
 def published_choice(table, published=False, rows=(), flag="--published_rows"):

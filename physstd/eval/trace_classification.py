@@ -24,8 +24,9 @@ import sys
 
 import numpy as np
 
-from physstd import cli, files, methods, runs
+from physstd import cli, config, files, methods, runs
 from physstd.data import pipeline, protocols, spoof_types
+from physstd.methods import base
 
 CATEGORY_ORDER = ("live", "print", "replay", "mask", "makeup", "partial")
 INPUTS = ("traces", "images")
@@ -98,28 +99,33 @@ def train_and_test(train_x, train_y, test_x, test_y, num_classes, epochs=30, bat
     return float(np.trace(matrix) / matrix.sum()), matrix, predicted
 
 
-def collect_inputs(traces_of, data_root, video_ids, image_size, frames_per_video=0, batch_size=32):
+def collect_inputs(traces_of, data_root, video_ids, image_size, frames_per_video=0, batch_size=32,
+                   input_keys=("image",)):
     """{'traces': (F, N, N, c) float16, 'images': (F, N, N, 3) uint8}, and spoof type names (F,).
 
     traces_of: float32 images -> the traces the classifier learns from (a method's classification_traces of its
-    Inference outputs; PhySTD: concat[B, C, T], 9 channels).
+    Inference outputs; PhySTD: concat[B, C, T], 9 channels); for a method with more input_keys it takes the dict
+    of Method.inference_inputs.
 
     frames_per_video > 0 keeps only the first that many frames of each video (the traces are 9 x N x N each).
     """
     import tensorflow as tf
 
+    specs = {key: tf.TensorSpec([None, image_size, image_size, config.INPUT_CHANNELS[key]], tf.float32)
+             for key in input_keys}
     additive_components = tf.function(traces_of, autograph=False,
-                                      input_signature=[tf.TensorSpec([None, image_size, image_size, 3], tf.float32)])
+                                      input_signature=[base.model_inputs(input_keys, specs)])
 
     traces, images, names = [], [], []
-    for batch in pipeline.eval_dataset(data_root, list(video_ids), image_size, batch_size):
+    for batch in pipeline.eval_dataset(data_root, list(video_ids), image_size, batch_size, input_keys=input_keys):
         keep = np.ones(len(batch["frame"]), bool)
         if frames_per_video:
             keep = batch["frame"].numpy() < frames_per_video
         if not keep.any():
             continue
         batch_images = batch["image"].numpy()[keep]
-        traces.append(additive_components(batch_images).numpy().astype(np.float16))
+        kept = base.model_inputs(input_keys, {key: batch[key].numpy()[keep] for key in input_keys})
+        traces.append(additive_components(kept).numpy().astype(np.float16))
         images.append(np.round(batch_images * 255).astype(np.uint8))   # exact: the frames are 8-bit PNGs
         names += [spoof_types.NAMES[t] for t in batch["spoof_type"].numpy()[keep]]
     if not names:
@@ -150,17 +156,19 @@ def run(run_dir, data_root="", split_dir="", protocol="", fold="", scheme="categ
     fold = fold or flags.get("fold") or None
     inference = method.load(run_dir)
     size = inference.image_size
-    if method.classification_traces(inference(tf.zeros((1, size, size, 3)))) is None:
+    zeros = {key: tf.zeros((1, size, size, config.INPUT_CHANNELS[key])) for key in method.input_keys}
+    if method.classification_traces(inference(method.inference_inputs(zeros))) is None:
         raise ValueError(f"{run_dir}: method {method.name!r} estimates no spoof trace to classify")
 
-    def traces_of(images):
-        return method.classification_traces(inference(images))
+    def traces_of(inputs):
+        return method.classification_traces(inference(inputs))
 
     protocols.check_identities(split_dir, protocol, fold, data_root)   # and load_split: no leaked video
     data = {}
     for subset in ("train", "test"):
         ids = protocols.load_split(split_dir, protocol, subset, fold)
-        data[subset] = collect_inputs(traces_of, data_root, ids, size, frames_per_video, batch_size)
+        data[subset] = collect_inputs(traces_of, data_root, ids, size, frames_per_video, batch_size,
+                                      method.input_keys)
         log(f"{subset}: {len(data[subset][1])} frames")
     names = class_names(data["train"][1], scheme)
     unseen = sorted({class_of(t, scheme) for t in data["test"][1]} - set(names))

@@ -3,8 +3,9 @@ predictors that never see the trace.
 
 Only the embedded synthetic set (physstd.data.synthetic) knows the true additive trace T_A = S - L and the true
 inpainting region of every spoof frame (truth.npz); real data have neither. A method is scored through one small
-interface, `TraceModel` (physstd.methods.base): a function from images to (trace in image space, inpainting region
-or None[, overall effect]). A method gives its own (Method.trace_model): PhySTD's generator, De-Spoof's noise.
+interface, `TraceModel` (physstd.methods.base): a function from images (with the frames' sensor depth, for a method
+that takes it) to (trace in image space, inpainting region or None[, overall effect]). A method gives its own
+(Method.trace_model): PhySTD's generator, De-Spoof's noise.
 
 A recovered trace means something only next to what a predictor that never saw the trace scores with the same
 code on the same frames. Every report carries these reference rows (`fit_references`, fitted on the *train*
@@ -53,6 +54,7 @@ import numpy as np
 
 from physstd import cli, files, methods, runs
 from physstd.data import pipeline, protocols, spoof_types
+from physstd.methods import base
 from physstd.models.config import IMAGE_TRACE_NAME
 
 BANDS = ("low", "mid", "high")   # the bands of Eq. 9 at the model's n1, n2: [x]n1, [x]n2 - [x]n1, x - [x]n2
@@ -83,8 +85,16 @@ class SpoofFrames(typing.NamedTuple):
 
 def load_spoof_frames(data_root, video_ids, image_size, batch_size=32):
     """SpoofFrames of the spoof videos among video_ids (their truth.npz through the tf.data pipeline)."""
-    parts = {"image": [], "true_trace": [], "true_mask": [], "spoof_type": [], "video_id": []}
-    for batch in pipeline.eval_dataset(data_root, video_ids, image_size, batch_size, include_truth=True):
+    return load_spoof_inputs(data_root, video_ids, image_size, batch_size)[0]
+
+
+def load_spoof_inputs(data_root, video_ids, image_size, batch_size=32, input_keys=("image",)):
+    """(SpoofFrames, {input key: (F, ...) float32}) of the spoof videos among video_ids: the frames as
+    load_spoof_frames gives them, and their model inputs beyond the image among `input_keys` (sensor depth)."""
+    extra = [key for key in input_keys if key != "image"]
+    parts = {key: [] for key in ["image", "true_trace", "true_mask", "spoof_type", "video_id", *extra]}
+    for batch in pipeline.eval_dataset(data_root, video_ids, image_size, batch_size, include_truth=True,
+                                       input_keys=input_keys):
         spoof = batch["label"].numpy() == 1
         for key in parts:
             parts[key].append(batch[key].numpy()[spoof])
@@ -93,8 +103,9 @@ def load_spoof_frames(data_root, video_ids, image_size, batch_size=32):
         raise ValueError(f"{data_root}: no spoof frame among the {len(video_ids)} videos evaluated")
     names = np.array([spoof_types.NAMES[int(t)] for t in arrays["spoof_type"]])
     videos = np.array([v.decode() if isinstance(v, bytes) else str(v) for v in arrays["video_id"]])
-    return SpoofFrames(arrays["image"].astype(np.float32), arrays["true_trace"].astype(np.float32),
-                       arrays["true_mask"].astype(np.float32), names, videos)
+    frames = SpoofFrames(arrays["image"].astype(np.float32), arrays["true_trace"].astype(np.float32),
+                         arrays["true_mask"].astype(np.float32), names, videos)
+    return frames, {key: arrays[key].astype(np.float32) for key in extra}
 
 
 # --- reference predictors -----------------------------------------------------------------------------------------
@@ -130,13 +141,17 @@ def fit_references(train):
             "negated image": lambda images, types: -images.astype(np.float32)}
 
 
-def predict_frames(trace_model, frames, batch_size=32):
-    """(traces, regions or None, effects or None) of a TraceModel on every frame of a SpoofFrames, as arrays."""
+def predict_frames(trace_model, frames, batch_size=32, inputs=None):
+    """(traces, regions or None, effects or None) of a TraceModel on every frame of a SpoofFrames, as arrays.
+    inputs: the frames' inputs beyond the image (load_spoof_inputs), for a model that takes them."""
     import tensorflow as tf
 
     traces, regions, effects = [], [], []
     for start in range(0, len(frames.images), batch_size):
-        out = trace_model.estimate(tf.constant(frames.images[start:start + batch_size]))
+        part = slice(start, start + batch_size)
+        batch = {key: tf.constant(values[part]) for key, values in dict(inputs or {}, image=frames.images).items()
+                 if key in trace_model.input_keys}
+        out = trace_model.estimate(base.model_inputs(trace_model.input_keys, batch))
         trace, region = out[0], out[1]
         effect = out[2] if len(out) > 2 else None
         traces.append(np.asarray(trace, np.float32))
@@ -192,8 +207,10 @@ def recovery_on_split(trace_model, data_root, video_ids, batch_size=32, train_id
     an estimated one), effect (methods with an overall effect: its correlation with the true effect over every
     pixel, and its video statistics); with references also `references`: {name: {correlation, specificity,
     psnr}} and `frame_test` (frame_test)."""
-    frames = load_spoof_frames(data_root, video_ids, trace_model.image_size, batch_size)
-    traces, regions, effects = predict_frames(trace_model, frames, batch_size)
+    models = [trace_model, *(reference_models or {}).values()]
+    keys = tuple(key for key in pipeline.INPUT_KEYS if any(key in model.input_keys for model in models))
+    frames, inputs = load_spoof_inputs(data_root, video_ids, trace_model.image_size, batch_size, keys)
+    traces, regions, effects = predict_frames(trace_model, frames, batch_size, inputs)
     result = frame_metrics(frames, traces, regions, effects, trace_model.bands)
     if train_ids is None:
         return result
@@ -201,7 +218,7 @@ def recovery_on_split(trace_model, data_root, video_ids, batch_size=32, train_id
     scored = {name: frame_metrics(frames, predict(frames.images, frames.types))
               for name, predict in references.items()}
     for name, model in (reference_models or {}).items():
-        scored[name] = frame_metrics(frames, predict_frames(model, frames, batch_size)[0])
+        scored[name] = frame_metrics(frames, predict_frames(model, frames, batch_size, inputs)[0])
     for name, values in result.items():
         values["references"] = {ref: {key: scored[ref][name][key] for key in ("correlation", "specificity", "psnr")}
                                 for ref in scored}

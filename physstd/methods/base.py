@@ -8,6 +8,13 @@ when called. The shared code only ever calls the members below; it never tests a
 
 display_name: the method's name in tables (run_test.py's default row label is "<display_name> (ours)"); the
     name of its row in the paper tables (physstd.eval.published) where it has one.
+input_keys: the inputs its networks take, among physstd.config.INPUT_CHANNELS: ("image",) (the default: the RGB
+    face crop) or ("image", "sensor_depth") (plus the sensor depth registered to it, (batch, N, N, 1) float32
+    normalised to [0, 1] by physstd.ops.depth). The pipeline yields sensor_depth only to a method that takes it,
+    and refuses a set without it. Never a label (depth M0, face_depth, P0): tests/test_sensor_depth_inputs.py checks
+    that no method's network ever sees one. `inference_inputs(batch)` is what the harness hands the method's
+    Inference and trainer.predict: the image tensor for an image-only method, the dict {key: tensor} of its
+    input_keys otherwise ("inputs" below).
 
 Training (physstd.train.loop, physstd.train.flags):
     config_class: the method's own config, a `MethodConfig` dataclass (the base: none). Each field is a run_train.py
@@ -27,10 +34,10 @@ Training (physstd.train.loop, physstd.train.flags):
     trainer(model_config, config, num_landmarks, strategy)
         the method's trainer (config: the TrainConfig; config.method_config is this method's config): a tf.Module
         with `.step` (int64 variable), `.train_step(batch)` -> {name: scalar loss}, `.learning_rate()`,
-        `.variables_finite()`, `.visuals(batch)` -> {name: image tensor}, `.predict(images)` -> what the method's
+        `.variables_finite()`, `.visuals(batch)` -> {name: image tensor}, `.predict(inputs)` -> what the method's
         inference network returns, `.checkpoint_objects()` -> {key: trackable}.
     prediction_terms(prediction)
-        the per-frame score terms {term: float64 (F,) numpy} of one `trainer.predict(images)` result (dev AUCs).
+        the per-frame score terms {term: float64 (F,) numpy} of one `trainer.predict(inputs)` result (dev AUCs).
     image_grid(visuals)
         (grid (1, H, W, 3) float32 in [0, 1], description) of the numpy `trainer.visuals(batch)`, or None for
         a method without an image summary.
@@ -70,20 +77,22 @@ from physstd import records
 class TraceModel(typing.NamedTuple):
     """A method's trace estimate, as trace recovery (physstd.eval.trace_recovery) scores it.
 
-    estimate: images (B, N, N, 3) float32 in [0, 1] -> (additive_trace, region) or (additive_trace, region,
-        effect): additive_trace (B, N, N, 3) is what the method says the spoof added to the live face, in image
-        space (live = image - trace outside the region); region (B, N, N, 1) in [0, 1] is where it says the spoof
-        replaced the face, or None for a method without one; effect (B, N, N, 3), where given, is the image minus
-        the method's reconstruction of the live face (None or absent: the method has none besides its trace).
-        Tensors or arrays.
+    estimate: images (B, N, N, 3) float32 in [0, 1] (the inputs of input_keys, as Method.inference_inputs gives
+        them) -> (additive_trace, region) or (additive_trace, region, effect): additive_trace (B, N, N, 3) is what
+        the method says the spoof added to the live face, in image space (live = image - trace outside the region);
+        region (B, N, N, 1) in [0, 1] is where it says the spoof replaced the face, or None for a method without
+        one; effect (B, N, N, 3), where given, is the image minus the method's reconstruction of the live face
+        (None or absent: the method has none besides its trace). Tensors or arrays.
     image_size: N of the images it takes (the data must be prepared at that size).
     bands: (n1, n2) of the Eq. 9 split at which the per-band correlations are taken.
     name: what the recovered trace is, for the report's first sentence.
+    input_keys: the method's input_keys (the frames' inputs trace recovery loads for `estimate`).
     """
     estimate: typing.Callable
     image_size: int
     bands: tuple
     name: str = "Recovered trace"
+    input_keys: tuple = ("image",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,14 +116,23 @@ class Inference(typing.Protocol):
 
     image_size: N of the face crops it takes;
     config: a JSON-ready dict of its architecture (written into the export's info file);
-    __call__(images): float32 (batch, N, N, 3) in [0, 1] -> {name: tensor}: every entry of the method's
-        score_terms as a (batch,) float32 tensor, plus the method's maps (depth, traces...). Inference mode.
+    __call__(inputs): float32 images (batch, N, N, 3) in [0, 1] (for a method with more input_keys, the dict of
+        Method.inference_inputs) -> {name: tensor}: every entry of the method's score_terms as a (batch,) float32
+        tensor, plus the method's maps (depth, traces...). Inference mode.
     """
 
     image_size: int
     config: dict
 
-    def __call__(self, images): ...
+    def __call__(self, inputs): ...
+
+
+def model_inputs(input_keys, batch):
+    """What a model with `input_keys` takes from `batch` (a dict holding them): the image alone for ("image",), as
+    before a second input existed, else the dict of its input_keys."""
+    if tuple(input_keys) == ("image",):
+        return batch["image"]
+    return {key: batch[key] for key in input_keys}
 
 
 class Method:
@@ -130,10 +148,15 @@ class Method:
     score_formula = ""
     figure_outputs = ()
     train_defaults = {}
+    input_keys = ("image",)
 
     @property
     def own_flags(self):
         return frozenset(field.name for field in dataclasses.fields(self.config_class)) | self.claimed_flags
+
+    def inference_inputs(self, batch):
+        """What the method's Inference and trainer.predict take from `batch` (a dict holding its input_keys)."""
+        return model_inputs(self.input_keys, batch)
 
     # --- training ---------------------------------------------------------------------------------------------
     def check_config(self, config, model_config):

@@ -27,11 +27,11 @@ def select_videos(video_ids, labels, max_videos):
 
 
 def frame_terms_of(method, predict, dataset):
-    """(labels, {score term: values}) over every frame of an eval dataset (predict: the trainer's images -> output;
-    method.prediction_terms turns its output into the score terms)."""
+    """(labels, {score term: values}) over every frame of an eval dataset (predict: the trainer's inputs -> output,
+    given method.inference_inputs of each batch; method.prediction_terms turns its output into the score terms)."""
     labels, terms = [], {}
     for batch in dataset:
-        for term, values in method.prediction_terms(predict(batch["image"])).items():
+        for term, values in method.prediction_terms(predict(method.inference_inputs(batch))).items():
             terms.setdefault(term, []).append(np.asarray(values, np.float64))
         labels.append(batch["label"].numpy())
     return np.concatenate(labels), {term: np.concatenate(values) for term, values in terms.items()}

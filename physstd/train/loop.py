@@ -46,6 +46,7 @@ class DataSplits:
     dev_subset: str          # 'dev', or 'train' for protocols without a development set
     num_landmarks: int
     frame_limit: object      # SiW protocol 1 trains on the first 60 frames; None elsewhere
+    sensor_depth_units: str = None   # the set's depth units, for a method that takes sensor depth
 
 
 def make_strategy(name):
@@ -86,14 +87,16 @@ def ensure_synthetic(config, image_size):
         raise ValueError(f"{config.data_root}: synthetic set generation produced no video")
 
 
-def load_splits(config, image_size):
-    """Video ids of the protocol's train and dev subsets, Q and the train frame limit."""
+def load_splits(config, image_size, input_keys=("image",)):
+    """Video ids of the protocol's train and dev subsets, Q, the train frame limit and the depth units (a set
+    without the inputs the method takes is refused here, before the data loads)."""
     if not config.data_root or not config.protocol:
         raise ValueError("--data_root and --protocol are required")
     meta = prepared.read_meta(config.data_root)
     if int(meta["image_size"]) != image_size:
         raise ValueError(f"{os.path.join(config.data_root, prepared.META_FILE)}: prepared at image_size "
                          f"{meta['image_size']}, but --image_size={image_size}")
+    units = pipeline.sensor_depth_units(meta, config.data_root, input_keys)
     split_dir = config.split_dir or os.path.join(config.data_root, "protocols")
     fold = config.fold or None
     train_ids = protocols.load_split(split_dir, config.protocol, "train", fold)
@@ -103,7 +106,7 @@ def load_splits(config, image_size):
     except protocols.SubsetMissing:  # SiW / SiW-M protocols have no dev set: the paper picks thresholds on train
         dev_ids, dev_subset = train_ids, "train"
     limit = protocols.protocol_info(split_dir, config.protocol).get("train_frame_limit")
-    return DataSplits(config.data_root, train_ids, dev_ids, dev_subset, int(meta["num_landmarks"]), limit)
+    return DataSplits(config.data_root, train_ids, dev_ids, dev_subset, int(meta["num_landmarks"]), limit, units)
 
 
 def stream_seed(seed, start_step):
@@ -128,9 +131,12 @@ def check_run_model(run_dir, model_config, method=runs.DEFAULT_METHOD):
                              f"{model_config.to_dict()}; use a new --run_dir")
 
 
-def write_run_flags(run_dir, config, model_config, num_landmarks):
-    """<run_dir>/flags.json: every train flag, the ModelConfig and Q (rewritten on each start)."""
+def write_run_flags(run_dir, config, model_config, num_landmarks, sensor_depth_units=None):
+    """<run_dir>/flags.json: every train flag, the ModelConfig and Q (rewritten on each start); for a method that
+    takes sensor depth, the training set's depth units too (the export's raw-depth signature takes them)."""
     record = {"train": config.to_dict(), "model": model_config.to_dict(), "num_landmarks": int(num_landmarks)}
+    if sensor_depth_units is not None:
+        record[runs.SENSOR_DEPTH_UNITS] = sensor_depth_units
     files.write_json_atomic(os.path.join(run_dir, ckpt.FLAGS_FILE), record, sort_keys=True)
 
 
@@ -166,7 +172,7 @@ class _Run:
         if config.synthetic and self.chief:
             ensure_synthetic(config, model_config.image_size)
         check_run_model(config.run_dir, model_config, config.method)
-        self.data = load_splits(config, model_config.image_size)
+        self.data = load_splits(config, model_config.image_size, self.method.input_keys)
         keras.utils.set_random_seed(config.seed)   # --seed fixes the initial weights (a resumed run restores its own)
         self.trainer = self.method.trainer(model_config, config, self.data.num_landmarks, self.strategy)
         self.checkpoints = ckpt.RunCheckpoints(self.trainer, config.run_dir, config.keep_checkpoints, self.chief)
@@ -184,13 +190,15 @@ class _Run:
         dataset = pipeline.train_dataset(self.data.root, self.data.train_ids, model_config.image_size,
                                          config.pairs_per_batch, stream_seed(config.seed, self.start),
                                          frame_limit=self.data.frame_limit,
-                                         max_brightness_delta=config.brightness_jitter)
+                                         max_brightness_delta=config.brightness_jitter,
+                                         input_keys=self.method.input_keys)
         # A fixed batch for the image grids. It is also the first read of the data: a bad file fails here (the
         # entry point reports it via pipeline.data_error), before flags.json claims the run directory.
         self.visual_batch = next(iter(dataset))
         if self.chief:
             os.makedirs(config.run_dir, exist_ok=True)
-            write_run_flags(config.run_dir, config, model_config, self.data.num_landmarks)
+            write_run_flags(config.run_dir, config, model_config, self.data.num_landmarks,
+                            self.data.sensor_depth_units)
         self.iterator = iter(self.strategy.experimental_distribute_dataset(dataset))
         self.summaries = summaries.Summaries(os.path.join(config.run_dir, ckpt.TENSORBOARD_DIR), self.chief)
         self.eval_history = []
@@ -237,7 +245,7 @@ class _Run:
         ids = dev_eval.select_videos(self.data.dev_ids, [index[v] for v in self.data.dev_ids],
                                      self.config.eval_max_videos)
         dataset = pipeline.eval_dataset(self.data.root, ids, self.model_config.image_size,
-                                        self.config.eval_batch_size)
+                                        self.config.eval_batch_size, input_keys=self.method.input_keys)
         labels, terms = dev_eval.frame_terms_of(self.method, self.trainer.predict, dataset)
         aucs, params = dev_eval.dev_aucs(self.method, labels, terms)
         print(f"step {step}: {self.data.dev_subset}-split frame AUC over {len(labels)} frames: "

@@ -7,12 +7,14 @@ Each field is a run_train.py flag of the same name (physstd.methods.base.MethodC
     "w/o triplet" / "w/o classifier"   --triplet_weight=0 / --classification_weight=0
     "RL on live and spoof"        --regress_spoof (spoof cues regressed to an all-one map)
     "classifier on C"             --classifier_input=cue (the classifier reads C instead of x + C)
-"Triplet on E5..SC" (the triplet loss on further scales) has no flag.
+    "TL on E5-SC"                 --triplet_on_cue (a sixth triplet scale: the pooled cue C after D4)
 """
 import dataclasses
 
 from physstd.cli import NON_NEGATIVE
 from physstd.methods.base import MethodConfig
+
+CUE_HEADS = ("released", "conv")          # the cue's last layers (physstd.methods.lgsc.networks)
 
 CLASSIFIER_INPUTS = ("overlaid", "cue")   # x + C (the paper, Sec. 3.4) or C alone (Tab. 5)
 WARMUP_STEPS = 1000                       # the released code's linear warm-up
@@ -30,8 +32,10 @@ class LGSCConfig(MethodConfig):
     classification_weight: float = 5.0   # alpha3 of Eq. 9, L_a
     regress_spoof: bool = False          # Tab. 5 "RL on live and spoof"
     classifier_input: str = "overlaid"   # Tab. 5 "classifier on C": cue
+    triplet_on_cue: bool = False         # Tab. 5 "TL on E5-SC"
+    cue_head: str = "released"           # ours: "conv" ends the cue in unnormalised convolutions (networks.py)
 
-    CHOICES = {"classifier_input": CLASSIFIER_INPUTS}
+    CHOICES = {"classifier_input": CLASSIFIER_INPUTS, "cue_head": CUE_HEADS}
     RANGES = {"patch_size": NON_NEGATIVE, "warmup_steps": NON_NEGATIVE, "regression_weight": NON_NEGATIVE,
               "triplet_weight": NON_NEGATIVE, "classification_weight": NON_NEGATIVE}
     HELP = {
@@ -50,4 +54,9 @@ class LGSCConfig(MethodConfig):
         "regress_spoof": "LGSC: Tab. 5 'RL on live and spoof': also regress the spoof cues to an all-one map",
         "classifier_input": "LGSC: what the auxiliary classifier reads: overlaid (x + C, the paper) or cue (C alone, "
                             "Tab. 5)",
+        "cue_head": "LGSC: the cue's last layers: released (D5's InstanceNorm-ed residual output, the released "
+                    "code) or conv (ours: D5 at 64 channels, then two unnormalised 3x3 convolutions, so that the cue's "
+                    "size can differ between faces)",
+        "triplet_on_cue": "LGSC: Tab. 5 'TL on E5-SC': also apply the triplet loss to the globally pooled cue C, a "
+                          "sixth scale after E5, D1..D4",
     }

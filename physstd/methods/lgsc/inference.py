@@ -30,11 +30,11 @@ def outputs(generator, classifier, images, reads="overlaid"):
             "cue": cue}
 
 
-def build_networks(width, image_size):
+def build_networks(width, image_size, cue_head="released"):
     """(CueGenerator, AuxiliaryClassifier) at `width`, built in float32 on image_size-pixel faces (their default
     names: the checkpoint keys are their variable paths)."""
     with dtype_policy(mixed_precision=False):
-        generator, classifier = CueGenerator(width), AuxiliaryClassifier(width)
+        generator, classifier = CueGenerator(width, cue_head), AuxiliaryClassifier(width)
     images = tf.zeros((1, image_size, image_size, 3))
     classifier(overlaid_input(images, generator(images)[0]))
     return generator, classifier
@@ -49,7 +49,7 @@ def load_networks(run_dir, method_name):
         raise ValueError(f"{path}: a run of method {runs.run_method(record)!r}; expected a {method_name!r} run")
     model_config = ModelConfig.from_dict(record["model"], f"{path}: model")
     own = LGSCConfig.from_dict(record["train"].get("method_config", {}), f"{path}: method_config")
-    generator, classifier = build_networks(model_config.width, model_config.image_size)
+    generator, classifier = build_networks(model_config.width, model_config.image_size, own.cue_head)
     runs.restore_networks(run_dir, dict(zip(NETWORK_KEYS, (generator, classifier))))
     return generator, classifier, model_config, own
 

@@ -48,6 +48,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from physstd.methods.lgsc.config import CUE_HEADS
 from physstd.models.config import MIN_CHANNELS
 
 SIZE_MULTIPLE = 32                     # the encoder halves the side five times
@@ -57,6 +58,11 @@ BLOCKS_PER_STAGE = 2
 # D1..D5: (channels of the 2x2 conv, channels of the residual blocks); D5's residual output is the cue.
 DECODER_STAGES = ((256, 256), (128, 128), (64, 64), (64, 64), (64, 3))
 CUE_CHANNELS = 3
+# The cue's last layers (config.CUE_HEADS): "released" = D5's residual output of 3 channels, its shortcut and last block ending in
+# InstanceNorm (the released code); "conv" (ours, a diagnostic) = D5 at 64 channels, then 3x3 conv + ReLU and a 3x3
+# conv with bias to 3 channels, no normalisation after them. Through "released", every face's cue channel leaves D5
+# with the same per-face mean and spread (set by the IN affine parameters, shared by all faces), so mean |C| can
+# hardly tell one face from another; "conv" lets the cue's size depend on the face.
 CLASSIFIER_DROPOUT = 0.5
 BATCH_NORM_MOMENTUM = 0.9   # torchvision's momentum 0.1 in Keras' convention
 NORM_EPSILON = 1e-5          # torchvision's BatchNorm and PyTorch's InstanceNorm
@@ -236,10 +242,12 @@ class DecoderStage(_ArgumentsConfig, keras.layers.Layer):
 
 
 class _WidthSerialization:
-    """get_config / from_config of a network built from its width alone (mixed in before keras.Model)."""
+    """get_config / from_config of a network built from its width (and the cue generator's head) alone (mixed in
+    before keras.Model)."""
 
     def get_config(self):
-        return {"name": self.name, "width": self.width}
+        return {"name": self.name, "width": self.width,
+                **({"cue_head": self.cue_head} if getattr(self, "cue_head", "released") != "released" else {})}
 
     @classmethod
     def from_config(cls, config):
@@ -251,19 +259,27 @@ class CueGenerator(_WidthSerialization, keras.Model):
     """G(I) -> (cue C (batch, n, n, 3) in [-1, 1], (E5, D1, D2, D3, D4) feature maps), all float32, for images
     (batch, n, n, 3) in [0, 1], n a multiple of 32. The features are those the triplet loss reads (Sec. 3.3)."""
 
-    def __init__(self, width=1.0, **kwargs):
+    def __init__(self, width=1.0, cue_head="released", **kwargs):
         kwargs.setdefault("name", "cue_generator")
         kwargs["autocast"] = False   # x = 2I - 1 in float32; the layers cast to their own policy
         super().__init__(**kwargs)
-        self.width = width
+        if cue_head not in CUE_HEADS:
+            raise ValueError(f"--cue_head must be one of {', '.join(CUE_HEADS)}, got {cue_head!r}")
+        self.width, self.cue_head = width, cue_head
         policy = self.dtype_policy
         self.encoder = ResNet18(width, dtype=policy, name="encoder")
         skips = [channels(base, width) for base in (RESNET_STAGES[2], RESNET_STAGES[1], RESNET_STAGES[0],
                                                     STEM_CHANNELS)] + [0]   # E4, E3, E2, E1, none
         self.decoder = []
         for index, ((up, out), skip) in enumerate(zip(DECODER_STAGES, skips), start=1):
-            filters = CUE_CHANNELS if index == len(DECODER_STAGES) else channels(out, width)
+            last = index == len(DECODER_STAGES)
+            filters = CUE_CHANNELS if last and cue_head == "released" else channels(out if not last else 64, width)
             self.decoder.append(DecoderStage(channels(up, width), skip, filters, dtype=policy, name=f"decoder{index}"))
+        self.head = []
+        if cue_head == "conv":
+            self.head = [keras.layers.Conv2D(channels(64, width), 3, padding="same", activation="relu", dtype=policy,
+                                             name="head_conv1"),
+                         keras.layers.Conv2D(CUE_CHANNELS, 3, padding="same", dtype=policy, name="head_conv2")]
 
     def call(self, images, training=False):
         x = network_input(_check_images(images, "CueGenerator"))
@@ -272,7 +288,10 @@ class CueGenerator(_WidthSerialization, keras.Model):
         for stage, skip in zip(self.decoder, (e4, e3, e2, e1, None)):
             d = stage(d, skip, training=training)
             decoded.append(d)
-        cue = tf.tanh(tf.cast(decoded[-1], tf.float32))
+        out = decoded[-1]
+        for layer in self.head:
+            out = layer(out)
+        cue = tf.tanh(tf.cast(out, tf.float32))
         return cue, tuple(tf.cast(feature, tf.float32) for feature in (e5, *decoded[:-1]))
 
 

@@ -49,7 +49,7 @@ class LGSCTrainer(Trainer):
         self.spoof_target = SPOOF_CUE_TARGET if own.regress_spoof else None
         size = own.patch_size or model_config.image_size
         with self.strategy.scope(), dtype_policy(config.mixed_precision):
-            self.generator = CueGenerator(model_config.width)
+            self.generator = CueGenerator(model_config.width, own.cue_head)
             self.classifier = AuxiliaryClassifier(model_config.width)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.optimizer = self._adam(1.0, "lgsc_adam")
@@ -78,7 +78,8 @@ class LGSCTrainer(Trainer):
             cue, features = self.generator(images, training=True)
             logits = self.classifier(inference.classifier_input(images, cue, own.classifier_input), training=True)
             losses["regression"] = lgsc_losses.cue_regression_loss(cue, is_spoof, self.spoof_target)
-            losses["triplet"] = lgsc_losses.multiscale_triplet_loss(features, is_spoof)
+            scales = features + (cue,) if own.triplet_on_cue else features   # Tab. 5 "TL on E5-SC"
+            losses["triplet"] = lgsc_losses.multiscale_triplet_loss(scales, is_spoof)
             losses["classification"] = lgsc_losses.auxiliary_classification_loss(logits, is_spoof)
             losses["total"] = lgsc_losses.lgsc_total_loss(losses, self.weights)
         self._update(self.optimizer, tape, losses["total"], self.generator, self.classifier)
