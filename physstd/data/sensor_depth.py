@@ -5,12 +5,14 @@ face): sensor depth is what a depth camera measured, spoofs included. A frame is
 measurement), in one of two units:
 
     mm      uint16 millimetres (a raw depth camera, the synthetic set)
-    uint8   8-bit values of a release that ships depth as face-cropped 8-bit images (larger = as the release has it)
+    uint8   8-bit values of a release that ships depth as face-cropped 8-bit images (their scale is the release's)
 
 Frames are stored as single-channel PNGs (16-bit for mm). `warp_depth_to_crop` crops a depth frame with the RGB
 frame's crop affine (preprocess.crop_affine): bilinear over the valid pixels, the validity mask warped alongside,
 so that holes stay holes and no hole value (0) is averaged into a measurement.
 """
+import os
+
 import cv2
 import numpy as np
 
@@ -37,7 +39,7 @@ def check_depth(array, where):
 def read_depth_png(path):
     """(H, W) uint16 or uint8 depth frame of a single-channel PNG (any image OpenCV reads unchanged)."""
     try:
-        image = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        image = cv2.imread(os.fspath(path), cv2.IMREAD_UNCHANGED)
     except cv2.error:   # a header claiming more pixels than OpenCV decodes
         image = None
     if image is None:
