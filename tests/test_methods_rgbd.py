@@ -400,3 +400,28 @@ def test_predict_crops_the_depth_with_the_rgb_crop_and_refuses_unpaired_depth(ex
         with pytest.raises(ValueError, match=message.replace("(", r"\(")):
             predict.predict_paths(str(exported_dir), list(inputs), str(tmp_path / "refused"), depth=depth)
     assert not os.path.exists(tmp_path / "refused")
+
+
+@pytest.mark.slow
+def test_bpcer_rule_calibrates_the_two_input_method_and_reaches_its_export(trained, exported, tmp_path):
+    """The multi-modal paper's operating point on the RGB-D method: the threshold is the lowest dev video score
+    rejecting at most the target share of bona fide videos (brute force here), recorded in calibration.json and in
+    the export's info file, and the export decides with it. Runs after the EER tests above (it rewrites the run's
+    calibration)."""
+    from physstd.eval import evaluate, scoring
+
+    maps = _reference_maps(trained, _split(trained, "dev"))
+    dev = _split(trained, "dev")
+    labels = np.array([trained["videos"][v][0] for v in dev])
+    scores = np.array([maps[v].mean() for v in dev])
+    target = 0.5
+    candidates = [t for t in np.unique(scores) if np.mean(scores[labels == 0] >= t) <= target]
+    expected = min(candidates) if candidates else float(np.nextafter(np.float32(scores.max()), np.float32(np.inf)))
+    rule = {"rule": "bpcer", "bpcer": target}
+    evaluate.evaluate_models([trained["run"]], str(tmp_path / "eval"), rule=rule)
+    calibration = scoring.load_calibration(os.path.join(trained["run"], scoring.CALIBRATION_FILENAME),
+                                           trained["method"])
+    assert calibration["threshold_rule"] == rule
+    assert calibration["threshold"] == pytest.approx(expected, abs=1e-6)
+    info = export.export_run(trained["run"], str(tmp_path / "model"))
+    assert info["threshold_rule"] == rule and info["threshold"] == pytest.approx(expected, abs=1e-6)
