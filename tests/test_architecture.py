@@ -61,7 +61,7 @@ ALLOWED = {
     "scoring": {"utilities"},
     "runs": {"utilities"},
     "registry": {"utilities", "runs"},
-    "trainer": {"utilities", "models"},
+    "trainer": {"utilities", "models", "runs"},
     "method": BELOW_METHODS,
     "train": BELOW_METHODS,
     "export": {"utilities", "runs", "scoring", "registry"},

@@ -105,12 +105,11 @@ FOLDER = {
         """The trainer on the shared base: L2 of the mean map to the label."""
         import tensorflow as tf
 
-        from physstd import runs
         from physstd.methods.mean_map_test.network import network
-        from physstd.train.trainer import Trainer
+        from physstd.train.trainer import OneNetworkTrainer
 
 
-        class MeanMapTrainer(Trainer):
+        class MeanMapTrainer(OneNetworkTrainer):
             def __init__(self, model_config, config, strategy=None):
                 super().__init__("mean_map_trainer", model_config, config, strategy)
                 with self.strategy.scope():
@@ -136,15 +135,6 @@ FOLDER = {
             def _visuals(self, batch):
                 return {}
 
-            def _networks(self):
-                return [self.network]
-
-            def _optimizers(self):
-                return [self.optimizer]
-
-            def checkpoint_objects(self):
-                return {"network": runs.network_checkpoint(self.network), "step": self.step,
-                        "optimizer": self.optimizer}
     ''',
 }
 

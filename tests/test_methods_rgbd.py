@@ -101,16 +101,15 @@ FOLDER = {
         """L2 of the mean map to the label, on the image and the sensor depth."""
         import tensorflow as tf
 
-        from physstd import runs
         from physstd.methods.depth_map_test.network import network
-        from physstd.train.trainer import Trainer
+        from physstd.train.trainer import OneNetworkTrainer
 
 
         def both(batch, key):
             return tf.concat([batch["live"][key], batch["spoof"][key]], 0)
 
 
-        class DepthMapTrainer(Trainer):
+        class DepthMapTrainer(OneNetworkTrainer):
             def __init__(self, model_config, config, strategy=None):
                 super().__init__("depth_map_trainer", model_config, config, strategy)
                 with self.strategy.scope():
@@ -134,15 +133,6 @@ FOLDER = {
             def _visuals(self, batch):
                 return {}
 
-            def _networks(self):
-                return [self.network]
-
-            def _optimizers(self):
-                return [self.optimizer]
-
-            def checkpoint_objects(self):
-                return {"network": runs.network_checkpoint(self.network), "step": self.step,
-                        "optimizer": self.optimizer}
     ''',
 }
 

@@ -7,6 +7,8 @@ physstd.methods.base (Method.trainer); this module knows no method.
 import keras
 import tensorflow as tf
 
+from physstd import runs
+
 
 def learning_rate_at(step, base, decay_every, factor):
     """Staircase schedule of Sec. 4.1: base * factor ** floor(step / decay_every) (works on ints and tensors)."""
@@ -86,3 +88,21 @@ class Trainer(tf.Module):
 
     def _optimizers(self):
         raise NotImplementedError
+
+
+class OneNetworkTrainer(Trainer):
+    """A Trainer of one network `self.network` updated by one optimizer `self.optimizer` (the Auxiliary CNN, the
+    throw-away methods of the tests): its networks, optimizers and checkpoint objects, the network saved under
+    NETWORK_KEY."""
+
+    NETWORK_KEY = "network"
+
+    def _networks(self):
+        return [self.network]
+
+    def _optimizers(self):
+        return [self.optimizer]
+
+    def checkpoint_objects(self):
+        return {self.NETWORK_KEY: runs.network_checkpoint(self.network), "step": self.step,
+                "optimizer": self.optimizer}

@@ -5,13 +5,12 @@ Batches are {'live': sample, 'spoof': sample}; samples carry image (B, N, N, 3) 
 """
 import tensorflow as tf
 
-from physstd import runs
 from physstd.data import face_model
 from physstd.methods.auxiliary import losses as aux_losses
 from physstd.methods.auxiliary.network import AuxiliaryNet
 from physstd.methods.auxiliary.run_config import CHECKPOINT_KEY
 from physstd.models.layers import dtype_policy
-from physstd.train.trainer import Trainer
+from physstd.train.trainer import OneNetworkTrainer
 
 
 def pair_images(batch):
@@ -27,8 +26,10 @@ def pair_values(batch, key):
     return tf.concat([batch["live"][key], batch["spoof"][key]], 0)
 
 
-class AuxiliaryTrainer(Trainer):
+class AuxiliaryTrainer(OneNetworkTrainer):
     """The Auxiliary depth CNN, its Adam and the step counter; `train_step` is one L1-to-M0 update."""
+
+    NETWORK_KEY = CHECKPOINT_KEY
 
     def __init__(self, model_config, config, num_landmarks=face_model.NUM_LANDMARKS, strategy=None):
         super().__init__("auxiliary_trainer", model_config, config, strategy)
@@ -58,12 +59,3 @@ class AuxiliaryTrainer(Trainer):
         images, _ = pair_images(batch)
         return dict(image=images, M=self.network(images, training=False), depth_target=pair_values(batch, "depth"))
 
-    def _networks(self):
-        return [self.network]
-
-    def _optimizers(self):
-        return [self.optimizer]
-
-    def checkpoint_objects(self):
-        return {CHECKPOINT_KEY: runs.network_checkpoint(self.network), "step": self.step,
-                "optimizer": self.optimizer}
