@@ -35,9 +35,11 @@ ONNX_OPSET = 17
 DEFAULT_CALIBRATION_FRAMES = 300
 CALIBRATION_SPLITS = ("train", "dev")
 LITERT_SUFFIX, ONNX_SUFFIX = ".tflite", ".onnx"
-# What each converted format needs installed, and the extra of setup.py that installs it.
-EXTRAS = {"litert": ("ai_edge_litert", "pip install -e '.[litert]' (ai-edge-litert)"),
-          "onnx": ("onnxruntime", "pip install -e '.[onnx]' (tf2onnx, onnx, onnxruntime)")}
+# What each converted format needs installed to run it and to write it, and the extra of setup.py that installs it.
+EXTRAS = {"litert": {"run": ("ai_edge_litert",), "write": ("ai_edge_litert",),
+                     "install": "pip install -e '.[litert]' (ai-edge-litert)"},
+          "onnx": {"run": ("onnxruntime",), "write": ("onnxruntime", "onnx", "tf2onnx"),
+                   "install": "pip install -e '.[onnx]' (tf2onnx, onnx, onnxruntime)"}}
 
 
 def parse_choices(values, choices, flag):

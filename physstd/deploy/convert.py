@@ -19,6 +19,7 @@ import json
 import os
 import re
 import tempfile
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -62,7 +63,8 @@ def litert_converter(function, variant, representative=None):
         if representative is None or not len(representative):
             raise ValueError("the full-integer int8 variant needs calibration frames")
         converter.representative_dataset = lambda: ([frame[None]] for frame in representative)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        # int8 kernels, and float ones for the ops litert_model keeps in float32.
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
     elif variant != "dynamic_int8":
         raise ValueError(f"unknown LiteRT variant {variant!r}; expected one of {', '.join(deploy.LITERT_VARIANTS)}")
     return converter
@@ -77,19 +79,21 @@ def litert_model(function, variant, representative=None, float_layers=""):
     converter = litert_converter(function, variant, representative)
     if variant != "int8":
         return converter.convert(), []
-    # An op kept in float needs a float kernel: TFLITE_BUILTINS next to the int8 ones.
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-    debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=converter, debug_dataset=lambda: ([frame[None]] for frame in representative[:1]))
-    # Node names as the quantiser sees them: those of the calibrated float model (names change once quantised).
-    nodes = network_edges(debugger.calibrated_model)
-    if float_layers:
-        pattern = re.compile(float_layers)
-        nodes += [name for name in tensor_names(debugger.calibrated_model) if pattern.search(name) and name not in nodes]
-    # UNPACK (tf.unstack: the channels of RGB to HSV) shares its input's scale, so the quantiser quantises it from its
-    # input whatever the node list says; only the type list keeps it float. No network here unstacks inside itself.
-    debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes, denylisted_ops=["UNPACK"])
-    return debugger.get_nondebug_quantized_model(), nodes
+    with warnings.catch_warnings():   # the debugger's own checks run tf.lite.Interpreter, which warns it is deprecated
+        warnings.simplefilter("ignore", UserWarning)
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=lambda: ([frame[None]] for frame in representative[:1]))
+        # Node names as the quantiser sees them: those of the calibrated float model (names change once quantised).
+        nodes = network_edges(debugger.calibrated_model)
+        if float_layers:
+            pattern = re.compile(float_layers)
+            nodes += [name for name in tensor_names(debugger.calibrated_model)
+                      if pattern.search(name) and name not in nodes]
+        # UNPACK (tf.unstack: the channels of RGB to HSV) shares its input's scale, so the quantiser quantises it from
+        # its input whatever the node list says; only the type list keeps it float. No network here unstacks inside.
+        debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes,
+                                                                         denylisted_ops=["UNPACK"])
+        return debugger.get_nondebug_quantized_model(), nodes
 
 
 def _graph(model):
@@ -226,7 +230,7 @@ def checked_targets(export_dir, formats, variants=deploy.LITERT_VARIANTS, calibr
     if "onnx" in formats:
         found.append(("onnx", "float32", deploy.onnx_path(export_dir)))
     for format_name in dict.fromkeys(name for name, _, _ in found):
-        runtime.require(format_name, export_dir)
+        runtime.require(format_name, export_dir, "write")
     for format_name, _, path in found:
         check_replaceable_file(path, format_name)
     return found

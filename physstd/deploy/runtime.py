@@ -25,13 +25,18 @@ def _threads(num_threads):
     return int(num_threads) if num_threads else (os.cpu_count() or 1)
 
 
-def require(format_name, path):
-    """The runtime package of a converted format; a ValueError saying which extra installs it when it is missing."""
-    module, install = deploy.EXTRAS[format_name]
-    try:
-        return __import__(module)
-    except ImportError:
-        raise ValueError(f"{path}: running a {format_name} export needs the {module} package: {install}") from None
+def require(format_name, path, task="run"):
+    """The first package a converted format needs to `task` ('run' or 'write'), imported; a ValueError saying which
+    extra installs them when one is missing."""
+    extra = deploy.EXTRAS[format_name]
+    modules = []
+    for module in extra[task]:
+        try:
+            modules.append(__import__(module))
+        except ImportError:
+            raise ValueError(f"{path}: {'running' if task == 'run' else 'writing'} a {format_name} export needs the "
+                             f"{module} package: {extra['install']}") from None
+    return modules[0]
 
 
 class Export:
