@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.physstd-installed
+# The tests also run the converted exports (LiteRT, ONNX): the extras they need, installed next to the base.
+TEST_STAMP := $(VENV)/.physstd-test-installed
 
 .PHONY: test test-all demo install clean
 
@@ -14,16 +16,20 @@ $(STAMP): setup.py
 	$(PY) -m pip install --quiet -e '.[dev,wmca]'
 	touch $(STAMP)
 
+$(TEST_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,wmca,litert,onnx]'
+	touch $(TEST_STAMP)
+
 # pytest on tests/ with extra arguments $(1); its status 5 (no test selected) fails as well, with a line saying so.
 pytest = $(PY) -m pytest -q $(1) tests \
 	|| { status=$$?; [ $$status -ne 5 ] || echo "pytest selected no test" >&2; exit $$status; }
 
 # The fast tier: every test not marked slow (pytest.ini says which are).
-test: $(STAMP)
+test: $(TEST_STAMP)
 	$(call pytest,-m "not slow")
 
 # Every test, as CI (.ci/run) runs them.
-test-all: $(STAMP)
+test-all: $(TEST_STAMP)
 	$(call pytest,)
 
 # The end-to-end synthetic smoke test of PhySTD; METHOD=auxiliary, METHOD=despoof or METHOD=lgsc runs it for another method.

@@ -23,5 +23,9 @@ setup(
         "dev": ["pytest>=8"],
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         "wmca": ["h5py>=3.10"],   # the WMCA reader (physstd.data.wmca): its recordings are HDF5 files
+        # run_export.py --format=litert and running .tflite files (physstd.deploy): the LiteRT interpreter
+        "litert": ["ai-edge-litert>=2.3"],
+        # run_export.py --format=onnx (tf2onnx, onnx) and running .onnx files (onnxruntime)
+        "onnx": ["tf2onnx>=1.17", "onnx>=1.17", "onnxruntime>=1.20"],
     },
 )

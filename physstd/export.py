@@ -256,6 +256,11 @@ class ServingModule(tf.Module):
         # scoring: attack if score >= threshold
         return {"score": score, "decision": tf.cast(score >= self.threshold, tf.int32), **result}
 
+    def unchecked_outputs(self, images):
+        """The outputs of float32 images (batch, N, N, 3) in [0, 1], without the input checks: the graph the converted
+        formats hold (physstd.deploy), whose runtimes check shapes themselves."""
+        return self._outputs(images)
+
     def trace_for_both_dtypes(self):
         """Trace `serve` for float32 and uint8 so that the saved function dispatches on either, and for
         REFUSED_DTYPES so that those fail with dtype_message (two inputs: for those image dtypes paired with
@@ -376,6 +381,30 @@ def remove_interrupted(export_dir):
         removed.append(name)
     return removed
 
+
+def export_info(module, method, params, threshold, calibration_split="", source="", threshold_rule=None):
+    """The info record of a ServingModule (physstd_export.json; the converted formats carry it too, see
+    physstd.deploy)."""
+    outputs = module.serve_float32.get_concrete_function().structured_outputs
+    inference = module.inference
+    return {
+        "format_version": INFO_FORMAT_VERSION,
+        "method": method.name,
+        "image_size": int(inference.image_size),
+        "params": {key: float(value) for key, value in params.items()},
+        "threshold": float(threshold),
+        "threshold_rule": scoring.threshold_rule(**(threshold_rule or scoring.EER_RULE)),
+        "calibration_split": calibration_split,
+        "score_terms": list(method.score_terms),
+        "score": method.score_formula,
+        "decision": "attack (1) if score >= threshold",
+        "model": dict(inference.config),   # a plain dict: tf.Module wraps the attribute (json.dumps refuses that)
+        "source": os.fspath(source),
+        **module.description(),
+        "outputs": list(COMMON_OUTPUTS) + sorted(set(outputs) - set(COMMON_OUTPUTS)),
+    }
+
+
 def export_saved_model(inference, method, export_dir, params, threshold, calibration_split="", source="",
                        threshold_rule=None, depth_units=None):
     """Save the serving module of a method's Inference to `export_dir` (written in a temporary folder, then renamed
@@ -394,23 +423,7 @@ def export_saved_model(inference, method, export_dir, params, threshold, calibra
     params = method.check_params(dict(params), f"{export_dir}: score parameters")
     module = ServingModule(inference, method, params, threshold, depth_units=depth_units)
     module.trace_for_both_dtypes()
-    outputs = module.serve_float32.get_concrete_function().structured_outputs
-    info = {
-        "format_version": INFO_FORMAT_VERSION,
-        "method": method.name,
-        "image_size": int(inference.image_size),
-        "params": {key: float(value) for key, value in params.items()},
-        "threshold": float(threshold),
-        "threshold_rule": scoring.threshold_rule(**(threshold_rule or scoring.EER_RULE)),
-        "calibration_split": calibration_split,
-        "score_terms": list(method.score_terms),
-        "score": method.score_formula,
-        "decision": "attack (1) if score >= threshold",
-        "model": inference.config,
-        "source": os.fspath(source),
-        **module.description(),
-        "outputs": list(COMMON_OUTPUTS) + sorted(set(outputs) - set(COMMON_OUTPUTS)),
-    }
+    info = export_info(module, method, params, threshold, calibration_split, source, threshold_rule)
     staging = files.make_temporary_dir(parent, os.path.basename(export_dir))
     handle = _lock(staging)
     new = os.path.join(staging, _STAGED_NEW)

@@ -1,7 +1,10 @@
-"""Spoof scores of raw images and videos with an exported PhySTD (physstd.export): detect, crop, score, figures.
+"""Spoof scores of raw images and videos with an export of any method and format (a SavedModel folder of
+physstd.export, a .tflite or .onnx file of physstd.deploy): detect, crop, score, figures.
 
 Each image (or each kept frame of a video) goes through physstd.data.preprocess.FacePreprocessor at the export's
-crop size N (dlib face detection, 68 landmarks, the training crop rule), then the SavedModel's uint8 signature.
+crop size N (dlib face detection, 68 landmarks, the training crop rule), then the export (physstd.deploy.runtime: the
+SavedModel's uint8 signature; a converted file on crops / 255). A format keeps every output of the SavedModel, so the
+figures are the same.
 The largest face of each image is scored; frames without a face are reported and skipped. A video's score is the
 mean of its frame scores (as run_test.py scores videos), its decision that mean against the saved threshold.
 
@@ -34,6 +37,7 @@ import cv2
 
 from physstd import files, methods, viz
 from physstd.data import pipeline, preprocess, sensor_depth
+from physstd.deploy import runtime
 
 VIDEO_FRAME = -1
 PREDICTION_COLUMNS = ("source", "frame", "score", "decision")
@@ -72,25 +76,18 @@ class SourceResult:
 
 
 class Predictor:
-    """A loaded export plus a face preprocessor at its crop size."""
+    """A loaded export of any format (physstd.deploy.runtime: a SavedModel folder, a .tflite or a .onnx file) plus a
+    face preprocessor at its crop size."""
 
     def __init__(self, export_dir, batch_size=16, detect_max_side=None):
-        from physstd import export   # TensorFlow: imported when an export is loaded
-
-        self.info = export.read_export_info(export_dir)
-        self.method = methods.get(self.info["method"], os.path.join(export_dir, export.INFO_FILE))
+        self.model = runtime.load(export_dir)
+        self.info = self.model.info
+        self.method = methods.get(self.info["method"], export_dir)
         # The figures need the maps the method names for its trace figure, and the live reconstruction for Fig. 9.
         outputs = set(self.info["outputs"])
         self.draws_traces = bool(self.method.figure_outputs) and set(self.method.figure_outputs) <= outputs
         self.draws_live = "live" in outputs
-        self.model = export.load_export(export_dir)
         self.export_dir = export_dir
-        saved_size = int(self.model.image_size.numpy())
-        if saved_size != int(self.info["image_size"]):
-            raise ValueError(f"{os.path.join(export_dir, export.INFO_FILE)}: image_size {self.info['image_size']} "
-                             f"but the SavedModel takes {saved_size}x{saved_size} crops; export it again with "
-                             f"run_export.py")
-        self.signature = self.model.signatures[export.SIGNATURE_UINT8]
         self.takes_depth = "depth" in self.info.get("inputs", {})
         self.depth_units = self.info.get("depth_units")
         kwargs = {} if detect_max_side is None else {"detect_max_side": detect_max_side}
@@ -101,22 +98,11 @@ class Predictor:
     def score_crops(self, crops, depths=None):
         """Export outputs (dict of numpy arrays, one entry per crop) of (F, N, N, 3) uint8 crops (and, for a
         two-input export, their (F, N, N) raw depth crops in its depth_units)."""
-        import tensorflow as tf
-
         crops = np.asarray(crops, np.uint8)
-
-        def inputs(part):
-            if depths is None:
-                return {"images": crops[part]}
-            return {"images": crops[part], "depth": np.asarray(depths)[part][..., None]}
-        try:
-            parts = [self.signature(**inputs(slice(start, start + self.batch_size)))
-                     for start in range(0, len(crops), self.batch_size)]
-        except tf.errors.InvalidArgumentError as error:   # the export's input assertions (physstd.export)
-            found = re.search(r"assertion failed: ([^\n]*)", error.message)
-            reason = re.sub(r"[][]", "", found.group(1)) if found else error.message.splitlines()[0]
-            raise ValueError(f"{self.export_dir}: the SavedModel refused crops of shape {crops.shape[1:]}: "
-                             f"{reason}") from None
+        depths = None if depths is None else np.asarray(depths)[..., None]
+        parts = [self.model.run(crops[start:start + self.batch_size],
+                                None if depths is None else depths[start:start + self.batch_size])
+                 for start in range(0, len(crops), self.batch_size)]
         return {key: np.concatenate([np.asarray(part[key]) for part in parts]) for key in parts[0]}
 
     def _predict_frames(self, source, frames, depth_paths=None):

@@ -19,6 +19,7 @@ for it, and neither the modules nor the nodes import each other in a cycle. Low 
     train       the rest of physstd.train: the loop, its flags and config, checkpoints (a method only through the
                 registry)
     export      physstd.export (reads a method only through the registry)
+    deploy      physstd.deploy: the LiteRT and ONNX conversions of an export and the loader of every format
     eval        the rest of physstd.eval (evaluates a run through the registry, or an export)
     predict     physstd.predict (an export, through the registry)
     apps        physstd.apps: applications over the whole package (the demo)
@@ -49,6 +50,7 @@ NODES = {
     "physstd.train.trainer": "trainer",
     "physstd.train": "train",
     "physstd.export": "export",
+    "physstd.deploy": "deploy",
     "physstd.eval": "eval",
     "physstd.predict": "predict",
     "physstd.apps": "apps",
@@ -65,8 +67,9 @@ ALLOWED = {
     "method": BELOW_METHODS,
     "train": BELOW_METHODS,
     "export": {"utilities", "runs", "scoring", "registry"},
+    "deploy": {"utilities", "data", "runs", "scoring", "registry", "export"},
     "eval": {"utilities", "data", "models", "scoring", "runs", "registry", "export"},
-    "predict": {"utilities", "data", "models", "registry", "export"},
+    "predict": {"utilities", "data", "models", "registry", "export", "deploy"},
     "apps": None,   # anything
 }
 METHOD_DEPENDENCIES = {"despoof": {"auxiliary"}}

@@ -27,14 +27,16 @@ What the paper leaves out, and our choice:
 - width: hidden channels are round(base * width), never below min(base, 8) (`scaled_channels`), so width 1
   is Tab. 1 exactly.
 
-A 3-channel RGB input gets its HSV channels here (tf.image.rgb_to_hsv); a 6-channel input is taken as
-RGB+HSV already (De-Spoof feeds its reconstructed 6-channel live image, De-Spoof paper, Tab. 1).
+A 3-channel RGB input gets its HSV channels here (physstd.ops.rgb_to_hsv: tf.image.rgb_to_hsv's formula in ops
+that LiteRT and ONNX have); a 6-channel input is taken as RGB+HSV already (De-Spoof feeds its reconstructed
+6-channel live image, De-Spoof paper, Tab. 1).
 """
 import keras
 import tensorflow as tf
 
 from physstd.models.config import MIN_CHANNELS, ModelConfig, ModelConfigSerialization
 from physstd.models.layers import ConvBlock, area_resize, output_conv
+from physstd.ops import rgb_to_hsv
 
 # conv3-0 .. conv3-9: (channels at width 1) per block; each block ends in a 2x2 pool.
 DEPTH_BLOCKS = ((64, 128, 196, 128), (128, 196, 128), (128, 196, 128))
@@ -50,7 +52,7 @@ def scaled_channels(base, width):
 def rgb_hsv(image):
     """concat[RGB, HSV] (batch, N, N, 6) of RGB images in [0, 1] (De-Spoof's 6-channel input, its Sec. 3.2)."""
     image = tf.cast(image, tf.float32)
-    return tf.concat([image, tf.image.rgb_to_hsv(tf.clip_by_value(image, 0.0, 1.0))], axis=-1)
+    return tf.concat([image, rgb_to_hsv(tf.clip_by_value(image, 0.0, 1.0))], axis=-1)
 
 
 def six_channel_input(image, name, image_size):

@@ -1,0 +1,313 @@
+"""Every export format of a trained run next to its SavedModel: size, agreement, test metrics and latency.
+
+    .venv/bin/python -m benchmarks.export_formats --run_dir=RUN [--output_dir=DIR] [--int8_float_layers=REGEX]
+    .venv/bin/python -m benchmarks.export_formats --run_dir=RUN --layers     # the int8 per-layer comparison
+
+What it does:
+1. exports the run with run_export.py (a subprocess) into --output_dir: the SavedModel, the LiteRT float32, float16,
+   dynamic-range int8 and full-integer int8 files (int8 calibrated on --calibration_frames frames of the run's
+   --calibration_split, train by default, never test) and the ONNX file;
+2. reads every frame of the test split of the run's protocol (its flags.json), as uint8 crops;
+3. runs each file in a fresh process (physstd.deploy.runtime: TensorFlow for the SavedModel, the LiteRT interpreter
+   of ai-edge-litert or ONNX Runtime for the others; that process reports whether it imported TensorFlow) that
+   scores every test frame; then times it in more fresh processes, one per thread count of --threads and round of
+   --rounds, the rounds taking the files in turn: one face per call (batch 1), --warmup untimed calls, then the
+   median of --repeats calls, cycling over the frames, output included; the smallest of the rounds is reported;
+4. prints one table row per file: its size (and how many times smaller than the SavedModel folder), the largest
+   |score difference| and the decision flips against the SavedModel on the test frames (frame decisions, and video
+   decisions: the mean frame score against the calibrated threshold), the video AUC / ACER / APCER / BPCER at the
+   run's calibrated threshold (metrics.evaluate, the protocol's APCER definition, as run_test.py), and the latency
+   per face on 1 thread and on every core with its speed-up over the SavedModel's on as many threads.
+
+--layers compares the int8 file with the float32 file op by op on --layer_frames frames of the calibration split
+(never test): for every tensor both files hold (the int8 one dequantised), the correlation with the float32 value and
+the RMS error over the float32 value's standard deviation, in execution order, with how much that relative error
+grew at this op (the largest growths are where int8 loses the accuracy: keep those ops float32 with
+--int8_float_layers and export again).
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+from absl import app, flags
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("run_dir", None, "the trained run (flags.json, checkpoints/, calibration.json)")
+flags.DEFINE_string("output_dir", "", "folder for the exports and the results (default: a folder under the "
+                    "system's temporary folder named after the run)")
+flags.DEFINE_list("litert_variants", ["float32", "float16", "dynamic_int8", "int8"], "LiteRT variants to measure")
+flags.DEFINE_string("calibration_split", "train", "train or dev: the frames of the int8 calibration")
+flags.DEFINE_integer("calibration_frames", 300, "frames of the int8 calibration")
+flags.DEFINE_string("int8_float_layers", "", "run_export.py --int8_float_layers (selective quantisation)")
+flags.DEFINE_bool("reuse", False, "measure the files already in --output_dir instead of exporting again")
+flags.DEFINE_list("threads", ["1", "all"], "thread counts of the latency columns ('all': every core)")
+flags.DEFINE_integer("warmup", 10, "untimed calls before the timed ones")
+flags.DEFINE_integer("repeats", 100, "timed calls per measurement (their median is the measurement)")
+flags.DEFINE_integer("rounds", 3, "measurements of each file and thread count, taken in turns over the files; the "
+                     "smallest is reported (a shared machine's load comes in bursts)")
+flags.DEFINE_bool("layers", False, "print the per-layer comparison of the int8 and float32 LiteRT files instead")
+flags.DEFINE_integer("layer_frames", 32, "--layers: frames of the calibration split compared")
+flags.DEFINE_string("_worker", "", "internal: JSON arguments of one measuring process")
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+# --- one file in its own process --------------------------------------------------------------------------------
+def worker(arguments):
+    """Load one export on `threads` threads, then score the frames (`score`) or time batch-1 calls; write a JSON
+    result."""
+    import time
+
+    from physstd.deploy import runtime
+
+    frames = np.load(arguments["frames"])
+    model = runtime.load(arguments["path"], arguments["threads"])
+    result = {}
+    if arguments["score"]:
+        outputs = model.run(frames)
+        np.savez(arguments["scores"], score=outputs["score"], decision=outputs["decision"])
+    else:
+        for _ in range(arguments["warmup"]):
+            model.run(frames[:1])
+        times = []
+        for index in range(arguments["repeats"]):
+            face = frames[index % len(frames)][None]
+            start = time.perf_counter()
+            model.run(face)
+            times.append(time.perf_counter() - start)
+        result["ms_per_face"] = 1e3 * float(np.median(times))
+    result["tensorflow_imported"] = "tensorflow" in sys.modules
+    with open(arguments["result"], "w") as stream:
+        json.dump(result, stream)
+
+
+def measure(path, frames_file, threads, score, folder):
+    """The worker's result for one file and thread count (a fresh Python process)."""
+    name = f"{os.path.basename(path)}.{threads}"
+    arguments = {"path": path, "frames": frames_file, "threads": threads, "score": score,
+                 "scores": os.path.join(folder, f"{name}.scores.npz"), "result": os.path.join(folder, f"{name}.json"),
+                 "warmup": FLAGS.warmup, "repeats": FLAGS.repeats}
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    run = subprocess.run([sys.executable, "-m", "benchmarks.export_formats", f"--_worker={json.dumps(arguments)}"],
+                         cwd=ROOT, env=env, capture_output=True, text=True)
+    if run.returncode:
+        raise RuntimeError(f"{path} on {threads} threads failed:\n{run.stderr[-3000:]}")
+    with open(arguments["result"]) as stream:
+        result = json.load(stream)
+    if score:
+        result["outputs"] = dict(np.load(arguments["scores"]))
+    return result
+
+
+# --- the run's data -----------------------------------------------------------------------------------------------
+def test_frames(run_dir):
+    """(uint8 frames, video ids, labels, species) of every frame of the test split of the run's protocol."""
+    from physstd import runs
+    from physstd.data import prepared, protocols
+
+    train = runs.read_run_flags(run_dir)["train"]
+    split_dir = train.get("split_dir") or os.path.join(train["data_root"], "protocols")
+    dataset = prepared.PreparedDataset(train["data_root"])
+    frames, videos, labels, species = [], [], [], []
+    for video in protocols.load_split(split_dir, train["protocol"], "test", train.get("fold") or None):
+        row = dataset.row(video)
+        loaded = dataset.load_frames(video)
+        frames.append(loaded)
+        videos += [video] * len(loaded)
+        labels += [int(row["label"])] * len(loaded)
+        species += [row["spoof_type"]] * len(loaded)
+    return np.concatenate(frames), np.array(videos), np.array(labels), np.array(species), (split_dir, train)
+
+
+def folder_bytes(path):
+    if os.path.isfile(path):
+        return os.path.getsize(path)
+    return sum(os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(path) for name in names)
+
+
+# --- the comparison -----------------------------------------------------------------------------------------------
+def video_metrics(scores, videos, labels, species, threshold, apcer):
+    from physstd.eval import metrics, scoring
+
+    _, video_scores, video_labels, video_species = scoring.video_scores(videos, scores, labels, species)
+    return video_scores, metrics.evaluate(video_labels, video_scores, threshold, video_species, apcer=apcer)
+
+
+def export(output):
+    command = [sys.executable, os.path.join(ROOT, "run_export.py"), f"--run_dir={FLAGS.run_dir}",
+               f"--export_dir={os.path.join(output, 'model')}", "--format=savedmodel,litert,onnx",
+               f"--litert_variants={','.join(FLAGS.litert_variants)}", f"--calibration_split={FLAGS.calibration_split}",
+               f"--calibration_frames={FLAGS.calibration_frames}", f"--int8_float_layers={FLAGS.int8_float_layers}"]
+    run = subprocess.run(command, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), capture_output=True,
+                         text=True)
+    if run.returncode:
+        raise RuntimeError(f"run_export.py failed:\n{run.stderr[-3000:]}")
+    print(run.stdout.strip())
+
+
+def compare(output):
+    from physstd import deploy
+    from physstd.eval import evaluate
+
+    frames, videos, labels, species, (split_dir, train) = test_frames(FLAGS.run_dir)
+    apcer = evaluate.protocol_apcer(split_dir, train["protocol"])
+    frames_file = os.path.join(output, "test_frames.npy")
+    np.save(frames_file, frames)
+    base = os.path.join(output, "model")
+    files = [("savedmodel", "float32", base)] + [("litert", v, deploy.litert_path(base, v))
+                                                 for v in FLAGS.litert_variants] + [("onnx", "float32",
+                                                                                     deploy.onnx_path(base))]
+    threads = [0 if count == "all" else int(count) for count in FLAGS.threads]
+    rows, reference = [], None
+    with tempfile.TemporaryDirectory() as scratch:
+        for format_name, variant, path in files:
+            scored = measure(path, frames_file, 0, True, scratch)
+            outputs = scored["outputs"]
+            threshold = _threshold(path)
+            scores = outputs["score"].astype(np.float64)
+            video_scores, found = video_metrics(scores, videos, labels, species, threshold, apcer)
+            if reference is None:
+                reference = {"scores": scores, "decision": outputs["decision"], "video": video_scores,
+                             "threshold": threshold}
+            rows.append({"format": format_name, "variant": variant, "path": path, "bytes": folder_bytes(path),
+                         "metrics": {k: found[k] for k in ("auc", "acer", "apcer", "bpcer")},
+                         "max_score_difference": float(np.max(np.abs(scores - reference["scores"]))),
+                         "frame_flips": int(np.sum(outputs["decision"] != reference["decision"])),
+                         "video_flips": int(np.sum((video_scores >= threshold) !=
+                                                   (reference["video"] >= reference["threshold"]))),
+                         "ms_per_face": {}, "tensorflow_imported": scored["tensorflow_imported"]})
+            print(f"scored {format_name} {variant}", flush=True)
+        for round_index in range(FLAGS.rounds):
+            for row in rows:
+                for count in threads:
+                    result = measure(row["path"], frames_file, count, False, scratch)
+                    key = str(count or "all")
+                    row["ms_per_face"][key] = min(row["ms_per_face"].get(key, np.inf), result["ms_per_face"])
+                    row["tensorflow_imported"] |= result["tensorflow_imported"]
+            print(f"timed round {round_index + 1} of {FLAGS.rounds}", flush=True)
+    return rows, {"frames": int(len(frames)), "videos": int(len(set(videos.tolist()))), "apcer": apcer}
+
+
+def _threshold(path):
+    from physstd.deploy import runtime
+
+    if os.path.isdir(path):
+        with open(os.path.join(path, "physstd_export.json")) as stream:
+            return float(json.load(stream)["threshold"])
+    return float(runtime.read_metadata(path)["threshold"])
+
+
+def table(rows, counts):
+    """The markdown table of the module doc."""
+    base = rows[0]
+    labels = [str(t) for t in base["ms_per_face"]]
+    with_tensorflow = [f"{row['format']} {row['variant']}" for row in rows if row["tensorflow_imported"]]
+    lines = [f"{counts['frames']} test frames, {counts['videos']} videos; metrics at video level, APCER "
+             f"{counts['apcer']}; latency = median ms per face at batch 1 ({', '.join(labels)} threads), the "
+             f"smallest of {FLAGS.rounds} rounds; processes that imported TensorFlow: {', '.join(with_tensorflow)}",
+             "",
+             "| format | variant | MB | smaller | max abs score diff | flips frame/video | AUC % | ACER % | APCER % | "
+             "BPCER % | " + " | ".join(f"ms ({t} thr)" for t in labels) + " | speed-up (" + ", ".join(labels) + ") |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(labels) + "---:|"]
+    for row in rows:
+        found = row["metrics"]
+        speed = ", ".join(f"{base['ms_per_face'][t] / row['ms_per_face'][t]:.1f}x" for t in labels)
+        lines.append(f"| {row['format']} | {row['variant']} | {row['bytes'] / 1e6:.2f} | "
+                     f"{base['bytes'] / row['bytes']:.1f}x | {row['max_score_difference']:.1e} | "
+                     f"{row['frame_flips']}/{row['video_flips']} | {100 * found['auc']:.2f} | {100 * found['acer']:.2f} | "
+                     f"{100 * found['apcer']:.2f} | {100 * found['bpcer']:.2f} | "
+                     + " | ".join(f"{row['ms_per_face'][t]:.2f}" for t in labels) + f" | {speed} |")
+    return "\n".join(lines)
+
+
+# --- the per-layer comparison -------------------------------------------------------------------------------------
+def layer_comparison(float_path, int8_path, images):
+    """[(op, tensor name, correlation, relative RMS error, growth)] of the tensors two LiteRT files both hold, in the
+    int8 file's execution order (int8 tensors dequantised with their scale and zero point)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    def tensors(path):
+        # Without the XNNPACK delegate, which would hide the ops it runs behind one DELEGATE node.
+        interpreter = Interpreter(model_path=path, experimental_preserve_all_tensors=True,
+                                  experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+        interpreter.allocate_tensors()
+        index = interpreter.get_input_details()[0]["index"]
+        values = {}
+        for image in images:
+            interpreter.set_tensor(index, image[None])
+            interpreter.invoke()
+            for detail in interpreter.get_tensor_details():
+                scale, zero = detail["quantization"]
+                try:
+                    value = interpreter.get_tensor(detail["index"])
+                except ValueError:
+                    continue
+                if value.dtype in (np.int8, np.uint8, np.int16) and scale:
+                    value = (value.astype(np.float64) - zero) * scale
+                elif value.dtype != np.float32:
+                    continue
+                values.setdefault(detail["name"], []).append(np.asarray(value, np.float64).ravel())
+        order = [(op["op_name"], interpreter.get_tensor_details()[op["outputs"][0]]["name"], list(op["inputs"]))
+                 for op in interpreter._get_ops_details() if len(op["outputs"])]
+        names = {detail["index"]: detail["name"] for detail in interpreter.get_tensor_details()}
+        return {name: np.concatenate(parts) for name, parts in values.items()}, order, names
+
+    reference, _, _ = tensors(float_path)
+    quantised, order, names = tensors(int8_path)
+    errors, rows = {}, []
+    for op, name, inputs in order:
+        if name not in reference or name not in quantised or reference[name].shape != quantised[name].shape:
+            continue
+        a, b = reference[name], quantised[name]
+        if a.std() == 0:
+            continue
+        correlation = float(np.corrcoef(a, b)[0, 1]) if b.std() > 0 else 0.0
+        errors[name] = float(np.sqrt(np.mean((a - b) ** 2)) / a.std())
+        before = max([errors.get(names.get(i), 0.0) for i in inputs if i >= 0] or [0.0])
+        rows.append((op, name, correlation, errors[name], errors[name] - before))
+    return rows
+
+
+def layers(output):
+    from physstd import deploy
+    from physstd.deploy import convert   # TensorFlow: only for drawing the frames
+
+    base = os.path.join(output, "model")
+    images = convert.split_frames(FLAGS.run_dir, FLAGS.calibration_split, FLAGS.layer_frames, seed=1)
+    rows = layer_comparison(deploy.litert_path(base, "float32"), deploy.litert_path(base, "int8"),
+                            images.astype(np.float32) / np.float32(255.0))
+    print(f"int8 against float32 on {len(images)} {FLAGS.calibration_split} frames, in execution order "
+          f"(growth: relative error added at this op)")
+    print("| op | tensor | correlation | relative error | growth |\n|---|---|---:|---:|---:|")
+    for op, name, correlation, error, growth in rows:
+        print(f"| {op} | {name[:90]} | {correlation:.4f} | {error:.3f} | {growth:+.3f} |")
+
+
+def main(argv):
+    del argv
+    if FLAGS._worker:
+        worker(json.loads(FLAGS._worker))
+        return
+    if not FLAGS.run_dir:
+        raise app.UsageError("--run_dir is required")
+    output = FLAGS.output_dir or os.path.join(tempfile.gettempdir(),
+                                              f"export_formats_{os.path.basename(os.path.normpath(FLAGS.run_dir))}")
+    os.makedirs(output, exist_ok=True)
+    if not FLAGS.reuse:
+        export(output)
+    if FLAGS.layers:
+        layers(output)
+        return
+    rows, counts = compare(output)
+    print(f"run {FLAGS.run_dir}: {os.cpu_count()} CPUs")
+    print(table(rows, counts))
+    with open(os.path.join(output, "export_formats.json"), "w") as stream:
+        json.dump({"run_dir": os.path.abspath(FLAGS.run_dir), "counts": counts, "rows": rows,
+                   "int8_float_layers": FLAGS.int8_float_layers}, stream, indent=2)
+
+
+if __name__ == "__main__":
+    app.run(main)
