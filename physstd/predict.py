@@ -263,11 +263,9 @@ def predict_paths(export_dir, paths, output_dir, every_k=1, max_frames=None, fig
 
     Returns the list of SourceResult.
     """
-    from physstd import export   # TensorFlow: imported when an export is loaded
-
     inputs = expand_inputs(paths)   # a wrong path fails before the model loads
     files.check_output_dir(output_dir)
-    takes_depth = "depth" in export.read_export_info(export_dir).get("inputs", {})
+    takes_depth = "depth" in runtime.read_info(export_dir).get("inputs", {})
     if takes_depth and depth is None:
         raise ValueError(f"{export_dir}: the model takes sensor depth next to the images; pass "
                          f"--depth=<a depth image or a folder of them>, registered to the inputs")

@@ -186,6 +186,16 @@ def _onnx_session(path, num_threads=None):
         raise ValueError(f"{path}: not a loadable ONNX model ({str(error).splitlines()[0]})") from None
 
 
+def read_info(path):
+    """The info record of an export of any format: a SavedModel folder's physstd_export.json, or what a .tflite or
+    .onnx file carries (read_metadata)."""
+    if os.path.isdir(os.fspath(path)):
+        from physstd import export   # TensorFlow: physstd.export imports it (only a SavedModel folder needs it)
+
+        return export.read_export_info(path)
+    return read_metadata(path)
+
+
 def read_metadata(path):
     """The info record a .tflite or .onnx export carries (physstd.deploy: metadata METADATA_NAME); a ValueError
     names the file when it is not a physstd export."""
