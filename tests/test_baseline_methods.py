@@ -146,18 +146,30 @@ def test_evaluation_calibrates_each_method_on_dev_and_scores_test_videos(trained
     networks = _networks(trained)
     dev_labels, dev_terms = _video_terms(trained, networks, "dev")
     test_labels, test_terms = _video_terms(trained, networks, "test")
-    weight = scoring.choose_weight(dev_labels, dev_terms["despoof"]["noise_magnitude"],
-                                   dev_terms["despoof"]["depth_mean"])
-    expected = {"auxiliary": ({}, lambda t: -t["depth_mean"]),
-                "despoof": ({"weight": weight}, lambda t: weight * t["noise_magnitude"] - t["depth_mean"])}
+    noise, depth = dev_terms["despoof"]["noise_magnitude"], dev_terms["despoof"]["depth_mean"]
+
+    def ranking(weight):  # choose_weight's criterion on the reference terms: (-AUC, EER), tied within float noise
+        scores = weight * noise - depth
+        return round(-metrics.auc(dev_labels, scores), 9), round(metrics.eer(dev_labels, scores)[0], 9)
+
     for name, run_dir in (("auxiliary", trained["aux"]), ("despoof", trained["despoof"])):
-        params, score = expected[name]
         output = tmp_path / name
         evaluate.evaluate_models([run_dir], str(output), protocol="identity", calibration_split="dev")
         calibration = scoring.load_calibration(os.path.join(run_dir, scoring.CALIBRATION_FILENAME),
                                                methods.get(name))
         assert (calibration["method"], calibration["split"]) == (name, "dev")
-        assert calibration["params"] == pytest.approx(params)
+        if name == "auxiliary":
+            assert calibration["params"] == {}
+            score = lambda t: -t["depth_mean"]  # noqa: E731
+        else:
+            # After 3 steps DS-Net's noise barely depends on the face (its spread over videos is ~1e-9 of its mean),
+            # so many grid weights rank the dev videos alike and which one wins turns on float rounding that the
+            # evaluation's compiled path and these eager calls need not share. The fitted weight must be one of the
+            # reference's best.
+            weight = calibration["params"]["weight"]
+            assert set(calibration["params"]) == {"weight"} and weight >= 0
+            assert ranking(weight) == ranking(scoring.choose_weight(dev_labels, noise, depth))
+            score = lambda t: weight * t["noise_magnitude"] - t["depth_mean"]  # noqa: E731
         assert calibration["threshold"] == pytest.approx(metrics.eer(dev_labels, score(dev_terms[name]))[1],
                                                          abs=1e-5)
         labels, scores, _ = evaluate.read_scores_csv(output / "scores.csv")
