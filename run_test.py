@@ -43,7 +43,8 @@ flags.DEFINE_integer("batch_size", 32, "evaluation batch size")
 flags.DEFINE_string("output_dir", None, "output folder (default <run_dir>/eval/<protocol> for one run directory)")
 flags.DEFINE_enum("table", "", TABLE_NAMES, "also print this paper table (physstd.eval.tables) with our row")
 flags.DEFINE_string("table_entry", "", "table column/block of this protocol: 1..4 (oulu, siw_to_oulu), 1..3 (siw), "
-                    "casia_to_replay / replay_to_casia, or casia / replay / msu for cross_type_auc; "
+                    "1, 2, 4 (cefa), grandtest (wmca_grandtest), casia_to_replay / replay_to_casia, or casia / "
+                    "replay / msu for cross_type_auc; "
                     "default: the number of a protocol named p<k> or ..._p<k>, else the protocol name")
 flags.DEFINE_string("row_label", "", "row label of our results in the table (default: the run's method's display "
                     "name and '(ours)', e.g. 'PhySTD (ours)', 'DeSpoof (ours)')")

@@ -248,6 +248,11 @@ def test_table_results_layouts():
         evaluate.table_results("siwm_p1", [_fold(None, 0.1, metrics.WORST_SPECIES)])
     with pytest.raises(ValueError, match="prints the worst_species APCER"):
         evaluate.table_results("oulu", one, "1")
+    # WMCA leave-one-out: one column per fold, named by the PAI category left out; CeFA: a list over sub-protocols.
+    loo = [_fold("prints", 0.1), _fold("glasses", 0.3)]
+    assert evaluate.table_results("wmca_loo", loo) == {"prints": loo[0]["metrics"], "glasses": loo[1]["metrics"]}
+    assert evaluate.table_results("cefa", several, "1")["1"]["apcer"] == [0.1, 0.3]
+    assert evaluate.table_results("wmca_grandtest", one, "grandtest") == {"grandtest": one[0]["metrics"]}
     several = [_fold("1", 0.1, metrics.WORST_SPECIES), _fold("2", 0.3, metrics.WORST_SPECIES)]
     rendered = tables.render_table("oulu", {"ours": evaluate.table_results("oulu", several, "3")})
     assert "20.0 ± 14.1" in rendered   # mean 0.2, sample std 0.1414 of the two folds, in percent

@@ -4,6 +4,7 @@ import re
 import numpy as np
 import pytest
 
+from physstd.data import protocols
 from physstd.data.spoof_types import SIWM_TYPES
 from physstd.eval import metrics, published, tables
 
@@ -106,6 +107,11 @@ LGSC_ABLATIONS = {"LGSC resized input": (2.1, 3.3, 2.7), "LGSC w/o triplet": (1.
                   "LGSC RL live+spoof": (0.8, 2.5, 1.7), "LGSC classifier on C": (1.7, 0.0, 0.8)}
 LGSC_ABLATIONS = {name: dict(zip(("apcer", "bpcer", "acer"), row)) for name, row in LGSC_ABLATIONS.items()}
 
+MULTI_MODAL_TABLES = ("wmca_grandtest", "wmca_loo", "cefa")
+# The Multi-Modal Disentanglement paper's Tab. 5: mean +- std ACER over WMCA's leave-one-out folds, no columns.
+LOSS_ABLATIONS = {f"{published.MMDN}: w/o {loss}": metrics.MeanStd(mean, std)
+                  for loss, mean, std in (("L_center", 12.4, 13.6), ("L_id", 7.9, 9.3), ("L_intensity", 6.8, 7.3))}
+
 # Rows a paper prints without some metric of its table: those cells print as dashes.
 NOT_PRINTED = {("siwm_p1", "Auxiliary"): {"tdr"}, ("siwm_p2", "Auxiliary"): {"tdr"}}
 
@@ -114,11 +120,13 @@ NOT_PRINTED = {("siwm_p1", "Auxiliary"): {"tdr"}, ("siwm_p2", "Auxiliary"): {"td
 def test_published_rows_cover_every_column(table):
     spec = tables.TABLES[table]
     entries = [column.key for column in spec.entries] + (["overall"] if spec.overall else [])
-    assert ("PhySTD" in published.methods(table)) == (table != "siw_to_oulu")   # Tab. 4 of LGSC has no PhySTD row
+    # Tab. 4 of LGSC and the Multi-Modal Disentanglement paper's tables have no PhySTD row.
+    assert ("PhySTD" in published.methods(table)) == (table not in ("siw_to_oulu", *MULTI_MODAL_TABLES))
     partial = set(published.methods(table)) - set(tables.complete_published_rows(table))
-    assert partial == (set(LGSC_ABLATIONS) if table == "oulu" else set())
+    assert partial == set(LGSC_ABLATIONS if table == "oulu" else LOSS_ABLATIONS if table == "wmca_loo" else ())
     for method in partial:
-        assert published.PUBLISHED[table][method] == {"1": LGSC_ABLATIONS[method]}
+        assert published.PUBLISHED[table][method] == ({"1": LGSC_ABLATIONS[method]} if table == "oulu" else
+                                                      {"overall": {"acer": LOSS_ABLATIONS[method]}})
     for method in tables.complete_published_rows(table):
         rows = published.PUBLISHED[table][method]
         assert sorted(rows) == sorted(entries), (table, method)
@@ -189,6 +197,40 @@ def test_published_lgsc_rows_print_as_in_the_lgsc_paper():
     assert _markdown_row(ablations, "1", "LGSC classifier on C (paper)") == ["1.7", "0.0", "0.8"]
     assert _markdown_row(ablations, "2", "LGSC w/o triplet (paper)") == ["-", "-", "-"]
     assert "w/o triplet" not in tables.render_table("oulu", {}, published=True)
+
+
+def test_published_multi_modal_rows_print_as_in_the_multi_modal_disentanglement_paper():
+    """"Learning Polysemantic Spoof Trace" (Li et al. 2023): Tab. 1/4 (WMCA grandtest, two decimals as printed),
+    Tab. 2 and 5 (WMCA leave-one-out), Tab. 3 (CeFA, ACER printed first there, last here)."""
+    name = published.MMDN
+    grandtest = tables.render_table("wmca_grandtest", {}, published=True)
+    assert _markdown_row(grandtest, "grandtest", f"{name} (paper)") == ["0.39", "0.14", "0.27"]
+    assert _markdown_row(grandtest, "grandtest", f"{name}: Baseline (paper)") == ["18.10", "0.00", "9.00"]
+    assert _markdown_row(grandtest, "grandtest", f"{name}: SA-Gate (paper)") == ["0.31", "0.72", "0.52"]
+    assert grandtest.count("(paper)") == 8
+    loo = tables.render_table("wmca_loo", {"ours": {"replay": {"acer": 0.1}, "prints": {"acer": 0.3}}},
+                              published=True)
+    header = [cell.strip() for cell in loo.splitlines()[2].split("|")[3:-1]]
+    assert header == ["FlexibleMask", "Replay", "FakeHead", "Prints", "Glasses", "PaperMask", "RigidMask", "Overall"]
+    assert _markdown_row(loo, "ACER", f"{name} (paper)") == [
+        "19.0", "0.5", "2.3", "0.7", "10.0", "0.7", "0.6", "4.8 ± 6.6"]
+    assert _markdown_row(loo, "ACER", "Auxiliary (paper)")[-1] == "26.2 ± 14.1"
+    assert _markdown_row(loo, "ACER", "ours") == ["-", "10.0", "-", "30.0", "-", "-", "-", "20.0 ± 14.1"]
+    # Tab. 2 prints the population std for its own row and the sample std for Auxiliary(Depth): the stored
+    # rows keep what is printed, and these are the statistics of their columns.
+    ours_paper, auxiliary_paper = (published.PUBLISHED["wmca_loo"][row] for row in (name, "Auxiliary"))
+    columns = published.WMCA_LOO_ORDER
+    for row, ddof in ((ours_paper, 0), (auxiliary_paper, 1)):
+        values = np.array([row[column]["acer"] for column in columns])
+        assert (round(values.mean(), 1), round(values.std(ddof=ddof), 1)) == tuple(row["overall"]["acer"])
+    assert f"{name}: w/o L_id" not in loo   # Overall-only rows (Tab. 5) print when named
+    ablation = tables.render_table("wmca_loo", {}, published=[f"{name}: w/o L_center"])
+    assert _markdown_row(ablation, "ACER", f"{name}: w/o L_center (paper)") == ["-"] * 7 + ["12.4 ± 13.6"]
+    cefa = tables.render_table("cefa", {}, published=True)
+    assert _markdown_row(cefa, "1", f"{name} (paper)") == ["2.1 ± 3.5", "7.9 ± 5.3", "5.0 ± 1.9"]
+    assert _markdown_row(cefa, "2", f"{name} (paper)") == ["0.2 ± 0.4", "1.5 ± 0.7", "0.9 ± 0.2"]
+    assert _markdown_row(cefa, "4", f"{name} (paper)") == ["1.3 ± 0.6", "11.1 ± 2.2", "6.2 ± 1.0"]
+    assert {key for key, _ in tables.WMCA_LOO_COLUMNS} == set(columns) == set(protocols.WMCA_LOO_CATEGORIES)
 
 
 def test_chosen_published_rows_print_in_the_order_given():

@@ -53,7 +53,10 @@ POOLED_APCER_DATASETS = ("siw_m",)
 # The APCER each paper table prints (physstd.eval.tables); tables without an APCER are not listed.
 TABLE_APCER = {"oulu": metrics.WORST_SPECIES, "siw": metrics.WORST_SPECIES, "siw_to_oulu": metrics.WORST_SPECIES,
                "siwm_p1": metrics.POOLED,
-               "siwm_p2": metrics.POOLED, "siwm_p3": metrics.POOLED}
+               "siwm_p2": metrics.POOLED, "siwm_p3": metrics.POOLED,
+               # WMCA and CeFA results (their releases' evaluation, the Multi-Modal Disentanglement paper) pool
+               # every attack into one APCER.
+               "wmca_grandtest": metrics.POOLED, "wmca_loo": metrics.POOLED, "cefa": metrics.POOLED}
 
 
 # --- models -------------------------------------------------------------------------------------------------------
@@ -369,9 +372,10 @@ def table_results(table, fold_results, entry=""):
     """{entry: {metric: value}} for physstd.eval.tables from fold results (see the README, run_test.py --table).
 
     siwm_p1: one entry per attack species (metrics.evaluate_per_species) and 'overall' (all species pooled).
-    siwm_p2, siwm_p3: one entry per fold, named by the fold (a SiW-M type name).
+    siwm_p2, siwm_p3, wmca_loo: one entry per fold, named by the fold (a SiW-M type name, a WMCA PAI category).
     cross_type_auc: one entry per fold, '<entry>_<fold>' (entry = casia, replay or msu).
-    oulu, siw, siw_to_oulu, casia_replay: one entry `entry` ('1'..'4', 'casia_to_replay', ...), a list over folds if several.
+    oulu, siw, siw_to_oulu, wmca_grandtest, cefa, casia_replay: one entry `entry` ('1'..'4', 'grandtest',
+    'casia_to_replay', ...), a list over folds if several.
     A fold evaluated with another APCER definition than the table prints (TABLE_APCER) is a ValueError: evaluate
     with apcer=TABLE_APCER[table] (run_test.py does).
     """
@@ -386,7 +390,7 @@ def table_results(table, fold_results, entry=""):
             raise ValueError("table siwm_p1 takes one model (SiW-M protocol I has no folds)")
         result = fold_results[0]
         return dict(result["per_species"], overall=result["metrics"])
-    if table in ("siwm_p2", "siwm_p3", "cross_type_auc"):
+    if table in ("siwm_p2", "siwm_p3", "wmca_loo", "cross_type_auc"):
         prefix = f"{entry}_" if table == "cross_type_auc" else ""
         if any(result["fold"] is None for result in fold_results):
             raise ValueError(f"table {table} has one column per fold; evaluate a protocol with folds")

@@ -16,6 +16,11 @@ ACER, with its "Auxiliary [22]" row, the one place that row is printed), and its
 protocol 1 as "LGSC <ablation>" rows (entry "1" only). Its other Auxiliary rows print the same values (Tab. 1 to two
 decimals), so the Auxiliary rows above serve it too.
 
+The Multi-Modal Disentanglement paper ("Learning Polysemantic Spoof Trace: A Multi-Modal Disentanglement Network for
+Face Anti-spoofing", Li et al. 2023) gives the RGB-D tables: WMCA grandtest (its Tab. 1 "Ours" and the Tab. 4
+ablations as "<name>: <ablation>" rows), WMCA leave-one-out (Tab. 2 "Ours" and "Auxiliary(Depth)", kept as
+"Auxiliary"; Tab. 5's loss ablations as Overall-only rows, printed when named) and CeFA protocols 1, 2, 4 (Tab. 3).
+
 Where a paper prints no value (Auxiliary has no TPR row in PhySTD's Tab. 3 and 4) the metric is left out
 and prints as a dash. A "+-" entry is a MeanStd as printed; where the paper's numbers disagree with each
 other (PhySTD's Tab. 4 BPCER and TDR of PhySTD, Tab. 5 TDR mean of PhySTD: mean +- std not the statistics
@@ -39,6 +44,18 @@ def _by_type(**rows):
             entries.setdefault(entry, {})[metric] = value
     return entries
 
+
+def _by_column(columns, metric, values):
+    """{column: {metric: value}} from one printed row: a value per column in ``columns`` order, then the overall."""
+    if len(values) != len(columns) + 1:
+        raise ValueError(f"{metric}: {len(values)} values, expected {len(columns)} columns + overall")
+    return {entry: {metric: value} for entry, value in zip(columns + ("overall",), values)}
+
+
+# The Multi-Modal Disentanglement paper never abbreviates its method's name: its rows carry the title's words.
+MMDN = "Multi-Modal Disentanglement Network"
+# WMCA's leave-one-out folds in that paper's Tab. 2 column order (physstd.eval.tables.WMCA_LOO_COLUMNS).
+WMCA_LOO_ORDER = ("flexiblemask", "replay", "fakehead", "prints", "glasses", "papermask", "rigidmask")
 
 PUBLISHED = {
     "oulu": {  # PhySTD paper, Tab. 1: OULU-NPU protocols 1-4
@@ -168,6 +185,28 @@ PUBLISHED = {
                  "4": {"acer": _MS(6.7, 6.6)}},  # LGSC Tab. 4 "Ours"
         "Auxiliary": {"1": {"acer": 10.0}, "2": {"acer": 14.1}, "3": {"acer": _MS(13.8, 5.7)},
                       "4": {"acer": _MS(10.0, 8.8)}},  # LGSC Tab. 4 "Auxiliary [22]"
+    },
+    "wmca_grandtest": {  # Multi-Modal Disentanglement paper, Tab. 1 "Ours" (ACER only) and Tab. 4 (all three)
+        MMDN: {"grandtest": {"acer": 0.27, "apcer": 0.39, "bpcer": 0.14}},  # Tab. 4 "Ours" (= Tab. 1 RGB-D "Ours")
+        **{f"{MMDN}: {ablation}": {"grandtest": {"acer": acer, "apcer": apcer, "bpcer": bpcer}}
+           for ablation, (acer, apcer, bpcer) in (  # Tab. 4 rows, ACER / APCER / BPCER as printed
+               ("Baseline", (9.0, 18.1, 0.0)), ("RGB Only", (5.7, 10.0, 1.4)), ("DEP Only", (3.8, 4.0, 3.6)),
+               ("Feature Concat.", (1.1, 1.5, 0.7)), ("Feature Concat. RGB", (1.3, 2.1, 0.6)),
+               ("Feature Concat. DEP", (2.5, 5.1, 0.0)), ("SA-Gate", (0.52, 0.31, 0.72)))},
+    },
+    "wmca_loo": {  # Multi-Modal Disentanglement paper, Tab. 2 (ACER; its Mean +- Std as printed) and Tab. 5
+        MMDN: _by_column(WMCA_LOO_ORDER, "acer",  # Tab. 2 RGB-D "Ours": the printed std is the population one
+                         [19.0, 0.5, 2.3, 0.7, 10.0, 0.7, 0.6, _MS(4.8, 6.6)]),
+        "Auxiliary": _by_column(WMCA_LOO_ORDER, "acer",  # Tab. 2 RGB "Auxiliary(Depth)": the sample std
+                                [13.2, 12.5, 47.3, 32.2, 23.7, 13.9, 40.4, _MS(26.2, 14.1)]),
+        f"{MMDN}: w/o L_center": {"overall": {"acer": _MS(12.4, 13.6)}},  # Tab. 5, mean over the 7 folds only
+        f"{MMDN}: w/o L_id": {"overall": {"acer": _MS(7.9, 9.3)}},  # Tab. 5
+        f"{MMDN}: w/o L_intensity": {"overall": {"acer": _MS(6.8, 7.3)}},  # Tab. 5
+    },
+    "cefa": {  # Multi-Modal Disentanglement paper, Tab. 3 "Ours": mean +- std over each protocol's sub-protocols
+        MMDN: {"1": {"apcer": _MS(2.1, 3.5), "bpcer": _MS(7.9, 5.3), "acer": _MS(5.0, 1.9)},
+               "2": {"apcer": _MS(0.2, 0.4), "bpcer": _MS(1.5, 0.7), "acer": _MS(0.9, 0.2)},
+               "4": {"apcer": _MS(1.3, 0.6), "bpcer": _MS(11.1, 2.2), "acer": _MS(6.2, 1.0)}},
     },
     "casia_replay": {  # STDN+ paper, Tab. 3: cross-dataset HTER
         "PhySTD": {"casia_to_replay": {"hter": 17.1}, "replay_to_casia": {"hter": 27.7}},  # Tab. 3 "Ours"

@@ -1,5 +1,5 @@
-"""Result tables laid out like the papers' (PhySTD paper, Tab. 1-5, STDN+ paper, Tab. 3-4, LGSC paper, Tab. 4), as
-Markdown or LaTeX.
+"""Result tables laid out like the papers' (PhySTD paper, Tab. 1-5, STDN+ paper, Tab. 3-4, LGSC paper, Tab. 4,
+Multi-Modal Disentanglement paper, Tab. 1-4), as Markdown or LaTeX.
 
 Results schema (plain dicts, JSON-compatible), one per method:
 
@@ -65,6 +65,11 @@ _SIWM_LABELS = {  # type: (Markdown label, LaTeX label, LaTeX group) in the pape
     "paper_glasses": ("Papergls.", "Papergls.", "Partial Attacks"),
     "partial_paper": ("Part. paper", "Paper", "Partial Attacks"),
 }
+# WMCA's leave-one-out folds (physstd.data.protocols.WMCA_LOO_CATEGORIES) in the column order of the
+# Multi-Modal Disentanglement paper's Tab. 2.
+WMCA_LOO_COLUMNS = (("flexiblemask", "FlexibleMask"), ("replay", "Replay"), ("fakehead", "FakeHead"),
+                    ("prints", "Prints"), ("glasses", "Glasses"), ("papermask", "PaperMask"),
+                    ("rigidmask", "RigidMask"))
 _SIWM_COLUMNS = tuple(Column(name, *_SIWM_LABELS[name]) for name in SIWM_TYPES)
 _OVERALL = Column("overall", "Overall", "Overall", "")
 
@@ -92,6 +97,17 @@ TABLES = {
     "siw_to_oulu": TableSpec("Cross-dataset ACER, trained on SiW, tested on OULU-NPU protocols 1-4 (LGSC paper, "
                              "Tab. 4); P3 and P4: mean ± std over the 6 test folds.",
                              _protocols("1", "2", "3", "4"), (("acer", "ACER (%)"),), False, "Protocol", None),
+    "wmca_grandtest": TableSpec("WMCA grandtest, RGB and depth (Multi-Modal Disentanglement paper, Tab. 1 and its "
+                                "Tab. 4 ablations); threshold at BPCER = 1% on the validation set.",
+                                _protocols("grandtest"), _PAD_METRICS, False, "Protocol", None),
+    "wmca_loo": TableSpec("WMCA leave-one-out ACER; column = the PAI category left out of training (Multi-Modal "
+                          "Disentanglement paper, Tab. 2), in %. Mean ± std: ours the sample std; the paper's row "
+                          "of that method prints the population std, its Auxiliary (Depth) row the sample std.",
+                          tuple(Column(key, label, label, "") for key, label in WMCA_LOO_COLUMNS),
+                          (("acer", "ACER"),), True, "Metric", "mean_std"),
+    "cefa": TableSpec("CASIA-SURF CeFA protocols 1, 2 and 4, RGB and depth (Multi-Modal Disentanglement paper, "
+                      "Tab. 3, which prints ACER first); mean ± std over the sub-protocols.",
+                      _protocols("1", "2", "4"), _PAD_METRICS, False, "Protocol", None),
     "casia_replay": TableSpec("Cross-dataset HTER, CASIA-FASD vs. Replay-Attack (STDN+ paper, Tab. 3), in %.",
                               (Column("casia_to_replay", "Train CASIA, test Replay",
                                       "Train CASIA, test Replay", ""),
@@ -269,12 +285,17 @@ def _latex(spec, blocks, notes):
     return "\n".join(lines) + "\n"
 
 
-def render_table(name, results, fmt="markdown", published=False, decimals=1):
+# Tables whose paper prints more than one decimal (WMCA grandtest's ACERs of a few tenths of a percent).
+DEFAULT_DECIMALS = {"wmca_grandtest": 2}
+
+
+def render_table(name, results, fmt="markdown", published=False, decimals=None):
     """Render paper table ``name`` (a key of TABLES) from {method: {entry: {metric: value}}}.
 
     ``published``: True for every complete published row of that table (complete_published_rows), or a list of
     names from physstd.eval.published.methods(name); those rows ("<name> (paper)") come first, then ``results`` in
-    dict order. ``fmt``: "markdown" or "latex". Values print in percent with ``decimals`` decimals.
+    dict order. ``fmt``: "markdown" or "latex". Values print in percent with ``decimals`` decimals (default: the
+    paper's, DEFAULT_DECIMALS, else 1).
     """
     if name not in TABLES:
         raise ValueError(f"unknown table {name!r}; expected one of {sorted(TABLES)}")
@@ -293,7 +314,7 @@ def render_table(name, results, fmt="markdown", published=False, decimals=1):
     for method, method_results in rows.items():
         cells_by_method[method], method_notes = _cells(spec, name, method, method_results)
         notes += method_notes
-    blocks = _rows(spec, cells_by_method, fmt, decimals)
+    blocks = _rows(spec, cells_by_method, fmt, DEFAULT_DECIMALS.get(name, 1) if decimals is None else decimals)
     return (_latex if fmt == "latex" else _markdown)(spec, blocks, notes)
 
 
@@ -405,9 +426,11 @@ def main(argv=None):
                         "list such as PhySTD,STDN)")
     parser.add_argument("--published_rows", default="",
                         help="add these published rows, in this order, e.g. Auxiliary,DeSpoof (implies --published)")
-    parser.add_argument("--decimals", type=int, default=1)
+    parser.add_argument("--decimals", type=int, default=None,
+                        help="decimals of the percentages (default: the paper's, 2 for wmca_grandtest, else 1)")
     args = parser.parse_args(argv)
-    cli.check_range("decimals", args.decimals, cli.Range(0, 9))
+    if args.decimals is not None:
+        cli.check_range("decimals", args.decimals, cli.Range(0, 9))
     if args.method is not None:
         raise ValueError(f"--method={args.method}: the row label is now --row_label (the method of a run comes from "
                          f"its flags.json)")
