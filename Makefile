@@ -20,8 +20,12 @@ $(TEST_STAMP): $(STAMP)
 	$(PY) -m pip install --quiet -e '.[dev,wmca,litert,onnx]'
 	touch $(TEST_STAMP)
 
+# Test processes (pytest-xdist): each test file runs whole in one of them (--dist loadfile), so a module's fixtures
+# are built once. A single process of tiny tests keeps about one core busy; a second uses the other.
+TEST_JOBS ?= 2
 # pytest on tests/ with extra arguments $(1); its status 5 (no test selected) fails as well, with a line saying so.
-pytest = $(PY) -m pytest -q $(1) tests \
+# --durations lists the slowest tests at the end, to keep the suite's time in view.
+pytest = $(PY) -m pytest -q -n $(TEST_JOBS) --dist loadfile --durations=15 $(1) tests \
 	|| { status=$$?; [ $$status -ne 5 ] || echo "pytest selected no test" >&2; exit $$status; }
 
 # The fast tier: every test not marked slow (pytest.ini says which are).

