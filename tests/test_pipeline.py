@@ -196,6 +196,24 @@ def test_frame_limit_keeps_leading_frames(root):
     assert frames == {0, 1}
 
 
+def test_frames_per_video_trains_on_frames_spread_evenly(root):
+    from physstd.data import pipeline
+    batches = _take(pipeline.train_dataset(root, list(VIDEOS), N, batch_pairs=4, seed=0, frames_per_video=2,
+                                           with_ids=True), 40)
+    seen = {}
+    for batch in batches:
+        for side in batch.values():
+            for video, frame in zip(side["video_id"], side["frame"]):
+                seen.setdefault(video.decode(), set()).add(int(frame))
+    # The middle frame of each of 2 equal runs of n frames: 4 frames -> 1, 3; 3 -> 0, 2 (floor 0.75, 2.25);
+    # 5 -> 1, 3; a video of 2 frames keeps both.
+    expected = {"live_a": {1, 3}, "live_b": {0, 2}, "live_c": {1, 3}, "print_a": {0, 2}, "print_b": {1, 3},
+                "replay_a": {0, 1}, "mask_a": {0, 2}}
+    assert seen == expected
+    with pytest.raises(ValueError, match="frames_per_video must be >= 0"):
+        pipeline.train_dataset(root, list(VIDEOS), N, batch_pairs=4, seed=0, frames_per_video=-1)
+
+
 def test_eval_covers_every_frame_once(root):
     from physstd.data import pipeline
     ids = ["print_a", "live_b", "replay_a", "print_b", "live_a"]

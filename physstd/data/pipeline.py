@@ -250,7 +250,7 @@ def _normalised_depth(raw, units):
 
 def train_dataset(root, video_ids, image_size, batch_pairs, seed, *, flip_probability=FLIP_PROBABILITY,
                   max_brightness_delta=MAX_BRIGHTNESS_DELTA, frame_limit=None, cache_bytes=DEFAULT_CACHE_BYTES,
-                  with_ids=False, num_parallel_calls=None, input_keys=("image",)):
+                  with_ids=False, num_parallel_calls=None, input_keys=("image",), frames_per_video=0):
     """Endless dataset of {"live": sample, "spoof": sample} batches of `batch_pairs` pairs (see module doc).
 
     sample: image (B,N,N,3) float32 [0,1]; landmarks (B,Q,2) float32; bary_index (B,N,N) int32;
@@ -258,7 +258,10 @@ def train_dataset(root, video_ids, image_size, batch_pairs, seed, *, flip_probab
     (the fitted face, spoof frames too); p0 (B,N,N,1) float32; spoof_type (B,) int32;
     label (B,) int32 (+ video_id (B,) string, frame (B,) int32, flipped (B,) bool when with_ids; + sensor_depth
     (B,N,N,1) float32 in [0, 1] when input_keys hold it, module doc).
-    frame_limit: only frames whose source frame number is < frame_limit (SiW protocol 1: 60)."""
+    frame_limit: only frames whose source frame number is < frame_limit (SiW protocol 1: 60).
+    frames_per_video: k > 0 trains on k frames of each video spread evenly over its usable frames (the middle
+    frame of each of k equal runs: position floor((j + 1/2) n / k) of n, j < k), every frame of a video of at most
+    k; 0: every frame."""
     import tensorflow as tf
 
     store = PreparedVideos(root, video_ids, image_size, cache_bytes, input_keys)
@@ -279,6 +282,8 @@ def train_dataset(root, video_ids, image_size, batch_pairs, seed, *, flip_probab
     spoof_t = tf.constant(np.concatenate(by_type), tf.int64)
     type_offsets_t = tf.constant(type_offsets, tf.int64)
     type_counts_t = tf.constant([len(v) for v in by_type], tf.int64)
+    if frames_per_video < 0:
+        raise ValueError(f"frames_per_video must be >= 0 (0: every frame); got {frames_per_video}")
     usable_t = tf.constant(usable, tf.int64)
     labels_t = tf.constant(store.labels, tf.int32)
     type_ids_t = tf.constant(store.type_ids, tf.int32)
@@ -287,6 +292,13 @@ def train_dataset(root, video_ids, image_size, batch_pairs, seed, *, flip_probab
 
     def pick(uniform, count):
         return tf.minimum(tf.cast(uniform * tf.cast(count, tf.float32), tf.int64), count - 1)
+
+    def pick_frame(uniform, count):
+        if not frames_per_video:
+            return pick(uniform, count)
+        k = tf.constant(frames_per_video, tf.int64)
+        j = pick(uniform, tf.minimum(count, k))
+        return tf.where(count > k, (2 * j + 1) * count // (2 * k), j)
 
     def choose(i):
         u = tf.random.stateless_uniform([8], seed=tf.stack([tf.constant(seed, tf.int64), i]))
@@ -298,7 +310,7 @@ def train_dataset(root, video_ids, image_size, batch_pairs, seed, *, flip_probab
         spoof_video = tf.gather(spoof_t, type_offsets_t[t] + pick(u[4], type_counts_t[t]))
         choice = {}
         for name, video, base in (("live", live_video, 0), ("spoof", spoof_video, 4)):
-            choice[name] = (video, pick(u[base + 1], tf.gather(usable_t, video)), u[base + 2] < flip_probability,
+            choice[name] = (video, pick_frame(u[base + 1], tf.gather(usable_t, video)), u[base + 2] < flip_probability,
                             (2.0 * u[base + 3] - 1.0) * max_brightness_delta)
         return choice
 

@@ -32,7 +32,7 @@ RANGES = {
     "batch_size": at_least(2), "learning_rate": POSITIVE, "lr_decay_every": at_least(1),
     "lr_decay_factor": Range(0, 1, low_open=True), "discriminator_lr_ratio": NON_NEGATIVE,
     "adam_beta1": Range(0, 1, high_open=True), "adam_beta2": Range(0, 1, high_open=True),
-    "brightness_jitter": Range(0, 1), "checkpoint_every": at_least(1),
+    "brightness_jitter": Range(0, 1), "frames_per_video": NON_NEGATIVE, "checkpoint_every": at_least(1),
     "keep_checkpoints": at_least(2), "summary_every": at_least(1), "image_summary_every": NON_NEGATIVE,
     "log_every": at_least(1), "eval_every": NON_NEGATIVE, "eval_batch_size": at_least(1),
     "eval_max_videos": NON_NEGATIVE,
@@ -66,6 +66,7 @@ class TrainConfig(records.Record):
     adam_beta1: float = 0.9
     adam_beta2: float = 0.999
     brightness_jitter: float = MAX_BRIGHTNESS_DELTA  # the loader's additive brightness delta: uniform in +-this
+    frames_per_video: int = 0        # train on this many frames per video, spread evenly (0: every frame)
     # Bookkeeping.
     checkpoint_every: int = 1000
     keep_checkpoints: int = 3

@@ -39,6 +39,8 @@ _HELP = {
     "adam_beta2": "Adam beta2",
     "brightness_jitter": "training images get an additive brightness delta uniform in [-this, this] (the ECCV20 "
                          "STDN loader's 0.25; 0 turns it off)",
+    "frames_per_video": "train on this many frames of each video, spread evenly over it (the multi-modal "
+                        "disentanglement paper: 5); 0: every frame",
     "checkpoint_every": "save a checkpoint every this many steps (a killed run loses at most this many)",
     "keep_checkpoints": "checkpoints kept (>= 2)",
     "summary_every": "TensorBoard scalars every this many steps",

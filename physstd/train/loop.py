@@ -191,7 +191,8 @@ class _Run:
                                          config.pairs_per_batch, stream_seed(config.seed, self.start),
                                          frame_limit=self.data.frame_limit,
                                          max_brightness_delta=config.brightness_jitter,
-                                         input_keys=self.method.input_keys)
+                                         input_keys=self.method.input_keys,
+                                         frames_per_video=config.frames_per_video)
         # A fixed batch for the image grids. It is also the first read of the data: a bad file fails here (the
         # entry point reports it via pipeline.data_error), before flags.json claims the run directory.
         self.visual_batch = next(iter(dataset))
