@@ -141,7 +141,9 @@ NETWORK_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
 
 def network_edges(model):
     """Output tensor names of the ops of a .tflite model that lie outside its networks: every op that has no
-    convolution (NETWORK_OPS) upstream of it or itself, or none downstream of it.
+    convolution (NETWORK_OPS) upstream of it or itself, or none downstream of it; and every op that computes one of
+    the model's outputs (a map read by the score, or by the user, between two networks: De-Spoof's noise N feeds the
+    DQ-Net, and int8 rounds most of its values, about 1e-3, to zero).
 
     These are the input arithmetic before the first convolution (the Eq. 9 frequency split of PhySTD, the RGB to HSV
     conversion of the Auxiliary and De-Spoof) and everything after the last convolution of each head (output
@@ -163,8 +165,9 @@ def network_edges(model):
     for index in reversed(range(len(kinds))):
         downstream[index] = any(kinds[c] in NETWORK_OPS or downstream[c]
                                 for t in graph.operators[index].outputs for c in consumers.get(t, ()))
+    outputs = set(graph.outputs)
     return [graph.tensors[t].name.decode("utf-8") for index, op in enumerate(graph.operators)
-            if not (upstream[index] and downstream[index]) for t in op.outputs]
+            if not (upstream[index] and downstream[index]) or outputs & set(op.outputs) for t in op.outputs]
 
 
 def with_metadata(model, info):
