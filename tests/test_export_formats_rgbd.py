@@ -1,7 +1,8 @@
 """LiteRT and ONNX exports of a model that takes sensor depth (physstd.deploy): the throw-away RGB-D method of
-tests/test_methods_rgbd.py, trained two steps, converts with two inputs (images, depth), reloads in a fresh process
-without TensorFlow and scores as its SavedModel within 1e-4; raw depth is normalised as the SavedModel normalises it,
-and predict runs the .tflite file with depth."""
+tests/test_methods_rgbd.py with a hidden convolution, trained two steps, converts with two inputs (images, depth),
+reloads in a fresh process without TensorFlow and scores as its SavedModel within 1e-4 (float32; the int8 file,
+calibrated on train frames and their depth, runs); raw depth is normalised as the SavedModel normalises it, and
+predict runs the .tflite file with depth."""
 
 import numpy as np
 import pytest
@@ -19,10 +20,18 @@ from test_methods import throwaway_method  # noqa: E402
 from test_methods_rgbd import FOLDER, NAME, N  # noqa: E402
 
 
+# The method's network with a hidden convolution before its one: a single convolution lies at the network's edges,
+# which int8 keeps float32, leaving nothing to quantise.
+ONE_CONV = 'out = keras.layers.Conv2D(1, 3, padding="same", activation="sigmoid", name="conv")(both)'
+TWO_CONVS = {**FOLDER, "network.py": FOLDER["network.py"].replace(ONE_CONV, (
+    'hidden = keras.layers.Conv2D(4, 3, padding="same", activation="relu", name="hidden")(both)\n'
+    '            ' + ONE_CONV.replace("(both)", "(hidden)")))}
+
+
 @pytest.fixture(scope="module")
 def converted(tmp_path_factory):
-    """The RGB-D method trained 2 steps on the deploy-test set with mm depth, calibrated on dev, exported as a
-    SavedModel, a float32 .tflite and a .onnx; its test frames with their raw and (by hand) normalised depth."""
+    """The RGB-D method (two convolutions) trained 2 steps on the deploy-test set with mm depth, calibrated on dev, exported as a
+    SavedModel, a float32 and an int8 .tflite and a .onnx; its test frames with their raw and (by hand) normalised depth."""
     from physstd import export
     from physstd.data import prepared
     from physstd.deploy import convert
@@ -35,7 +44,8 @@ def converted(tmp_path_factory):
     root = str(base / "data")
     videos = write_dataset(root, size=N)
     raw = add_sensor_depth(root, "mm")
-    with throwaway_method(tmp_path_factory.mktemp("methods"), NAME, FOLDER) as method:
+    assert TWO_CONVS["network.py"] != FOLDER["network.py"]
+    with throwaway_method(tmp_path_factory.mktemp("methods"), NAME, TWO_CONVS) as method:
         run_dir = str(base / "run")
         train(TrainConfig(method=NAME, data_root=root, protocol="p1", run_dir=run_dir, batch_size=2,
                           learning_rate=1e-2, num_steps=2, checkpoint_every=2, summary_every=1, image_summary_every=0,
@@ -43,7 +53,7 @@ def converted(tmp_path_factory):
         evaluate.evaluate_models([run_dir], str(base / "eval"), log=lambda message: None)
         export_dir = str(base / "model")
         export.export_run(run_dir, export_dir)
-        written = convert.export_converted(run_dir, export_dir, ["litert", "onnx"], ["float32"], "train",
+        written = convert.export_converted(run_dir, export_dir, ["litert", "onnx"], ["float32", "int8"], "train",
                                            log=lambda message: None)
         test = sorted(video for video, (_, _, subject) in videos.items() if subject in SUBJECTS["test"])
         dataset = prepared.PreparedDataset(root)
@@ -60,9 +70,14 @@ def test_a_two_input_model_converts_and_reloads_without_tensorflow_within_1e_4(c
     images = converted["crops"].astype(np.float32) / np.float32(255.0)
     expected = saved.run(images, converted["depth"])
     assert saved.takes_depth and 0 < np.ptp(expected["score"])   # the depth input reaches the score
-    paths = {"litert": deploy.litert_path(converted["dir"], "float32"), "onnx": deploy.onnx_path(converted["dir"])}
+    paths = {"litert": deploy.litert_path(converted["dir"], "float32"), "onnx": deploy.onnx_path(converted["dir"]),
+             "int8": deploy.litert_path(converted["dir"], "int8")}
     assert sorted(entry["path"] for entry in converted["written"]) == sorted(paths.values())
     found = outputs_without_tensorflow(paths, [images, converted["depth"]], tmp_path)
+    # The int8 file, calibrated on train frames with their depth, runs and gives every output.
+    quantization = runtime.read_metadata(paths.pop("int8"))["quantization"]
+    assert (quantization["calibration_split"], quantization["calibration_frames"]) == ("train", 12)   # 2 subjects x 3 videos x 2 frames
+    assert set(found["int8"]) == set(expected) and np.all(np.isfinite(found["int8"]["score"]))
     for kind, path in paths.items():
         got = found[kind]
         assert set(got) == set(expected), kind

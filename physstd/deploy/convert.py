@@ -107,8 +107,13 @@ def litert_model(function, variant, representative=None, float_layers=""):
                       if pattern.search(name) and name not in nodes]
         # UNPACK (tf.unstack: the channels of RGB to HSV) shares its input's scale, so the quantiser quantises it from
         # its input whatever the node list says; only the type list keeps it float. No network here unstacks inside.
-        debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes,
-                                                                         denylisted_ops=["UNPACK"])
+        try:
+            debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes,
+                                                                             denylisted_ops=["UNPACK"])
+        except ValueError:   # the debugger's check that some op is quantised
+            raise ValueError("--litert_variants=int8: every op of this model stays float32 (outside its networks, "
+                             "or matched by --int8_float_layers), so there is nothing to quantise; use the float32, "
+                             "float16 or dynamic_int8 variant") from None
         return debugger.get_nondebug_quantized_model(), nodes
 
 

@@ -145,8 +145,8 @@ class SavedModelExport(Export):
 
     def run(self, images, depth=None):
         images = np.asarray(images)
-        if depth is not None:   # the SavedModel checks the pair, and normalises raw depth itself
-            self._check_pairing(images, depth)
+        self._check_pairing(images, depth)
+        if depth is not None:   # the SavedModel checks the shapes and range, and normalises raw depth itself
             signature = self._export.SIGNATURE_UINT8 if images.dtype == np.uint8 else self._export.SIGNATURE_FLOAT32
             return self._call(signature, images, depth)
         if images.dtype != np.uint8:
