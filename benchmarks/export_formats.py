@@ -7,7 +7,8 @@ What it does:
 1. exports the run with run_export.py (a subprocess) into --output_dir: the SavedModel, the LiteRT float32, float16,
    dynamic-range int8 and full-integer int8 files (int8 calibrated on --calibration_frames frames of the run's
    --calibration_split, train by default, never test) and the ONNX file;
-2. reads every frame of the test split of the run's protocol (its flags.json), as uint8 crops;
+2. reads every frame of the test split of the run's protocol (its flags.json), as uint8 crops (--eval_split=dev: the
+   dev split's, for choosing --int8_float_layers without looking at test);
 3. runs each file in a fresh process (physstd.deploy.runtime: TensorFlow for the SavedModel, the LiteRT interpreter
    of ai-edge-litert or ONNX Runtime for the others; that process reports whether it imported TensorFlow) that
    scores every test frame; then times it in more fresh processes, one per thread count of --threads and round of
@@ -24,12 +25,17 @@ What it does:
 the RMS error over the float32 value's standard deviation, in execution order, with how much that relative error
 grew at this op (the largest growths are where int8 loses the accuracy: keep those ops float32 with
 --int8_float_layers and export again).
+
+--ops profiles the int8 and float32 LiteRT files op by op: each op cut out of the file into a one-op model (its
+tensors and constants kept) and timed alone on 1 thread (--repeats calls, their median, less the cheapest op's: the
+call's own cost), summed by op kind and output type: which ops take the time, and which stayed float32.
 """
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import time
 
 import numpy as np
 from absl import app, flags
@@ -42,6 +48,8 @@ flags.DEFINE_list("litert_variants", ["float32", "float16", "dynamic_int8", "int
 flags.DEFINE_string("calibration_split", "train", "train or dev: the frames of the int8 calibration")
 flags.DEFINE_integer("calibration_frames", 300, "frames of the int8 calibration")
 flags.DEFINE_string("int8_float_layers", "", "run_export.py --int8_float_layers (selective quantisation)")
+flags.DEFINE_enum("eval_split", "test", ["test", "dev"], "the split whose frames are scored and timed (dev: to choose "
+                  "--int8_float_layers; the figures to report are test's)")
 flags.DEFINE_bool("reuse", False, "measure the files already in --output_dir instead of exporting again")
 flags.DEFINE_list("threads", ["1", "all"], "thread counts of the latency columns ('all': every core)")
 flags.DEFINE_integer("warmup", 10, "untimed calls before the timed ones")
@@ -50,6 +58,7 @@ flags.DEFINE_integer("rounds", 3, "measurements of each file and thread count, t
                      "smallest is reported (a shared machine's load comes in bursts)")
 flags.DEFINE_bool("layers", False, "print the per-layer comparison of the int8 and float32 LiteRT files instead")
 flags.DEFINE_integer("layer_frames", 32, "--layers: frames of the calibration split compared")
+flags.DEFINE_bool("ops", False, "print the per-op latency profile of the int8 and float32 LiteRT files instead")
 flags.DEFINE_string("_worker", "", "internal: JSON arguments of one measuring process")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -59,8 +68,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def worker(arguments):
     """Load one export on `threads` threads, then score the frames (`score`) or time batch-1 calls; write a JSON
     result."""
-    import time
-
     from physstd.deploy import runtime
 
     frames = np.load(arguments["frames"])
@@ -103,8 +110,8 @@ def measure(path, frames_file, threads, score, folder):
 
 
 # --- the run's data -----------------------------------------------------------------------------------------------
-def test_frames(run_dir):
-    """(uint8 frames, video ids, labels, species) of every frame of the test split of the run's protocol."""
+def split_frames(run_dir, split="test"):
+    """(uint8 frames, video ids, labels, species) of every frame of a split of the run's protocol."""
     from physstd import runs
     from physstd.data import prepared, protocols
 
@@ -112,7 +119,7 @@ def test_frames(run_dir):
     split_dir = train.get("split_dir") or os.path.join(train["data_root"], "protocols")
     dataset = prepared.PreparedDataset(train["data_root"])
     frames, videos, labels, species = [], [], [], []
-    for video in protocols.load_split(split_dir, train["protocol"], "test", train.get("fold") or None):
+    for video in protocols.load_split(split_dir, train["protocol"], split, train.get("fold") or None):
         row = dataset.row(video)
         loaded = dataset.load_frames(video)
         frames.append(loaded)
@@ -152,9 +159,9 @@ def compare(output):
     from physstd import deploy
     from physstd.eval import evaluate
 
-    frames, videos, labels, species, (split_dir, train) = test_frames(FLAGS.run_dir)
+    frames, videos, labels, species, (split_dir, train) = split_frames(FLAGS.run_dir, FLAGS.eval_split)
     apcer = evaluate.protocol_apcer(split_dir, train["protocol"])
-    frames_file = os.path.join(output, "test_frames.npy")
+    frames_file = os.path.join(output, f"{FLAGS.eval_split}_frames.npy")
     np.save(frames_file, frames)
     base = os.path.join(output, "model")
     files = [("savedmodel", "float32", base)] + [("litert", v, deploy.litert_path(base, v))
@@ -205,8 +212,8 @@ def table(rows, counts):
     base = rows[0]
     labels = [str(t) for t in base["ms_per_face"]]
     with_tensorflow = [f"{row['format']} {row['variant']}" for row in rows if row["tensorflow_imported"]]
-    lines = [f"{counts['frames']} test frames, {counts['videos']} videos; metrics at video level, APCER "
-             f"{counts['apcer']}; latency = median ms per face at batch 1 ({', '.join(labels)} threads), the "
+    lines = [f"{counts['frames']} {FLAGS.eval_split} frames, {counts['videos']} videos; metrics at video level, "
+             f"APCER {counts['apcer']}; latency = median ms per face at batch 1 ({', '.join(labels)} threads), the "
              f"smallest of {FLAGS.rounds} rounds; processes that imported TensorFlow: {', '.join(with_tensorflow)}",
              "",
              "| format | variant | MB | smaller | max abs score diff | flips frame/video | AUC % | ACER % | APCER % | "
@@ -250,15 +257,19 @@ def layer_comparison(float_path, int8_path, images):
                 elif value.dtype != np.float32:
                     continue
                 values.setdefault(detail["name"], []).append(np.asarray(value, np.float64).ravel())
-        order = [(op["op_name"], interpreter.get_tensor_details()[op["outputs"][0]]["name"], list(op["inputs"]))
-                 for op in interpreter._get_ops_details() if len(op["outputs"])]
+        # Tensor details are listed without the tensors that have none: a position in the list is not an index.
         names = {detail["index"]: detail["name"] for detail in interpreter.get_tensor_details()}
+        order = [(op["op_name"], names.get(op["outputs"][0], ""), list(op["inputs"]))
+                 for op in interpreter._get_ops_details() if len(op["outputs"])]
         return {name: np.concatenate(parts) for name, parts in values.items()}, order, names
 
     reference, _, _ = tensors(float_path)
     quantised, order, names = tensors(int8_path)
     errors, rows = {}, []
     for op, name, inputs in order:
+        if op in ("QUANTIZE", "DEQUANTIZE") and name not in reference:   # the int8 file's own conversions: pass on
+            errors[name] = max([errors.get(names.get(i), 0.0) for i in inputs if i >= 0] or [0.0])
+            continue
         if name not in reference or name not in quantised or reference[name].shape != quantised[name].shape:
             continue
         a, b = reference[name], quantised[name]
@@ -286,6 +297,74 @@ def layers(output):
         print(f"| {op} | {name[:90]} | {correlation:.4f} | {error:.3f} | {growth:+.3f} |")
 
 
+# --- the per-op profile --------------------------------------------------------------------------------------------
+def _median_call_seconds(model, repeats):
+    """Median seconds of one invoke of .tflite bytes on 1 thread (the default XNNPACK delegate), random inputs."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=bytes(model), num_threads=1)
+    interpreter.allocate_tensors()
+    for detail in interpreter.get_input_details():
+        values = np.random.default_rng(0).random(detail["shape"]) * (detail["dtype"] == np.float32)
+        interpreter.set_tensor(detail["index"], values.astype(detail["dtype"]))
+    for _ in range(FLAGS.warmup):
+        interpreter.invoke()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        interpreter.invoke()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def op_profile(path, repeats):
+    """({(op kind, output type): [count, seconds]}, seconds of the whole file): each op of a .tflite file cut out into
+    a one-op model (its tensors and constants kept) and timed alone, less the cheapest op's time (the call's own)."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    kinds = {code: name for name, code in vars(schema.BuiltinOperator).items() if not name.startswith("_")}
+    types = {code: name for name, code in vars(schema.TensorType).items() if not name.startswith("_")}
+    with open(path, "rb") as stream:
+        model = flatbuffer_utils.read_model_from_bytearray(bytearray(stream.read()))
+    model.metadata, model.signatureDefs = None, []
+    graph = model.subgraphs[0]
+    whole = _median_call_seconds(flatbuffer_utils.convert_object_to_bytearray(model), repeats)
+
+    def constant(tensor):
+        data = model.buffers[graph.tensors[tensor].buffer].data
+        return data is not None and len(data) > 0
+
+    timed = []
+    for op in list(graph.operators):
+        graph.operators, graph.outputs = [op], list(op.outputs)
+        graph.inputs = [t for t in op.inputs if t >= 0 and not constant(t)]
+        code = model.operatorCodes[op.opcodeIndex]
+        key = (kinds[max(code.builtinCode, code.deprecatedBuiltinCode)], types[graph.tensors[op.outputs[0]].type])
+        timed.append((key, _median_call_seconds(flatbuffer_utils.convert_object_to_bytearray(model), repeats)))
+    floor = min(seconds for _, seconds in timed)
+    found = {}
+    for key, seconds in timed:
+        entry = found.setdefault(key, [0, 0.0])
+        entry[0] += 1
+        entry[1] += seconds - floor
+    return found, whole
+
+
+def ops(output):
+    from physstd import deploy
+
+    base = os.path.join(output, "model")
+    print(f"per-op profile: each op alone, 1 thread, the median of {FLAGS.repeats} calls less the cheapest op's")
+    for variant in ("int8", "float32"):
+        found, whole = op_profile(deploy.litert_path(base, variant), FLAGS.repeats)
+        total = sum(seconds for _, seconds in found.values())
+        print(f"\n{variant}: the whole file {1e3 * whole:.2f} ms; its {sum(c for c, _ in found.values())} ops alone "
+              f"{1e3 * total:.2f} ms\n| op | output | count | ms | share |\n|---|---|---:|---:|---:|")
+        for (kind, dtype), (count, seconds) in sorted(found.items(), key=lambda item: -item[1][1]):
+            print(f"| {kind} | {dtype} | {count} | {1e3 * seconds:.2f} | {100 * seconds / total:.0f}% |")
+
+
 def main(argv):
     del argv
     if FLAGS._worker:
@@ -301,11 +380,15 @@ def main(argv):
     if FLAGS.layers:
         layers(output)
         return
+    if FLAGS.ops:
+        ops(output)
+        return
     rows, counts = compare(output)
     print(f"run {FLAGS.run_dir}: {os.cpu_count()} CPUs")
     print(table(rows, counts))
-    with open(os.path.join(output, "export_formats.json"), "w") as stream:
-        json.dump({"run_dir": os.path.abspath(FLAGS.run_dir), "counts": counts, "rows": rows,
+    name = "export_formats.json" if FLAGS.eval_split == "test" else f"export_formats_{FLAGS.eval_split}.json"
+    with open(os.path.join(output, name), "w") as stream:
+        json.dump({"run_dir": os.path.abspath(FLAGS.run_dir), "split": FLAGS.eval_split, "counts": counts, "rows": rows,
                    "int8_float_layers": FLAGS.int8_float_layers}, stream, indent=2)
 
 

@@ -256,10 +256,11 @@ class ServingModule(tf.Module):
         # scoring: attack if score >= threshold
         return {"score": score, "decision": tf.cast(score >= self.threshold, tf.int32), **result}
 
-    def unchecked_outputs(self, images):
-        """The outputs of float32 images (batch, N, N, 3) in [0, 1], without the input checks: the graph the converted
-        formats hold (physstd.deploy), whose runtimes check shapes themselves."""
-        return self._outputs(images)
+    def unchecked_outputs(self, images, depth=None):
+        """The outputs of float32 images (batch, N, N, 3) in [0, 1] (and for two inputs their normalised depth
+        (batch, N, N, 1)), without the input checks: the graph the converted formats hold (physstd.deploy), whose
+        runtimes check shapes themselves."""
+        return self._outputs(images, depth)
 
     def trace_for_both_dtypes(self):
         """Trace `serve` for float32 and uint8 so that the saved function dispatches on either, and for

@@ -182,6 +182,28 @@ def test_predict_with_the_tflite_file_scores_and_decides_as_with_the_savedmodel(
 
 
 # --- slow: every method, trained two steps, reloaded without TensorFlow ---------------------------------------------
+def outputs_without_tensorflow(paths, inputs, folder):
+    """{key: {output: array}} of each export file of `paths` {key: path} run on `inputs` (numpy arrays, the
+    arguments of runtime.Export.run) in one fresh process, which must not import TensorFlow, Keras or tf2onnx."""
+    names = [str(folder / f"input_{index}.npy") for index in range(len(inputs))]
+    for name, values in zip(names, inputs):
+        np.save(name, values)
+    script = textwrap.dedent(f"""
+        import json, sys
+        import numpy as np
+        from physstd.deploy import runtime
+        inputs = [np.load(name) for name in {names!r}]
+        for key, path in {paths!r}.items():
+            np.savez({str(folder)!r} + f"/{{key}}.npz", **runtime.load(path, num_threads=1).run(*inputs))
+        print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf2onnx"))))
+    """)
+    run = subprocess.run([sys.executable, "-c", script], cwd=folder, capture_output=True, text=True, timeout=600,
+                         env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == []   # no TensorFlow, Keras or tf2onnx imported
+    return {key: dict(np.load(folder / f"{key}.npz")) for key in paths}
+
+
 @pytest.fixture(scope="module")
 def trained_runs(tmp_path_factory):
     """{method: run directory}: every registered method trained two steps on a tiny synthetic set and calibrated on
@@ -218,7 +240,6 @@ def test_every_method_exports_to_every_format_and_reloads_without_tensorflow_wit
     ids = protocols.load_split(os.path.join(root, "protocols"), "identity", "test")
     dataset = prepared.PreparedDataset(root)
     crops = np.concatenate([dataset.load_frames(video) for video in ids])
-    np.save(tmp_path / "crops.npy", crops)
     paths, expected, thresholds = {}, {}, {}
     for name, run_dir in trained_runs["runs"].items():
         export_dir = str(tmp_path / name)
@@ -229,25 +250,11 @@ def test_every_method_exports_to_every_format_and_reloads_without_tensorflow_wit
                        **{variant: deploy.litert_path(export_dir, variant) for variant in deploy.LITERT_VARIANTS[1:]}}
         saved = runtime.load(export_dir)
         expected[name], thresholds[name] = saved.run(crops), saved.threshold
-    script = textwrap.dedent(f"""
-        import json, sys
-        import numpy as np
-        from physstd.deploy import runtime
-        crops = np.load({str(tmp_path / 'crops.npy')!r})
-        found = {{}}
-        for name, files in {paths!r}.items():
-            for kind, path in files.items():
-                outputs = runtime.load(path, num_threads=1).run(crops)
-                np.savez({str(tmp_path)!r} + f"/{{name}}_{{kind}}.npz", **outputs)
-        print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf2onnx"))))
-    """)
-    run = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=600,
-                         env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert json.loads(run.stdout.strip().splitlines()[-1]) == []   # no TensorFlow, Keras or tf2onnx imported
+    found = outputs_without_tensorflow({f"{name}_{kind}": path for name, files in paths.items()
+                                        for kind, path in files.items()}, [crops], tmp_path)
     for name, reference in expected.items():
         for kind in ("litert", "onnx"):
-            got = dict(np.load(tmp_path / f"{name}_{kind}.npz"))
+            got = found[f"{name}_{kind}"]
             assert set(got) == set(reference), (name, kind)
             np.testing.assert_allclose(got["score"], reference["score"], atol=1e-4, err_msg=f"{name} {kind}")
             # Two training steps from the N(0, 0.02) initialisation leave the scores within ~1e-5 of one another and
@@ -261,7 +268,7 @@ def test_every_method_exports_to_every_format_and_reloads_without_tensorflow_wit
             for key in set(reference) - {"decision"}:
                 np.testing.assert_allclose(got[key], reference[key], atol=2e-3, err_msg=f"{name} {kind} {key}")
         for variant in deploy.LITERT_VARIANTS[1:]:   # every variant runs and gives every output
-            got = dict(np.load(tmp_path / f"{name}_{variant}.npz"))
+            got = found[f"{name}_{variant}"]
             assert set(got) == set(reference) and np.all(np.isfinite(got["score"])), (name, variant)
 
 

@@ -20,7 +20,10 @@ calibration split, model config, output names) plus `format`, `variant` and `inp
 metadata: the LiteRT metadata entry METADATA_NAME, the ONNX model property METADATA_NAME. No side file is needed.
 The input of every converted file is float32 (batch, N, N, 3) in [0, 1] (LiteRT: batch 1; the full-integer file
 quantises its input in its first op, so its interface stays float32); physstd.deploy.runtime feeds uint8 crops as
-crops / 255, as the SavedModel's uint8 signature does.
+crops / 255, as the SavedModel's uint8 signature does. A model that takes sensor depth has a second input, `depth`
+float32 (batch, N, N, 1) in [0, 1], the depth normalised as the SavedModel's float32 signature takes it (the info
+record's "inputs", "depth_units" and "depth_normalisation" say how); physstd.deploy.runtime normalises raw depth
+with the training pipeline's function before feeding it.
 
 This module is free of TensorFlow: physstd.deploy.convert converts (TensorFlow, tf2onnx), physstd.deploy.runtime
 runs an export with the LiteRT interpreter (ai-edge-litert) or ONNX Runtime, or TensorFlow for a SavedModel.

@@ -6,6 +6,10 @@ batch 1; the variants differ only in their optimisation settings (float16 weight
 integer int8 calibrated on `calibration_frames` frames of the run's train or dev split). ONNX: tf2onnx's
 from_function at opset deploy.ONNX_OPSET, with a free batch dimension.
 
+A method that takes sensor depth (Method.input_keys ("image", "sensor_depth")) converts with two inputs, `images` and
+`depth`, the names and meaning of the SavedModel's float32 signature (depth normalised to [0, 1] as the training
+pipeline normalised it); the int8 calibration and the check draw each frame's depth with it.
+
 Every converted file is checked before it is written: it runs (LiteRT interpreter / ONNX Runtime, as a user runs it)
 on CHECK_FRAMES frames of the calibration split next to the TensorFlow graph it came from, and its largest score
 difference and decision flips go into its metadata ("check") and the export's log line.
@@ -26,33 +30,45 @@ import tensorflow as tf
 from tensorflow.python.framework import convert_to_constants
 
 from physstd import deploy, export, files, methods, runs
-from physstd.data import prepared, protocols
+from physstd.data import pipeline, prepared, protocols
 from physstd.deploy import runtime
 from physstd.eval import scoring
+from physstd.ops import depth as depth_ops
 
 CHECK_FRAMES = 16
 DEFAULT_SEED = 0
 
 
 # --- the graph ------------------------------------------------------------------------------------------------------
+def input_specs(module, batch_size=None):
+    """The TensorSpecs of a ServingModule's float32 inputs: images (batch_size, N, N, 3), and for a two-input model
+    depth (batch_size, N, N, 1), named as the SavedModel's signatures name them."""
+    size = module.inference.image_size
+    specs = [tf.TensorSpec([batch_size, size, size, 3], tf.float32, name="images")]
+    if module.takes_depth:
+        specs.append(tf.TensorSpec([batch_size, size, size, 1], tf.float32, name="depth"))
+    return specs
+
+
 def frozen_function(module, batch_size=None):
-    """tf.function images float32 (batch_size, N, N, 3) -> {output: tensor} of a ServingModule, every variable a
-    constant.
+    """tf.function (images[, depth]) -> {output: tensor} of a ServingModule (input_specs), every variable a constant.
 
     Frozen here because the LiteRT converter keeps Keras 3 variables as resource variables: READ_VARIABLE ops that the
     interpreter finds uninitialised (every output NaN)."""
-    size = module.inference.image_size
-    spec = tf.TensorSpec([batch_size, size, size, 3], tf.float32, name="images")
-    traced = tf.function(module.unchecked_outputs, input_signature=[spec]).get_concrete_function()
+    specs = input_specs(module, batch_size)
+    traced = tf.function(module.unchecked_outputs, input_signature=specs).get_concrete_function()
     names = sorted(traced.structured_outputs)   # the frozen function returns the outputs flat, in tf.nest's key order
     frozen = convert_to_constants.convert_variables_to_constants_v2(traced)
-    return tf.function(lambda images: dict(zip(names, frozen(images))), input_signature=[spec])
+    if module.takes_depth:   # the argument names become the converted files' input names
+        return tf.function(lambda images, depth: dict(zip(names, frozen(images, depth))), input_signature=specs)
+    return tf.function(lambda images: dict(zip(names, frozen(images))), input_signature=specs)
 
 
 # --- LiteRT ---------------------------------------------------------------------------------------------------------
 def litert_converter(function, variant, representative=None):
     """A tf.lite.TFLiteConverter of a frozen batch-1 function set up for one of deploy.LITERT_VARIANTS;
-    `representative`: (F, N, N, 3) float32 frames in [0, 1] (variant 'int8' only)."""
+    `representative` (variant 'int8' only): [frames (F, N, N, 3) float32 in [0, 1]], and for a two-input model their
+    normalised depth (F, N, N, 1) after them: the function's inputs, in its order."""
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], tf.Module())
     if variant == "float32":
         return converter
@@ -60,9 +76,9 @@ def litert_converter(function, variant, representative=None):
     if variant == "float16":
         converter.target_spec.supported_types = [tf.float16]
     elif variant == "int8":
-        if representative is None or not len(representative):
+        if representative is None or not len(representative[0]):
             raise ValueError("the full-integer int8 variant needs calibration frames")
-        converter.representative_dataset = lambda: ([frame[None]] for frame in representative)
+        converter.representative_dataset = functools.partial(_samples, representative)
         # int8 kernels, and float ones for the ops litert_model keeps in float32.
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
     elif variant != "dynamic_int8":
@@ -82,7 +98,7 @@ def litert_model(function, variant, representative=None, float_layers=""):
     with warnings.catch_warnings():   # the debugger's own checks run tf.lite.Interpreter, which warns it is deprecated
         warnings.simplefilter("ignore", UserWarning)
         debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter, debug_dataset=lambda: ([frame[None]] for frame in representative[:1]))
+            converter=converter, debug_dataset=functools.partial(_samples, representative, 1))
         # Node names as the quantiser sees them: those of the calibrated float model (names change once quantised).
         nodes = network_edges(debugger.calibrated_model)
         if float_layers:
@@ -91,9 +107,21 @@ def litert_model(function, variant, representative=None, float_layers=""):
                       if pattern.search(name) and name not in nodes]
         # UNPACK (tf.unstack: the channels of RGB to HSV) shares its input's scale, so the quantiser quantises it from
         # its input whatever the node list says; only the type list keeps it float. No network here unstacks inside.
-        debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes,
-                                                                         denylisted_ops=["UNPACK"])
+        try:
+            debugger.options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=nodes,
+                                                                             denylisted_ops=["UNPACK"])
+        except ValueError:   # the debugger's check that some op is quantised
+            raise ValueError("--litert_variants=int8: every op of this model stays float32 (outside its networks, "
+                             "or matched by --int8_float_layers), so there is nothing to quantise; use the float32, "
+                             "float16 or dynamic_int8 variant") from None
         return debugger.get_nondebug_quantized_model(), nodes
+
+
+def _samples(inputs, count=None):
+    """Batch-1 samples of the model inputs `inputs` ([frames, depth?], each (F, ...)), as the converter's
+    representative dataset yields them: a list of the inputs in the function's order."""
+    for index in range(len(inputs[0]) if count is None else count):
+        yield [values[index:index + 1] for values in inputs]
 
 
 def _graph(model):
@@ -118,7 +146,9 @@ NETWORK_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
 
 def network_edges(model):
     """Output tensor names of the ops of a .tflite model that lie outside its networks: every op that has no
-    convolution (NETWORK_OPS) upstream of it or itself, or none downstream of it.
+    convolution (NETWORK_OPS) upstream of it or itself, or none downstream of it; and every op that computes one of
+    the model's outputs (a map read by the score, or by the user, between two networks: De-Spoof's noise N feeds the
+    DQ-Net, and int8 rounds most of its values, about 1e-3, to zero).
 
     These are the input arithmetic before the first convolution (the Eq. 9 frequency split of PhySTD, the RGB to HSV
     conversion of the Auxiliary and De-Spoof) and everything after the last convolution of each head (output
@@ -140,8 +170,9 @@ def network_edges(model):
     for index in reversed(range(len(kinds))):
         downstream[index] = any(kinds[c] in NETWORK_OPS or downstream[c]
                                 for t in graph.operators[index].outputs for c in consumers.get(t, ()))
+    outputs = set(graph.outputs)
     return [graph.tensors[t].name.decode("utf-8") for index, op in enumerate(graph.operators)
-            if not (upstream[index] and downstream[index]) for t in op.outputs]
+            if not (upstream[index] and downstream[index]) or outputs & set(op.outputs) for t in op.outputs]
 
 
 def with_metadata(model, info):
@@ -187,9 +218,9 @@ def onnx_with_metadata(proto, info):
 
 
 # --- frames of the run's data ---------------------------------------------------------------------------------------
-def split_frames(run_dir, split, count, seed=DEFAULT_SEED):
-    """(F, N, N, 3) uint8: `count` frames (all when fewer) drawn without replacement, seeded, from the videos of the
-    run's protocol split `split` (train or dev; never test), in dataset order."""
+def _split_draw(run_dir, split, count, seed):
+    """(the prepared dataset, [(video, frame)]): `count` frames (all when fewer) drawn without replacement, seeded,
+    from the videos of the run's protocol split `split` (train or dev; never test), in dataset order."""
     deploy.check_calibration_split(split)
     train = runs.read_run_flags(run_dir)["train"]
     data_root = train["data_root"]
@@ -200,7 +231,26 @@ def split_frames(run_dir, split, count, seed=DEFAULT_SEED):
     if not pairs:
         raise ValueError(f"{split_dir}: the {split} split of protocol {train['protocol']!r} has no frames")
     chosen = np.sort(np.random.default_rng(seed).choice(len(pairs), min(int(count), len(pairs)), replace=False))
-    return np.stack([dataset.load_frame(*pairs[index]) for index in chosen])
+    return dataset, [pairs[index] for index in chosen]
+
+
+def split_frames(run_dir, split, count, seed=DEFAULT_SEED):
+    """(F, N, N, 3) uint8: `count` frames (all when fewer) drawn without replacement, seeded, from the videos of the
+    run's protocol split `split` (train or dev; never test), in dataset order."""
+    dataset, chosen = _split_draw(run_dir, split, count, seed)
+    return np.stack([dataset.load_frame(*pair) for pair in chosen])
+
+
+def split_depth(run_dir, split, count, seed=DEFAULT_SEED):
+    """(F, N, N, 1) float32 in [0, 1]: the sensor depth of the frames split_frames draws with the same arguments,
+    normalised as the training pipeline normalised it (the set's depth_units)."""
+    dataset, chosen = _split_draw(run_dir, split, count, seed)
+    units = pipeline.sensor_depth_units(dataset.meta, dataset.root, ("image", pipeline.SENSOR_DEPTH))
+    size = int(dataset.image_size)
+    raw = np.stack([pipeline.read_depth_frame(
+        os.path.join(dataset.video_dir(video), pipeline.SENSOR_DEPTH, prepared.frame_filename(k)), units, (size, size))
+        for video, k in chosen])
+    return depth_ops.normalise_sensor_depth(raw[..., None], units).numpy()
 
 
 # --- writing --------------------------------------------------------------------------------------------------------
@@ -262,55 +312,59 @@ def export_converted(run_dir, export_dir, formats, variants=deploy.LITERT_VARIAN
         return []
     os.makedirs(os.path.dirname(os.path.abspath(os.fspath(export_dir))), exist_ok=True)
     method = methods.of_run(run_dir)
-    if tuple(method.input_keys) != ("image",):
-        raise ValueError(f"--format={','.join(sorted({name for name, _, _ in wanted}))}: method {method.name} takes "
-                         f"{', '.join(method.input_keys)}; the LiteRT and ONNX exports hold image-only models (a "
-                         f"two-input model is exported as its SavedModel)")
     calibration = _run_calibration(run_dir, method)
     params = method.check_params(dict(calibration["params"]), f"{run_dir}: score parameters")
-    module = export.ServingModule(method.load(run_dir), method, params, calibration["threshold"])
+    takes_depth = len(method.input_keys) > 1
+    units = runs.run_depth_units(runs.read_run_flags(run_dir), run_dir) if takes_depth else None
+    module = export.ServingModule(method.load(run_dir), method, params, calibration["threshold"], depth_units=units)
     info = export.export_info(module, method, params, calibration["threshold"], calibration["split"],
                               os.path.abspath(run_dir), calibration.get("threshold_rule"))
     del info["signatures"]
     size = info["image_size"]
     needs_int8 = any(variant == "int8" for _, variant, _ in wanted)
-    frames = split_frames(run_dir, calibration_split, max(CHECK_FRAMES, calibration_frames if needs_int8 else 0))
-    frames = frames.astype(np.float32) / np.float32(255.0)
-    check_frames = frames[:CHECK_FRAMES]
+    count = max(CHECK_FRAMES, calibration_frames if needs_int8 else 0)
+    # The model's inputs on the drawn frames, in its order: images, and for two inputs their normalised depth.
+    inputs = [split_frames(run_dir, calibration_split, count).astype(np.float32) / np.float32(255.0)]
+    if takes_depth:
+        inputs.append(split_depth(run_dir, calibration_split, count))
+    check_inputs = [values[:CHECK_FRAMES] for values in inputs]
     functions = {"litert": frozen_function(module, 1), "onnx": frozen_function(module)}
-    reference = {key: np.asarray(value) for key, value in functions["onnx"](check_frames).items()}
+    reference = {key: np.asarray(value) for key, value in functions["onnx"](*check_inputs).items()}
     written = []
     for format_name, variant, path in wanted:
-        record = dict(info, format=format_name, variant=variant,
-                      input=f"images float32 ({1 if format_name == 'litert' else 'batch'}, {size}, {size}, 3) in "
-                            f"[0, 1]")
+        batch = 1 if format_name == "litert" else "batch"
+        described = f"images float32 ({batch}, {size}, {size}, 3) in [0, 1]"
+        if takes_depth:
+            described += f", depth float32 ({batch}, {size}, {size}, 1) in [0, 1] (normalised: depth_normalisation)"
+        record = dict(info, format=format_name, variant=variant, input=described)
         if format_name == "litert":
-            converted, kept_float = litert_model(functions["litert"], variant, frames if variant == "int8" else None,
+            converted, kept_float = litert_model(functions["litert"], variant, inputs if variant == "int8" else None,
                                                  float_layers)
             if variant == "int8":
-                record["quantization"] = {"calibration_split": calibration_split, "calibration_frames": len(frames),
-                                          "interface": "float32", "float_layers": float_layers,
-                                          "float_nodes": kept_float}
+                record["quantization"] = {"calibration_split": calibration_split,
+                                          "calibration_frames": len(inputs[0]), "interface": "float32",
+                                          "float_layers": float_layers, "float_nodes": kept_float}
             serialize = functools.partial(with_metadata, converted)
         else:
             converted = onnx_model(functions["onnx"])
             record["opset"] = deploy.ONNX_OPSET
             serialize = functools.partial(onnx_with_metadata, converted)
-        check = check_result(reference, _run_file(serialize(record), path, check_frames))
-        record["check"] = dict(check, split=calibration_split, frames=len(check_frames))
+        check = check_result(reference, _run_file(serialize(record), path, check_inputs))
+        record["check"] = dict(check, split=calibration_split, frames=len(check_inputs[0]))
         data = serialize(record)
         files.write_bytes_atomic(path, data)
         written.append({"format": format_name, "variant": variant, "path": path, "bytes": len(data),
                         "check": record["check"]})
-        log(f"{format_name} {variant} -> {path}: {len(data) / 1e6:.2f} MB; on {len(check_frames)} "
+        log(f"{format_name} {variant} -> {path}: {len(data) / 1e6:.2f} MB; on {len(check_inputs[0])} "
             f"{calibration_split} frames max |score difference| {check['max_score_difference']:.2e} against the "
             f"TensorFlow graph, {check['decision_flips']} decision flips")
     return written
 
 
-def _run_file(data, path, images):
-    """The outputs of the export bytes `data` (a file named like `path`) on `images`, run as a user runs it."""
+def _run_file(data, path, inputs):
+    """The outputs of the export bytes `data` (a file named like `path`) on `inputs` (images[, depth]), run as a user
+    runs it."""
     with tempfile.TemporaryDirectory() as folder:
         staged = os.path.join(folder, os.path.basename(path))
         files.write_bytes_atomic(staged, data)
-        return runtime.load(staged).run(images)
+        return runtime.load(staged).run(*inputs)

@@ -5,9 +5,14 @@ the ai-edge-litert package) or a .onnx file (ONNX Runtime). Loading a .tflite or
     model.info                  the export's info record (physstd_export.json; a converted file's metadata)
     model.run(crops)            {output: numpy (batch, ...)} of face crops (batch, N, N, 3), uint8 in 0..255 or
                                 float32 in [0, 1]
+    model.run(crops, depth)     the same for a model that takes sensor depth (model.takes_depth): depth
+                                (batch, N, N, 1) registered to the crops, raw in the export's depth_units (uint16
+                                mm or uint8) with uint8 crops, normalised float32 in [0, 1] with float32 crops
 
 Every format gives the same output names (score, decision, the method's score terms and maps). A LiteRT file takes
-one face per call (its input is (1, N, N, 3)); `run` feeds the batch face by face.
+one face per call (its input is (1, N, N, 3)); `run` feeds the batch face by face. A converted file's depth input is
+the normalised one; raw depth is normalised here with physstd.ops.depth.normalise_sensor_depth, the training
+pipeline's function, which imports TensorFlow (normalised float32 depth keeps TensorFlow out).
 """
 import json
 import os
@@ -15,7 +20,7 @@ import re
 
 import numpy as np
 
-from physstd import deploy
+from physstd import config, deploy
 
 # Float input may stray this far outside [0, 1] before it is refused (physstd.export.RANGE_TOLERANCE), then clipped.
 RANGE_TOLERANCE = 1e-3
@@ -50,14 +55,47 @@ class Export:
         self.image_size = int(info["image_size"])
         self.threshold = float(info["threshold"])
         self.outputs = tuple(info["outputs"])
+        self.takes_depth = "depth" in info.get("inputs", {})
+        self.depth_units = info.get("depth_units")
 
     def run(self, images, depth=None):
-        """{output: numpy array} of face crops (batch, N, N, 3), uint8 in 0..255 or float32 in [0, 1]. `depth`: the
-        raw sensor depth (batch, N, N, 1) of a two-input model, which only a SavedModel holds."""
-        if depth is not None:
-            raise ValueError(f"{self.path}: a {self.format} export takes images only; a model that takes sensor "
-                             f"depth runs as its SavedModel")
-        return self._run(self._checked(images))
+        """{output: numpy array} of face crops (batch, N, N, 3), uint8 in 0..255 or float32 in [0, 1], and for a
+        model that takes it their sensor depth (batch, N, N, 1): raw (the depth_units' dtype) with uint8 crops,
+        float32 in [0, 1] with float32 crops."""
+        self._check_pairing(images, depth)
+        checked = self._checked(images)
+        if depth is None:
+            return self._run(checked)
+        return self._run(checked, self._normalised_depth(np.asarray(depth), len(checked)))
+
+    def _check_pairing(self, images, depth):
+        """Refuse depth for an image-only model, none for a two-input one, and a raw / normalised mix."""
+        if not self.takes_depth:
+            if depth is not None:
+                raise ValueError(f"{self.path}: the model takes images only; it has no depth input")
+            return
+        raw = np.dtype(config.DEPTH_DTYPES[self.depth_units])
+        if depth is None:
+            raise ValueError(f"{self.path}: the model takes sensor depth next to the images; give depth "
+                             f"(batch, {self.image_size}, {self.image_size}, 1)")
+        pairs = {np.dtype(np.uint8): raw, np.dtype(np.float32): np.dtype(np.float32)}
+        image_dtype, depth_dtype = np.asarray(images).dtype, np.asarray(depth).dtype
+        if pairs.get(image_dtype) != depth_dtype:
+            raise ValueError(f"{self.path}: images and depth go in pairs: uint8 images with raw {raw.name} depth in "
+                             f"{self.depth_units}, or float32 images with float32 depth in [0, 1]; got images "
+                             f"{image_dtype} and depth {depth_dtype}")
+
+    def _normalised_depth(self, depth, batch):
+        """float32 depth (batch, N, N, 1) in [0, 1] of raw or normalised depth, with its shape and range checked."""
+        size = self.image_size
+        if depth.shape != (batch, size, size, 1):
+            raise ValueError(f"{self.path}: depth must be a batch of sensor-depth crops of shape (batch, {size}, "
+                             f"{size}, 1), one per image; got shape {depth.shape} for {batch} images")
+        if depth.dtype != np.float32:
+            from physstd.ops import depth as depth_ops   # TensorFlow: only raw depth needs it
+
+            return np.asarray(depth_ops.normalise_sensor_depth(depth, self.depth_units), np.float32)
+        return self._in_unit_range(depth, "depth")
 
     def _checked(self, images):
         """float32 crops in [0, 1] of uint8 or float crops, with their shape and range checked."""
@@ -70,12 +108,15 @@ class Export:
             return images.astype(np.float32) / np.float32(255.0)
         if images.dtype != np.float32:
             raise ValueError(f"{self.path}: images must be uint8 in 0..255 or float32 in [0, 1]; got {images.dtype}")
-        if images.size and (images.min() < -RANGE_TOLERANCE or images.max() > 1.0 + RANGE_TOLERANCE):
-            raise ValueError(f"{self.path}: float32 images must lie in [0, 1]; got min {images.min():.4g} and max "
-                             f"{images.max():.4g}")
-        return np.clip(images, 0.0, 1.0)
+        return self._in_unit_range(images, "images")
 
-    def _run(self, images):
+    def _in_unit_range(self, values, name):
+        if values.size and (values.min() < -RANGE_TOLERANCE or values.max() > 1.0 + RANGE_TOLERANCE):
+            raise ValueError(f"{self.path}: float32 {name} must lie in [0, 1]; got min {values.min():.4g} and max "
+                             f"{values.max():.4g}")
+        return np.clip(values, 0.0, 1.0)
+
+    def _run(self, images, depth=None):
         raise NotImplementedError
 
 
@@ -104,14 +145,16 @@ class SavedModelExport(Export):
 
     def run(self, images, depth=None):
         images = np.asarray(images)
-        if depth is not None:   # raw depth with uint8 crops, as run_predict.py gives them
-            return self._call(self._export.SIGNATURE_UINT8, images, depth)
+        self._check_pairing(images, depth)
+        if depth is not None:   # the SavedModel checks the shapes and range, and normalises raw depth itself
+            signature = self._export.SIGNATURE_UINT8 if images.dtype == np.uint8 else self._export.SIGNATURE_FLOAT32
+            return self._call(signature, images, depth)
         if images.dtype != np.uint8:
             return super().run(images)
         return self._call(self._export.SIGNATURE_UINT8, images)   # the SavedModel checks the shape itself
 
-    def _run(self, images):
-        return self._call(self._export.SIGNATURE_FLOAT32, images)
+    def _run(self, images, depth=None):
+        return self._call(self._export.SIGNATURE_FLOAT32, images, depth)
 
     def _call(self, signature, images, depth=None):
         import tensorflow as tf
@@ -153,8 +196,10 @@ class LiteRTExport(Export):
         except (ValueError, RuntimeError) as error:
             raise ValueError(f"{self.path}: not a loadable LiteRT model ({str(error).splitlines()[0]})") from None
 
-    def _run(self, images):
-        parts = [self.runner(images=images[index:index + 1]) for index in range(len(images))]
+    def _run(self, images, depth=None):
+        inputs = {"images": images} if depth is None else {"images": images, "depth": depth}
+        parts = [self.runner(**{name: values[index:index + 1] for name, values in inputs.items()})
+                 for index in range(len(images))]
         return {key: np.concatenate([np.array(part[key]) for part in parts]) for key in self.outputs}
 
 
@@ -166,10 +211,12 @@ class OnnxExport(Export):
     def __init__(self, path, num_threads=None):
         self.session = _onnx_session(path, num_threads)
         super().__init__(path, _checked_info(path, _onnx_metadata(self.session)))
-        self.input_name = self.session.get_inputs()[0].name
+        # tf2onnx keeps the graph's input order: images, then depth
+        self.input_names = [entry.name for entry in self.session.get_inputs()]
 
-    def _run(self, images):
-        values = self.session.run(list(self.outputs), {self.input_name: images})
+    def _run(self, images, depth=None):
+        inputs = [images] if depth is None else [images, depth]
+        values = self.session.run(list(self.outputs), dict(zip(self.input_names, inputs)))
         return dict(zip(self.outputs, values))
 
 
