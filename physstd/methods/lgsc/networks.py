@@ -326,6 +326,12 @@ def load_torchvision_resnet18(path, encoder):
     transposed here to Keras' HWIO). fc.* and num_batches_tracked are ignored. Every key is checked before any
     weight is assigned: one ValueError naming the file and each missing or mis-shaped key. Returns the number
     of arrays loaded."""
+    return load_torchvision_weights(path, encoder, "resnet18")
+
+
+def load_torchvision_weights(path, encoder, architecture):
+    """load_torchvision_resnet18 for any encoder with `torchvision_layers()` and `width` (a torchvision
+    `architecture` such as resnet50; keys the encoder does not hold, e.g. layer4.*, are ignored)."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
@@ -353,9 +359,9 @@ def load_torchvision_resnet18(path, encoder):
     if missing or misshaped:
         problems = ([f"missing keys {', '.join(missing)}"] if missing else []) + (
             [f"mis-shaped keys {'; '.join(misshaped)}"] if misshaped else [])
-        hint = "" if encoder.width == 1 else f" (torchvision's resnet18 has width 1, this encoder {encoder.width})"
-        raise ValueError(f"--backbone_weights={path}: not a torchvision resnet18 state dict: {'; '.join(problems)}"
-                         f"{hint}")
+        hint = "" if encoder.width == 1 else f" (torchvision's {architecture} has width 1, this encoder {encoder.width})"
+        raise ValueError(f"--backbone_weights={path}: not a torchvision {architecture} state dict: "
+                         f"{'; '.join(problems)}{hint}")
     for variable, value in assignments:
         variable.assign(value.astype(variable.dtype))
     return len(assignments)
