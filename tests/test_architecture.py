@@ -72,7 +72,7 @@ ALLOWED = {
     "predict": {"utilities", "data", "models", "registry", "export", "deploy"},
     "apps": None,   # anything
 }
-METHOD_DEPENDENCIES = {"despoof": {"auxiliary"}}
+METHOD_DEPENDENCIES = {"despoof": {"auxiliary"}, "mmdn": {"lgsc"}}
 
 
 # --- the graph ----------------------------------------------------------------------------------------------------

@@ -44,8 +44,10 @@ class LGSCConfig(MethodConfig):
                       "Evaluation always reads the whole face",
         "warmup_steps": "LGSC: linear learning-rate warm-up from 0 over this many steps, then the staircase "
                         "schedule (the released code: 1000; 0: none)",
-        "backbone_weights": "LGSC: a torchvision resnet18 state dict saved as .npz that fills the cue generator's "
-                            "encoder (the paper: ImageNet weights; --width=1 only); empty: random initialisation",
+        # One flag with the multi-modal disentanglement network's (its config reads this help).
+        "backbone_weights": "a torchvision ResNet state dict saved as .npz for the encoders (the papers: ImageNet "
+                            "weights; LGSC: resnet18, its cue generator's encoder; multi-modal disentanglement: "
+                            "resnet50, every stream; --width=1 only); empty: random initialisation",
         "regression_weight": "LGSC: alpha1, weight of the live-cue regression L_r (Eq. 9; the paper: 5)",
         "triplet_weight": "LGSC: alpha2, weight of each of the five triplet losses L_t (Eq. 9; the paper: 1; 0: "
                           "Tab. 5 'w/o triplet')",

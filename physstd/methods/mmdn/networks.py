@@ -212,6 +212,7 @@ class TraceDecoder(_ArgumentsConfig, keras.layers.Layer):
                                 ConvBlock(channels(up, width), DECONV_KERNEL, 2, transpose=True, dtype=policy,
                                           name=f"deconv{index}")))
         last = channels(DECODER_STAGES[-1][1], width)
+        self.centre_channels = last   # of x_m, the GAP after the third up-sampling
         self.last_residual = ResidualBlock(last, dtype=policy, name="residual4")
         self.last_deconv = ConvBlock(channels(DECODER_LAST, width), DECONV_KERNEL, 2, transpose=True, dtype=policy,
                                      name="deconv4")
