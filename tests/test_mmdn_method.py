@@ -2,12 +2,16 @@
 Network for Face Anti-spoofing", Li et al. 2023): its fusion against numpy, its losses on hand-computed cases, its
 parameter counts block by block, and (slow) a few training steps through the real loop on a tiny RGB-D set and the
 two-input export reloaded with TensorFlow alone."""
+import json
 import math
+import os
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from deploy_fixtures import SUBJECTS, run_with_tensorflow_only, write_dataset
+from depth_fixtures import add_sensor_depth
 from physstd.methods.lgsc.networks import trainable_parameters
 from physstd.methods.mmdn import losses
 from physstd.methods.mmdn import networks
@@ -163,3 +167,112 @@ def test_one_modality_is_one_stream_without_fusion():
     assert networks.parse_modalities("depth,rgb") == ("rgb", "depth")
     with pytest.raises(ValueError, match="--mmdn_modalities=ir: expected rgb, depth or rgb,depth"):
         networks.parse_modalities("ir")
+
+
+def test_the_flags_refuse_a_missing_identity_model_or_backbone_in_one_line(tmp_path):
+    from physstd import methods
+    from physstd.methods.mmdn.config import MMDNConfig
+    from physstd.models import ModelConfig
+    from physstd.train.config import TrainConfig
+
+    method = methods.get("mmdn")
+    missing = str(tmp_path / "arcface")
+    cases = [(MMDNConfig(identity_model=missing), 1.0, f"--identity_model={missing}: not a SavedModel directory"),
+             (MMDNConfig(backbone_weights=missing), 1.0, f"--backbone_weights={missing}: no such file"),
+             (MMDNConfig(backbone_weights=missing), 0.25, "--backbone_weights: torchvision's resnet50 has width 1")]
+    for own, width, message in cases:
+        with pytest.raises(ValueError, match=message):
+            method.check_config(TrainConfig(method="mmdn", method_config=own), ModelConfig(width=width))
+
+
+def test_a_torchvision_state_dict_with_a_missing_key_is_named_before_anything_is_loaded(tmp_path):
+    encoder = networks.Encoder(0.125)
+    encoder(tf.zeros((1, 32, 32, 3)))
+    arrays = {f"{prefix}.weight": np.zeros((1,), np.float32) for prefix, _ in encoder.torchvision_layers()[:1]}
+    np.savez(tmp_path / "partial.npz", **arrays)
+    with pytest.raises(ValueError, match=r"partial.npz: not a torchvision resnet50 state dict: missing keys bn1.weight"):
+        networks.load_torchvision_resnet50(str(tmp_path / "partial.npz"), encoder)
+
+
+# --- a few steps through the real loop, and the two-input export ------------------------------------------------
+N = 32
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """The method trained 3 steps through physstd.train.loop.train on the deploy-test set (6 subjects; live, print,
+    replay; 2 frames a video) with mm sensor depth, protocol p1, width 0.125; evaluated (calibrated on dev) and
+    exported."""
+    from physstd import export
+    from physstd.eval import evaluate
+    from physstd.models import ModelConfig
+    from physstd.train.config import TrainConfig
+    from physstd.train.loop import train
+
+    base = tmp_path_factory.mktemp("mmdn")
+    root = str(base / "data")
+    videos = write_dataset(root, size=N)
+    add_sensor_depth(root, "mm")
+    config = TrainConfig(method="mmdn", data_root=root, protocol="p1", run_dir=str(base / "run"), batch_size=2,
+                         num_steps=3, checkpoint_every=3, summary_every=1, image_summary_every=1, log_every=1)
+    result = train(config, ModelConfig(image_size=N, width=0.125))
+    evaluate.evaluate_models([str(base / "run")], str(base / "eval"))
+    info = export.export_run(str(base / "run"), str(base / "model"))
+    return {"root": root, "videos": videos, "run": str(base / "run"), "result": result, "model": str(base / "model"),
+            "info": info}
+
+
+@pytest.mark.slow
+def test_three_steps_train_with_finite_losses_and_the_paper_s_defaults(trained):
+    result = trained["result"]
+    assert result["step"] == 3
+    assert {"adversarial", "intensity", "encoder", "classification", "centre", "generator_total", "discriminator",
+            "consistency"} <= set(result["losses"]) and "identity" not in result["losses"]
+    assert all(np.isfinite(value) for value in result["losses"].values())
+    with open(os.path.join(trained["run"], "flags.json")) as stream:
+        record = json.load(stream)
+    assert record["train"]["method"] == "mmdn" and record["train"]["method_config"]["mmdn_modalities"] == "rgb,depth"
+    from physstd import methods
+
+    defaults = methods.get("mmdn").train_defaults
+    assert (defaults["learning_rate"], defaults["batch_size"], defaults["num_steps"]) == (5e-5, 4, 40_000)
+
+
+def _test_inputs(trained):
+    """(images (F, N, N, 3), normalised depth (F, N, N, 1)) of the first test video, as the pipeline gives them."""
+    from physstd.data import pipeline
+
+    test = sorted(v for v, (_, _, subject) in trained["videos"].items() if subject in SUBJECTS["test"])
+    batch = next(iter(pipeline.eval_dataset(trained["root"], test[:1], N, 8, input_keys=("image", "sensor_depth"))))
+    return batch["image"].numpy(), batch["sensor_depth"].numpy()
+
+
+@pytest.mark.slow
+def test_the_two_input_export_reloads_with_tensorflow_alone_and_scores_as_the_run(trained, tmp_path):
+    from physstd import methods
+
+    method = methods.get("mmdn")
+    assert trained["info"]["inputs"].keys() == {"images", "depth"}
+    images, depth = _test_inputs(trained)
+    inference = method.load(trained["run"])
+    expected = inference({"image": images, "sensor_depth": depth})
+    np.save(tmp_path / "images.npy", images)
+    np.save(tmp_path / "depth.npy", depth)
+    out = run_with_tensorflow_only(f"""
+        model = tf.saved_model.load({trained['model']!r})
+        images, depth = np.load({str(tmp_path / 'images.npy')!r}), np.load({str(tmp_path / 'depth.npy')!r})
+        result = model.signatures["serving_default"](images=images, depth=depth)
+        outputs["score"], outputs["trace_rgb"] = result["score"].numpy(), result["trace_rgb"].numpy()
+    """, tmp_path)
+    np.testing.assert_allclose(out["score"], expected["trace_score"], atol=1e-4)
+    np.testing.assert_allclose(out["trace_rgb"], expected["trace_rgb"], atol=1e-4)
+    # The score is the mean of phi's map; the classifier reads T_rgb || T_dep; the figure has six columns.
+    np.testing.assert_allclose(expected["trace_score"], np.asarray(expected["spoof_map"]).mean(axis=(1, 2, 3)),
+                               rtol=1e-6)
+    assert method.classification_traces(expected).shape == (len(images), N, N, 4)
+    arrays = {key: np.asarray(value) for key, value in expected.items()}
+    grid, columns = method.trace_figure(images, arrays, inference.config)
+    assert len(columns) == 6 and grid.shape[1] == 2 + 6 * (N + 2)
+    trace, region = method.trace_model(inference).estimate({"image": images, "sensor_depth": depth})
+    np.testing.assert_allclose(trace, expected["trace_rgb"], atol=1e-6)
+    assert region is None
