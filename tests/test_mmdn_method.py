@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from deploy_fixtures import SUBJECTS, run_with_tensorflow_only, write_dataset
-from depth_fixtures import add_sensor_depth
+from depth_fixtures import add_sensor_depth, reference_normalise
 from physstd.methods.lgsc.networks import trainable_parameters
 from physstd.methods.mmdn import losses
 from physstd.methods.mmdn import networks
@@ -194,8 +194,48 @@ def test_a_torchvision_state_dict_with_a_missing_key_is_named_before_anything_is
         networks.load_torchvision_resnet50(str(tmp_path / "partial.npz"), encoder)
 
 
+def test_the_depth_trace_is_scored_on_the_measured_pixels_only():
+    from physstd.eval import trace_recovery
+
+    rng = np.random.default_rng(2)
+    true = rng.normal(size=(4, 8, 8, 1)).astype(np.float32)
+    measured = rng.uniform(size=true.shape) > 0.3
+    frames = trace_recovery.SpoofFrames(np.zeros((4, 8, 8, 3), np.float32), np.zeros((4, 8, 8, 3), np.float32),
+                                        np.zeros((4, 8, 8, 1), np.float32), np.array(["print"] * 2 + ["replay"] * 2),
+                                        np.array(["a", "a", "b", "b"]))
+    garbage = np.where(measured, 0.0, 100.0 * rng.normal(size=true.shape))
+    for predicted, expected in ((true + garbage, 1.0), (-2.0 * true + garbage, -1.0)):
+        result = {name: {} for name in ("print", "replay", trace_recovery.ALL_TYPES)}
+        trace_recovery.depth_metrics(result, frames, predicted.astype(np.float32), true, measured)
+        for values in result.values():
+            assert values["depth_trace"]["correlation"] == pytest.approx(expected, abs=1e-6)
+        assert result[trace_recovery.ALL_TYPES]["depth_trace"]["videos"]["videos"] == 2
+
+
 # --- a few steps through the real loop, and the two-input export ------------------------------------------------
 N = 32
+
+
+def _add_depth_truth(root, raw):
+    """Give every spoof video's truth.npz a sensor-depth trace (mm) and the pixels where it is measured, as the
+    synthetic RGB-D set has them: a 40 mm step on the left half of the measured pixels. Returns {video: (trace,
+    measured)}."""
+    from physstd.data import prepared
+
+    dataset = prepared.PreparedDataset(root)
+    added = {}
+    for video, depth in raw.items():
+        path = os.path.join(dataset.video_dir(video), prepared.TRUTH_FILE)
+        if not os.path.exists(path):
+            continue
+        truth = dict(np.load(path))
+        measured = (depth > 0).astype(np.float32)
+        trace = np.zeros(depth.shape, np.float32)
+        trace[:, :, : N // 2] = 40.0
+        truth.update(sensor_depth_trace=trace * measured, sensor_depth_measured=measured)
+        np.savez_compressed(path, **truth)
+        added[video] = (trace * measured, measured)
+    return added
 
 
 @pytest.fixture(scope="module")
@@ -212,14 +252,15 @@ def trained(tmp_path_factory):
     base = tmp_path_factory.mktemp("mmdn")
     root = str(base / "data")
     videos = write_dataset(root, size=N)
-    add_sensor_depth(root, "mm")
+    raw = add_sensor_depth(root, "mm")
+    depth_traces = _add_depth_truth(root, raw)
     config = TrainConfig(method="mmdn", data_root=root, protocol="p1", run_dir=str(base / "run"), batch_size=2,
                          num_steps=3, checkpoint_every=3, summary_every=1, image_summary_every=1, log_every=1)
     result = train(config, ModelConfig(image_size=N, width=0.125))
     evaluate.evaluate_models([str(base / "run")], str(base / "eval"))
     info = export.export_run(str(base / "run"), str(base / "model"))
     return {"root": root, "videos": videos, "run": str(base / "run"), "result": result, "model": str(base / "model"),
-            "info": info}
+            "info": info, "raw": raw, "depth_traces": depth_traces}
 
 
 @pytest.mark.slow
@@ -276,3 +317,27 @@ def test_the_two_input_export_reloads_with_tensorflow_alone_and_scores_as_the_ru
     trace, region = method.trace_model(inference).estimate({"image": images, "sensor_depth": depth})
     np.testing.assert_allclose(trace, expected["trace_rgb"], atol=1e-6)
     assert region is None
+
+
+@pytest.mark.slow
+def test_trace_recovery_scores_t_rgb_and_t_dep_against_the_true_traces(trained):
+    from physstd.eval import trace_recovery
+
+    test = sorted(v for v, (_, _, subject) in trained["videos"].items() if subject in SUBJECTS["test"])
+    frames, _ = trace_recovery.load_spoof_inputs(trained["root"], test, N, input_keys=("image", "sensor_depth"))
+    true, measured = trace_recovery.true_depth_traces(trained["root"], frames, N)
+    expected, expected_measured = [], []
+    for video in dict.fromkeys(frames.videos.tolist()):
+        trace, both = trained["depth_traces"][video]
+        for depth, step, mask in zip(trained["raw"][video], trace, both):
+            twin = np.where(mask > 0, depth - step, 0)
+            expected.append(reference_normalise(depth, "mm") - reference_normalise(twin, "mm"))
+            expected_measured.append(mask > 0)
+    np.testing.assert_allclose(true[..., 0], np.stack(expected), atol=1e-5)
+    np.testing.assert_array_equal(measured[..., 0], np.stack(expected_measured))
+    result, where = trace_recovery.recovery_of_run(trained["run"], split="test")
+    assert where["trace"].startswith("Recovered trace = the RGB spoof trace T_rgb")
+    depth = result[trace_recovery.ALL_TYPES]["depth_trace"]
+    assert -1.0 <= depth["correlation"] <= 1.0 and depth["videos"]["videos"] == len(set(frames.videos.tolist()))
+    report = "\n".join(trace_recovery.recovery_report(result))
+    assert "### Sensor-depth trace" in report

@@ -53,6 +53,7 @@ DECONV_KERNEL = 4
 CLASSIFIER_CHANNELS = ((32, 2), (64, 2), (96, 2), (96, 1))   # phi: (channels, stride), then k3 c1 + sigmoid
 DISCRIMINATOR_CHANNELS = ((64, 1), (64, 2), (128, 1), (128, 2), (256, 1), (256, 2))
 DISCRIMINATOR_SCALES = (1, 2, 4)             # N / scale
+STEM = -1                                    # Encoder part: the stem (conv1, bn1, max pool)
 LEAKY_SLOPE = 0.2
 
 
@@ -101,8 +102,9 @@ class Bottleneck(_ArgumentsConfig, keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="physstd.mmdn")
 class Encoder(_ArgumentsConfig, keras.layers.Layer):
-    """E_m: torchvision's resnet50 stem and layer1..layer3, run stage by stage (`stem`, then `stages[k]`) so that
-    the fusion can sit between them."""
+    """E_m: torchvision's resnet50 stem and layer1..layer3, run part by part (`encoder(x, part=STEM)`, then
+    `encoder(x, part=k)` for layer k + 1) so that the fusion can sit between them; `encoder(x)` runs them all and
+    returns [F1, F2, F3]. Every part runs through the layer's own call, so its variables are named under it."""
 
     def __init__(self, width=1.0, **kwargs):
         super().__init__(**kwargs)
@@ -121,22 +123,20 @@ class Encoder(_ArgumentsConfig, keras.layers.Layer):
             self.stages.append(stage)
         self.feature_channels = tuple(EXPANSION * channels(base, width) for base, _, _ in RESNET50_STAGES)
 
-    def stem(self, x, training=False):
-        x = tf.nn.relu(self.bn1(self.conv1(_pad(x, 3)), training=training))
-        return tf.nn.max_pool2d(_pad(x, 1), 3, 2, "VALID")   # zero padding = -inf padding after a ReLU
-
-    def stage(self, index, x, training=False):
-        for block in self.stages[index]:
+    def call(self, x, part=None, training=False):
+        if part is None:
+            x = self(x, part=STEM, training=training)
+            features = []
+            for index in range(len(self.stages)):
+                x = self(x, part=index, training=training)
+                features.append(x)
+            return features
+        if part == STEM:
+            x = tf.nn.relu(self.bn1(self.conv1(_pad(x, 3)), training=training))
+            return tf.nn.max_pool2d(_pad(x, 1), 3, 2, "VALID")   # zero padding = -inf padding after a ReLU
+        for block in self.stages[part]:
             x = block(x, training=training)
         return x
-
-    def call(self, x, training=False):
-        x = self.stem(x, training)
-        features = []
-        for index in range(len(self.stages)):
-            x = self.stage(index, x, training)
-            features.append(x)
-        return features
 
     def torchvision_layers(self):
         """[(torchvision state-dict prefix, layer)] of every convolution and BatchNorm, in torchvision's order."""
@@ -262,10 +262,10 @@ class SpoofTraceGenerator(_WidthModel, keras.Model):
                          for m in self.modalities}
 
     def call(self, inputs, training=False):
-        x = {m: self.encoders[m].stem(network_input(inputs[m]), training) for m in self.modalities}
+        x = {m: self.encoders[m](network_input(inputs[m]), part=STEM, training=training) for m in self.modalities}
         features = {m: [] for m in self.modalities}
         for index in range(len(RESNET50_STAGES)):
-            x = {m: self.encoders[m].stage(index, x[m], training) for m in self.modalities}
+            x = {m: self.encoders[m](x[m], part=index, training=training) for m in self.modalities}
             if self.fusions:   # the fused features replace both streams
                 x["rgb"], x["depth"] = self.fusions[index](x["rgb"], x["depth"])
             for m in self.modalities:
