@@ -31,7 +31,7 @@ def test_the_fusion_matches_eq_2_to_5_by_hand():
     rng = np.random.default_rng(0)
     weights = {}
     for m in networks.MODALITIES:
-        hidden, out = fusion.gates[m]
+        hidden, out = fusion.gate_hidden[m], fusion.gate_out[m]
         weights[m] = (rng.normal(size=(4, 1)), rng.normal(size=(1,)), rng.normal(size=(1, 2)), rng.normal(size=(2,)))
         hidden.set_weights([weights[m][0].astype(np.float32), weights[m][1].astype(np.float32)])
         out.set_weights([weights[m][2].astype(np.float32), weights[m][3].astype(np.float32)])
@@ -183,6 +183,34 @@ def test_the_flags_refuse_a_missing_identity_model_or_backbone_in_one_line(tmp_p
     for own, width, message in cases:
         with pytest.raises(ValueError, match=message):
             method.check_config(TrainConfig(method="mmdn", method_config=own), ModelConfig(width=width))
+
+
+def test_a_torchvision_state_dict_fills_the_encoder_by_torchvision_s_keys(tmp_path):
+    """A state dict written from one encoder in torchvision's layout (OIHW kernels, bn weight / bias / running_mean /
+    running_var, layer4 and fc extra) loads into a fresh one, which then computes the same features."""
+    source, target = networks.Encoder(0.125, name="source"), networks.Encoder(0.125, name="target")
+    x = tf.random.stateless_uniform((1, 32, 32, 3), seed=(1, 2))
+    source(x), target(x)
+    arrays = {"layer4.0.conv1.weight": np.zeros((1,), np.float32), "fc.weight": np.zeros((1,), np.float32)}
+    for prefix, layer in source.torchvision_layers():
+        if hasattr(layer, "kernel"):
+            arrays[f"{prefix}.weight"] = np.transpose(np.asarray(layer.kernel), (3, 2, 0, 1))
+        else:
+            arrays.update({f"{prefix}.weight": np.asarray(layer.gamma), f"{prefix}.bias": np.asarray(layer.beta),
+                           f"{prefix}.running_mean": np.asarray(layer.moving_mean) + 0.1,
+                           f"{prefix}.running_var": np.asarray(layer.moving_variance) * 2.0})
+    assert "layer3.0.downsample.0.weight" in arrays and "layer1.2.conv3.weight" in arrays
+    np.savez(tmp_path / "resnet50.npz", **arrays)
+    loaded = networks.load_torchvision_resnet50(str(tmp_path / "resnet50.npz"), target)
+    assert loaded == len(arrays) - 2   # every array but layer4's and fc's
+    for a, b in zip(source(x), target(x)):
+        assert not np.allclose(a, b, atol=1e-3)   # the source still has its own moving statistics
+    for prefix, layer in source.torchvision_layers():
+        if hasattr(layer, "moving_mean"):
+            layer.moving_mean.assign(arrays[f"{prefix}.running_mean"])
+            layer.moving_variance.assign(arrays[f"{prefix}.running_var"])
+    for a, b in zip(source(x), target(x)):
+        np.testing.assert_allclose(a, b, atol=1e-5)
 
 
 def test_a_torchvision_state_dict_with_a_missing_key_is_named_before_anything_is_loaded(tmp_path):

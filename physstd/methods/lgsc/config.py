@@ -10,6 +10,7 @@ Each field is a run_train.py flag of the same name (physstd.methods.base.MethodC
     "TL on E5-SC"                 --triplet_on_cue (a sixth triplet scale: the pooled cue C after D4)
 """
 import dataclasses
+import os
 
 from physstd.cli import NON_NEGATIVE
 from physstd.methods.base import MethodConfig
@@ -62,3 +63,14 @@ class LGSCConfig(MethodConfig):
         "triplet_on_cue": "LGSC: Tab. 5 'TL on E5-SC': also apply the triplet loss to the globally pooled cue C, a "
                           "sixth scale after E5, D1..D4",
     }
+
+
+def check_backbone_weights(path, width, architecture):
+    """--backbone_weights (a torchvision `architecture` state dict) only at width 1 and an existing file ("": none):
+    one ValueError naming the flag."""
+    if not path:
+        return
+    if width != 1:
+        raise ValueError(f"--backbone_weights: torchvision's {architecture} has width 1, this run --width={width}")
+    if not os.path.isfile(path):
+        raise ValueError(f"--backbone_weights={path}: no such file")

@@ -128,6 +128,23 @@ def _pad(x, size):
     return tf.pad(x, [[0, 0], [size, size], [size, size], [0, 0]])
 
 
+def downsample_pairs(block):
+    """torchvision's names of a residual block's shortcut convolution and norm, if it has them."""
+    if block.downsample_conv is None:
+        return []
+    return [("downsample.0", block.downsample_conv), ("downsample.1", block.downsample_norm)]
+
+
+def torchvision_layers(network):
+    """[(torchvision state-dict prefix, layer)] of every convolution and BatchNorm of a ResNet (conv1, bn1, then
+    `stages` of blocks that name their own layers with `torchvision_pairs()`), in torchvision's order."""
+    pairs = [("conv1", network.conv1), ("bn1", network.bn1)]
+    for index, blocks in enumerate(network.stages, start=1):
+        for number, block in enumerate(blocks):
+            pairs += [(f"layer{index}.{number}.{name}", layer) for name, layer in block.torchvision_pairs()]
+    return pairs
+
+
 class _ArgumentsConfig:
     """get_config of a layer = Keras' own plus the constructor arguments it keeps in `self.arguments`."""
 
@@ -155,6 +172,11 @@ class BasicBlock(_ArgumentsConfig, keras.layers.Layer):
         if strides != 1 or in_channels != filters:
             self.downsample_conv = _conv(filters, 1, strides, policy, "downsample_conv")
             self.downsample_norm = _normalization(normalization, policy, "downsample_norm")
+
+    def torchvision_pairs(self):
+        """[(torchvision name inside the block, layer)] of its convolutions and norms."""
+        return [("conv1", self.conv1), ("bn1", self.norm1), ("conv2", self.conv2), ("bn2", self.norm2),
+                *downsample_pairs(self)]
 
     def call(self, x, training=False):
         y = self.conv1(_pad(x, 1) if self.strides > 1 else x)
@@ -200,17 +222,7 @@ class ResNet18(_ArgumentsConfig, keras.layers.Layer):
         return features
 
     def torchvision_layers(self):
-        """[(torchvision state-dict prefix, layer)] of every convolution and BatchNorm, in torchvision's order."""
-        pairs = [("conv1", self.conv1), ("bn1", self.bn1)]
-        for index, blocks in enumerate(self.stages, start=1):
-            for number, block in enumerate(blocks):
-                prefix = f"layer{index}.{number}"
-                pairs += [(f"{prefix}.conv1", block.conv1), (f"{prefix}.bn1", block.norm1),
-                          (f"{prefix}.conv2", block.conv2), (f"{prefix}.bn2", block.norm2)]
-                if block.downsample_conv is not None:
-                    pairs += [(f"{prefix}.downsample.0", block.downsample_conv),
-                              (f"{prefix}.downsample.1", block.downsample_norm)]
-        return pairs
+        return torchvision_layers(self)
 
 
 @keras.saving.register_keras_serializable(package="physstd.lgsc")

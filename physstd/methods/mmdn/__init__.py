@@ -53,6 +53,7 @@ import numpy as np
 
 from physstd import viz
 from physstd.methods.base import Method, UnfittedScore
+from physstd.methods.lgsc.config import check_backbone_weights
 from physstd.methods.mmdn.config import MMDNConfig
 
 NAME = "mmdn"
@@ -84,12 +85,7 @@ class MultiModalDisentanglement(UnfittedScore, Method):
         """--backbone_weights only at width 1 and an existing file; --identity_model an existing SavedModel
         directory with the rgb stream: one ValueError naming the flag."""
         own = config.method_config
-        if own.backbone_weights:
-            if model_config.width != 1:
-                raise ValueError(f"--backbone_weights: torchvision's resnet50 has width 1, this run "
-                                 f"--width={model_config.width}")
-            if not os.path.isfile(own.backbone_weights):
-                raise ValueError(f"--backbone_weights={own.backbone_weights}: no such file")
+        check_backbone_weights(own.backbone_weights, model_config.width, "resnet50")
         if own.identity_model:
             if not os.path.isfile(os.path.join(own.identity_model, "saved_model.pb")):
                 raise ValueError(f"--identity_model={own.identity_model}: not a SavedModel directory (no "

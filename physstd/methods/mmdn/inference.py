@@ -39,9 +39,9 @@ def outputs(generator, classifier, inputs, training=False):
     return result
 
 
-def build_networks(modalities, width, image_size):
-    """(SpoofTraceGenerator, TraceClassifier) built in float32 on image_size-pixel faces."""
-    with dtype_policy(mixed_precision=False):
+def build_networks(modalities, width, image_size, mixed_precision=False):
+    """(SpoofTraceGenerator, TraceClassifier) built on image_size-pixel faces (float32, or mixed float16)."""
+    with dtype_policy(mixed_precision):
         generator, classifier = SpoofTraceGenerator(modalities, width), TraceClassifier(width)
     outputs(generator, classifier, {INPUT_KEYS[m]: tf.zeros((1, image_size, image_size, MODALITY_CHANNELS[m]))
                                     for m in MODALITIES})

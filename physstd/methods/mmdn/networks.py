@@ -36,7 +36,7 @@ import keras
 import tensorflow as tf
 
 from physstd.methods.lgsc.networks import (NORM_EPSILON, _ArgumentsConfig, _conv, _normalization, _pad, channels,
-                                           load_torchvision_weights)
+                                           downsample_pairs, load_torchvision_weights, torchvision_layers)
 from physstd.models.layers import ConvBlock, area_resize, output_conv
 
 MODALITIES = ("rgb", "depth")
@@ -90,6 +90,11 @@ class Bottleneck(_ArgumentsConfig, keras.layers.Layer):
             self.downsample_conv = _conv(out, 1, strides, policy, "downsample_conv")
             self.downsample_norm = _normalization("batch", policy, "downsample_norm")
 
+    def torchvision_pairs(self):
+        """[(torchvision name inside the block, layer)] of its convolutions and norms."""
+        return [(f"{kind}{k}", getattr(self, f"{kind}{k}")) for k in (1, 2, 3) for kind in ("conv", "bn")] + \
+            downsample_pairs(self)
+
     def call(self, x, training=False):
         y = tf.nn.relu(self.bn1(self.conv1(x), training=training))
         y = tf.nn.relu(self.bn2(self.conv2(_pad(y, 1) if self.strides > 1 else y), training=training))
@@ -139,18 +144,7 @@ class Encoder(_ArgumentsConfig, keras.layers.Layer):
         return x
 
     def torchvision_layers(self):
-        """[(torchvision state-dict prefix, layer)] of every convolution and BatchNorm, in torchvision's order."""
-        pairs = [("conv1", self.conv1), ("bn1", self.bn1)]
-        for index, stage in enumerate(self.stages, start=1):
-            for number, block in enumerate(stage):
-                prefix = f"layer{index}.{number}"
-                for k in (1, 2, 3):
-                    pairs += [(f"{prefix}.conv{k}", getattr(block, f"conv{k}")),
-                              (f"{prefix}.bn{k}", getattr(block, f"bn{k}"))]
-                if block.downsample_conv is not None:
-                    pairs += [(f"{prefix}.downsample.0", block.downsample_conv),
-                              (f"{prefix}.downsample.1", block.downsample_norm)]
-        return pairs
+        return torchvision_layers(self)
 
 
 @keras.saving.register_keras_serializable(package="physstd.mmdn")
@@ -162,17 +156,18 @@ class CrossModalityFusion(_ArgumentsConfig, keras.layers.Layer):
         hidden = hidden_units or max(1, 2 * feature_channels // FUSION_REDUCTION)
         self.arguments = dict(feature_channels=feature_channels, hidden_units=hidden)
         policy = self.dtype_policy
-        self.gates = {m: [keras.layers.Dense(hidden, activation="relu", dtype=policy, name=f"mlp_{m}_hidden"),
-                          keras.layers.Dense(feature_channels, dtype=policy, name=f"mlp_{m}_out")]
-                      for m in MODALITIES}
+        # Flat containers of layers: Keras tracks a layer inside a dict of lists for its weights but not for saving.
+        self.gate_hidden = {m: keras.layers.Dense(hidden, activation="relu", dtype=policy, name=f"mlp_{m}_hidden")
+                            for m in MODALITIES}
+        self.gate_out = {m: keras.layers.Dense(feature_channels, dtype=policy, name=f"mlp_{m}_out")
+                         for m in MODALITIES}
         self.spatial = keras.layers.Conv2D(2, 1, dtype=policy, name="spatial")
 
     def call(self, f_rgb, f_depth):
         pooled = tf.reduce_mean(tf.concat([f_rgb, f_depth], -1), axis=(1, 2))
         filtered = {}
         for m, feature in (("rgb", f_rgb), ("depth", f_depth)):
-            hidden, out = self.gates[m]
-            weights = tf.sigmoid(out(hidden(pooled)))                   # Eq. 2
+            weights = tf.sigmoid(self.gate_out[m](self.gate_hidden[m](pooled)))   # Eq. 2
             filtered[m] = weights[:, None, None, :] * feature           # Eq. 3
         rgb_rec, depth_rec = f_rgb + filtered["depth"], f_depth + filtered["rgb"]   # Eq. 4, both ways
         attention = tf.nn.softmax(self.spatial(tf.concat([rgb_rec, depth_rec], -1)), axis=-1)
@@ -205,12 +200,12 @@ class TraceDecoder(_ArgumentsConfig, keras.layers.Layer):
         super().__init__(**kwargs)
         self.arguments = dict(trace_channels=trace_channels, width=width)
         policy = self.dtype_policy
-        self.stages = []
-        for index, (squeeze, up) in enumerate(DECODER_STAGES, start=1):
-            self.stages.append((ConvBlock(channels(squeeze, width), 1, dtype=policy, name=f"squeeze{index}"),
-                                ResidualBlock(channels(squeeze, width), dtype=policy, name=f"residual{index}"),
-                                ConvBlock(channels(up, width), DECONV_KERNEL, 2, transpose=True, dtype=policy,
-                                          name=f"deconv{index}")))
+        self.squeezes = [ConvBlock(channels(squeeze, width), 1, dtype=policy, name=f"squeeze{index}")
+                         for index, (squeeze, _) in enumerate(DECODER_STAGES, start=1)]
+        self.residuals = [ResidualBlock(channels(squeeze, width), dtype=policy, name=f"residual{index}")
+                          for index, (squeeze, _) in enumerate(DECODER_STAGES, start=1)]
+        self.deconvs = [ConvBlock(channels(up, width), DECONV_KERNEL, 2, transpose=True, dtype=policy,
+                                  name=f"deconv{index}") for index, (_, up) in enumerate(DECODER_STAGES, start=1)]
         last = channels(DECODER_STAGES[-1][1], width)
         self.centre_channels = last   # of x_m, the GAP after the third up-sampling
         self.last_residual = ResidualBlock(last, dtype=policy, name="residual4")
@@ -221,7 +216,7 @@ class TraceDecoder(_ArgumentsConfig, keras.layers.Layer):
     def call(self, features, training=False):
         f1, f2, f3 = features
         x = f3
-        for (squeeze, residual, deconv), skip in zip(self.stages, (None, f2, f1)):
+        for squeeze, residual, deconv, skip in zip(self.squeezes, self.residuals, self.deconvs, (None, f2, f1)):
             if skip is not None:
                 x = tf.concat([x, skip], -1)
             x = deconv(residual(squeeze(x, training=training), training=training), training=training)

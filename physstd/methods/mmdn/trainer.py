@@ -46,7 +46,8 @@ class MMDNTrainer(Trainer):
         self.weights = mmdn_losses.MMDNWeights()
         width, size = model_config.width, model_config.image_size
         with self.strategy.scope(), dtype_policy(config.mixed_precision):
-            self.generator, self.classifier = inference.build_networks(self.modalities, width, size)
+            self.generator, self.classifier = inference.build_networks(self.modalities, width, size,
+                                                                       config.mixed_precision)
             self.discriminators = build_discriminators(self.modalities, width)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             # Every replica assigns the same all-reduced update: the first replica's write stands for all.
