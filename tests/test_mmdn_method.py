@@ -160,9 +160,9 @@ def test_shapes_and_counts_at_quarter_width():
 
 
 def test_one_modality_is_one_stream_without_fusion():
+    """Constructed only (test_one_stream_trains_and_exports_a_zero_trace_for_the_other runs it)."""
     generator = networks.SpoofTraceGenerator(("depth",), 0.125)
-    out = generator({"depth": tf.zeros((1, 32, 32, 1))})
-    assert generator.fusions == [] and set(generator.encoders) == {"depth"} and set(out["trace"]) == {"depth"}
+    assert generator.fusions == [] and set(generator.encoders) == set(generator.decoders) == {"depth"}
     assert set(networks.build_discriminators(("depth",), 0.125)) == {("L", "depth"), ("S", "depth")}
     assert networks.parse_modalities("depth,rgb") == ("rgb", "depth")
     with pytest.raises(ValueError, match="--mmdn_modalities=ir: expected rgb, depth or rgb,depth"):
@@ -238,6 +238,25 @@ def test_the_depth_trace_is_scored_on_the_measured_pixels_only():
         for values in result.values():
             assert values["depth_trace"]["correlation"] == pytest.approx(expected, abs=1e-6)
         assert result[trace_recovery.ALL_TYPES]["depth_trace"]["videos"]["videos"] == 2
+
+
+@pytest.mark.slow
+def test_one_stream_trains_and_exports_a_zero_trace_for_the_other():
+    from physstd import methods
+    from physstd.data import toy
+    from physstd.methods.mmdn.config import MMDNConfig
+    from physstd.models import ModelConfig
+    from physstd.train.config import TrainConfig
+
+    method = methods.get("mmdn")
+    config = TrainConfig(method="mmdn", batch_size=4, method_config=MMDNConfig(mmdn_modalities="rgb"))
+    trainer = method.trainer(ModelConfig(image_size=32, width=0.125), config, 68, None)
+    batch = toy.random_batch(32, 2, input_keys=method.input_keys)
+    losses = trainer.train_step(batch)
+    assert all(np.isfinite(float(value)) for value in losses.values()) and set(trainer.centres) == {"rgb"}
+    out = trainer.predict(method.inference_inputs(batch["spoof"]))
+    assert not np.any(out["trace_depth"]) and np.any(out["trace_rgb"])
+    np.testing.assert_array_equal(out["live_depth"], batch["spoof"]["sensor_depth"])
 
 
 # --- a few steps through the real loop, and the two-input export ------------------------------------------------
