@@ -160,7 +160,8 @@ def test_shapes_and_counts_at_quarter_width():
 
 
 def test_one_modality_is_one_stream_without_fusion():
-    """Constructed only (test_one_stream_trains_and_exports_a_zero_trace_for_the_other runs it)."""
+    """Constructed only (test_one_stream_trains_with_an_identity_model_and_exports_a_zero_trace_for_the_other runs
+    one)."""
     generator = networks.SpoofTraceGenerator(("depth",), 0.125)
     assert generator.fusions == [] and set(generator.encoders) == set(generator.decoders) == {"depth"}
     assert set(networks.build_discriminators(("depth",), 0.125)) == {("L", "depth"), ("S", "depth")}
@@ -240,8 +241,16 @@ def test_the_depth_trace_is_scored_on_the_measured_pixels_only():
         assert result[trace_recovery.ALL_TYPES]["depth_trace"]["videos"]["videos"] == 2
 
 
+class _MeanColour(tf.Module):
+    """A stand-in face recogniser for L_id: the embedding of a face is its mean colour."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+    def __call__(self, images):
+        return tf.reduce_mean(images, axis=(1, 2))
+
+
 @pytest.mark.slow
-def test_one_stream_trains_and_exports_a_zero_trace_for_the_other():
+def test_one_stream_trains_with_an_identity_model_and_exports_a_zero_trace_for_the_other(tmp_path):
     from physstd import methods
     from physstd.data import toy
     from physstd.methods.mmdn.config import MMDNConfig
@@ -249,11 +258,18 @@ def test_one_stream_trains_and_exports_a_zero_trace_for_the_other():
     from physstd.train.config import TrainConfig
 
     method = methods.get("mmdn")
-    config = TrainConfig(method="mmdn", batch_size=4, method_config=MMDNConfig(mmdn_modalities="rgb"))
+    tf.saved_model.save(_MeanColour(), str(tmp_path / "identity"))
+    own = MMDNConfig(mmdn_modalities="rgb", identity_model=str(tmp_path / "identity"))
+    config = TrainConfig(method="mmdn", batch_size=4, method_config=own)
     trainer = method.trainer(ModelConfig(image_size=32, width=0.125), config, 68, None)
     batch = toy.random_batch(32, 2, input_keys=method.input_keys)
-    losses = trainer.train_step(batch)
-    assert all(np.isfinite(float(value)) for value in losses.values()) and set(trainer.centres) == {"rgb"}
+    out = trainer.predict(method.inference_inputs(batch["live"]))
+    images = batch["live"]["image"].numpy()
+    expected = np.linalg.norm(images.mean(axis=(1, 2)) - np.asarray(out["live_rgb"]).mean(axis=(1, 2)), axis=1).mean()
+    assert float(losses.identity_loss(_MeanColour(), images, out["live_rgb"])) == pytest.approx(expected, rel=1e-5)
+    trained = trainer.train_step(batch)
+    assert all(np.isfinite(float(value)) for value in trained.values()) and set(trainer.centres) == {"rgb"}
+    assert float(trained["identity"]) > 0
     out = trainer.predict(method.inference_inputs(batch["spoof"]))
     assert not np.any(out["trace_depth"]) and np.any(out["trace_rgb"])
     np.testing.assert_array_equal(out["live_depth"], batch["spoof"]["sensor_depth"])

@@ -119,7 +119,10 @@ class MMDNTrainer(Trainer):
             out = self.generator({m: named[m][:count] + targets[m] for m in self.modalities}, training=True)
             loss = mmdn_losses.consistency_loss(out["trace"], targets)
             weighted = self.weights.consistency * loss
-        self._update(self.generator_optimizer, tape, weighted, self.generator)
+        # The heads psi take no part in Eq. 14: the update is of the layers the traces come from.
+        generator = self.generator
+        self._update(self.generator_optimizer, tape, weighted, *generator.encoders.values(), *generator.fusions,
+                     *generator.decoders.values())
         return loss
 
     def _discriminate(self, reals, fakes):
