@@ -219,7 +219,8 @@ def test_a_torchvision_state_dict_with_a_missing_key_is_named_before_anything_is
     encoder(tf.zeros((1, 32, 32, 3)))
     arrays = {f"{prefix}.weight": np.zeros((1,), np.float32) for prefix, _ in encoder.torchvision_layers()[:1]}
     np.savez(tmp_path / "partial.npz", **arrays)
-    with pytest.raises(ValueError, match=r"partial.npz: not a torchvision resnet50 state dict: missing keys bn1.weight"):
+    with pytest.raises(ValueError,
+                       match=r"partial.npz: not a torchvision resnet50 state dict: missing keys bn1.weight"):
         networks.load_torchvision_resnet50(str(tmp_path / "partial.npz"), encoder)
 
 

@@ -11,9 +11,10 @@ trace classifier phi on the pair of traces.
 
 Inputs: the RGB face and the sensor depth registered to it (input_keys), whatever --mmdn_modalities reads.
 Score, higher = attack: trace_score = the mean of phi's map (Sec. 3, "Inference"); nothing fitted (the threshold
-is chosen on dev as for every method; the paper: BPCER = 1 %, the harness's --threshold_rule). Exported maps:
-trace_rgb, trace_depth, live_rgb, live_depth (I_hat = I - T) and phi's spoof_map. Trace recovery scores T_rgb
-against the synthetic set's additive trace and T_dep against its sensor-depth trace. Figure: RGB | depth | T_rgb | T_dep | I_hat_rgb | I_hat_dep.
+is chosen on dev as for every method; the paper's BPCER = 1 %: run_test.py --threshold_rule=bpcer). Exported
+maps: trace_rgb, trace_depth, live_rgb, live_depth (I_hat = I - T) and phi's spoof_map. Trace recovery scores T_rgb
+against the synthetic set's additive trace and T_dep against its sensor-depth trace. Figure: RGB | depth | T_rgb |
+T_dep | I_hat_rgb | I_hat_dep.
 
 What the paper fixes (Sec. 3-4): I = I_hat + T per modality; encoders = the first three blocks of ImageNet
 ResNet-50; fusion after each block as Eq. 2-5 (an MLP channel gate on the concatenated features, the symmetric
