@@ -76,7 +76,8 @@ def _measure(method, variant):
     else:
         trainer = methods.get(config.method).trainer(model_config, config, face_model.NUM_LANDMARKS,
                                                      tf.distribute.get_strategy())
-    batch = random_batch(FLAGS.image_size, config.pairs_per_batch, seed=0)
+    batch = random_batch(FLAGS.image_size, config.pairs_per_batch, seed=0,
+                         input_keys=methods.get(method).input_keys)
     start = time.perf_counter()
     for _ in range(FLAGS.warmup):
         losses = {name: float(value) for name, value in trainer.train_step(batch).items()}

@@ -72,7 +72,7 @@ ALLOWED = {
     "predict": {"utilities", "data", "models", "registry", "export", "deploy"},
     "apps": None,   # anything
 }
-METHOD_DEPENDENCIES = {"despoof": {"auxiliary"}}
+METHOD_DEPENDENCIES = {"despoof": {"auxiliary"}, "mmdn": {"lgsc"}}
 
 
 # --- the graph ----------------------------------------------------------------------------------------------------
@@ -328,7 +328,8 @@ def method_runs(tmp_path_factory):
         trainer = method.trainer(model_config, config, face_model.NUM_LANDMARKS, tf.distribute.get_strategy())
         run_dir = str(base / name)
         os.makedirs(run_dir)
-        write_run_flags(run_dir, config, model_config, face_model.NUM_LANDMARKS)
+        write_run_flags(run_dir, config, model_config, face_model.NUM_LANDMARKS,
+                        "mm" if "sensor_depth" in method.input_keys else None)
         tf.train.CheckpointManager(tf.train.Checkpoint(**trainer.checkpoint_objects()),
                                    os.path.join(run_dir, runs.CHECKPOINT_DIR), max_to_keep=2).save(1)
         made[name] = run_dir
@@ -347,12 +348,16 @@ def test_every_method_s_run_loads_scores_and_serves_without_any_training_module(
         from physstd.eval import evaluate, tables, trace_classification, trace_recovery
 
         images = np.stack([np.full((32, 32, 3), 0.3, np.float32), np.full((32, 32, 3), 0.7, np.float32)])
+        depth = np.stack([np.full((32, 32, 1), 0.4, np.float32), np.full((32, 32, 1), 0.6, np.float32)])
         for name, run in sorted({method_runs!r}.items()):
             model = evaluate.ScoringModel(run)
-            terms = model.statistics(images)
+            inputs = model.method.inference_inputs({{"image": images, "sensor_depth": depth}})
+            terms = model.statistics(inputs)
             params = model.method.fit_score(np.array([0, 1]), terms)
-            serving = export.ServingModule(model.method.load(run), model.method, params, 0.0)
-            score = serving.serve_float32(tf.constant(images))["score"].numpy()
+            serving = export.ServingModule(model.method.load(run), model.method, params, 0.0,
+                                           depth_units=model.depth_units)
+            given = [images] + ([depth] if "sensor_depth" in model.method.input_keys else [])
+            score = serving.serve_float32(*map(tf.constant, given))["score"].numpy()
             expected = np.asarray(model.method.score(terms, params), np.float32)
             assert np.allclose(score, expected, atol=1e-5), (name, score, expected)
             print(name, model.method.name, sorted(terms))

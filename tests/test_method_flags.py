@@ -77,7 +77,7 @@ def test_every_flagfile_parses_for_its_own_method():
     assert len(paths) > 10
     for path in paths:
         name = os.path.basename(path)
-        expected = next((m for m in ("auxiliary", "despoof", "lgsc") if name.startswith(f"{m}_")), "physstd")
+        expected = next((m for m in ("auxiliary", "despoof", "lgsc", "mmdn") if name.startswith(f"{m}_")), "physstd")
         config, _ = _configs([f"--flagfile={path}"])
         assert config.method == expected, name
 

@@ -206,7 +206,7 @@ def test_no_method_feeds_a_depth_label_to_its_networks(tmp_path):
 
     trainers = _trainers(tmp_path)
     assert sorted(trainers) == sorted(methods.names())
-    batch = toy.random_batch(N, 1, seed=1, as_tensors=False)
+    batch = toy.random_batch(N, 1, seed=1, as_tensors=False, input_keys=pipeline.INPUT_KEYS)   # the image-only ignore it
     rng = np.random.default_rng(2)
     other_labels = {half: dict(sample, **{key: rng.uniform(0, 1, sample[key].shape).astype(np.float32)
                                           for key in ("depth", "face_depth")}) for half, sample in batch.items()}

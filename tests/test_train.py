@@ -250,18 +250,21 @@ def test_every_flagfile_parses_and_covers_the_papers_experiments():
     expected |= {f"lgsc_siw_p{k}" for k in range(1, 4)} | {f"lgsc_siw_to_oulu_p{k}" for k in range(1, 5)}
     expected |= {f"lgsc_oulu_p1_{ablation}" for ablation in ("resized", "no_triplet", "triplet_on_cue", "no_classifier",
                                                              "regress_spoof", "classifier_on_cue")}
+    # The multi-modal disentanglement network's demos: both streams, and the RGB stream alone.
+    expected |= {"mmdn_demo", "mmdn_rgb_demo"}
     assert expected <= set(names)
     for name, path in names.items():
         train, model = _parse([f"--flagfile={path}"])
-        method, _, experiment = name.partition("_") if name.split("_")[0] in ("auxiliary", "despoof", "lgsc") else \
+        method, _, experiment = name.partition("_") if name.split("_")[0] in ("auxiliary", "despoof", "lgsc", "mmdn") else \
             ("physstd", "", name)
         assert train.method == method, name
         if experiment.startswith("siwm_p2_") or experiment.startswith("siwm_p3_"):
             assert train.fold == experiment.split("_", 2)[2] and train.protocol == experiment[5:7]
         if method == "despoof":
             assert train.method_config.dq_run == f"runs/auxiliary_{experiment}", name
-        if experiment != "demo":  # the paper's settings (De-Spoof paper, Sec. 4.1, for both baselines; LGSC's own)
-            settings = {"physstd": (256, 5e-5, 8, 150_000), "lgsc": (256, 1e-3, 32, 60_000)}.get(
+        if not experiment.endswith("demo"):  # the paper's settings (De-Spoof paper, Sec. 4.1, for both baselines; LGSC's own)
+            settings = {"physstd": (256, 5e-5, 8, 150_000), "lgsc": (256, 1e-3, 32, 60_000),
+                        "mmdn": (256, 5e-5, 4, 40_000)}.get(
                 method, (256, 3e-5, 6, 150_000))
             if experiment == "oulu_p1_resized":   # LGSC Tab. 5: the whole face at 224
                 settings = (224,) + settings[1:]

@@ -45,14 +45,24 @@ def _sample(rng, size, num_landmarks, spoof):
             "spoof_type": np.int32(spoof_types.type_id("print") if spoof else 0), "label": np.int32(spoof)}
 
 
-def random_batch(image_size, pairs, seed=0, num_landmarks=face_model.NUM_LANDMARKS, as_tensors=True):
+def toy_sensor_depth(size, spoof):
+    """A toy normalised sensor depth (N, N, 1) in [0, 1]: a centred bump for a live face, flat for a spoof."""
+    yy, xx = np.mgrid[0:size, 0:size] / (size - 1) - 0.5
+    bump = 0.5 + 0.4 * np.clip(1.0 - 4.0 * (xx ** 2 + yy ** 2), 0.0, 1.0)
+    return np.full((size, size, 1), 0.5, np.float32) if spoof else bump[..., None].astype(np.float32)
+
+
+def random_batch(image_size, pairs, seed=0, num_landmarks=face_model.NUM_LANDMARKS, as_tensors=True,
+                 input_keys=("image",)):
     """{'live': sample, 'spoof': sample} with `pairs` samples each (the batch format of
-    physstd.data.pipeline.train_dataset)."""
+    physstd.data.pipeline.train_dataset; with "sensor_depth" among input_keys, toy_sensor_depth too)."""
     rng = np.random.default_rng(seed)
     batch = {}
     for name, spoof in (("live", False), ("spoof", True)):
         samples = [_sample(rng, image_size, num_landmarks, spoof) for _ in range(pairs)]
         batch[name] = {key: np.stack([s[key] for s in samples]) for key in samples[0]}
+        if "sensor_depth" in input_keys:
+            batch[name]["sensor_depth"] = np.stack([toy_sensor_depth(image_size, spoof)] * pairs)
     if as_tensors:
         import tensorflow as tf
 

@@ -23,7 +23,11 @@ channels and frames of a type, overall and per band of Eq. 9 (low [x]n1 / mid [x
 PSNR of the recovered trace against the true one (peak 1), next to the PSNR of leaving the trace in; for the
 types that have one, the agreement (IoU, precision, recall) of the estimated region with the true one. For
 methods that reconstruct the live face, the overall effect I - I_hat (PhySTD: (1 - P) T_A + P (I - I_P), what its
-losses constrain) is scored against the true effect I - L on every pixel.
+losses constrain) is scored against the true effect I - L on every pixel. For a method with a sensor-depth trace
+(TraceModel.depth_estimate) on an RGB-D synthetic set, its depth trace is scored against the true one: the
+normalised spoof depth minus the normalised depth of the live twin under the same sensor draw (truth.npz's
+sensor_depth_trace, in mm, taken off the stored crop), both through the network's normalisation
+(physstd.ops.depth), Pearson over the pixels where both are measured (`depth_trace`: correlation and videos).
 
 The frame test (`frame_test`). The test videos are the independent samples, not the pixels. Each video's own
 correlation r(v, v) (its recovered traces against its true traces) is compared with its correlation r(v, u)
@@ -53,7 +57,7 @@ import typing
 import numpy as np
 
 from physstd import cli, files, methods, runs
-from physstd.data import pipeline, protocols, spoof_types
+from physstd.data import pipeline, prepared, protocols, spoof_types
 from physstd.methods import base
 from physstd.models.config import IMAGE_TRACE_NAME
 
@@ -212,6 +216,11 @@ def recovery_on_split(trace_model, data_root, video_ids, batch_size=32, train_id
     frames, inputs = load_spoof_inputs(data_root, video_ids, trace_model.image_size, batch_size, keys)
     traces, regions, effects = predict_frames(trace_model, frames, batch_size, inputs)
     result = frame_metrics(frames, traces, regions, effects, trace_model.bands)
+    if trace_model.depth_estimate is not None:
+        truth = true_depth_traces(data_root, frames, trace_model.image_size)
+        if truth is not None:
+            depth_model = trace_model._replace(estimate=lambda x: (trace_model.depth_estimate(x), None))
+            depth_metrics(result, frames, predict_frames(depth_model, frames, batch_size, inputs)[0], *truth)
     if train_ids is None:
         return result
     references = fit_references(load_spoof_frames(data_root, train_ids, trace_model.image_size, batch_size))
@@ -265,6 +274,45 @@ def frame_metrics(frames, traces, regions=None, effects=None, bands=None):
                                 "videos": video_statistics(own)}
         result[name] = values
     return result
+
+
+def true_depth_traces(data_root, frames, image_size):
+    """(true depth traces (F, N, N, 1), measured (F, N, N, 1) bool) of SpoofFrames in the network's normalised
+    depth (module doc), or None when the set's truth holds no depth trace. Frames of a video are its kept frames in
+    order (as load_spoof_inputs gives them)."""
+    import tensorflow as tf
+
+    from physstd.ops import depth as depth_ops   # TensorFlow: this module stays free of it until depth is scored
+
+    dataset = prepared.PreparedDataset(data_root)
+    units = pipeline.sensor_depth_units(dataset.meta, data_root, pipeline.INPUT_KEYS)
+    traces, measured = [], []
+    for video in _unique(frames.videos):
+        truth = dataset.load_truth(video)
+        if truth is None or "sensor_depth_trace" not in truth:
+            return None
+        count = int((frames.videos == video).sum())
+        raw = np.stack([pipeline.read_depth_frame(
+            os.path.join(dataset.video_dir(video), pipeline.SENSOR_DEPTH, prepared.frame_filename(k)), units,
+            (image_size, image_size)).astype(np.float32) for k in range(count)])[..., None]
+        both = truth["sensor_depth_measured"][:count, ..., None] > 0
+        twin = np.where(both, raw - truth["sensor_depth_trace"][:count, ..., None], 0.0)
+        normalised = [depth_ops.normalise_sensor_depth(tf.constant(x), units).numpy() for x in (raw, twin)]
+        traces.append(normalised[0] - normalised[1])
+        measured.append(both)
+    return np.concatenate(traces), np.concatenate(measured)
+
+
+def depth_metrics(result, frames, predicted, true, measured):
+    """Add `depth_trace` {correlation, videos} to each type of a frame_metrics result: the predicted depth traces
+    (F, N, N, 1) against the true ones on the measured pixels."""
+    for name, values in result.items():
+        rows = np.ones(len(frames.types), bool) if name == ALL_TYPES else frames.types == name
+        own = [recovery_metrics(_sums(predicted[sel], true[sel], measured[sel]))["correlation"]
+               for sel in (rows & (frames.videos == v) for v in _unique(frames.videos[rows]))]
+        values["depth_trace"] = {"correlation": recovery_metrics(_sums(predicted[rows], true[rows],
+                                                                       measured[rows]))["correlation"],
+                                 "videos": video_statistics(own)}
 
 
 def _type_order(types):
@@ -486,6 +534,15 @@ def recovery_report(recovery, split="test", trace_name=PHYSTD_TRACE_NAME):
         lines += [f"| {name} | {recovery[name]['correlation']:.3f} | {e['correlation']:.3f} | "
                   f"{e['videos']['positive']}/{e['videos']['videos']} ({e['videos']['sign_p']:.2g}) |"
                   for name, e in effects.items()]
+        lines.append("")
+    depth = {k: v["depth_trace"] for k, v in recovery.items() if "depth_trace" in v}
+    if depth:
+        lines += ["### Sensor-depth trace", "",
+                  "The method's depth trace against the true one (the spoof's normalised sensor depth minus its live "
+                  "twin's), Pearson over the pixels where both are measured.", "",
+                  "| spoof type | depth-trace correlation | videos r > 0 (p) |", "|---|---:|---:|"]
+        lines += [f"| {name} | {d['correlation']:.3f} | {d['videos']['positive']}/{d['videos']['videos']} "
+                  f"({d['videos']['sign_p']:.2g}) |" for name, d in depth.items()]
         lines.append("")
     masked = {k: v["mask"] for k, v in per_type.items() if "mask" in v}
     if masked:

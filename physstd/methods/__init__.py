@@ -16,6 +16,7 @@ MODULES = {
     "auxiliary": "physstd.methods.auxiliary",
     "despoof": "physstd.methods.despoof",
     "lgsc": "physstd.methods.lgsc",
+    "mmdn": "physstd.methods.mmdn",
 }
 NAMES = tuple(MODULES)   # the built-in methods
 

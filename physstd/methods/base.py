@@ -87,12 +87,15 @@ class TraceModel(typing.NamedTuple):
     bands: (n1, n2) of the Eq. 9 split at which the per-band correlations are taken.
     name: what the recovered trace is, for the report's first sentence.
     input_keys: the method's input_keys (the frames' inputs trace recovery loads for `estimate`).
+    depth_estimate: for a method with a sensor-depth trace, inputs -> its depth trace (B, N, N, 1) in the normalised
+        depth the network reads (physstd.ops.depth): what the spoof added to the live face's depth; None: none.
     """
     estimate: typing.Callable
     image_size: int
     bands: tuple
     name: str = "Recovered trace"
     input_keys: tuple = ("image",)
+    depth_estimate: typing.Callable = None
 
 
 @dataclasses.dataclass(frozen=True)

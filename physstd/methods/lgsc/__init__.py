@@ -17,13 +17,11 @@ Score, higher = attack: cue_magnitude alone; nothing is fitted (the calibration 
 threshold, chosen on train/dev as for every method; the released code tunes its threshold on the test set). The
 dev AUCs report both terms. Exported map: the cue. Figure: input, signed C / 2, |C|.
 """
-import os
-
 import numpy as np
 
 from physstd import viz
 from physstd.methods.base import Method, UnfittedScore
-from physstd.methods.lgsc.config import LGSCConfig
+from physstd.methods.lgsc.config import LGSCConfig, check_backbone_weights
 
 NAME = "lgsc"
 SCORE_TERMS = ("cue_magnitude", "spoof_probability")
@@ -63,12 +61,7 @@ class LGSC(UnfittedScore, Method):
             if own.patch_size > model_config.image_size:
                 raise ValueError(f"--patch_size={own.patch_size} is larger than the faces (--image_size="
                                  f"{model_config.image_size})")
-        if own.backbone_weights:
-            if model_config.width != 1:
-                raise ValueError(f"--backbone_weights: torchvision's resnet18 has width 1, this run "
-                                 f"--width={model_config.width}")
-            if not os.path.isfile(own.backbone_weights):
-                raise ValueError(f"--backbone_weights={own.backbone_weights}: no such file")
+        check_backbone_weights(own.backbone_weights, model_config.width, "resnet18")
 
     # The members below import this folder's TensorFlow modules when called: the flag definitions import this
     # module, and `run_train.py --help` stays free of TensorFlow.

@@ -10,6 +10,7 @@ Each field is a run_train.py flag of the same name (physstd.methods.base.MethodC
     "TL on E5-SC"                 --triplet_on_cue (a sixth triplet scale: the pooled cue C after D4)
 """
 import dataclasses
+import os
 
 from physstd.cli import NON_NEGATIVE
 from physstd.methods.base import MethodConfig
@@ -44,8 +45,10 @@ class LGSCConfig(MethodConfig):
                       "Evaluation always reads the whole face",
         "warmup_steps": "LGSC: linear learning-rate warm-up from 0 over this many steps, then the staircase "
                         "schedule (the released code: 1000; 0: none)",
-        "backbone_weights": "LGSC: a torchvision resnet18 state dict saved as .npz that fills the cue generator's "
-                            "encoder (the paper: ImageNet weights; --width=1 only); empty: random initialisation",
+        # One flag with the multi-modal disentanglement network's (its config reads this help).
+        "backbone_weights": "a torchvision ResNet state dict saved as .npz for the encoders (the papers: ImageNet "
+                            "weights; LGSC: resnet18, its cue generator's encoder; multi-modal disentanglement: "
+                            "resnet50, every stream; --width=1 only); empty: random initialisation",
         "regression_weight": "LGSC: alpha1, weight of the live-cue regression L_r (Eq. 9; the paper: 5)",
         "triplet_weight": "LGSC: alpha2, weight of each of the five triplet losses L_t (Eq. 9; the paper: 1; 0: "
                           "Tab. 5 'w/o triplet')",
@@ -60,3 +63,14 @@ class LGSCConfig(MethodConfig):
         "triplet_on_cue": "LGSC: Tab. 5 'TL on E5-SC': also apply the triplet loss to the globally pooled cue C, a "
                           "sixth scale after E5, D1..D4",
     }
+
+
+def check_backbone_weights(path, width, architecture):
+    """--backbone_weights (a torchvision `architecture` state dict) only at width 1 and an existing file ("": none):
+    one ValueError naming the flag."""
+    if not path:
+        return
+    if width != 1:
+        raise ValueError(f"--backbone_weights: torchvision's {architecture} has width 1, this run --width={width}")
+    if not os.path.isfile(path):
+        raise ValueError(f"--backbone_weights={path}: no such file")

@@ -128,6 +128,23 @@ def _pad(x, size):
     return tf.pad(x, [[0, 0], [size, size], [size, size], [0, 0]])
 
 
+def downsample_pairs(block):
+    """torchvision's names of a residual block's shortcut convolution and norm, if it has them."""
+    if block.downsample_conv is None:
+        return []
+    return [("downsample.0", block.downsample_conv), ("downsample.1", block.downsample_norm)]
+
+
+def torchvision_layers(network):
+    """[(torchvision state-dict prefix, layer)] of every convolution and BatchNorm of a ResNet (conv1, bn1, then
+    `stages` of blocks that name their own layers with `torchvision_pairs()`), in torchvision's order."""
+    pairs = [("conv1", network.conv1), ("bn1", network.bn1)]
+    for index, blocks in enumerate(network.stages, start=1):
+        for number, block in enumerate(blocks):
+            pairs += [(f"layer{index}.{number}.{name}", layer) for name, layer in block.torchvision_pairs()]
+    return pairs
+
+
 class _ArgumentsConfig:
     """get_config of a layer = Keras' own plus the constructor arguments it keeps in `self.arguments`."""
 
@@ -155,6 +172,11 @@ class BasicBlock(_ArgumentsConfig, keras.layers.Layer):
         if strides != 1 or in_channels != filters:
             self.downsample_conv = _conv(filters, 1, strides, policy, "downsample_conv")
             self.downsample_norm = _normalization(normalization, policy, "downsample_norm")
+
+    def torchvision_pairs(self):
+        """[(torchvision name inside the block, layer)] of its convolutions and norms."""
+        return [("conv1", self.conv1), ("bn1", self.norm1), ("conv2", self.conv2), ("bn2", self.norm2),
+                *downsample_pairs(self)]
 
     def call(self, x, training=False):
         y = self.conv1(_pad(x, 1) if self.strides > 1 else x)
@@ -200,17 +222,7 @@ class ResNet18(_ArgumentsConfig, keras.layers.Layer):
         return features
 
     def torchvision_layers(self):
-        """[(torchvision state-dict prefix, layer)] of every convolution and BatchNorm, in torchvision's order."""
-        pairs = [("conv1", self.conv1), ("bn1", self.bn1)]
-        for index, blocks in enumerate(self.stages, start=1):
-            for number, block in enumerate(blocks):
-                prefix = f"layer{index}.{number}"
-                pairs += [(f"{prefix}.conv1", block.conv1), (f"{prefix}.bn1", block.norm1),
-                          (f"{prefix}.conv2", block.conv2), (f"{prefix}.bn2", block.norm2)]
-                if block.downsample_conv is not None:
-                    pairs += [(f"{prefix}.downsample.0", block.downsample_conv),
-                              (f"{prefix}.downsample.1", block.downsample_norm)]
-        return pairs
+        return torchvision_layers(self)
 
 
 @keras.saving.register_keras_serializable(package="physstd.lgsc")
@@ -326,6 +338,12 @@ def load_torchvision_resnet18(path, encoder):
     transposed here to Keras' HWIO). fc.* and num_batches_tracked are ignored. Every key is checked before any
     weight is assigned: one ValueError naming the file and each missing or mis-shaped key. Returns the number
     of arrays loaded."""
+    return load_torchvision_weights(path, encoder, "resnet18")
+
+
+def load_torchvision_weights(path, encoder, architecture):
+    """load_torchvision_resnet18 for any encoder with `torchvision_layers()` and `width` (a torchvision
+    `architecture` such as resnet50; keys the encoder does not hold, e.g. layer4.*, are ignored)."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
@@ -353,9 +371,9 @@ def load_torchvision_resnet18(path, encoder):
     if missing or misshaped:
         problems = ([f"missing keys {', '.join(missing)}"] if missing else []) + (
             [f"mis-shaped keys {'; '.join(misshaped)}"] if misshaped else [])
-        hint = "" if encoder.width == 1 else f" (torchvision's resnet18 has width 1, this encoder {encoder.width})"
-        raise ValueError(f"--backbone_weights={path}: not a torchvision resnet18 state dict: {'; '.join(problems)}"
-                         f"{hint}")
+        hint = "" if encoder.width == 1 else f" (torchvision's {architecture} has width 1, this encoder {encoder.width})"
+        raise ValueError(f"--backbone_weights={path}: not a torchvision {architecture} state dict: "
+                         f"{'; '.join(problems)}{hint}")
     for variable, value in assignments:
         variable.assign(value.astype(variable.dtype))
     return len(assignments)
