@@ -220,7 +220,7 @@ def trained_runs(tmp_path_factory):
     synthetic.generate(root, N, num_identities=3, frames_per_video=2, live_videos=1, seed=0, workers=1)
     model_config = ModelConfig(image_size=N, width=0.125)
     made = {}
-    # The LiteRT and ONNX converters refuse a two-input model (physstd.deploy.convert): its export is the SavedModel.
+    # The methods that take sensor depth convert with a second input: tests/test_export_formats_rgbd.py.
     image_only = [name for name in methods.names() if methods.get(name).input_keys == ("image",)]
     for name in sorted(image_only, key=lambda name: name == "despoof"):
         own = {"method_config": DeSpoofConfig(dq_run=made["auxiliary"])} if name == "despoof" else {}

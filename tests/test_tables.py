@@ -4,6 +4,7 @@ import re
 import numpy as np
 import pytest
 
+from physstd import methods
 from physstd.data import protocols
 from physstd.data.spoof_types import SIWM_TYPES
 from physstd.eval import metrics, published, tables
@@ -203,6 +204,7 @@ def test_published_multi_modal_rows_print_as_in_the_multi_modal_disentanglement_
     """"Learning Polysemantic Spoof Trace" (Li et al. 2023): Tab. 1/4 (WMCA grandtest, two decimals as printed),
     Tab. 2 and 5 (WMCA leave-one-out), Tab. 3 (CeFA, ACER printed first there, last here)."""
     name = published.MMDN
+    assert methods.get("mmdn").display_name == name   # our row: "<name> (ours)"
     grandtest = tables.render_table("wmca_grandtest", {}, published=True)
     assert _markdown_row(grandtest, "grandtest", f"{name} (paper)") == ["0.39", "0.14", "0.27"]
     assert _markdown_row(grandtest, "grandtest", f"{name}: Baseline (paper)") == ["18.10", "0.00", "9.00"]

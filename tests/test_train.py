@@ -4,6 +4,7 @@ import dataclasses
 import numpy as np
 import pytest
 
+from physstd.data.protocols import CEFA_FOLDS, WMCA_LOO_CATEGORIES
 from physstd.methods.physstd.config import PhySTDConfig
 from physstd.train.config import TrainConfig
 
@@ -251,7 +252,8 @@ def test_every_flagfile_parses_and_covers_the_papers_experiments():
     expected |= {f"lgsc_oulu_p1_{ablation}" for ablation in ("resized", "no_triplet", "triplet_on_cue", "no_classifier",
                                                              "regress_spoof", "classifier_on_cue")}
     # The multi-modal disentanglement network's demos: both streams, and the RGB stream alone.
-    expected |= {"mmdn_demo", "mmdn_rgb_demo"}
+    expected |= {"mmdn_demo", "mmdn_rgb_demo", "mmdn_wmca_grandtest"} | {f"mmdn_wmca_loo_{c}" for c in WMCA_LOO_CATEGORIES}
+    expected |= {f"mmdn_cefa_{p}_{k}" for p, folds in CEFA_FOLDS.items() for k in range(1, folds + 1)}
     assert expected <= set(names)
     for name, path in names.items():
         train, model = _parse([f"--flagfile={path}"])
@@ -274,6 +276,11 @@ def test_every_flagfile_parses_and_covers_the_papers_experiments():
             assert demo.synthetic and demo_model.image_size == 64 and demo.num_steps <= 5000
             assert (train.data_root, train.protocol, model, train.num_steps, train.batch_size, train.seed) == \
                 (demo.data_root, demo.protocol, demo_model, demo.num_steps, demo.batch_size, demo.seed), name
+        if method == "mmdn" and not experiment.endswith("demo"):   # WMCA / CeFA: the protocol and fold in the name
+            dataset, _, rest = experiment.partition("_")
+            protocol, _, fold = rest.partition("_")
+            assert (train.split_dir, train.protocol, train.fold, train.frames_per_video) == \
+                (f"datasets/{dataset}", protocol, fold, 5), name
         if method == "lgsc":   # 224 patches of faces prepared at 256 (the LGSC paper); the demo: whole faces
             own = train.method_config
             expected_patch = {"demo": (0, 0), "oulu_p1_resized": (0, 1000)}.get(experiment, (224, 1000))
