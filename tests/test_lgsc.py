@@ -102,6 +102,35 @@ def test_mixed_precision_networks_return_float32():
     assert classifier(cue, training=True).dtype == tf.float32
 
 
+def test_instance_normalization_against_numpy_and_group_normalization():
+    import keras
+    import tensorflow as tf
+
+    from physstd.methods.lgsc.networks import NORM_EPSILON, InstanceNormalization
+
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(2, 5, 6, 4)) * [0.5, 1.0, 2.0, 4.0] + [3.0, -1.0, 0.0, 10.0]).astype(np.float32)
+    gamma, beta = np.array([1.0, 0.5, -2.0, 3.0], np.float32), np.array([0.0, 1.0, -0.5, 2.0], np.float32)
+    mean, variance = x.mean(axis=(1, 2), keepdims=True), x.var(axis=(1, 2), keepdims=True)   # per face and channel
+    expected = (x - mean) / np.sqrt(variance + NORM_EPSILON) * gamma + beta
+    layer = InstanceNormalization(name="norm")
+    layer.build(x.shape)
+    layer.set_weights([gamma, beta])
+    assert [variable.path for variable in layer.variables] == ["norm/gamma", "norm/beta"]   # GroupNorm's paths
+    np.testing.assert_allclose(layer(x).numpy(), expected, atol=1e-5)
+    group_norm = keras.layers.GroupNormalization(groups=-1, epsilon=NORM_EPSILON, name="norm")
+    group_norm.build(x.shape)
+    group_norm.set_weights([gamma, beta])
+    assert [variable.path for variable in group_norm.variables] == ["norm/gamma", "norm/beta"]
+    np.testing.assert_allclose(layer(x).numpy(), group_norm(x).numpy(), atol=1e-5)
+    # Mixed precision: float32 variables, the moments of the float16 input in float32, a float16 output.
+    half = InstanceNormalization(dtype="mixed_float16")
+    half.build(x.shape)
+    half.set_weights([gamma, beta])
+    out = half(tf.constant(x, tf.float16))
+    assert half.gamma.dtype == "float32" and out.dtype == tf.float16
+    np.testing.assert_allclose(out.numpy(), expected, atol=2e-2)   # float16 rounding of inputs up to ~13
+
 def test_sizes_must_be_multiples_of_32_naming_the_flag():
     import tensorflow as tf
 
