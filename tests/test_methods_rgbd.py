@@ -285,11 +285,11 @@ def test_trace_recovery_and_classification_feed_the_depth(trained):
     trace_model = method.trace_model(method.load(trained["run"]))
     test = _split(trained, "test")
     frames, inputs = trace_recovery.load_spoof_inputs(trained["root"], test, N, input_keys=KEYS)
-    traces, regions, _ = trace_recovery.predict_frames(trace_model, frames, 3, inputs)
+    traces, regions, _, depths = trace_recovery.predict_frames(trace_model, frames, 3, inputs)
     maps = _reference_maps(trained, test)
     spoof = [v for v in test if trained["videos"][v][0] == 1]
     np.testing.assert_allclose(traces, np.concatenate([np.tile(maps[v] - 0.5, 3) for v in spoof]), atol=1e-6)
-    assert regions is None
+    assert regions is None and depths is None
     result, where = trace_recovery.recovery_of_run(trained["run"], split="test")
     assert result[trace_recovery.ALL_TYPES]["frames"] == 8 and where["trace"] == "Map trace"
     inference = method.load(trained["run"])

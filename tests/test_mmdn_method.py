@@ -378,9 +378,11 @@ def test_the_two_input_export_reloads_with_tensorflow_alone_and_scores_as_the_ru
     arrays = {key: np.asarray(value) for key, value in expected.items()}
     grid, columns = method.trace_figure(images, arrays, inference.config)
     assert len(columns) == 6 and grid.shape[1] == 2 + 6 * (N + 2)
-    trace, region = method.trace_model(inference).estimate({"image": images, "sensor_depth": depth})
+    trace, region, effect, depth_trace = method.trace_model(inference).estimate({"image": images,
+                                                                                  "sensor_depth": depth})
     np.testing.assert_allclose(trace, expected["trace_rgb"], atol=1e-6)
-    assert region is None
+    np.testing.assert_allclose(depth_trace, expected["trace_depth"], atol=1e-6)
+    assert region is None and effect is None
 
 
 @pytest.mark.slow

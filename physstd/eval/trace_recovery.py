@@ -24,7 +24,7 @@ PSNR of the recovered trace against the true one (peak 1), next to the PSNR of l
 types that have one, the agreement (IoU, precision, recall) of the estimated region with the true one. For
 methods that reconstruct the live face, the overall effect I - I_hat (PhySTD: (1 - P) T_A + P (I - I_P), what its
 losses constrain) is scored against the true effect I - L on every pixel. For a method with a sensor-depth trace
-(TraceModel.depth_estimate) on an RGB-D synthetic set, its depth trace is scored against the true one: the
+(the depth_trace of TraceModel.estimate) on an RGB-D synthetic set, its depth trace is scored against the true one: the
 normalised spoof depth minus the normalised depth of the live twin under the same sensor draw (truth.npz's
 sensor_depth_trace, in mm, taken off the stored crop), both through the network's normalisation
 (physstd.ops.depth), Pearson over the pixels where both are measured (`depth_trace`: correlation and videos).
@@ -146,24 +146,20 @@ def fit_references(train):
 
 
 def predict_frames(trace_model, frames, batch_size=32, inputs=None):
-    """(traces, regions or None, effects or None) of a TraceModel on every frame of a SpoofFrames, as arrays.
-    inputs: the frames' inputs beyond the image (load_spoof_inputs), for a model that takes them."""
+    """(traces, regions or None, effects or None, depth traces or None) of a TraceModel on every frame of a
+    SpoofFrames, as arrays, from one pass of its estimate. inputs: the frames' inputs beyond the image
+    (load_spoof_inputs), for a model that takes them."""
     import tensorflow as tf
 
-    traces, regions, effects = [], [], []
+    parts = ([], [], [], [])   # trace, region, effect, depth trace (TraceModel.estimate)
     for start in range(0, len(frames.images), batch_size):
         part = slice(start, start + batch_size)
         batch = {key: tf.constant(values[part]) for key, values in dict(inputs or {}, image=frames.images).items()
                  if key in trace_model.input_keys}
-        out = trace_model.estimate(base.model_inputs(trace_model.input_keys, batch))
-        trace, region = out[0], out[1]
-        effect = out[2] if len(out) > 2 else None
-        traces.append(np.asarray(trace, np.float32))
-        regions.append(None if region is None else np.asarray(region, np.float32))
-        effects.append(None if effect is None else np.asarray(effect, np.float32))
-    regions = None if regions[0] is None else np.concatenate(regions)
-    effects = None if effects[0] is None else np.concatenate(effects)
-    return np.concatenate(traces), regions, effects
+        out = tuple(trace_model.estimate(base.model_inputs(trace_model.input_keys, batch)))
+        for collected, value in zip(parts, out + (None,) * (len(parts) - len(out))):
+            collected.append(None if value is None else np.asarray(value, np.float32))
+    return tuple(None if collected[0] is None else np.concatenate(collected) for collected in parts)
 
 
 # --- scoring ------------------------------------------------------------------------------------------------------
@@ -214,13 +210,12 @@ def recovery_on_split(trace_model, data_root, video_ids, batch_size=32, train_id
     models = [trace_model, *(reference_models or {}).values()]
     keys = tuple(key for key in pipeline.INPUT_KEYS if any(key in model.input_keys for model in models))
     frames, inputs = load_spoof_inputs(data_root, video_ids, trace_model.image_size, batch_size, keys)
-    traces, regions, effects = predict_frames(trace_model, frames, batch_size, inputs)
+    traces, regions, effects, depths = predict_frames(trace_model, frames, batch_size, inputs)
     result = frame_metrics(frames, traces, regions, effects, trace_model.bands)
-    if trace_model.depth_estimate is not None:
+    if depths is not None:
         truth = true_depth_traces(data_root, frames, trace_model.image_size)
         if truth is not None:
-            depth_model = trace_model._replace(estimate=lambda x: (trace_model.depth_estimate(x), None))
-            depth_metrics(result, frames, predict_frames(depth_model, frames, batch_size, inputs)[0], *truth)
+            depth_metrics(result, frames, depths, *truth)
     if train_ids is None:
         return result
     references = fit_references(load_spoof_frames(data_root, train_ids, trace_model.image_size, batch_size))

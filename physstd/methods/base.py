@@ -78,24 +78,23 @@ class TraceModel(typing.NamedTuple):
     """A method's trace estimate, as trace recovery (physstd.eval.trace_recovery) scores it.
 
     estimate: images (B, N, N, 3) float32 in [0, 1] (the inputs of input_keys, as Method.inference_inputs gives
-        them) -> (additive_trace, region) or (additive_trace, region, effect): additive_trace (B, N, N, 3) is what
-        the method says the spoof added to the live face, in image space (live = image - trace outside the region);
-        region (B, N, N, 1) in [0, 1] is where it says the spoof replaced the face, or None for a method without
-        one; effect (B, N, N, 3), where given, is the image minus the method's reconstruction of the live face
-        (None or absent: the method has none besides its trace). Tensors or arrays.
+        them) -> (additive_trace, region[, effect[, depth_trace]]): additive_trace (B, N, N, 3) is what the method
+        says the spoof added to the live face, in image space (live = image - trace outside the region); region
+        (B, N, N, 1) in [0, 1] is where it says the spoof replaced the face, or None for a method without one;
+        effect (B, N, N, 3), where given, is the image minus the method's reconstruction of the live face (None or
+        absent: the method has none besides its trace); depth_trace (B, N, N, 1), for a method with a sensor-depth
+        trace, is what it says the spoof added to the live face's depth, in the normalised depth the network reads
+        (physstd.ops.depth) (None or absent: none). One call gives them all. Tensors or arrays.
     image_size: N of the images it takes (the data must be prepared at that size).
     bands: (n1, n2) of the Eq. 9 split at which the per-band correlations are taken.
     name: what the recovered trace is, for the report's first sentence.
     input_keys: the method's input_keys (the frames' inputs trace recovery loads for `estimate`).
-    depth_estimate: for a method with a sensor-depth trace, inputs -> its depth trace (B, N, N, 1) in the normalised
-        depth the network reads (physstd.ops.depth): what the spoof added to the live face's depth; None: none.
     """
     estimate: typing.Callable
     image_size: int
     bands: tuple
     name: str = "Recovered trace"
     input_keys: tuple = ("image",)
-    depth_estimate: typing.Callable = None
 
 
 @dataclasses.dataclass(frozen=True)

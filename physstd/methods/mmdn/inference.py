@@ -77,13 +77,17 @@ class MMDNInference(tf.Module):
 
 
 def trace_model(inference, input_keys):
-    """The TraceModel: T_rgb as the additive trace in image space (I_hat = I - T, Eq. 1), no inpainting region;
-    T_dep as the depth trace where the run has a depth stream."""
+    """The TraceModel: T_rgb as the additive trace in image space (I_hat = I - T, Eq. 1), no inpainting region, no
+    effect besides it; T_dep as the depth trace where the run has a depth stream (None otherwise)."""
     @tf.function(autograph=False, reduce_retracing=True)
-    def estimate(inputs):
+    def traces(inputs):
         out = inference(inputs)
         return out["trace_rgb"], out["trace_depth"]
 
     has_depth = "depth" in parse_modalities(inference.config["mmdn_modalities"])
-    return TraceModel(lambda inputs: (estimate(inputs)[0], None), inference.image_size, inference.trace_bands,
-                      TRACE_NAME, tuple(input_keys), (lambda inputs: estimate(inputs)[1]) if has_depth else None)
+
+    def estimate(inputs):
+        trace_rgb, trace_depth = traces(inputs)
+        return trace_rgb, None, None, trace_depth if has_depth else None
+
+    return TraceModel(estimate, inference.image_size, inference.trace_bands, TRACE_NAME, tuple(input_keys))
