@@ -34,27 +34,26 @@ from physstd.data.spoof_types import SIWM_TYPES
 from physstd.eval.metrics import MeanStd as _MS
 
 
-def _by_type(**rows):
-    """{type: {metric: value}} from one list per metric, each list = 13 types in SIWM_TYPES order + overall."""
+def _by_column(columns, **rows):
+    """{column: {metric: value}} from one printed row per metric, each a value per column in ``columns`` order,
+    then the overall."""
     entries = {}
     for metric, values in rows.items():
-        if len(values) != len(SIWM_TYPES) + 1:
-            raise ValueError(f"{metric}: {len(values)} values, expected {len(SIWM_TYPES)} types + overall")
-        for entry, value in zip(SIWM_TYPES + ("overall",), values):
+        if len(values) != len(columns) + 1:
+            raise ValueError(f"{metric}: {len(values)} values, expected {len(columns)} columns + overall")
+        for entry, value in zip(columns + ("overall",), values):
             entries.setdefault(entry, {})[metric] = value
     return entries
 
 
-def _by_column(columns, metric, values):
-    """{column: {metric: value}} from one printed row: a value per column in ``columns`` order, then the overall."""
-    if len(values) != len(columns) + 1:
-        raise ValueError(f"{metric}: {len(values)} values, expected {len(columns)} columns + overall")
-    return {entry: {metric: value} for entry, value in zip(columns + ("overall",), values)}
+def _by_type(**rows):
+    """{type: {metric: value}} from one list per metric, each list = 13 types in SIWM_TYPES order + overall."""
+    return _by_column(SIWM_TYPES, **rows)
 
 
 # The Multi-Modal Disentanglement paper never abbreviates its method's name: its rows carry the title's words.
 MMDN = "Multi-Modal Disentanglement Network"
-# WMCA's leave-one-out folds in that paper's Tab. 2 column order (physstd.eval.tables.WMCA_LOO_COLUMNS).
+# WMCA's leave-one-out folds (physstd.data.protocols.WMCA_LOO_CATEGORIES) in that paper's Tab. 2 column order.
 WMCA_LOO_ORDER = ("flexiblemask", "replay", "fakehead", "prints", "glasses", "papermask", "rigidmask")
 
 PUBLISHED = {
@@ -195,10 +194,10 @@ PUBLISHED = {
                ("Feature Concat. DEP", (2.5, 5.1, 0.0)), ("SA-Gate", (0.52, 0.31, 0.72)))},
     },
     "wmca_loo": {  # Multi-Modal Disentanglement paper, Tab. 2 (ACER; its Mean +- Std as printed) and Tab. 5
-        MMDN: _by_column(WMCA_LOO_ORDER, "acer",  # Tab. 2 RGB-D "Ours": the printed std is the population one
-                         [19.0, 0.5, 2.3, 0.7, 10.0, 0.7, 0.6, _MS(4.8, 6.6)]),
-        "Auxiliary": _by_column(WMCA_LOO_ORDER, "acer",  # Tab. 2 RGB "Auxiliary(Depth)": the sample std
-                                [13.2, 12.5, 47.3, 32.2, 23.7, 13.9, 40.4, _MS(26.2, 14.1)]),
+        MMDN: _by_column(WMCA_LOO_ORDER,  # Tab. 2 RGB-D "Ours": the printed std is the population one
+                         acer=[19.0, 0.5, 2.3, 0.7, 10.0, 0.7, 0.6, _MS(4.8, 6.6)]),
+        "Auxiliary": _by_column(WMCA_LOO_ORDER,  # Tab. 2 RGB "Auxiliary(Depth)": the sample std
+                                acer=[13.2, 12.5, 47.3, 32.2, 23.7, 13.9, 40.4, _MS(26.2, 14.1)]),
         f"{MMDN}: w/o L_center": {"overall": {"acer": _MS(12.4, 13.6)}},  # Tab. 5, mean over the 7 folds only
         f"{MMDN}: w/o L_id": {"overall": {"acer": _MS(7.9, 9.3)}},  # Tab. 5
         f"{MMDN}: w/o L_intensity": {"overall": {"acer": _MS(6.8, 7.3)}},  # Tab. 5

@@ -65,11 +65,9 @@ _SIWM_LABELS = {  # type: (Markdown label, LaTeX label, LaTeX group) in the pape
     "paper_glasses": ("Papergls.", "Papergls.", "Partial Attacks"),
     "partial_paper": ("Part. paper", "Paper", "Partial Attacks"),
 }
-# WMCA's leave-one-out folds (physstd.data.protocols.WMCA_LOO_CATEGORIES) in the column order of the
-# Multi-Modal Disentanglement paper's Tab. 2.
-WMCA_LOO_COLUMNS = (("flexiblemask", "FlexibleMask"), ("replay", "Replay"), ("fakehead", "FakeHead"),
-                    ("prints", "Prints"), ("glasses", "Glasses"), ("papermask", "PaperMask"),
-                    ("rigidmask", "RigidMask"))
+# WMCA's leave-one-out folds in the column order of the Multi-Modal Disentanglement paper's Tab. 2, with its labels.
+WMCA_LOO_COLUMNS = tuple(zip(published_numbers.WMCA_LOO_ORDER, ("FlexibleMask", "Replay", "FakeHead", "Prints",
+                                                                 "Glasses", "PaperMask", "RigidMask")))
 _SIWM_COLUMNS = tuple(Column(name, *_SIWM_LABELS[name]) for name in SIWM_TYPES)
 _OVERALL = Column("overall", "Overall", "Overall", "")
 
