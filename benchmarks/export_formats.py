@@ -8,7 +8,8 @@ What it does:
    dynamic-range int8 and full-integer int8 files (int8 calibrated on --calibration_frames frames of the run's
    --calibration_split, train by default, never test) and the ONNX file;
 2. reads every frame of the test split of the run's protocol (its flags.json), as uint8 crops (--eval_split=dev: the
-   dev split's, for choosing --int8_float_layers without looking at test);
+   dev split's, for choosing --int8_float_layers without looking at test); for a method that takes sensor depth, the
+   crops as float32 in [0, 1] with their depth normalised as the training pipeline normalises it;
 3. runs each file in a fresh process (physstd.deploy.runtime: TensorFlow for the SavedModel, the LiteRT interpreter
    of ai-edge-litert or ONNX Runtime for the others; that process reports whether it imported TensorFlow) that
    scores every test frame; then times it in more fresh processes, one per thread count of --threads and round of
@@ -70,20 +71,20 @@ def worker(arguments):
     result."""
     from physstd.deploy import runtime
 
-    frames = np.load(arguments["frames"])
+    inputs = [np.load(name) for name in arguments["inputs"]]   # the crops, and their depth for an RGB-D model
     model = runtime.load(arguments["path"], arguments["threads"])
     result = {}
     if arguments["score"]:
-        outputs = model.run(frames)
+        outputs = model.run(*inputs)
         np.savez(arguments["scores"], score=outputs["score"], decision=outputs["decision"])
     else:
         for _ in range(arguments["warmup"]):
-            model.run(frames[:1])
+            model.run(*[values[:1] for values in inputs])
         times = []
         for index in range(arguments["repeats"]):
-            face = frames[index % len(frames)][None]
+            face = [values[index % len(values)][None] for values in inputs]
             start = time.perf_counter()
-            model.run(face)
+            model.run(*face)
             times.append(time.perf_counter() - start)
         result["ms_per_face"] = 1e3 * float(np.median(times))
     result["tensorflow_imported"] = "tensorflow" in sys.modules
@@ -91,10 +92,11 @@ def worker(arguments):
         json.dump(result, stream)
 
 
-def measure(path, frames_file, threads, score, folder):
-    """The worker's result for one file and thread count (a fresh Python process)."""
+def measure(path, input_files, threads, score, folder):
+    """The worker's result for one file and thread count (a fresh Python process); `input_files`: the .npy files of
+    the model's inputs (crops, and depth for an RGB-D model)."""
     name = f"{os.path.basename(path)}.{threads}"
-    arguments = {"path": path, "frames": frames_file, "threads": threads, "score": score,
+    arguments = {"path": path, "inputs": input_files, "threads": threads, "score": score,
                  "scores": os.path.join(folder, f"{name}.scores.npz"), "result": os.path.join(folder, f"{name}.json"),
                  "warmup": FLAGS.warmup, "repeats": FLAGS.repeats}
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
@@ -111,14 +113,16 @@ def measure(path, frames_file, threads, score, folder):
 
 # --- the run's data -----------------------------------------------------------------------------------------------
 def split_frames(run_dir, split="test"):
-    """(uint8 frames, video ids, labels, species) of every frame of a split of the run's protocol."""
-    from physstd import runs
+    """([model inputs], video ids, labels, species) of every frame of a split of the run's protocol: [uint8 crops],
+    or for a method that takes sensor depth [float32 crops in [0, 1], their normalised depth (F, N, N, 1)]."""
+    from physstd import methods, runs
     from physstd.data import prepared, protocols
+    from physstd.deploy import convert
 
     train = runs.read_run_flags(run_dir)["train"]
     split_dir = train.get("split_dir") or os.path.join(train["data_root"], "protocols")
     dataset = prepared.PreparedDataset(train["data_root"])
-    frames, videos, labels, species = [], [], [], []
+    frames, videos, labels, species, pairs = [], [], [], [], []
     for video in protocols.load_split(split_dir, train["protocol"], split, train.get("fold") or None):
         row = dataset.row(video)
         loaded = dataset.load_frames(video)
@@ -126,7 +130,11 @@ def split_frames(run_dir, split="test"):
         videos += [video] * len(loaded)
         labels += [int(row["label"])] * len(loaded)
         species += [row["spoof_type"]] * len(loaded)
-    return np.concatenate(frames), np.array(videos), np.array(labels), np.array(species), (split_dir, train)
+        pairs += [(video, k) for k in range(len(loaded))]
+    inputs = [np.concatenate(frames)]
+    if "sensor_depth" in methods.get(train.get("method", "physstd")).input_keys:
+        inputs = [inputs[0].astype(np.float32) / np.float32(255.0), convert.normalised_depth(dataset, pairs)]
+    return inputs, np.array(videos), np.array(labels), np.array(species), (split_dir, train)
 
 
 def folder_bytes(path):
@@ -159,10 +167,11 @@ def compare(output):
     from physstd import deploy
     from physstd.eval import evaluate
 
-    frames, videos, labels, species, (split_dir, train) = split_frames(FLAGS.run_dir, FLAGS.eval_split)
+    inputs, videos, labels, species, (split_dir, train) = split_frames(FLAGS.run_dir, FLAGS.eval_split)
     apcer = evaluate.protocol_apcer(split_dir, train["protocol"])
-    frames_file = os.path.join(output, f"{FLAGS.eval_split}_frames.npy")
-    np.save(frames_file, frames)
+    input_files = [os.path.join(output, f"{FLAGS.eval_split}_{name}.npy") for name in ("frames", "depth")[:len(inputs)]]
+    for name, values in zip(input_files, inputs):
+        np.save(name, values)
     base = os.path.join(output, "model")
     files = [("savedmodel", "float32", base)] + [("litert", v, deploy.litert_path(base, v))
                                                  for v in FLAGS.litert_variants] + [("onnx", "float32",
@@ -171,7 +180,7 @@ def compare(output):
     rows, reference = [], None
     with tempfile.TemporaryDirectory() as scratch:
         for format_name, variant, path in files:
-            scored = measure(path, frames_file, 0, True, scratch)
+            scored = measure(path, input_files, 0, True, scratch)
             outputs = scored["outputs"]
             threshold = _threshold(path)
             scores = outputs["score"].astype(np.float64)
@@ -190,12 +199,12 @@ def compare(output):
         for round_index in range(FLAGS.rounds):
             for row in rows:
                 for count in threads:
-                    result = measure(row["path"], frames_file, count, False, scratch)
+                    result = measure(row["path"], input_files, count, False, scratch)
                     key = str(count or "all")
                     row["ms_per_face"][key] = min(row["ms_per_face"].get(key, np.inf), result["ms_per_face"])
                     row["tensorflow_imported"] |= result["tensorflow_imported"]
             print(f"timed round {round_index + 1} of {FLAGS.rounds}", flush=True)
-    return rows, {"frames": int(len(frames)), "videos": int(len(set(videos.tolist()))), "apcer": apcer}
+    return rows, {"frames": int(len(videos)), "videos": int(len(set(videos.tolist()))), "apcer": apcer}
 
 
 def _threshold(path):
@@ -231,9 +240,11 @@ def table(rows, counts):
 
 
 # --- the per-layer comparison -------------------------------------------------------------------------------------
-def layer_comparison(float_path, int8_path, images):
+def layer_comparison(float_path, int8_path, images, depth=None):
     """[(op, tensor name, correlation, relative RMS error, growth)] of the tensors two LiteRT files both hold, in the
-    int8 file's execution order (int8 tensors dequantised with their scale and zero point)."""
+    int8 file's execution order (int8 tensors dequantised with their scale and zero point); `depth`: the normalised
+    depth of the images, for a model that takes it."""
+    given = {"images": images} if depth is None else {"images": images, "depth": depth}
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
     def tensors(path):
@@ -241,10 +252,11 @@ def layer_comparison(float_path, int8_path, images):
         interpreter = Interpreter(model_path=path, experimental_preserve_all_tensors=True,
                                   experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         interpreter.allocate_tensors()
-        index = interpreter.get_input_details()[0]["index"]
+        runner_inputs = interpreter.get_signature_runner().get_input_details()
         values = {}
-        for image in images:
-            interpreter.set_tensor(index, image[None])
+        for frame in range(len(images)):
+            for name, detail in runner_inputs.items():
+                interpreter.set_tensor(detail["index"], given[name][frame][None])
             interpreter.invoke()
             for detail in interpreter.get_tensor_details():
                 scale, zero = detail["quantization"]
@@ -284,12 +296,15 @@ def layer_comparison(float_path, int8_path, images):
 
 def layers(output):
     from physstd import deploy
-    from physstd.deploy import convert   # TensorFlow: only for drawing the frames
+    from physstd.deploy import convert, runtime   # TensorFlow: only for drawing the frames
 
     base = os.path.join(output, "model")
     images = convert.split_frames(FLAGS.run_dir, FLAGS.calibration_split, FLAGS.layer_frames, seed=1)
+    depth = None
+    if runtime.read_metadata(deploy.litert_path(base, "float32")).get("depth_units"):
+        depth = convert.split_depth(FLAGS.run_dir, FLAGS.calibration_split, FLAGS.layer_frames, seed=1)
     rows = layer_comparison(deploy.litert_path(base, "float32"), deploy.litert_path(base, "int8"),
-                            images.astype(np.float32) / np.float32(255.0))
+                            images.astype(np.float32) / np.float32(255.0), depth)
     print(f"int8 against float32 on {len(images)} {FLAGS.calibration_split} frames, in execution order "
           f"(growth: relative error added at this op)")
     print("| op | tensor | correlation | relative error | growth |\n|---|---|---:|---:|---:|")

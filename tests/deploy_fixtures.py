@@ -6,7 +6,11 @@ fold_replay: train/dev without that type, test = test subjects' live + that type
 initialised (seeded) Generator checkpoint and a flags.json, exactly as physstd.train writes them.
 """
 import collections
+import json
 import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 
@@ -15,6 +19,7 @@ from physstd.data import face_model, prepared
 
 SUBJECTS = {"train": ("s0", "s1"), "dev": ("s2", "s3"), "test": ("s4", "s5")}
 TYPES = ("live", "print", "replay")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 Frame = collections.namedtuple("Frame", "crop landmarks depth frame_number")
 
 
@@ -120,10 +125,6 @@ def run_with_tensorflow_only(body, tmp_path):
     """Run `body` (Python source that fills a dict `outputs` of numpy arrays; numpy as np and tensorflow as tf are
     imported) in a fresh interpreter whose path does not hold this project, and assert that it succeeds without
     importing physstd. Returns the saved outputs (an NpzFile)."""
-    import subprocess
-    import sys
-    import textwrap
-
     script = "import sys\nimport numpy as np\nimport tensorflow as tf\noutputs = {}\n" + textwrap.dedent(body) + (
         f"\nnp.savez({str(tmp_path / 'out.npz')!r}, **outputs)\n"
         "print('physstd imported:', any(m.split('.')[0] == 'physstd' for m in sys.modules))\n")
@@ -133,3 +134,25 @@ def run_with_tensorflow_only(body, tmp_path):
     assert run.returncode == 0, run.stderr[-3000:]
     assert "physstd imported: False" in run.stdout
     return np.load(tmp_path / "out.npz")
+
+
+def outputs_without_tensorflow(paths, inputs, folder):
+    """{key: {output: array}} of each export file of `paths` {key: path} run on `inputs` (numpy arrays, the
+    arguments of runtime.Export.run) in one fresh process, which must not import TensorFlow, Keras or tf2onnx."""
+    names = [str(folder / f"input_{index}.npy") for index in range(len(inputs))]
+    for name, values in zip(names, inputs):
+        np.save(name, values)
+    script = textwrap.dedent(f"""
+        import json, sys
+        import numpy as np
+        from physstd.deploy import runtime
+        inputs = [np.load(name) for name in {names!r}]
+        for key, path in {paths!r}.items():
+            np.savez({str(folder)!r} + f"/{{key}}.npz", **runtime.load(path, num_threads=1).run(*inputs))
+        print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf2onnx"))))
+    """)
+    run = subprocess.run([sys.executable, "-c", script], cwd=folder, capture_output=True, text=True, timeout=600,
+                         env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert json.loads(run.stdout.strip().splitlines()[-1]) == []   # no TensorFlow, Keras or tf2onnx imported
+    return {key: dict(np.load(folder / f"{key}.npz")) for key in paths}

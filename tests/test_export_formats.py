@@ -6,12 +6,10 @@ The fast tests share one seeded PhySTD run (N = 32, width 1/8) on the deploy fix
 every format and loaded in this process with the LiteRT interpreter and ONNX Runtime. The slow ones train every
 method two steps, export it, and reload each file in a fresh process that never imports TensorFlow.
 """
-import json
 import os
 import re
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -20,7 +18,7 @@ pytest.importorskip("ai_edge_litert", reason="the [litert] extra (make test inst
 pytest.importorskip("onnxruntime", reason="the [onnx] extra (make test installs it)")
 pytest.importorskip("tf2onnx", reason="the [onnx] extra (make test installs it)")
 
-from deploy_fixtures import make_run_dir, write_dataset  # noqa: E402
+from deploy_fixtures import ROOT, make_run_dir, outputs_without_tensorflow, write_dataset  # noqa: E402
 from physstd import deploy, methods  # noqa: E402
 from physstd.data import prepared, protocols  # noqa: E402
 from physstd.deploy import runtime  # noqa: E402
@@ -28,7 +26,6 @@ from physstd.eval import scoring  # noqa: E402
 
 N = 32
 ALPHA0 = 3.0
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _split_crops(data_root, split):
@@ -182,28 +179,6 @@ def test_predict_with_the_tflite_file_scores_and_decides_as_with_the_savedmodel(
 
 
 # --- slow: every method, trained two steps, reloaded without TensorFlow ---------------------------------------------
-def outputs_without_tensorflow(paths, inputs, folder):
-    """{key: {output: array}} of each export file of `paths` {key: path} run on `inputs` (numpy arrays, the
-    arguments of runtime.Export.run) in one fresh process, which must not import TensorFlow, Keras or tf2onnx."""
-    names = [str(folder / f"input_{index}.npy") for index in range(len(inputs))]
-    for name, values in zip(names, inputs):
-        np.save(name, values)
-    script = textwrap.dedent(f"""
-        import json, sys
-        import numpy as np
-        from physstd.deploy import runtime
-        inputs = [np.load(name) for name in {names!r}]
-        for key, path in {paths!r}.items():
-            np.savez({str(folder)!r} + f"/{{key}}.npz", **runtime.load(path, num_threads=1).run(*inputs))
-        print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "tf2onnx"))))
-    """)
-    run = subprocess.run([sys.executable, "-c", script], cwd=folder, capture_output=True, text=True, timeout=600,
-                         env=dict(os.environ, PYTHONPATH=ROOT, TF_CPP_MIN_LOG_LEVEL="3"))
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert json.loads(run.stdout.strip().splitlines()[-1]) == []   # no TensorFlow, Keras or tf2onnx imported
-    return {key: dict(np.load(folder / f"{key}.npz")) for key in paths}
-
-
 @pytest.fixture(scope="module")
 def trained_runs(tmp_path_factory):
     """{method: run directory}: every registered image-only method trained two steps on a tiny synthetic set and calibrated on

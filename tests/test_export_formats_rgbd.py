@@ -11,11 +11,10 @@ pytest.importorskip("ai_edge_litert", reason="the [litert] extra (make test inst
 pytest.importorskip("onnxruntime", reason="the [onnx] extra (make test installs it)")
 pytest.importorskip("tf2onnx", reason="the [onnx] extra (make test installs it)")
 
-from deploy_fixtures import SUBJECTS, write_dataset  # noqa: E402
+from deploy_fixtures import SUBJECTS, outputs_without_tensorflow, write_dataset  # noqa: E402
 from depth_fixtures import add_sensor_depth, reference_normalise  # noqa: E402
 from physstd import deploy  # noqa: E402
 from physstd.deploy import runtime  # noqa: E402
-from test_export_formats import outputs_without_tensorflow  # noqa: E402
 from test_methods import throwaway_method  # noqa: E402
 from test_methods_rgbd import FOLDER, NAME, N  # noqa: E402
 

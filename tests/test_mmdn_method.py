@@ -1,7 +1,8 @@
 """The multi-modal disentanglement network ("Learning Polysemantic Spoof Trace: A Multi-Modal Disentanglement
 Network for Face Anti-spoofing", Li et al. 2023): its fusion against numpy, its losses on hand-computed cases, its
-parameter counts block by block, and (slow) a few training steps through the real loop on a tiny RGB-D set and the
-two-input export reloaded with TensorFlow alone."""
+parameter counts block by block, and (slow) a few training steps through the real loop on a tiny RGB-D set, the
+two-input export reloaded with TensorFlow alone, and the same run in every LiteRT variant and ONNX reloaded without
+TensorFlow."""
 import json
 import math
 import os
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from deploy_fixtures import SUBJECTS, run_with_tensorflow_only, write_dataset
+from deploy_fixtures import SUBJECTS, outputs_without_tensorflow, run_with_tensorflow_only, write_dataset
 from depth_fixtures import add_sensor_depth, reference_normalise
 from physstd.methods.lgsc.networks import trainable_parameters
 from physstd.methods.mmdn import losses
@@ -383,6 +384,39 @@ def test_the_two_input_export_reloads_with_tensorflow_alone_and_scores_as_the_ru
     np.testing.assert_allclose(trace, expected["trace_rgb"], atol=1e-6)
     np.testing.assert_allclose(depth_trace, expected["trace_depth"], atol=1e-6)
     assert region is None and effect is None
+
+
+@pytest.mark.slow
+def test_every_litert_variant_and_onnx_reload_without_tensorflow_and_float32_scores_as_the_savedmodel(trained,
+                                                                                                    tmp_path):
+    for extra, package in (("litert", "ai_edge_litert"), ("onnx", "onnxruntime"), ("onnx", "tf2onnx")):
+        pytest.importorskip(package, reason=f"the [{extra}] extra (make test installs it)")
+    from physstd import deploy
+    from physstd.deploy import convert, runtime
+
+    written = convert.export_converted(trained["run"], trained["model"], ["litert", "onnx"], deploy.LITERT_VARIANTS,
+                                       log=lambda message: None)
+    paths = {variant: deploy.litert_path(trained["model"], variant) for variant in deploy.LITERT_VARIANTS}
+    paths["onnx"] = deploy.onnx_path(trained["model"])
+    assert sorted(entry["path"] for entry in written) == sorted(paths.values())
+    images, depth = _test_inputs(trained)
+    saved = runtime.load(trained["model"])
+    expected = saved.run(images, depth)
+    found = outputs_without_tensorflow(paths, [images, depth], tmp_path)
+    for kind in ("float32", "onnx"):
+        got = found[kind]
+        assert set(got) == set(expected), kind
+        for key in set(expected) - {"decision"}:
+            np.testing.assert_allclose(got[key], expected[key], atol=1e-4, err_msg=f"{kind} {key}")
+        # Three steps leave the scores close to the threshold; away from it the decision is the SavedModel's.
+        clear = np.abs(expected["score"] - saved.threshold) > 1e-4
+        np.testing.assert_array_equal(got["decision"][clear], expected["decision"][clear], err_msg=kind)
+        np.testing.assert_array_equal(got["decision"], got["score"] >= np.float32(saved.threshold))
+        assert runtime.read_metadata(paths[kind])["inputs"].keys() == {"images", "depth"}
+    for variant in deploy.LITERT_VARIANTS[1:]:   # every variant runs and gives every output
+        assert set(found[variant]) == set(expected) and np.all(np.isfinite(found[variant]["score"])), variant
+    quantization = runtime.read_metadata(paths["int8"])["quantization"]
+    assert (quantization["calibration_split"], quantization["calibration_frames"]) == ("train", 12)
 
 
 @pytest.mark.slow

@@ -68,7 +68,7 @@ def frozen_function(module, batch_size=None):
 def litert_converter(function, variant, representative=None):
     """A tf.lite.TFLiteConverter of a frozen batch-1 function set up for one of deploy.LITERT_VARIANTS;
     `representative` (variant 'int8' only): [frames (F, N, N, 3) float32 in [0, 1]], and for a two-input model their
-    normalised depth (F, N, N, 1) after them: the function's inputs, in its order."""
+    normalised depth (F, N, N, 1): the function's inputs, in the converted file's input order (_in_file_order)."""
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], tf.Module())
     if variant == "float32":
         return converter
@@ -91,7 +91,10 @@ def litert_model(function, variant, representative=None, float_layers=""):
 
     Variant 'int8' is quantised selectively: the ops outside the networks (network_edges: the input arithmetic before
     the first convolution, the score arithmetic after the last) stay float32, and those whose output tensor name
-    matches the regular expression `float_layers` (re.search; names of the calibrated model)."""
+    matches the regular expression `float_layers` (re.search; names of the calibrated model). `representative`:
+    the function's inputs in its own order, as litert_converter describes them."""
+    if variant == "int8" and representative is not None:
+        representative = _in_file_order(function, representative)
     converter = litert_converter(function, variant, representative)
     if variant != "int8":
         return converter.convert(), []
@@ -117,9 +120,28 @@ def litert_model(function, variant, representative=None, float_layers=""):
         return debugger.get_nondebug_quantized_model(), nodes
 
 
+def _in_file_order(function, inputs):
+    """The model inputs `inputs` (one array per argument of `function`, in its order) in the order of the converted
+    file's inputs, the order in which the converter's calibrator and the quantisation debugger feed a list.
+
+    The converter orders a two-input file's inputs by name (depth before images), not as the function takes them;
+    a list in the function's order would calibrate each input on the other's values."""
+    if len(inputs) == 1:
+        return inputs
+    from ai_edge_litert.interpreter import Interpreter
+
+    float_file = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()],
+                                                                 tf.Module()).convert()
+    interpreter = Interpreter(model_content=float_file)
+    tensor = {name: detail["index"] for name, detail in interpreter.get_signature_runner().get_input_details().items()}
+    file_order = [detail["index"] for detail in interpreter.get_input_details()]   # the subgraph's inputs, in order
+    arguments = [spec.name for spec in function.input_signature]
+    return [inputs[arguments.index(name)] for name in sorted(tensor, key=lambda name: file_order.index(tensor[name]))]
+
+
 def _samples(inputs, count=None):
-    """Batch-1 samples of the model inputs `inputs` ([frames, depth?], each (F, ...)), as the converter's
-    representative dataset yields them: a list of the inputs in the function's order."""
+    """Batch-1 samples of the model inputs `inputs` ([frames, depth?], each (F, ...), in the converted file's input
+    order: _in_file_order), as the converter's representative dataset yields them: a list."""
     for index in range(len(inputs[0]) if count is None else count):
         yield [values[index:index + 1] for values in inputs]
 
@@ -245,11 +267,17 @@ def split_depth(run_dir, split, count, seed=DEFAULT_SEED):
     """(F, N, N, 1) float32 in [0, 1]: the sensor depth of the frames split_frames draws with the same arguments,
     normalised as the training pipeline normalised it (the set's depth_units)."""
     dataset, chosen = _split_draw(run_dir, split, count, seed)
+    return normalised_depth(dataset, chosen)
+
+
+def normalised_depth(dataset, frames):
+    """(F, N, N, 1) float32 in [0, 1]: the sensor depth of `frames` [(video, frame index)] of a prepared RGB-D
+    dataset, normalised as the training pipeline normalised it (the set's depth_units)."""
     units = pipeline.sensor_depth_units(dataset.meta, dataset.root, ("image", pipeline.SENSOR_DEPTH))
     size = int(dataset.image_size)
     raw = np.stack([pipeline.read_depth_frame(
         os.path.join(dataset.video_dir(video), pipeline.SENSOR_DEPTH, prepared.frame_filename(k)), units, (size, size))
-        for video, k in chosen])
+        for video, k in frames])
     return depth_ops.normalise_sensor_depth(raw[..., None], units).numpy()
 
 
