@@ -39,6 +39,20 @@ def test_mean_sample_std_pooled_counts_and_sign_tests():
                                                          ["colour map (reference, control)", "1"]]
 
 
+def test_depth_trace_columns_appear_when_a_run_has_a_depth_trace():
+    plain = [_record(0.98, 0.10, 0.2, 9, 6)]
+    assert "depth-trace" not in fidelity.table({"all": plain})
+    rgbd = [_record(0.90, 0.20, 0.1, 6, 5), _record(0.94, 0.30, 0.3, 7, 6)]
+    for record, value in zip(rgbd, (0.2, 0.4)):
+        record["types"]["print"]["depth"], record["types"]["replay"]["depth"] = value, -value
+    lines = fidelity.table({"all": plain, "mmdn": rgbd}).splitlines()
+    header = _cells(lines[0])
+    assert header[-2:] == ["print depth-trace r", "replay depth-trace r"]
+    assert _cells(lines[3])[-2:] == ["0.300 ± 0.141", "-0.300 ± 0.141"]   # mean, sample std of (0.2, 0.4)
+    assert _cells(lines[2])[-2:] == ["-", "-"]                            # a run without one
+    assert all(len(_cells(line)) == len(header) for line in lines[2:])
+
+
 def test_a_method_without_a_trace_gets_detection_and_dashes():
     no_trace = {"auc": 0.95, "acer": 0.25, "types": {}}
     lines = fidelity.table({"auxiliary": [no_trace]}).splitlines()

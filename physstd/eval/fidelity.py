@@ -6,8 +6,9 @@ A record holds the video-level test AUC and ACER (physstd.eval.evaluate, score p
 and, per spoof type, trace recovery (physstd.eval.trace_recovery): the correlation of the recovered with the true
 T_A, of the overall effect I - I_hat where the method has one, the frame test against the per-type template
 (videos whose frame specificity beats the template's, and the mean excess), and for the partial attacks the IoU
-of the estimated region P > 0.5 with the true one. A method without an additive trace (the Auxiliary CNN) gets
-its detection columns and dashes.
+of the estimated region P > 0.5 with the true one; for a method with a sensor-depth trace (the Multi-Modal
+Disentanglement Network), the correlation of its depth trace with the true one, as extra columns. A method without
+an additive trace (the Auxiliary CNN) gets its detection columns and dashes.
 """
 import json
 import os
@@ -25,7 +26,8 @@ REFERENCE_ROWS = ("template", "colour map")
 
 def score_run(run_dir):
     """{auc, acer, types: {type: {correlation, effect, positive, videos, beats_template, frame_videos, excess,
-    iou, references: {template, colour map: correlation}}}} of one run (cached)."""
+    iou, depth, references: {template, colour map: correlation}}}} of one run (cached; depth: the depth-trace
+    correlation, None without one)."""
     cache = os.path.join(run_dir, "eval", "fidelity_sweep.json")
     if os.path.exists(cache):
         with open(cache) as f:
@@ -48,6 +50,7 @@ def score_run(run_dir):
                        "positive": m["videos"]["positive"], "videos": m["videos"]["videos"],
                        "beats_template": template.get("beats", 0), "frame_videos": test.get("videos", 0),
                        "excess": template.get("excess"), "iou": (m.get("mask") or {}).get("iou"),
+                       "depth": (m.get("depth_trace") or {}).get("correlation"),
                        "references": {ref: m["references"][ref]["correlation"]
                                       for ref in REFERENCE_ROWS if ref in m.get("references", {})}}
     data_root = runs.read_run_flags(run_dir)["train"].get("data_root", "")
@@ -76,8 +79,11 @@ def table(by_config):
     for t in WHOLE_FACE:
         header += [f"{t} r on T_A", f"{t} r on effect", f"{t} beats template, excess"]
     header += [f"{t} r" for t in LOCAL] + [f"{t} IoU" for t in REGION] + ["print+replay beat template (p)"]
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     traced = [r for records in by_config.values() for r in records if r["types"]]
+    # Depth-trace columns only when some run has a depth trace (records cached before they existed have no key).
+    depth = any(r["types"][n].get("depth") is not None for r in traced for n in WHOLE_FACE)
+    header += [f"{t} depth-trace r" for t in WHOLE_FACE] if depth else []
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for config, records in by_config.items():
         cells = [config, str(len(records)), _mean_std([100 * r["auc"] for r in records], digits=2),
                  _mean_std([100 * r["acer"] for r in records], digits=2)]
@@ -94,6 +100,8 @@ def table(by_config):
         k = sum(r["types"][n]["beats_template"] for r in records for n in WHOLE_FACE)
         n = sum(r["types"][n]["frame_videos"] for r in records for n in WHOLE_FACE)
         cells.append(f"{k}/{n} ({trace_recovery.sign_test(k, n):.2g})")
+        if depth:
+            cells += [_mean_std([r["types"][name].get("depth") for r in records]) for name in WHOLE_FACE]
         lines.append("| " + " | ".join(cells) + " |")
     sets = list(dict.fromkeys(r.get("data", "") for r in traced))
     for data, ref in ((data, ref) for data in sets for ref in REFERENCE_ROWS):
