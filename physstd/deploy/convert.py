@@ -68,7 +68,7 @@ def frozen_function(module, batch_size=None):
 def litert_converter(function, variant, representative=None):
     """A tf.lite.TFLiteConverter of a frozen batch-1 function set up for one of deploy.LITERT_VARIANTS;
     `representative` (variant 'int8' only): [frames (F, N, N, 3) float32 in [0, 1]], and for a two-input model their
-    normalised depth (F, N, N, 1): the function's inputs, in the converted file's input order (_in_file_order)."""
+    normalised depth (F, N, N, 1): the model's inputs, in the converted file's input order (_in_file_order)."""
     converter = tf.lite.TFLiteConverter.from_concrete_functions([function.get_concrete_function()], tf.Module())
     if variant == "float32":
         return converter
