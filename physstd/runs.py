@@ -30,6 +30,15 @@ def read_run_flags(run_dir):
     return record
 
 
+def read_method_run(run_dir, method):
+    """The flags.json record of a run directory that must be a run of `method`; one clear ValueError otherwise."""
+    record = read_run_flags(run_dir)
+    if run_method(record) != method:
+        raise ValueError(f"{os.path.join(run_dir, FLAGS_FILE)}: a run of method {run_method(record)!r}; expected a "
+                         f"{method!r} run (run_train.py --method={method})")
+    return record
+
+
 def run_method(record):
     """The method name of a flags.json record; a record without one is a PhySTD run (written before --method)."""
     name = record.get("train", {}).get("method", DEFAULT_METHOD)

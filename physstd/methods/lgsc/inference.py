@@ -43,10 +43,8 @@ def build_networks(width, image_size, cue_head="released"):
 def load_networks(run_dir, method_name):
     """(generator, classifier, model_config, own config) of an LGSC run (a run of `method_name`), restored from its
     newest readable checkpoint."""
-    record = runs.read_run_flags(run_dir)
+    record = runs.read_method_run(run_dir, method_name)
     path = os.path.join(run_dir, runs.FLAGS_FILE)
-    if runs.run_method(record) != method_name:
-        raise ValueError(f"{path}: a run of method {runs.run_method(record)!r}; expected a {method_name!r} run")
     model_config = ModelConfig.from_dict(record["model"], f"{path}: model")
     own = LGSCConfig.from_dict(record["train"].get("method_config", {}), f"{path}: method_config")
     generator, classifier = build_networks(model_config.width, model_config.image_size, own.cue_head)

@@ -50,10 +50,8 @@ def build_networks(modalities, width, image_size, mixed_precision=False):
 
 def load_networks(run_dir, method_name):
     """(generator, classifier, model_config, own config) of a run of `method_name`, from its newest checkpoint."""
-    record = runs.read_run_flags(run_dir)
+    record = runs.read_method_run(run_dir, method_name)
     path = os.path.join(run_dir, runs.FLAGS_FILE)
-    if runs.run_method(record) != method_name:
-        raise ValueError(f"{path}: a run of method {runs.run_method(record)!r}; expected a {method_name!r} run")
     model_config = ModelConfig.from_dict(record["model"], f"{path}: model")
     own = MMDNConfig.from_dict(record["train"].get("method_config", {}), f"{path}: method_config")
     generator, classifier = build_networks(parse_modalities(own.mmdn_modalities), model_config.width,
