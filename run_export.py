@@ -24,9 +24,11 @@ flags.DEFINE_string("calibration_split", "train", "the split whose frames calibr
                     "check every converted file: train or dev (never test)")
 flags.DEFINE_integer("calibration_frames", deploy.DEFAULT_CALIBRATION_FRAMES,
                      "frames drawn (seeded) from --calibration_split for the int8 calibration", lower_bound=1)
-flags.DEFINE_string("int8_float_layers", "", "regular expression: int8 ops whose tensor names it matches stay "
+flags.DEFINE_string("int8_float_layers", None, "regular expression: int8 ops whose tensor names it matches stay "
                     "float32 (selective quantisation; the per-layer comparison of benchmarks/export_formats.py "
-                    "finds them)")
+                    "finds them). Default: the method's own, the layers whose int8 error cost its accuracy on the "
+                    "demo runs (PhySTD the stem and first stage-1 convolution, De-Spoof its DS-Net, the multi-modal "
+                    "network its trace classifier, the Auxiliary none); --int8_float_layers= keeps none")
 FLAGS = flags.FLAGS
 flags.mark_flag_as_required("run_dir")
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.export_formats --run_dir=RUN [--output_dir=DIR] [--int8_float_layers=REGEX]
     .venv/bin/python -m benchmarks.export_formats --run_dir=RUN --layers     # the int8 per-layer comparison
+    .venv/bin/python -m benchmarks.export_formats --summary=DIR,DIR,...   # the accuracy columns over several runs
 
 What it does:
 1. exports the run with run_export.py (a subprocess) into --output_dir: the SavedModel, the LiteRT float32, float16,
@@ -30,6 +31,11 @@ grew at this op (the largest growths are where int8 loses the accuracy: keep tho
 --ops profiles the int8 and float32 LiteRT files op by op: each op cut out of the file into a one-op model (its
 tensors and constants kept) and timed alone on 1 thread (--repeats calls, their median, less the cheapest op's: the
 call's own cost), summed by op kind and output type: which ops take the time, and which stayed float32.
+
+--rounds=0 scores without timing. --summary reads the results (export_formats.json) of earlier runs of this
+benchmark, one per output folder (one method's seeds, say), and prints per file the change of the video AUC and ACER
+against each run's own SavedModel (each run, then their mean), the video decision flips and the largest |score
+difference|: a test split where one video moves the ACER by a few points gets a finer reading from several runs.
 """
 import json
 import os
@@ -48,7 +54,8 @@ flags.DEFINE_string("output_dir", "", "folder for the exports and the results (d
 flags.DEFINE_list("litert_variants", ["float32", "float16", "dynamic_int8", "int8"], "LiteRT variants to measure")
 flags.DEFINE_string("calibration_split", "train", "train or dev: the frames of the int8 calibration")
 flags.DEFINE_integer("calibration_frames", 300, "frames of the int8 calibration")
-flags.DEFINE_string("int8_float_layers", "", "run_export.py --int8_float_layers (selective quantisation)")
+flags.DEFINE_string("int8_float_layers", None, "run_export.py --int8_float_layers (selective quantisation; default "
+                    "the method's own, --int8_float_layers= none)")
 flags.DEFINE_enum("eval_split", "test", ["test", "dev"], "the split whose frames are scored and timed (dev: to choose "
                   "--int8_float_layers; the figures to report are test's)")
 flags.DEFINE_bool("reuse", False, "measure the files already in --output_dir instead of exporting again")
@@ -60,6 +67,8 @@ flags.DEFINE_integer("rounds", 3, "measurements of each file and thread count, t
 flags.DEFINE_bool("layers", False, "print the per-layer comparison of the int8 and float32 LiteRT files instead")
 flags.DEFINE_integer("layer_frames", 32, "--layers: frames of the calibration split compared")
 flags.DEFINE_bool("ops", False, "print the per-op latency profile of the int8 and float32 LiteRT files instead")
+flags.DEFINE_list("summary", [], "output folders of earlier runs of this benchmark: print their accuracy columns "
+                  "side by side instead (no --run_dir)")
 flags.DEFINE_string("_worker", "", "internal: JSON arguments of one measuring process")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -155,7 +164,9 @@ def export(output):
     command = [sys.executable, os.path.join(ROOT, "run_export.py"), f"--run_dir={FLAGS.run_dir}",
                f"--export_dir={os.path.join(output, 'model')}", "--format=savedmodel,litert,onnx",
                f"--litert_variants={','.join(FLAGS.litert_variants)}", f"--calibration_split={FLAGS.calibration_split}",
-               f"--calibration_frames={FLAGS.calibration_frames}", f"--int8_float_layers={FLAGS.int8_float_layers}"]
+               f"--calibration_frames={FLAGS.calibration_frames}"]
+    if FLAGS.int8_float_layers is not None:
+        command.append(f"--int8_float_layers={FLAGS.int8_float_layers}")
     run = subprocess.run(command, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), capture_output=True,
                          text=True)
     if run.returncode:
@@ -216,26 +227,88 @@ def _threshold(path):
     return float(runtime.read_metadata(path)["threshold"])
 
 
+def _float_layers(rows):
+    """The --int8_float_layers the int8 file was converted with (its metadata), or None without an int8 file."""
+    from physstd.deploy import runtime
+
+    paths = [row["path"] for row in rows if row["format"] == "litert" and row["variant"] == "int8"]
+    return runtime.read_metadata(paths[0])["quantization"]["float_layers"] if paths else None
+
+
 def table(rows, counts):
     """The markdown table of the module doc."""
     base = rows[0]
     labels = [str(t) for t in base["ms_per_face"]]
     with_tensorflow = [f"{row['format']} {row['variant']}" for row in rows if row["tensorflow_imported"]]
+    timing = (f"latency = median ms per face at batch 1 ({', '.join(labels)} threads), the smallest of "
+              f"{FLAGS.rounds} rounds" if labels else "not timed (--rounds=0)")
     lines = [f"{counts['frames']} {FLAGS.eval_split} frames, {counts['videos']} videos; metrics at video level, "
-             f"APCER {counts['apcer']}; latency = median ms per face at batch 1 ({', '.join(labels)} threads), the "
-             f"smallest of {FLAGS.rounds} rounds; processes that imported TensorFlow: {', '.join(with_tensorflow)}",
+             f"APCER {counts['apcer']}; {timing}; processes that imported TensorFlow: {', '.join(with_tensorflow)}",
              "",
              "| format | variant | MB | smaller | max abs score diff | flips frame/video | AUC % | ACER % | APCER % | "
-             "BPCER % | " + " | ".join(f"ms ({t} thr)" for t in labels) + " | speed-up (" + ", ".join(labels) + ") |",
-             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * len(labels) + "---:|"]
+             "BPCER % |" + "".join(f" ms ({t} thr) |" for t in labels)
+             + (" speed-up (" + ", ".join(labels) + ") |" if labels else ""),
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|" + "---:|" * (len(labels) + bool(labels))]
     for row in rows:
         found = row["metrics"]
         speed = ", ".join(f"{base['ms_per_face'][t] / row['ms_per_face'][t]:.1f}x" for t in labels)
         lines.append(f"| {row['format']} | {row['variant']} | {row['bytes'] / 1e6:.2f} | "
                      f"{base['bytes'] / row['bytes']:.1f}x | {row['max_score_difference']:.1e} | "
                      f"{row['frame_flips']}/{row['video_flips']} | {100 * found['auc']:.2f} | {100 * found['acer']:.2f} | "
-                     f"{100 * found['apcer']:.2f} | {100 * found['bpcer']:.2f} | "
-                     + " | ".join(f"{row['ms_per_face'][t]:.2f}" for t in labels) + f" | {speed} |")
+                     f"{100 * found['apcer']:.2f} | {100 * found['bpcer']:.2f} |"
+                     + "".join(f" {row['ms_per_face'][t]:.2f} |" for t in labels) + (f" {speed} |" if labels else ""))
+    return "\n".join(lines)
+
+
+# --- several runs side by side -----------------------------------------------------------------------------------
+def read_results(folders):
+    """The export_formats.json records of `folders`; a ValueError naming the first one missing or unreadable."""
+    records = []
+    for folder in folders:
+        path = os.path.join(folder, "export_formats.json")
+        try:
+            with open(path) as stream:
+                records.append(json.load(stream))
+        except (OSError, ValueError) as error:
+            raise ValueError(f"{path}: not a result of this benchmark ({error.__class__.__name__}); run "
+                             f"`python -m benchmarks.export_formats --run_dir=RUN --output_dir={folder}` first") from None
+    return records
+
+
+def summary(records):
+    """The markdown table of --summary: per converted file, over the runs of `records` (export_formats.json, each
+    with its SavedModel first), the change in video AUC and ACER points against that run's SavedModel, the video
+    flips and the largest |score difference|."""
+    kinds = [(row["format"], row["variant"]) for row in records[0]["rows"][1:]]
+    lines = [f"{len(records)} runs: " + "; ".join(f"{os.path.basename(r['run_dir'])} (int8 float layers "
+                                                   f"{r.get('int8_float_layers')!r})" for r in records),
+             "",
+             "| format | variant | AUC change, points: each run (mean) | ACER change, points: each run (mean) | "
+             "video flips: each run (total) | max abs score diff |",
+             "|---|---|---|---|---|---:|"]
+
+    def signed(value):
+        return f"{round(float(value), 2) + 0.0:+.2f}"   # + 0.0: no "-0.00"
+
+    def listed(values, total):
+        return ", ".join(map(signed, values)) + f" ({signed(total(values))})"
+
+    for kind in kinds:
+        changes = {"auc": [], "acer": []}
+        flips, difference = [], 0.0
+        for record in records:
+            base = record["rows"][0]
+            found = [row for row in record["rows"] if (row["format"], row["variant"]) == kind]
+            if base["format"] != "savedmodel" or not found:
+                raise ValueError(f"{record['run_dir']}: its results hold no {' '.join(kind)} row next to a SavedModel "
+                                 f"(measure the same variants on every run)")
+            for key, values in changes.items():
+                values.append(100 * (found[0]["metrics"][key] - base["metrics"][key]))
+            flips.append(found[0]["video_flips"])
+            difference = max(difference, found[0]["max_score_difference"])
+        lines.append(f"| {kind[0]} | {kind[1]} | {listed(changes['auc'], np.mean)} | "
+                     f"{listed(changes['acer'], np.mean)} | {', '.join(map(str, flips))} ({sum(flips)}) | "
+                     f"{difference:.1e} |")
     return "\n".join(lines)
 
 
@@ -385,6 +458,13 @@ def main(argv):
     if FLAGS._worker:
         worker(json.loads(FLAGS._worker))
         return
+    if FLAGS.summary:
+        try:
+            print(summary(read_results(FLAGS.summary)))
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        return
     if not FLAGS.run_dir:
         raise app.UsageError("--run_dir is required")
     output = FLAGS.output_dir or os.path.join(tempfile.gettempdir(),
@@ -404,7 +484,7 @@ def main(argv):
     name = "export_formats.json" if FLAGS.eval_split == "test" else f"export_formats_{FLAGS.eval_split}.json"
     with open(os.path.join(output, name), "w") as stream:
         json.dump({"run_dir": os.path.abspath(FLAGS.run_dir), "split": FLAGS.eval_split, "counts": counts, "rows": rows,
-                   "int8_float_layers": FLAGS.int8_float_layers}, stream, indent=2)
+                   "int8_float_layers": _float_layers(rows)}, stream, indent=2)
 
 
 if __name__ == "__main__":

@@ -107,8 +107,15 @@ def test_the_int8_file_is_quantised_calibrated_on_train_frames_and_keeps_the_inp
         kind[op["op_name"]].add(details[op["outputs"][0]]["dtype"].__name__)
     # Inner convolutions in int8; the Eq. 9 split (its einsum resizes and differences) and the L1 sums in float32.
     assert "int8" in kind["CONV_2D"] and "int8" in kind["TRANSPOSE_CONV"]
-    kernels = [details[op["inputs"][1]]["dtype"] for op in ops if op["op_name"] in ("CONV_2D", "TRANSPOSE_CONV")]
-    assert kernels.count(np.int8) >= len(kernels) - 2, kernels   # the last convolutions of the two heads: float
+    convolutions = [op for op in ops if op["op_name"] in ("CONV_2D", "TRANSPOSE_CONV")]
+    float_kernels = [details[op["outputs"][0]]["name"] for op in convolutions
+                     if details[op["inputs"][1]]["dtype"] != np.int8]
+    # Float32: PhySTD's default --int8_float_layers (the stem and the first stage-1 convolution) and the last
+    # convolutions of the two heads (network edges).
+    assert model.info["quantization"]["float_layers"] == methods.get("physstd").int8_float_layers
+    assert len(float_kernels) == 4 and len(convolutions) > 10, float_kernels
+    assert [any(re.search(rf"/{layer}_\d+/", name) for name in float_kernels)
+            for layer in ("stem", "stage1_conv1")] == [True, True], float_kernels
     assert kind["SUM"] == {"float32"} and "float32" in kind["SUB"]
     first_conv = next(i for i, op in enumerate(ops) if op["op_name"] == "CONV_2D")
     assert all(details[op["outputs"][0]]["dtype"] != np.int8 for op in ops[:first_conv]
@@ -227,6 +234,11 @@ def test_every_method_exports_to_every_format_and_reloads_without_tensorflow_wit
                        **{variant: deploy.litert_path(export_dir, variant) for variant in deploy.LITERT_VARIANTS[1:]}}
         saved = runtime.load(export_dir)
         expected[name], thresholds[name] = saved.run(crops), saved.threshold
+        # The method's default selective quantisation names layers of its converted graph (a renamed layer would
+        # silently quantise everything).
+        pattern = methods.get(name).int8_float_layers
+        kept = runtime.read_metadata(paths[name]["int8"])["quantization"]["float_nodes"]
+        assert not pattern or any(re.search(pattern, node) for node in kept), (name, pattern)
     found = outputs_without_tensorflow({f"{name}_{kind}": path for name, files in paths.items()
                                         for kind, path in files.items()}, [crops], tmp_path)
     for name, reference in expected.items():

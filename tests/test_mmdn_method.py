@@ -6,6 +6,7 @@ TensorFlow."""
 import json
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import tensorflow as tf
 
 from deploy_fixtures import SUBJECTS, outputs_without_tensorflow, run_with_tensorflow_only, write_dataset
 from depth_fixtures import add_sensor_depth, reference_normalise
+from physstd import methods
 from physstd.methods.lgsc.networks import trainable_parameters
 from physstd.methods.mmdn import losses
 from physstd.methods.mmdn import networks
@@ -417,6 +419,9 @@ def test_every_litert_variant_and_onnx_reload_without_tensorflow_and_float32_sco
         assert set(found[variant]) == set(expected) and np.all(np.isfinite(found[variant]["score"])), variant
     quantization = runtime.read_metadata(paths["int8"])["quantization"]
     assert (quantization["calibration_split"], quantization["calibration_frames"]) == ("train", 12)
+    # The default selective quantisation keeps phi float32: its four hidden convolutions and its output.
+    phi = [node for node in quantization["float_nodes"] if re.search(methods.get("mmdn").int8_float_layers, node)]
+    assert len([node for node in phi if "convolution" in node]) == 5, phi
 
 
 @pytest.mark.slow

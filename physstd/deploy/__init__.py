@@ -69,14 +69,14 @@ def check_calibration_split(split):
                          f"converted model)")
 
 
-def check_request(formats, variants=LITERT_VARIANTS, calibration_split="train", float_layers=""):
+def check_request(formats, variants=LITERT_VARIANTS, calibration_split="train", float_layers=None):
     """(formats, variants) as tuples, after checking every export setting; one ValueError naming the flag otherwise
-    (the calibration split is train or dev, never test)."""
+    (the calibration split is train or dev, never test). float_layers None: the method's own default."""
     formats = parse_choices(formats, FORMATS, "--format")
     variants = parse_choices(variants, LITERT_VARIANTS, "--litert_variants")
     check_calibration_split(calibration_split)
     try:
-        re.compile(float_layers)
+        re.compile(float_layers or "")
     except re.error as error:
         raise ValueError(f"--int8_float_layers={float_layers!r}: not a regular expression ({error})") from None
     return formats, variants

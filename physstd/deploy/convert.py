@@ -297,7 +297,7 @@ def check_replaceable_file(path, format_name):
                      f"choose another --export_dir or remove it yourself")
 
 
-def checked_targets(export_dir, formats, variants=deploy.LITERT_VARIANTS, calibration_split="train", float_layers=""):
+def checked_targets(export_dir, formats, variants=deploy.LITERT_VARIANTS, calibration_split="train", float_layers=None):
     """[(format, variant, path)] of the converted files of `formats` (savedmodel excluded), after checking the settings
     (deploy.check_request), that each format's runtime is installed (the check runs the file) and that no file of
     someone else's would be replaced; one ValueError otherwise."""
@@ -332,14 +332,17 @@ def check_result(reference, converted):
 
 
 def export_converted(run_dir, export_dir, formats, variants=deploy.LITERT_VARIANTS, calibration_split="train",
-                     calibration_frames=deploy.DEFAULT_CALIBRATION_FRAMES, float_layers="", log=print):
+                     calibration_frames=deploy.DEFAULT_CALIBRATION_FRAMES, float_layers=None, log=print):
     """Write the LiteRT and ONNX files of `formats` (physstd.deploy) of a run's latest checkpoint, with the run's
-    calibration, next to the SavedModel folder `export_dir`. Returns [{format, variant, path, bytes, check}]."""
+    calibration, next to the SavedModel folder `export_dir`. Returns [{format, variant, path, bytes, check}].
+    float_layers: the int8 file's selective quantisation (litert_model); None: the method's int8_float_layers."""
     wanted = checked_targets(export_dir, formats, variants, calibration_split, float_layers)
     if not wanted:
         return []
     os.makedirs(os.path.dirname(os.path.abspath(os.fspath(export_dir))), exist_ok=True)
     method = methods.of_run(run_dir)
+    if float_layers is None:
+        float_layers = method.int8_float_layers
     calibration = _run_calibration(run_dir, method)
     params = method.check_params(dict(calibration["params"]), f"{run_dir}: score parameters")
     takes_depth = len(method.input_keys) > 1

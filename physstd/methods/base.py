@@ -151,6 +151,10 @@ class Method:
     figure_outputs = ()
     train_defaults = {}
     input_keys = ("image",)
+    # run_export.py --int8_float_layers's default: a regular expression over the converted graph's tensor names of
+    # the layers that stay float32 in the full-integer int8 file, those whose int8 error cost the method's accuracy
+    # on the demo runs (the per-layer comparison of benchmarks/export_formats.py; docs/results.md).
+    int8_float_layers = ""
 
     @property
     def own_flags(self):

@@ -64,6 +64,8 @@ class DeSpoof(WeightedScore, Method):
     weighted_score = SCORE
     score_formula = SCORE.formula
     figure_outputs = ("additive_trace", "zero_one_map", "depth", "live")
+    # DS-Net: its noise N (about 1e-3, the score's main term) is a residual that int8 noise in any layer swamps.
+    int8_float_layers = r"\bds_net(_\d+)?/"
     train_defaults = TRAIN_DEFAULTS
 
     def check_config(self, config, model_config):

@@ -32,6 +32,8 @@ class PhySTD(WeightedScore, Method):
     weighted_score = score.SCORE
     score_formula = score.SCORE.formula
     figure_outputs = ("depth", "B", "C", "T", "P", "I_P", "additive_trace", "live")
+    # The stem's input holds [I]n1 next to 15 ([I]n2 - [I]n1) and 25 (I - [I]n2) under one int8 scale.
+    int8_float_layers = r"\b(stem|stage1_conv1)(_\d+)?/"
 
     # The members below import this folder's TensorFlow modules when called: the flag definitions import this
     # module, and `run_train.py --help` stays free of TensorFlow.
