@@ -280,8 +280,12 @@ def summary(records):
     with its SavedModel first), the change in video AUC and ACER points against that run's SavedModel, the video
     flips and the largest |score difference|."""
     kinds = [(row["format"], row["variant"]) for row in records[0]["rows"][1:]]
-    lines = [f"{len(records)} runs: " + "; ".join(f"{os.path.basename(r['run_dir'])} (int8 float layers "
-                                                   f"{r.get('int8_float_layers')!r})" for r in records),
+
+    def layers(record):
+        found = record.get("int8_float_layers")
+        return "no int8 file" if found is None else f"int8 float layers '{found}'"
+
+    lines = [f"{len(records)} runs: " + "; ".join(f"{os.path.basename(r['run_dir'])} ({layers(r)})" for r in records),
              "",
              "| format | variant | AUC change, points: each run (mean) | ACER change, points: each run (mean) | "
              "video flips: each run (total) | max abs score diff |",

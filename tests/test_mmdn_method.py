@@ -419,9 +419,12 @@ def test_every_litert_variant_and_onnx_reload_without_tensorflow_and_float32_sco
         assert set(found[variant]) == set(expected) and np.all(np.isfinite(found[variant]["score"])), variant
     quantization = runtime.read_metadata(paths["int8"])["quantization"]
     assert (quantization["calibration_split"], quantization["calibration_frames"]) == ("train", 12)
-    # The default selective quantisation keeps phi float32: its four hidden convolutions and its output.
-    phi = [node for node in quantization["float_nodes"] if re.search(methods.get("mmdn").int8_float_layers, node)]
-    assert len([node for node in phi if "convolution" in node]) == 5, phi
+    # The default selective quantisation keeps phi (four hidden convolutions and its output), the decoders and the
+    # fusions float32; the encoders stay int8.
+    kept = [node for node in quantization["float_nodes"] if re.search(methods.get("mmdn").int8_float_layers, node)]
+    assert len([node for node in kept if "trace_classifier" in node and "convolution" in node]) == 5, kept
+    assert all(any(part in node for node in kept) for part in ("decoder_rgb", "decoder_depth", "fusion1")), kept
+    assert not any("encoder_" in node for node in kept), kept
 
 
 @pytest.mark.slow

@@ -47,6 +47,8 @@ class LGSC(UnfittedScore, Method):
     score_terms = SCORE_TERMS
     score_formula = "cue_magnitude"
     figure_outputs = ("cue",)
+    # The cue generator's decoder, whose cue alone gives the score (chosen on dev; docs/results.md).
+    int8_float_layers = r"\bcue_generator(_\d+)?/decoder"
     train_defaults = TRAIN_DEFAULTS
 
     def check_config(self, config, model_config):
