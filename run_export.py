@@ -27,8 +27,9 @@ flags.DEFINE_integer("calibration_frames", deploy.DEFAULT_CALIBRATION_FRAMES,
 flags.DEFINE_string("int8_float_layers", None, "regular expression: int8 ops whose tensor names it matches stay "
                     "float32 (selective quantisation; the per-layer comparison of benchmarks/export_formats.py "
                     "finds them). Default: the method's own, the layers whose int8 error cost its accuracy on the "
-                    "demo runs (PhySTD the stem and first stage-1 convolution, De-Spoof its DS-Net, the multi-modal "
-                    "network its trace classifier, the Auxiliary none); --int8_float_layers= keeps none")
+                    "demo runs (PhySTD its stem, first stage-1 convolution, decoders and attention modules; De-Spoof its "
+                    "DS-Net; LGSC its cue decoder; the multi-modal network its trace classifier, decoders and fusions; "
+                    "the Auxiliary none); --int8_float_layers= keeps none")
 FLAGS = flags.FLAGS
 flags.mark_flag_as_required("run_dir")
 
