@@ -294,25 +294,23 @@ def summary(records):
     def signed(value):
         return f"{round(float(value), 2) + 0.0:+.2f}"   # + 0.0: no "-0.00"
 
-    def listed(values, total):
-        return ", ".join(map(signed, values)) + f" ({signed(total(values))})"
+    def listed(values):
+        return ", ".join(map(signed, values)) + f" ({signed(np.mean(values))})"
 
     for kind in kinds:
-        changes = {"auc": [], "acer": []}
-        flips, difference = [], 0.0
+        pairs = []   # (this run's SavedModel row, its row of `kind`)
         for record in records:
-            base = record["rows"][0]
             found = [row for row in record["rows"] if (row["format"], row["variant"]) == kind]
-            if base["format"] != "savedmodel" or not found:
+            if record["rows"][0]["format"] != "savedmodel" or not found:
                 raise ValueError(f"{record['run_dir']}: its results hold no {' '.join(kind)} row next to a SavedModel "
                                  f"(measure the same variants on every run)")
-            for key, values in changes.items():
-                values.append(100 * (found[0]["metrics"][key] - base["metrics"][key]))
-            flips.append(found[0]["video_flips"])
-            difference = max(difference, found[0]["max_score_difference"])
-        lines.append(f"| {kind[0]} | {kind[1]} | {listed(changes['auc'], np.mean)} | "
-                     f"{listed(changes['acer'], np.mean)} | {', '.join(map(str, flips))} ({sum(flips)}) | "
-                     f"{difference:.1e} |")
+            pairs.append((record["rows"][0], found[0]))
+        changes = {key: [100 * (row["metrics"][key] - base["metrics"][key]) for base, row in pairs]
+                   for key in ("auc", "acer")}
+        flips = [row["video_flips"] for _, row in pairs]
+        difference = max(row["max_score_difference"] for _, row in pairs)
+        lines.append(f"| {kind[0]} | {kind[1]} | {listed(changes['auc'])} | {listed(changes['acer'])} | "
+                     f"{', '.join(map(str, flips))} ({sum(flips)}) | {difference:.1e} |")
     return "\n".join(lines)
 
 

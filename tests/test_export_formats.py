@@ -108,15 +108,14 @@ def test_the_int8_file_is_quantised_calibrated_on_train_frames_and_keeps_the_inp
     # Inner convolutions in int8; the Eq. 9 split (its einsum resizes and differences) and the L1 sums in float32.
     assert "int8" in kind["CONV_2D"]
     convolutions = [op for op in ops if op["op_name"] in ("CONV_2D", "TRANSPOSE_CONV")]
-    float_kernels = [details[op["outputs"][0]]["name"] for op in convolutions
-                     if details[op["inputs"][1]]["dtype"] != np.int8]
+    kernels = [(details[op["outputs"][0]]["name"], details[op["inputs"][1]]["dtype"]) for op in convolutions]
+    float_kernels = [name for name, dtype in kernels if dtype != np.int8]
+    int8_kernels = [name for name, dtype in kernels if dtype == np.int8]
     # Float32: the convolutions of PhySTD's default --int8_float_layers (the stem, the first stage-1 convolution,
     # the decoders and the attention modules) and the last convolutions of the two heads (network edges); int8: the
     # other encoder convolutions, and the decoder's transposed convolutions (the quantiser ignores its list there).
     pattern = methods.get("physstd").int8_float_layers
     assert model.info["quantization"]["float_layers"] == pattern
-    int8_kernels = [details[op["outputs"][0]]["name"] for op in convolutions
-                    if details[op["inputs"][1]]["dtype"] == np.int8]
     assert all(re.search(pattern, name) or re.search(r"/(depth|trace)_out_\d+/", name) for name in float_kernels)
     assert [any(re.search(rf"/{layer}_\d+/", name) for name in float_kernels)
             for layer in ("stem", "stage1_conv1", "trace_head", "depth_conv1", "attention_f1", "trace_out",
