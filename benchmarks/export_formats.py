@@ -36,6 +36,11 @@ call's own cost), summed by op kind and output type: which ops take the time, an
 benchmark, one per output folder (one method's seeds, say), and prints per file the change of the video AUC and ACER
 against each run's own SavedModel (each run, then their mean), the video decision flips and the largest |score
 difference|: a test split where one video moves the ACER by a few points gets a finer reading from several runs.
+
+--reuse measures the files an earlier run left in --output_dir; one it needs that is not there stops it before
+anything is scored, with one `error:` line naming the files (exit status 2, as for a --summary folder without
+results). An export or a measuring process that fails ends it with one `error:` line, that process's own last line
+(exit status 1).
 """
 import json
 import os
@@ -101,6 +106,12 @@ def worker(arguments):
         json.dump(result, stream)
 
 
+def _last_line(stderr):
+    """What a failed child process said last (its error line, or its exception's), without an `error: ` prefix."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    return lines[-1].removeprefix("error: ") if lines else "no message"
+
+
 def measure(path, input_files, threads, score, folder):
     """The worker's result for one file and thread count (a fresh Python process); `input_files`: the .npy files of
     the model's inputs (crops, and depth for an RGB-D model)."""
@@ -112,7 +123,7 @@ def measure(path, input_files, threads, score, folder):
     run = subprocess.run([sys.executable, "-m", "benchmarks.export_formats", f"--_worker={json.dumps(arguments)}"],
                          cwd=ROOT, env=env, capture_output=True, text=True)
     if run.returncode:
-        raise RuntimeError(f"{path} on {threads} threads failed:\n{run.stderr[-3000:]}")
+        raise RuntimeError(f"{path} on {threads} threads failed: {_last_line(run.stderr)}")
     with open(arguments["result"]) as stream:
         result = json.load(stream)
     if score:
@@ -170,8 +181,21 @@ def export(output):
     run = subprocess.run(command, cwd=ROOT, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), capture_output=True,
                          text=True)
     if run.returncode:
-        raise RuntimeError(f"run_export.py failed:\n{run.stderr[-3000:]}")
+        raise RuntimeError(f"run_export.py failed: {_last_line(run.stderr)}")
     print(run.stdout.strip())
+
+
+def missing_files(output):
+    """The files --reuse would read from `output` that are not there: those of --litert_variants (and the SavedModel,
+    the ONNX file) for the comparison; the int8 and float32 LiteRT files for --layers and --ops."""
+    from physstd import deploy
+
+    base = os.path.join(output, "model")
+    if FLAGS.layers or FLAGS.ops:
+        paths = [deploy.litert_path(base, variant) for variant in ("float32", "int8")]
+    else:
+        paths = [base] + [deploy.litert_path(base, v) for v in FLAGS.litert_variants] + [deploy.onnx_path(base)]
+    return [path for path in paths if not os.path.exists(path)]
 
 
 def compare(output):
@@ -471,16 +495,26 @@ def main(argv):
         raise app.UsageError("--run_dir is required")
     output = FLAGS.output_dir or os.path.join(tempfile.gettempdir(),
                                               f"export_formats_{os.path.basename(os.path.normpath(FLAGS.run_dir))}")
+    if FLAGS.reuse:
+        missing = missing_files(output)
+        if missing:
+            print(f"error: --reuse: {', '.join(missing)} not found; export them (run without --reuse) or name only the "
+                  f"variants there with --litert_variants", file=sys.stderr)
+            return 2
     os.makedirs(output, exist_ok=True)
-    if not FLAGS.reuse:
-        export(output)
-    if FLAGS.layers:
-        layers(output)
-        return
-    if FLAGS.ops:
-        ops(output)
-        return
-    rows, counts = compare(output)
+    try:
+        if not FLAGS.reuse:
+            export(output)
+        if FLAGS.layers:
+            layers(output)
+            return
+        if FLAGS.ops:
+            ops(output)
+            return
+        rows, counts = compare(output)
+    except RuntimeError as error:   # a child process failed: its own last line says why
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     print(f"run {FLAGS.run_dir}: {os.cpu_count()} CPUs")
     print(table(rows, counts))
     name = "export_formats.json" if FLAGS.eval_split == "test" else f"export_formats_{FLAGS.eval_split}.json"

@@ -54,3 +54,38 @@ def test_a_folder_without_results_or_a_run_without_the_variant_is_refused_in_one
                                                     _row("litert", "float16", 0.9, 0.2)], "")
     with pytest.raises(ValueError, match="auxiliary_s0: its results hold no litert int8 row next to a SavedModel"):
         export_formats.summary(export_formats.read_results(results + [other]))
+
+
+def test_reuse_names_the_files_that_are_not_there_before_scoring_anything(tmp_path):
+    # An earlier run measured float32 and int8 only; asking --reuse for float16 too must stop before any scoring,
+    # naming the missing file (not a child process's traceback), and write nothing.
+    output = tmp_path / "out"
+    for name in ("model.float32.tflite", "model.int8.tflite", "model.onnx"):
+        (output / name).parent.mkdir(exist_ok=True)
+        (output / name).write_bytes(b"")
+    (output / "model").mkdir()
+    before = sorted(os.listdir(output))
+    run = subprocess.run([sys.executable, "-m", "benchmarks.export_formats", f"--run_dir={tmp_path / 'run'}",
+                          f"--output_dir={output}", "--reuse", "--litert_variants=float32,float16,int8"],
+                         cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 2 and run.stdout == ""
+    assert run.stderr.strip().splitlines() == [
+        f"error: --reuse: {output}/model.float16.tflite not found; export them (run without --reuse) or name only "
+        "the variants there with --litert_variants"]
+    assert sorted(os.listdir(output)) == before
+    # --ops reads the float32 and int8 files alone: without the int8 one it is refused the same way.
+    os.remove(output / "model.int8.tflite")
+    run = subprocess.run([sys.executable, "-m", "benchmarks.export_formats", f"--run_dir={tmp_path / 'run'}",
+                          f"--output_dir={output}", "--reuse", "--ops"], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr.strip() == (
+        f"error: --reuse: {output}/model.int8.tflite not found; export them (run without --reuse) or name only "
+        "the variants there with --litert_variants")
+
+
+def test_a_failed_export_ends_in_one_error_line_with_the_exports_own_reason(tmp_path):
+    run = subprocess.run([sys.executable, "-m", "benchmarks.export_formats", f"--run_dir={tmp_path / 'no_run'}",
+                          f"--output_dir={tmp_path / 'out'}", "--rounds=0"], cwd=ROOT, capture_output=True, text=True)
+    assert run.returncode == 1
+    lines = [line for line in run.stderr.splitlines() if line.startswith("error:") or "Traceback" in line]
+    assert lines == [f"error: run_export.py failed: {tmp_path / 'no_run'}/flags.json: run flags (a run directory "
+                     "written by run_train.py) file not found"]
