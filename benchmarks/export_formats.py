@@ -185,21 +185,29 @@ def export(output):
     print(run.stdout.strip())
 
 
-def missing_files(output):
-    """The files --reuse would read from `output` that are not there: those of --litert_variants (and the SavedModel,
-    the ONNX file) for the comparison; the int8 and float32 LiteRT files for --layers and --ops."""
+def compared_files(output):
+    """[(format, variant, path)] of the files the comparison measures in `output`: the SavedModel first, the LiteRT
+    files of --litert_variants, the ONNX file."""
     from physstd import deploy
 
     base = os.path.join(output, "model")
+    litert = [("litert", variant, deploy.litert_path(base, variant)) for variant in FLAGS.litert_variants]
+    return [("savedmodel", "float32", base)] + litert + [("onnx", "float32", deploy.onnx_path(base))]
+
+
+def missing_files(output):
+    """The files --reuse would read from `output` that are not there: the compared files (compared_files), or the
+    float32 and int8 LiteRT files for --layers and --ops."""
+    from physstd import deploy
+
     if FLAGS.layers or FLAGS.ops:
-        paths = [deploy.litert_path(base, variant) for variant in ("float32", "int8")]
+        paths = [deploy.litert_path(os.path.join(output, "model"), variant) for variant in ("float32", "int8")]
     else:
-        paths = [base] + [deploy.litert_path(base, v) for v in FLAGS.litert_variants] + [deploy.onnx_path(base)]
+        paths = [path for _, _, path in compared_files(output)]
     return [path for path in paths if not os.path.exists(path)]
 
 
 def compare(output):
-    from physstd import deploy
     from physstd.eval import evaluate
 
     inputs, videos, labels, species, (split_dir, train) = split_frames(FLAGS.run_dir, FLAGS.eval_split)
@@ -207,10 +215,7 @@ def compare(output):
     input_files = [os.path.join(output, f"{FLAGS.eval_split}_{name}.npy") for name in ("frames", "depth")[:len(inputs)]]
     for name, values in zip(input_files, inputs):
         np.save(name, values)
-    base = os.path.join(output, "model")
-    files = [("savedmodel", "float32", base)] + [("litert", v, deploy.litert_path(base, v))
-                                                 for v in FLAGS.litert_variants] + [("onnx", "float32",
-                                                                                     deploy.onnx_path(base))]
+    files = compared_files(output)
     threads = [0 if count == "all" else int(count) for count in FLAGS.threads]
     rows, reference = [], None
     with tempfile.TemporaryDirectory() as scratch:
